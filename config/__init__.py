@@ -1,0 +1,1 @@
+"""OSA's configuration: default settings (`defaults.py`) and event definitions (`events/*.toml`)."""

@@ -1,0 +1,69 @@
+"""OSA's Flask application: `create_app` builds it from the settings.
+
+Settings come from `config/defaults.py`, overridden by `OSA_*` environment
+variables (see `service.settings`), then by `test_config` in tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_migrate import Migrate
+
+from .db import db, render_item
+from .settings import load_settings
+
+MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
+BUNDLED_EVENTS_DIR = Path(__file__).resolve().parent.parent / "config" / "events"
+
+migrate = Migrate()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the OSA app. `test_config` overrides settings (upper-case names, as in defaults)."""
+    app = Flask(__name__, instance_relative_config=True)
+    settings = load_settings()
+    if test_config:
+        settings.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    app.config.update(settings)
+    app.config["SECRET_KEY"] = settings["SECRET_KEYS"][0]
+    app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    if not settings["EVENTS_DIR"]:
+        app.config["EVENTS_DIR"] = str(BUNDLED_EVENTS_DIR)
+    if not settings["BROKER_URL"]:
+        broker_db = Path(app.instance_path) / "celery-broker.sqlite3"
+        app.config["BROKER_URL"] = f"sqla+sqlite:///{broker_db}"
+    if not settings["RESULT_BACKEND"]:
+        results_db = Path(app.instance_path) / "celery-results.sqlite3"
+        app.config["RESULT_BACKEND"] = f"db+sqlite:///{results_db}"
+    app.config["CELERY"] = {
+        "broker_url": app.config["BROKER_URL"],
+        "result_backend": app.config["RESULT_BACKEND"],
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "broker_connection_retry_on_startup": True,
+        "timezone": "UTC",
+    }
+    logging.getLogger("service").setLevel(settings["LOG_LEVEL"])
+
+    db.init_app(app)
+    migrate.init_app(
+        app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True, render_item=render_item
+    )
+
+    from tasks import celery_init_app
+
+    celery_init_app(app)
+
+    from . import cli
+
+    cli.register(app)
+    return app

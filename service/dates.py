@@ -1,0 +1,48 @@
+"""The one place that formats dates and times for a reader.
+
+Instants are stored in UTC; a reader sees them in the event's timezone and in
+their own language: "torsdag 25 november 2021 kl. 09.00" in Swedish,
+"Thursday 25 November 2021 at 09:00" in English.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date as _babel_date
+from babel.dates import format_datetime as _babel_datetime
+
+_DATE = {"sv": "EEEE d MMMM y", "en": "EEEE d MMMM y"}
+_TIME = {"sv": "HH.mm", "en": "HH:mm"}
+_AT = {"sv": "'kl.'", "en": "'at'"}
+_ABOUT = {"sv": "ca ", "en": "about "}
+
+
+def _lang(language: str) -> str:
+    return language if language in _DATE else "sv"
+
+
+def local(instant: dt.datetime, timezone: str) -> dt.datetime:
+    """The instant as a wall-clock time in `timezone`."""
+    return instant.astimezone(ZoneInfo(timezone))
+
+
+def format_datetime(instant: dt.datetime, timezone: str, language: str = "sv") -> str:
+    """'torsdag 25 november 2021 kl. 09.00'."""
+    lang = _lang(language)
+    pattern = f"{_DATE[lang]} {_AT[lang]} {_TIME[lang]}"
+    return _babel_datetime(local(instant, timezone), pattern, locale=lang)
+
+
+def format_date(day: dt.date, language: str = "sv") -> str:
+    """'torsdag 25 november 2021'."""
+    lang = _lang(language)
+    return _babel_date(day, _DATE[lang], locale=lang)
+
+
+def format_time(instant: dt.datetime, timezone: str, language: str = "sv", approximate: bool = False) -> str:
+    """'09.00' in Swedish, '09:00' in English; 'ca 09.30' when approximate."""
+    lang = _lang(language)
+    text = _babel_datetime(local(instant, timezone), _TIME[lang], locale=lang)
+    return f"{_ABOUT[lang]}{text}" if approximate else text

@@ -1,0 +1,613 @@
+"""Reading and validating event definition files (TOML under `config/events/`).
+
+`read_event_file(path)` returns an `EventDefinition`: plain, checked data with
+every local time already turned into a UTC instant. Every problem in the file is
+collected and raised together as `EventFileError`, each naming the key (as a
+path such as `days[2].items[3].end`) and its line, so the secretariat can fix a
+file in one go. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from email_validator import EmailNotValidError, validate_email
+
+LANGUAGES = ("sv", "en")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in an event file."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}: " if self.line else ""
+        return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
+
+
+class EventFileError(ValueError):
+    """The event file has problems; `problems` lists every one."""
+
+    def __init__(self, filename: str, problems: list[Problem]):
+        self.filename = filename
+        self.problems = problems
+        lines = "\n".join(f"  {problem}" for problem in problems)
+        super().__init__(f"{filename}: {len(problems)} problem(s):\n{lines}")
+
+
+# --- The definition, as the rest of OSA sees it -------------------------------------------
+
+
+@dataclass
+class AgendaItemDef:
+    starts_at: dt.datetime
+    ends_at: dt.datetime | None
+    approximate: bool
+    title: str
+    title_en: str | None
+    speakers: list[str]
+    details: str
+    place: str
+    for_roles: list[str]
+
+
+@dataclass
+class DayDef:
+    key: str
+    date: dt.date
+    title: str
+    title_en: str | None
+    summary: str
+    items: list[AgendaItemDef]
+
+
+@dataclass
+class OptionDef:
+    """A role or a diet: a key and its names."""
+
+    key: str
+    name: str
+    name_en: str | None
+
+
+@dataclass
+class MealDef:
+    key: str
+    day: str
+    starts_at: dt.datetime
+    name: str
+    name_en: str | None
+    place: str
+
+
+@dataclass
+class TransportDef:
+    key: str
+    day: str
+    departs_at: dt.datetime
+    approximate: bool
+    name: str
+    name_en: str | None
+    place: str
+    capacity: int | None
+    asks_flight: bool
+
+
+@dataclass
+class HotelNightDef:
+    key: str
+    night_of: dt.date
+    capacity: int | None
+
+
+@dataclass
+class ContactDef:
+    name: str
+    title: str
+    email: str
+    phone: str
+
+
+@dataclass
+class EventDefinition:
+    slug: str
+    fields: dict[str, Any]
+    contacts: list[ContactDef] = field(default_factory=list)
+    roles: list[OptionDef] = field(default_factory=list)
+    diets: list[OptionDef] = field(default_factory=list)
+    days: list[DayDef] = field(default_factory=list)
+    meals: list[MealDef] = field(default_factory=list)
+    transport: list[TransportDef] = field(default_factory=list)
+    hotel_nights: list[HotelNightDef] = field(default_factory=list)
+
+
+# --- The schema --------------------------------------------------------------------------
+
+# Kinds of value. "text" is one line; "longtext" may span lines.
+TEXT, LONGTEXT, BOOL, INT, DATE, TIME, DATETIME, EMAIL, TEXTLIST, KEYLIST = (
+    "text", "longtext", "bool", "int", "date", "time", "datetime", "email", "textlist", "keylist",
+)
+
+REQUIRED, OPTIONAL = True, False
+
+SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
+    "event": {
+        "id": (TEXT, REQUIRED),
+        "name": (TEXT, REQUIRED),
+        "name_en": (TEXT, OPTIONAL),
+        "organiser": (TEXT, REQUIRED),
+        "venue": (TEXT, REQUIRED),
+        "address": (TEXT, REQUIRED),
+        "timezone": (TEXT, REQUIRED),
+        "language": (TEXT, REQUIRED),
+        "rsvp_deadline": (DATETIME, REQUIRED),
+        "final_numbers_at": (DATETIME, REQUIRED),
+        "description": (LONGTEXT, OPTIONAL),
+    },
+    "sender": {"name": (TEXT, REQUIRED), "email": (EMAIL, REQUIRED), "reply_to": (EMAIL, REQUIRED)},
+    "secretariat": {"name": (TEXT, REQUIRED), "email": (EMAIL, REQUIRED), "phone": (TEXT, REQUIRED)},
+    "hotel": {
+        "name": (TEXT, REQUIRED),
+        "email": (EMAIL, REQUIRED),
+        "phone": (TEXT, REQUIRED),
+        "address": (TEXT, REQUIRED),
+    },
+    "contacts": {
+        "name": (TEXT, REQUIRED),
+        "title": (TEXT, OPTIONAL),
+        "email": (EMAIL, OPTIONAL),
+        "phone": (TEXT, OPTIONAL),
+    },
+    "roles": {"id": (TEXT, REQUIRED), "name": (TEXT, REQUIRED), "name_en": (TEXT, OPTIONAL)},
+    "diets": {"id": (TEXT, REQUIRED), "name": (TEXT, REQUIRED), "name_en": (TEXT, OPTIONAL)},
+    "days": {
+        "id": (TEXT, REQUIRED),
+        "date": (DATE, REQUIRED),
+        "title": (TEXT, REQUIRED),
+        "title_en": (TEXT, OPTIONAL),
+        "summary": (LONGTEXT, OPTIONAL),
+        "items": ("items", REQUIRED),
+    },
+    "items": {
+        "start": (TIME, REQUIRED),
+        "end": (TIME, OPTIONAL),
+        "approximate": (BOOL, OPTIONAL),
+        "title": (TEXT, REQUIRED),
+        "title_en": (TEXT, OPTIONAL),
+        "speakers": (TEXTLIST, OPTIONAL),
+        "details": (LONGTEXT, OPTIONAL),
+        "place": (TEXT, OPTIONAL),
+        "for_roles": (KEYLIST, OPTIONAL),
+    },
+    "meals": {
+        "id": (TEXT, REQUIRED),
+        "day": (TEXT, REQUIRED),
+        "time": (TIME, REQUIRED),
+        "name": (TEXT, REQUIRED),
+        "name_en": (TEXT, OPTIONAL),
+        "place": (TEXT, OPTIONAL),
+    },
+    "transport": {
+        "id": (TEXT, REQUIRED),
+        "day": (TEXT, REQUIRED),
+        "time": (TIME, REQUIRED),
+        "approximate": (BOOL, OPTIONAL),
+        "name": (TEXT, REQUIRED),
+        "name_en": (TEXT, OPTIONAL),
+        "place": (TEXT, REQUIRED),
+        "capacity": (INT, OPTIONAL),
+        "asks_flight": (BOOL, OPTIONAL),
+    },
+    "hotel_nights": {"id": (TEXT, REQUIRED), "date": (DATE, REQUIRED), "capacity": (INT, OPTIONAL)},
+}
+
+#: Top-level tables: single tables, and arrays of tables (with whether at least one is required).
+TABLES = ("event", "sender", "secretariat", "hotel")
+ARRAYS = {
+    "contacts": False,
+    "roles": False,
+    "diets": False,
+    "days": True,
+    "meals": False,
+    "transport": False,
+    "hotel_nights": False,
+}
+
+_KEY_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+
+
+# --- Line numbers ------------------------------------------------------------------------
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-\s\"]+?)\s*\]\]?\s*(#.*)?$")
+_ASSIGN = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=")
+
+
+def locate_lines(text: str) -> dict[str, int]:
+    """Map key paths such as `days[1].items[0].start` to the line they are on.
+
+    Covers the plain style of OSA's event files: tables, arrays of tables and
+    `key = value` lines. Lines inside multi-line strings are skipped.
+    """
+    lines: dict[str, int] = {}
+    latest: dict[str, str] = {}  # "days.items" -> "days[1].items[3]", the array's newest table
+    counts: dict[str, int] = {}  # "days[1].items" -> tables seen so far
+    current = ""
+    in_string: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if in_string:
+            if line.count(in_string) % 2 == 1:
+                in_string = None
+            continue
+        header = _HEADER.match(line)
+        if header:
+            parts = [part.strip().strip('"') for part in header.group(2).split(".")]
+            indexed = ""
+            for i, part in enumerate(parts[:-1]):
+                plain = ".".join(parts[: i + 1])
+                indexed = latest.get(plain, f"{indexed}.{part}" if indexed else part)
+            path = f"{indexed}.{parts[-1]}" if indexed else parts[-1]
+            if header.group(1) == "[[":
+                counts[path] = counts.get(path, -1) + 1
+                path = f"{path}[{counts[path]}]"
+                latest[".".join(parts)] = path
+            current = path
+            lines.setdefault(current, number)
+            continue
+        assign = _ASSIGN.match(line)
+        if assign:
+            key = assign.group(1).strip('"')
+            lines.setdefault(f"{current}.{key}" if current else key, number)
+            rest = line[assign.end():]
+            for quote in ('"""', "'''"):
+                if rest.count(quote) % 2 == 1:
+                    in_string = quote
+    return lines
+
+
+# --- Validation --------------------------------------------------------------------------
+
+
+class _Checker:
+    """Collects problems while walking the parsed file."""
+
+    def __init__(self, lines: dict[str, int]):
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def line_of(self, path: str) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path.rsplit(".", 1)[0] if "." in path else ""
+        return None
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, self.line_of(path), message))
+
+    def table(self, path: str, value: Any, schema: dict[str, tuple[str, bool]]) -> dict[str, Any]:
+        """Check a table's keys and value kinds; return the values that are well-formed."""
+        if not isinstance(value, dict):
+            self.problem(path, "must be a table")
+            return {}
+        good: dict[str, Any] = {}
+        for key in value:
+            if key not in schema:
+                known = ", ".join(sorted(schema))
+                self.problem(f"{path}.{key}", f"unknown key '{key}' (known keys: {known})")
+        for key, (kind, required) in schema.items():
+            if key not in value:
+                if required:
+                    self.problem(path, f"missing key '{key}'")
+                continue
+            checked = self.value(f"{path}.{key}", value[key], kind)
+            if checked is not _BAD:
+                good[key] = checked
+        return good
+
+    def value(self, path: str, value: Any, kind: str) -> Any:
+        expected = {
+            TEXT: "a string",
+            LONGTEXT: "a string",
+            EMAIL: "an email address",
+            BOOL: "true or false",
+            INT: "a whole number",
+            DATE: "a date such as 2021-11-25",
+            TIME: "a time such as 09:00:00",
+            DATETIME: "a local date and time such as 2021-11-15T12:00:00",
+            TEXTLIST: "a list of strings",
+            KEYLIST: "a list of ids",
+            "items": "an array of tables ([[days.items]])",
+        }[kind]
+        ok = {
+            TEXT: lambda v: isinstance(v, str),
+            LONGTEXT: lambda v: isinstance(v, str),
+            EMAIL: lambda v: isinstance(v, str),
+            BOOL: lambda v: isinstance(v, bool),
+            INT: lambda v: isinstance(v, int) and not isinstance(v, bool),
+            DATE: lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime),
+            TIME: lambda v: isinstance(v, dt.time) and v.tzinfo is None,
+            DATETIME: lambda v: isinstance(v, dt.datetime) and v.tzinfo is None,
+            TEXTLIST: lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+            KEYLIST: lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+            "items": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
+        }[kind](value)
+        if not ok:
+            hint = " (without a UTC offset: times are in the event's timezone)" if kind in (TIME, DATETIME) and getattr(value, "tzinfo", None) else ""
+            self.problem(path, f"must be {expected}, not {value!r}{hint}")
+            return _BAD
+        if kind in (TEXT, EMAIL) or kind == TEXTLIST:
+            for text in value if kind == TEXTLIST else [value]:
+                if _CONTROL.search(text):
+                    self.problem(path, "must be one line without control characters")
+                    return _BAD
+        if kind in (TEXT, LONGTEXT) and not value.strip() and not path.endswith("_en"):
+            self.problem(path, "must not be empty")
+            return _BAD
+        if kind in (TEXT, LONGTEXT):
+            return value.strip()
+        if kind == EMAIL:
+            try:
+                return validate_email(value, check_deliverability=False).normalized
+            except EmailNotValidError as error:
+                self.problem(path, f"{value!r} is not a valid email address: {error}")
+                return _BAD
+        if kind == INT and value < 0:
+            self.problem(path, f"must not be negative, not {value}")
+            return _BAD
+        return value
+
+    def unique_ids(self, name: str, rows: list[dict[str, Any]]) -> None:
+        seen: dict[str, int] = {}
+        for index, row in enumerate(rows):
+            key = row.get("id")
+            if key is None:
+                continue
+            if not _KEY_PATTERN.match(key):
+                self.problem(
+                    f"{name}[{index}].id",
+                    f"'{key}' must be lower-case letters, digits, '-' or '_'",
+                )
+            if key in seen:
+                self.problem(
+                    f"{name}[{index}].id",
+                    f"duplicate id '{key}' (already used by {name}[{seen[key]}])",
+                )
+            else:
+                seen[key] = index
+
+
+_BAD = object()
+
+
+def parse_event(text: str, filename: str = "<event>") -> EventDefinition:
+    """Validate the TOML text of an event file; raise `EventFileError` listing every problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        match = re.search(r"line (\d+)", str(error))
+        raise EventFileError(
+            filename, [Problem("", int(match.group(1)) if match else None, f"not valid TOML: {error}")]
+        ) from None
+
+    check = _Checker(locate_lines(text))
+    for key in data:
+        if key not in TABLES and key not in ARRAYS:
+            known = ", ".join([*TABLES, *ARRAYS])
+            check.problem(key, f"unknown table '{key}' (known tables: {known})")
+
+    tables: dict[str, dict[str, Any]] = {}
+    for name in TABLES:
+        if name not in data:
+            check.problem("", f"missing table [{name}]")
+            tables[name] = {}
+        else:
+            tables[name] = check.table(name, data[name], SCHEMA[name])
+
+    arrays: dict[str, list[dict[str, Any]]] = {}
+    raw_items: dict[int, list[dict[str, Any]]] = {}
+    for name, required in ARRAYS.items():
+        rows = data.get(name, [])
+        if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
+            check.problem(name, f"must be an array of tables ([[{name}]])")
+            rows = []
+        if required and not rows:
+            check.problem("", f"at least one [[{name}]] is required")
+        arrays[name] = [check.table(f"{name}[{i}]", row, SCHEMA[name]) for i, row in enumerate(rows)]
+        if name in ("roles", "diets", "days", "meals", "transport", "hotel_nights"):
+            check.unique_ids(name, arrays[name])
+        if name == "days":
+            for i, row in enumerate(arrays[name]):
+                raw_items[i] = [
+                    check.table(f"days[{i}].items[{j}]", item, SCHEMA["items"])
+                    for j, item in enumerate(row.get("items", []))
+                ]
+
+    event = tables["event"]
+    zone = _zone(check, event.get("timezone"))
+    language = event.get("language")
+    if language is not None and language not in LANGUAGES:
+        check.problem("event.language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}")
+
+    def instant(day: dt.date, time: dt.time) -> dt.datetime:
+        return dt.datetime.combine(day, time, tzinfo=zone).astimezone(dt.timezone.utc)
+
+    # Days and their agenda.
+    role_keys = {row["id"] for row in arrays["roles"] if "id" in row}
+    day_dates: dict[str, dt.date] = {}
+    seen_dates: dict[dt.date, int] = {}
+    days: list[DayDef] = []
+    for i, row in enumerate(arrays["days"]):
+        if "date" in row:
+            if row["date"] in seen_dates:
+                check.problem(f"days[{i}].date", f"{row['date']} is already days[{seen_dates[row['date']]}]")
+            seen_dates.setdefault(row["date"], i)
+            if "id" in row:
+                day_dates[row["id"]] = row["date"]
+        items: list[AgendaItemDef] = []
+        for j, item in enumerate(raw_items.get(i, [])):
+            path = f"days[{i}].items[{j}]"
+            if "start" in item and "end" in item and item["end"] <= item["start"]:
+                check.problem(
+                    f"{path}.end",
+                    f"ends at {item['end']:%H:%M}, not after its start at {item['start']:%H:%M}",
+                )
+            for role in item.get("for_roles", []):
+                if role not in role_keys:
+                    check.problem(f"{path}.for_roles", f"unknown role '{role}' (roles: {', '.join(sorted(role_keys)) or 'none'})")
+            if zone and "date" in row and "start" in item and "title" in item:
+                items.append(
+                    AgendaItemDef(
+                        starts_at=instant(row["date"], item["start"]),
+                        ends_at=instant(row["date"], item["end"]) if "end" in item else None,
+                        approximate=item.get("approximate", False),
+                        title=item["title"],
+                        title_en=item.get("title_en"),
+                        speakers=[s.strip() for s in item.get("speakers", []) if s.strip()],
+                        details=item.get("details", ""),
+                        place=item.get("place", ""),
+                        for_roles=item.get("for_roles", []),
+                    )
+                )
+        if {"id", "date", "title"} <= row.keys():
+            days.append(
+                DayDef(row["id"], row["date"], row["title"], row.get("title_en"), row.get("summary", ""), items)
+            )
+    days.sort(key=lambda day: day.date)
+
+    def day_of(path: str, row: dict[str, Any], what: str) -> dt.date | None:
+        key = row.get("day")
+        if key is None:
+            return None
+        if key not in day_dates:
+            known = ", ".join(f"'{k}'" for k in day_dates) or "none"
+            check.problem(f"{path}.day", f"{what} on day '{key}', which does not exist (days: {known})")
+            return None
+        return day_dates[key]
+
+    meals: list[MealDef] = []
+    for i, row in enumerate(arrays["meals"]):
+        date = day_of(f"meals[{i}]", row, "meal")
+        if date and zone and {"id", "time", "name"} <= row.keys():
+            meals.append(
+                MealDef(row["id"], row["day"], instant(date, row["time"]), row["name"], row.get("name_en"), row.get("place", ""))
+            )
+
+    transport: list[TransportDef] = []
+    for i, row in enumerate(arrays["transport"]):
+        date = day_of(f"transport[{i}]", row, "transport")
+        if date and zone and {"id", "time", "name", "place"} <= row.keys():
+            transport.append(
+                TransportDef(
+                    key=row["id"],
+                    day=row["day"],
+                    departs_at=instant(date, row["time"]),
+                    approximate=row.get("approximate", False),
+                    name=row["name"],
+                    name_en=row.get("name_en"),
+                    place=row["place"],
+                    capacity=row.get("capacity"),
+                    asks_flight=row.get("asks_flight", False),
+                )
+            )
+
+    # Times that must fall outside or inside the event days.
+    dates = sorted(seen_dates)
+    if dates:
+        nights = {dates[0] - dt.timedelta(days=1), *(d for d in dates[:-1])}
+        for i, row in enumerate(arrays["hotel_nights"]):
+            if "date" in row and row["date"] not in nights:
+                allowed = ", ".join(str(n) for n in sorted(nights))
+                check.problem(
+                    f"hotel_nights[{i}].date",
+                    f"the night of {row['date']} is outside the event days (nights: {allowed})",
+                )
+        if zone:
+            first_start = min(
+                (item.starts_at for day in days for item in day.items),
+                default=instant(dates[0], dt.time(0, 0)),
+            )
+            for key in ("rsvp_deadline", "final_numbers_at"):
+                if key in event and instant(event[key].date(), event[key].time()) >= first_start:
+                    check.problem(
+                        f"event.{key}",
+                        f"{event[key]:%Y-%m-%d %H:%M} is not before the event starts ({dates[0]})",
+                    )
+
+    for i, row in enumerate(arrays["days"]):
+        if "items" in row and not row["items"]:
+            check.problem(f"days[{i}].items", "a day needs at least one agenda item")
+
+    if check.problems:
+        raise EventFileError(filename, check.problems)
+
+    fields = {
+        "name": event["name"],
+        "name_en": event.get("name_en"),
+        "organiser": event["organiser"],
+        "description": event.get("description", ""),
+        "venue": event["venue"],
+        "address": event["address"],
+        "timezone": event["timezone"],
+        "default_language": event["language"],
+        "rsvp_deadline": instant(event["rsvp_deadline"].date(), event["rsvp_deadline"].time()),
+        "final_numbers_at": instant(event["final_numbers_at"].date(), event["final_numbers_at"].time()),
+        "sender_name": tables["sender"]["name"],
+        "sender_email": tables["sender"]["email"],
+        "reply_to": tables["sender"]["reply_to"],
+        "secretariat_name": tables["secretariat"]["name"],
+        "secretariat_email": tables["secretariat"]["email"],
+        "secretariat_phone": tables["secretariat"]["phone"],
+        "hotel_name": tables["hotel"]["name"],
+        "hotel_email": tables["hotel"]["email"],
+        "hotel_phone": tables["hotel"]["phone"],
+        "hotel_address": tables["hotel"]["address"],
+    }
+    return EventDefinition(
+        slug=event["id"],
+        fields=fields,
+        contacts=[
+            ContactDef(row["name"], row.get("title", ""), row.get("email", ""), row.get("phone", ""))
+            for row in arrays["contacts"]
+        ],
+        roles=[OptionDef(row["id"], row["name"], row.get("name_en")) for row in arrays["roles"]],
+        diets=[OptionDef(row["id"], row["name"], row.get("name_en")) for row in arrays["diets"]],
+        days=days,
+        meals=meals,
+        transport=transport,
+        hotel_nights=[
+            HotelNightDef(row["id"], row["date"], row.get("capacity")) for row in arrays["hotel_nights"]
+        ],
+    )
+
+
+def _zone(check: _Checker, name: str | None) -> ZoneInfo | None:
+    if name is None:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        check.problem("event.timezone", f"unknown timezone {name!r} (use an IANA name such as Europe/Stockholm)")
+        return None
+
+
+def read_event_file(path: str | Path) -> EventDefinition:
+    """Read and validate an event file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise EventFileError(str(path), [Problem("", None, "no such file")]) from None
+    except UnicodeDecodeError as error:
+        raise EventFileError(str(path), [Problem("", None, f"not UTF-8 text: {error.reason}")]) from None
+    return parse_event(text, str(path))

@@ -1,0 +1,294 @@
+"""Storing an event definition in the database, and printing an event back.
+
+`store_event(definition)` creates the event or brings it up to date with its
+file, keeping the rows of options that still exist (answers point at them), so
+loading the same file twice changes nothing. An option that answers or
+invitees refer to cannot be removed by a reload: that is refused, with the count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .dates import format_date, format_datetime, format_time
+from .db import db
+from .eventfile import EventDefinition, EventFileError, Problem
+from .models import (
+    AgendaItem,
+    Contact,
+    DietOption,
+    Event,
+    EventDay,
+    HotelNight,
+    Invitee,
+    Meal,
+    ResponseDay,
+    ResponseHotelNight,
+    Role,
+    TransportOption,
+    response_diet,
+    response_meal,
+)
+
+
+@dataclass
+class StoreResult:
+    event: Event
+    created: bool
+    changed: bool
+
+
+def _assign(row: Any, values: dict[str, Any]) -> None:
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
+
+
+def _sync_keyed(
+    rows: list[Any],
+    wanted: Iterable[tuple[str, dict[str, Any]]],
+    make: Callable[[], Any],
+    still_used: Callable[[Any], int],
+    what: str,
+    problems: list[Problem],
+) -> None:
+    """Make `rows` (a relationship list) hold exactly the wanted keys, updating rows in place."""
+    by_key = {row.key: row for row in rows}
+    wanted = list(wanted)
+    keep = {key for key, _ in wanted}
+    for row in list(rows):
+        if row.key not in keep:
+            uses = still_used(row)
+            if uses:
+                problems.append(
+                    Problem(what, None, f"'{row.key}' is no longer in the file but {uses} answer(s) or invitee(s) use it; "
+                            "keep it in the file or change those first")
+                )
+            else:
+                rows.remove(row)
+    for key, values in wanted:
+        row = by_key.get(key)
+        if row is None:
+            row = make()
+            row.key = key
+            rows.append(row)
+        _assign(row, values)
+
+
+def _count(statement) -> int:
+    return db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+
+
+def store_event(definition: EventDefinition) -> StoreResult:
+    """Create or update the event from its definition in the current transaction.
+
+    Raises `EventFileError` when the file would remove options still in use;
+    the caller rolls back.
+    """
+    event = db.session.scalar(select(Event).where(Event.slug == definition.slug))
+    created = event is None
+    if created:
+        event = Event(slug=definition.slug)
+        db.session.add(event)
+    _assign(event, definition.fields)
+    problems: list[Problem] = []
+
+    _sync_keyed(
+        event.roles,
+        ((role.key, {"name": role.name, "name_en": role.name_en, "position": i}) for i, role in enumerate(definition.roles)),
+        Role,
+        lambda row: _count(select(Invitee.id).where(Invitee.role_id == row.id)) if row.id else 0,
+        "roles",
+        problems,
+    )
+    _sync_keyed(
+        event.diet_options,
+        ((diet.key, {"name": diet.name, "name_en": diet.name_en, "position": i}) for i, diet in enumerate(definition.diets)),
+        DietOption,
+        lambda row: _count(select(response_diet).where(response_diet.c.diet_option_id == row.id)) if row.id else 0,
+        "diets",
+        problems,
+    )
+    _sync_keyed(
+        event.days,
+        (
+            (day.key, {"date": day.date, "title": day.title, "title_en": day.title_en, "summary": day.summary})
+            for day in definition.days
+        ),
+        EventDay,
+        lambda row: _count(select(ResponseDay.id).where(ResponseDay.day_id == row.id)) if row.id else 0,
+        "days",
+        problems,
+    )
+    days = {day.key: day for day in event.days}
+    for day_def in definition.days:
+        _sync_items(days[day_def.key], day_def.items)
+
+    _sync_keyed(
+        event.meals,
+        (
+            (meal.key, {"day": days[meal.day], "name": meal.name, "name_en": meal.name_en, "starts_at": meal.starts_at, "place": meal.place})
+            for meal in definition.meals
+        ),
+        Meal,
+        lambda row: _count(select(response_meal).where(response_meal.c.meal_id == row.id)) if row.id else 0,
+        "meals",
+        problems,
+    )
+    _sync_keyed(
+        event.transport_options,
+        (
+            (
+                option.key,
+                {
+                    "day": days[option.day],
+                    "position": i,
+                    "name": option.name,
+                    "name_en": option.name_en,
+                    "departs_at": option.departs_at,
+                    "approximate": option.approximate,
+                    "place": option.place,
+                    "capacity": option.capacity,
+                    "asks_flight": option.asks_flight,
+                },
+            )
+            for i, option in enumerate(definition.transport)
+        ),
+        TransportOption,
+        lambda row: _count(select(ResponseDay.id).where(ResponseDay.transport_option_id == row.id)) if row.id else 0,
+        "transport",
+        problems,
+    )
+    _sync_keyed(
+        event.hotel_nights,
+        ((night.key, {"night_of": night.night_of, "capacity": night.capacity}) for night in definition.hotel_nights),
+        HotelNight,
+        lambda row: _count(select(ResponseHotelNight.id).where(ResponseHotelNight.hotel_night_id == row.id)) if row.id else 0,
+        "hotel_nights",
+        problems,
+    )
+
+    contacts = [
+        {"position": i, "name": c.name, "title": c.title, "email": c.email, "phone": c.phone}
+        for i, c in enumerate(definition.contacts)
+    ]
+    _sync_positional(event.contacts, contacts, Contact)
+
+    if problems:
+        raise EventFileError(definition.slug, problems)
+    changed = created or any(
+        db.session.is_modified(row) for row in db.session.dirty
+    ) or bool(db.session.new) or bool(db.session.deleted)
+    db.session.flush()
+    return StoreResult(event, created, changed)
+
+
+def _sync_items(day: EventDay, items: list) -> None:
+    values = [
+        {
+            "position": i,
+            "starts_at": item.starts_at,
+            "ends_at": item.ends_at,
+            "approximate": item.approximate,
+            "title": item.title,
+            "title_en": item.title_en,
+            "speakers": "\n".join(item.speakers),
+            "details": item.details,
+            "place": item.place,
+            "for_roles": ",".join(item.for_roles),
+        }
+        for i, item in enumerate(items)
+    ]
+    _sync_positional(day.items, values, AgendaItem)
+
+
+def _sync_positional(rows: list[Any], values: list[dict[str, Any]], make: Callable[[], Any]) -> None:
+    """Make `rows` match `values` position by position (nothing refers to these rows)."""
+    while len(rows) > len(values):
+        rows.pop()
+    for i, row_values in enumerate(values):
+        if i == len(rows):
+            rows.append(make())
+        _assign(rows[i], row_values)
+
+
+def get_event(slug: str | None = None) -> Event | None:
+    """The event with this slug, or the only (newest) event when no slug is given."""
+    query = select(Event)
+    if slug:
+        query = query.where(Event.slug == slug)
+    return db.session.scalars(query.order_by(Event.id.desc())).first()
+
+
+def describe_event(event: Event, language: str = "sv") -> str:
+    """The event as plain text: dates, places, agenda, meals, transport, nights."""
+    tz = event.timezone
+    sv = language == "sv"
+
+    def label(sv_text: str, en_text: str) -> str:
+        return sv_text if sv else en_text
+
+    def named(row: Any, attr: str = "name") -> str:
+        return (getattr(row, f"{attr}_en") if not sv else None) or getattr(row, attr)
+
+    roles = {role.key: named(role) for role in event.roles}
+    out: list[str] = [named(event), "=" * len(named(event))]
+    out.append(f"{label('Arrangör', 'Organiser')}: {event.organiser}")
+    out.append(f"{label('Plats', 'Venue')}: {event.venue}, {event.address}")
+    out.append(f"{label('Tidszon', 'Timezone')}: {tz}")
+    out.append(f"{label('Sista svarsdag', 'RSVP deadline')}: {format_datetime(event.rsvp_deadline, tz, language)}")
+    out.append(f"{label('Slutligt antal till hotellet', 'Final numbers to the hotel')}: {format_datetime(event.final_numbers_at, tz, language)}")
+    out.append(f"{label('Sekretariat', 'Secretariat')}: {event.secretariat_name}, {event.secretariat_email}, {event.secretariat_phone}")
+    out.append(f"{label('Hotell', 'Hotel')}: {event.hotel_name}, {event.hotel_address}, {event.hotel_email}, {event.hotel_phone}")
+    for contact in event.contacts:
+        details = ", ".join(part for part in (contact.title, contact.email, contact.phone) if part)
+        out.append(f"{label('Kontakt', 'Contact')}: {contact.name}" + (f" ({details})" if details else ""))
+    if event.roles:
+        out.append(f"{label('Roller', 'Roles')}: " + ", ".join(f"{named(r)} [{r.key}]" for r in event.roles))
+
+    for day in event.days:
+        out.append("")
+        heading = f"{named(day, 'title')}: {format_date(day.date, language)}"
+        out += [heading, "-" * len(heading)]
+        if day.summary:
+            out.append(day.summary)
+        for item in day.items:
+            when = format_time(item.starts_at, tz, language, item.approximate)
+            if item.ends_at:
+                when += "–" + format_time(item.ends_at, tz, language)
+            line = f"  {when}  {named(item, 'title')}"
+            if item.role_keys:
+                line += f"  ({label('för', 'for')} {', '.join(roles.get(k, k) for k in item.role_keys)})"
+            out.append(line)
+            for speaker in item.speaker_list:
+                out.append(f"        {speaker}")
+            if item.place:
+                out.append(f"        {label('Plats', 'Place')}: {item.place}")
+            for detail in item.details.splitlines():
+                out.append(f"        {detail}")
+
+    if event.meals:
+        out += ["", label("Måltider", "Meals")]
+        for meal in event.meals:
+            out.append(f"  {format_datetime(meal.starts_at, tz, language)}  {named(meal)} [{meal.key}]" + (f", {meal.place}" if meal.place else ""))
+    if event.transport_options:
+        out += ["", label("Resor", "Transport")]
+        for option in event.transport_options:
+            seats = label("obegränsat", "unlimited") if option.capacity is None else str(option.capacity)
+            flight = label(", frågar efter flyg", ", asks for the flight") if option.asks_flight else ""
+            when = format_datetime(option.departs_at, tz, language)
+            if option.approximate:
+                when = label("ca ", "about ") + when
+            out.append(f"  {named(option)} [{option.key}]: {when}, {option.place} ({label('platser', 'seats')}: {seats}{flight})")
+    if event.hotel_nights:
+        out += ["", label("Hotellnätter", "Hotel nights")]
+        for night in event.hotel_nights:
+            rooms = label("obegränsat", "unlimited") if night.capacity is None else str(night.capacity)
+            out.append(f"  {label('Natten efter', 'The night after')} {format_date(night.night_of, language)} [{night.key}] ({label('rum', 'rooms')}: {rooms})")
+    if event.diet_options:
+        out += ["", label("Kost", "Diets") + ": " + ", ".join(f"{named(d)} [{d.key}]" for d in event.diet_options)]
+    return "\n".join(out)

@@ -1,0 +1,326 @@
+"""Importing invitees from the files secretariats really have: CSV and XLSX.
+
+CSV may be UTF-8 (with or without BOM), Windows-1252 (Excel's Swedish "CSV")
+or UTF-16 (Excel's "Unicode text"), separated by commas, semicolons or tabs.
+Headers may be Swedish or English. Every row is checked first; if any row is
+bad, every bad row is reported with its line and column and nothing is
+imported. Otherwise the whole file goes in one transaction: new addresses are
+added, known ones updated, and an unchanged file changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
+
+from .db import db, utcnow
+from .models import Event, Invitee
+
+#: Accepted headers (compared lower-cased, spaces collapsed) for each field.
+HEADERS: dict[str, tuple[str, ...]] = {
+    "name": ("namn", "name", "fullständigt namn", "full name", "för- och efternamn"),
+    "email": ("e-post", "epost", "e-postadress", "e-mail", "email", "mail", "email address", "e-mail address"),
+    "organisation": ("organisation", "organization", "kommun", "municipality", "organisation/kommun"),
+    "role": ("roll", "role"),
+    "language": ("språk", "language", "lang"),
+}
+REQUIRED_FIELDS = ("name", "email")
+
+LANGUAGE_NAMES = {
+    "sv": "sv", "svenska": "sv", "swedish": "sv", "se": "sv",
+    "en": "en", "engelska": "en", "english": "en",
+}
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SPACES = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One bad cell (or row, when `column` is empty) of an import file."""
+
+    line: int
+    column: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"line {self.line}" if self.line else "file"
+        return f"{where}, {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
+
+
+class InviteeFileError(ValueError):
+    """The file has errors; nothing was imported. `errors` lists every one."""
+
+    def __init__(self, errors: list[RowError]):
+        self.errors = errors
+        super().__init__(f"{len(errors)} error(s); nothing was imported:\n" + "\n".join(f"  {e}" for e in errors))
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    #: Columns of the file that OSA does not use (a phone number, a note).
+    ignored_columns: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        text = f"{self.created} added, {self.updated} updated, {self.unchanged} unchanged"
+        if self.ignored_columns:
+            text += f" (ignored columns: {', '.join(self.ignored_columns)})"
+        return text
+
+
+@dataclass
+class _Row:
+    line: int
+    name: str
+    email: str
+    email_key: str
+    organisation: str
+    role_id: int | None
+    language: str
+
+
+# --- Reading the file into (line, cells) -------------------------------------------------
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith(b"\xef\xbb\xbf"):
+        return data[3:].decode("utf-8")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return data.decode("cp1252")
+    except UnicodeDecodeError:
+        raise InviteeFileError(
+            [RowError(0, "", "the file is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8 or XLSX")]
+        ) from None
+
+
+def _csv_rows(data: bytes) -> list[tuple[int, list[str]]]:
+    try:
+        text = _decode(data)
+    except UnicodeDecodeError as error:
+        raise InviteeFileError([RowError(0, "", f"the file could not be read as text: {error.reason}")]) from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = max((";", ",", "\t"), key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    rows: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for cells in reader:
+            rows.append((line, cells))
+            line = reader.line_num + 1
+    except csv.Error as error:
+        raise InviteeFileError([RowError(line, "", f"not valid CSV: {error}")]) from None
+    return rows
+
+
+def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a damaged file
+        raise InviteeFileError([RowError(0, "", f"the XLSX file could not be opened: {error}")]) from None
+    try:
+        sheet = workbook.worksheets[0]
+        rows = []
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            rows.append((number, [_cell_text(value) for value in values]))
+        return rows
+    finally:
+        workbook.close()
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def read_rows(filename: str, data: bytes) -> list[tuple[int, list[str]]]:
+    """The file's rows with their line (or sheet row) numbers, header first."""
+    if data.startswith(b"PK\x03\x04"):
+        return _xlsx_rows(data)
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise InviteeFileError([RowError(0, "", "this is an old Excel .xls file; save it as .xlsx or CSV")])
+    if filename.lower().endswith(".xlsx"):
+        raise InviteeFileError([RowError(0, "", "the file is named .xlsx but is not an Excel workbook")])
+    return _csv_rows(data)
+
+
+# --- Checking rows -----------------------------------------------------------------------
+
+
+def _normal_header(text: str) -> str:
+    return _SPACES.sub(" ", text.replace("\ufeff", "").strip().lower())
+
+
+def _map_headers(header: list[str]) -> tuple[dict[str, int], list[str], list[RowError]]:
+    known = {alias: name for name, aliases in HEADERS.items() for alias in aliases}
+    columns: dict[str, int] = {}
+    ignored: list[str] = []
+    errors: list[RowError] = []
+    for index, title in enumerate(header):
+        normal = _normal_header(title)
+        if not normal:
+            continue
+        name = known.get(normal)
+        if name is None:
+            ignored.append(title.strip())
+        elif name in columns:
+            errors.append(RowError(1, title.strip(), f"a second column for {name} (the first is '{header[columns[name]].strip()}')"))
+        else:
+            columns[name] = index
+    for name in REQUIRED_FIELDS:
+        if name not in columns:
+            accepted = ", ".join(f"'{alias}'" for alias in HEADERS[name])
+            errors.append(RowError(1, "", f"no column for {name}; the header row must have one of {accepted}"))
+    return columns, ignored, errors
+
+
+def _clean(value: str) -> str:
+    return value.strip(" \u00a0")
+
+
+def _role_lookup(event: Event) -> dict[str, int]:
+    lookup: dict[str, int] = {}
+    for role in event.roles:
+        for alias in (role.key, role.name, role.name_en):
+            if alias:
+                lookup[_normal_header(alias)] = role.id
+    return lookup
+
+
+def check_rows(event: Event, rows: list[tuple[int, list[str]]]) -> tuple[list[_Row], list[str], list[RowError]]:
+    """Check every row; return the good rows, the ignored columns and every error."""
+    rows = [(line, cells) for line, cells in rows if any(_clean(cell) for cell in cells)]
+    if not rows:
+        return [], [], [RowError(0, "", "the file is empty: it needs a header row and at least one invitee")]
+    (_, header), body = rows[0], rows[1:]
+    columns, ignored, errors = _map_headers(header)
+    if errors:
+        return [], ignored, errors
+    if not body:
+        return [], ignored, [RowError(0, "", "the file has a header row but no invitees")]
+
+    titles = {name: header[index].strip() for name, index in columns.items()}
+    roles = _role_lookup(event)
+    role_names = ", ".join(f"'{r.key}'" for r in event.roles) or "none"
+    first_line_of: dict[str, int] = {}
+    good: list[_Row] = []
+    for line, cells in body:
+        values: dict[str, str] = {}
+        row_errors: list[RowError] = []
+        for name, index in columns.items():
+            raw = _clean(cells[index]) if index < len(cells) else ""
+            if _CONTROL.search(raw):
+                row_errors.append(RowError(line, titles[name], "contains a line break or another control character"))
+                raw = ""
+            values[name] = raw
+        extra = [c for c in cells[len(header):] if _clean(c)]
+        if extra:
+            row_errors.append(RowError(line, "", f"has {len(extra)} more cell(s) than the header row"))
+
+        name = _SPACES.sub(" ", values["name"])
+        if not name and not any(e.column == titles["name"] for e in row_errors):
+            row_errors.append(RowError(line, titles["name"], "the name is missing"))
+
+        email, email_key = values["email"], ""
+        if not email:
+            if not any(e.column == titles["email"] for e in row_errors):
+                row_errors.append(RowError(line, titles["email"], "the email address is missing"))
+        else:
+            try:
+                email = validate_email(email, check_deliverability=False).normalized
+                email_key = email.lower()
+            except EmailNotValidError as error:
+                row_errors.append(RowError(line, titles["email"], f"'{email}' is not a valid email address: {error}"))
+        if email_key:
+            if email_key in first_line_of:
+                row_errors.append(
+                    RowError(line, titles["email"], f"'{email}' is already on line {first_line_of[email_key]}")
+                )
+            else:
+                first_line_of[email_key] = line
+
+        role_id = None
+        if values.get("role"):
+            role_id = roles.get(_normal_header(values["role"]))
+            if role_id is None:
+                row_errors.append(
+                    RowError(line, titles["role"], f"unknown role '{values['role']}' (the event's roles: {role_names})")
+                )
+
+        language = event.default_language
+        if values.get("language"):
+            language = LANGUAGE_NAMES.get(values["language"].lower(), "")
+            if not language:
+                row_errors.append(
+                    RowError(line, titles["language"], f"unknown language '{values['language']}' (use sv or en)")
+                )
+
+        if row_errors:
+            errors.extend(row_errors)
+        else:
+            organisation = _SPACES.sub(" ", values.get("organisation", ""))
+            good.append(_Row(line, unicodedata.normalize("NFC", name), email, email_key,
+                             unicodedata.normalize("NFC", organisation), role_id, language))
+    return good, ignored, errors
+
+
+def import_invitees(event: Event, filename: str, data: bytes) -> ImportResult:
+    """Import the file into `event` in the current transaction, or raise `InviteeFileError`.
+
+    The caller commits. On error nothing has been added to the session.
+    """
+    rows, ignored, errors = check_rows(event, read_rows(filename, data))
+    if errors:
+        raise InviteeFileError(errors)
+    result = ImportResult(ignored_columns=ignored)
+    existing = {
+        invitee.email_key: invitee
+        for invitee in db.session.scalars(select(Invitee).where(Invitee.event_id == event.id))
+    }
+    new: list[Invitee] = []
+    for row in rows:
+        values = {
+            "name": row.name,
+            "email": row.email,
+            "organisation": row.organisation,
+            "role_id": row.role_id,
+            "language": row.language,
+        }
+        invitee = existing.get(row.email_key)
+        if invitee is None:
+            new.append(Invitee(event_id=event.id, email_key=row.email_key, **values))
+            result.created += 1
+            continue
+        changed = {name: value for name, value in values.items() if getattr(invitee, name) != value}
+        if invitee.removed_at is not None:
+            invitee.removed_at = None
+            changed["removed_at"] = None
+        for name, value in changed.items():
+            setattr(invitee, name, value)
+        if changed:
+            invitee.updated_at = utcnow()
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    db.session.add_all(new)
+    db.session.flush()
+    return result

@@ -1,0 +1,412 @@
+"""OSA's data model: the event as defined in its file, the invitees, their answers
+with a full history, and the outbox of emails.
+
+Instants are `UTCDateTime` (aware UTC); calendar dates are plain dates in the
+event's timezone. Every option an invitee can pick (meal, transport, hotel night,
+diet, role) has a `key`: the id it has in the event file, stable across reloads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    Time,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import UTCDateTime, db, utcnow
+
+# Lengths big enough for real names and the longest legal email address.
+NAME = 200
+EMAIL = 320
+KEY = 64
+
+
+class Event(db.Model):
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The event file's `id`: loading a file with the same id updates this event.
+    slug: Mapped[str] = mapped_column(String(KEY), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME))
+    name_en: Mapped[str | None] = mapped_column(String(NAME))
+    organiser: Mapped[str] = mapped_column(String(NAME))
+    description: Mapped[str] = mapped_column(Text, default="")
+    venue: Mapped[str] = mapped_column(String(NAME))
+    address: Mapped[str] = mapped_column(String(NAME))
+    #: IANA name, e.g. Europe/Stockholm: every local time is shown in it.
+    timezone: Mapped[str] = mapped_column(String(64))
+    #: Language of invitees who have none of their own ("sv" or "en").
+    default_language: Mapped[str] = mapped_column(String(8))
+    #: After this instant the answer page is read-only.
+    rsvp_deadline: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: When the hotel gets the final numbers; later changes go out as change notices.
+    final_numbers_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sender_name: Mapped[str] = mapped_column(String(NAME))
+    sender_email: Mapped[str] = mapped_column(String(EMAIL))
+    reply_to: Mapped[str] = mapped_column(String(EMAIL))
+    secretariat_name: Mapped[str] = mapped_column(String(NAME))
+    secretariat_email: Mapped[str] = mapped_column(String(EMAIL))
+    secretariat_phone: Mapped[str] = mapped_column(String(64))
+    hotel_name: Mapped[str] = mapped_column(String(NAME))
+    hotel_email: Mapped[str] = mapped_column(String(EMAIL))
+    hotel_phone: Mapped[str] = mapped_column(String(64))
+    hotel_address: Mapped[str] = mapped_column(String(NAME))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    days: Mapped[list[EventDay]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", order_by="EventDay.date"
+    )
+    contacts: Mapped[list[Contact]] = relationship(
+        cascade="all, delete-orphan", order_by="Contact.position"
+    )
+    roles: Mapped[list[Role]] = relationship(cascade="all, delete-orphan", order_by="Role.position")
+    meals: Mapped[list[Meal]] = relationship(
+        cascade="all, delete-orphan", order_by="Meal.starts_at"
+    )
+    transport_options: Mapped[list[TransportOption]] = relationship(
+        cascade="all, delete-orphan", order_by="TransportOption.position"
+    )
+    hotel_nights: Mapped[list[HotelNight]] = relationship(
+        cascade="all, delete-orphan", order_by="HotelNight.night_of"
+    )
+    diet_options: Mapped[list[DietOption]] = relationship(
+        cascade="all, delete-orphan", order_by="DietOption.position"
+    )
+
+    @property
+    def starts_at(self) -> dt.datetime:
+        """The first agenda item's start."""
+        return min(item.starts_at for day in self.days for item in day.items)
+
+    @property
+    def ends_at(self) -> dt.datetime:
+        """The last agenda item's end (or start, if it has no end)."""
+        return max(item.ends_at or item.starts_at for day in self.days for item in day.items)
+
+
+class Contact(db.Model):
+    """Someone invitees may need to reach, besides the secretariat and the hotel."""
+
+    __tablename__ = "contact"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(NAME))
+    #: What they do at the event, e.g. "moderator".
+    title: Mapped[str] = mapped_column(String(NAME), default="")
+    email: Mapped[str] = mapped_column(String(EMAIL), default="")
+    phone: Mapped[str] = mapped_column(String(64), default="")
+
+
+class EventDay(db.Model):
+    __tablename__ = "event_day"
+    __table_args__ = (
+        UniqueConstraint("event_id", "key"),
+        UniqueConstraint("event_id", "date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(KEY))
+    #: The calendar date in the event's timezone.
+    date: Mapped[dt.date] = mapped_column(Date)
+    title: Mapped[str] = mapped_column(String(NAME))
+    title_en: Mapped[str | None] = mapped_column(String(NAME))
+    #: One line on what the day is about (here: the guided tour of day 1).
+    summary: Mapped[str] = mapped_column(Text, default="")
+
+    event: Mapped[Event] = relationship(back_populates="days")
+    items: Mapped[list[AgendaItem]] = relationship(
+        back_populates="day", cascade="all, delete-orphan", order_by="AgendaItem.position"
+    )
+
+
+class AgendaItem(db.Model):
+    __tablename__ = "agenda_item"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day_id: Mapped[int] = mapped_column(ForeignKey("event_day.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: "ca 09.30": the start is approximate.
+    approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+    title: Mapped[str] = mapped_column(Text)
+    title_en: Mapped[str | None] = mapped_column(Text)
+    #: Speakers, one per line, each with their affiliation.
+    speakers: Mapped[str] = mapped_column(Text, default="")
+    #: Longer text under the title (points of a discussion, a note on coffee).
+    details: Mapped[str] = mapped_column(Text, default="")
+    place: Mapped[str] = mapped_column(String(NAME), default="")
+    #: Role keys this item is for, comma-separated; empty means everyone.
+    for_roles: Mapped[str] = mapped_column(String(NAME), default="")
+
+    day: Mapped[EventDay] = relationship(back_populates="items")
+
+    @property
+    def speaker_list(self) -> list[str]:
+        return [line for line in self.speakers.splitlines() if line]
+
+    @property
+    def role_keys(self) -> list[str]:
+        return [key for key in self.for_roles.split(",") if key]
+
+
+class Role(db.Model):
+    """An invitee role the agenda depends on (here: KSO / politician, official)."""
+
+    __tablename__ = "role"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(KEY))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(NAME))
+    name_en: Mapped[str | None] = mapped_column(String(NAME))
+
+
+class Meal(db.Model):
+    """One sitting of a meal (or a coffee break) that the caterer must count."""
+
+    __tablename__ = "meal"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    day_id: Mapped[int] = mapped_column(ForeignKey("event_day.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(KEY))
+    name: Mapped[str] = mapped_column(String(NAME))
+    name_en: Mapped[str | None] = mapped_column(String(NAME))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    place: Mapped[str] = mapped_column(String(NAME), default="")
+
+    day: Mapped[EventDay] = relationship()
+
+
+class TransportOption(db.Model):
+    """A way to get to a day's programme: a bus, an airport pickup, or one's own way."""
+
+    __tablename__ = "transport_option"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    day_id: Mapped[int] = mapped_column(ForeignKey("event_day.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(KEY))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(NAME))
+    name_en: Mapped[str | None] = mapped_column(String(NAME))
+    #: When to be at `place`.
+    departs_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    approximate: Mapped[bool] = mapped_column(Boolean, default=False)
+    place: Mapped[str] = mapped_column(String(NAME))
+    #: Seats; None means unlimited.
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    #: The invitee must give a flight number and arrival time (airport pickup).
+    asks_flight: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    day: Mapped[EventDay] = relationship()
+
+
+class HotelNight(db.Model):
+    """A night at the event's hotel, named by the date it begins."""
+
+    __tablename__ = "hotel_night"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(KEY))
+    night_of: Mapped[dt.date] = mapped_column(Date)
+    #: Rooms; None means unlimited.
+    capacity: Mapped[int | None] = mapped_column(Integer)
+
+
+class DietOption(db.Model):
+    __tablename__ = "diet_option"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(KEY))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(NAME))
+    name_en: Mapped[str | None] = mapped_column(String(NAME))
+
+
+class Invitee(db.Model):
+    __tablename__ = "invitee"
+    __table_args__ = (UniqueConstraint("event_id", "email_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(NAME))
+    #: As given; mail goes here.
+    email: Mapped[str] = mapped_column(String(EMAIL))
+    #: The address lower-cased: one invitee per address and event.
+    email_key: Mapped[str] = mapped_column(String(EMAIL))
+    organisation: Mapped[str] = mapped_column(String(NAME), default="")
+    role_id: Mapped[int | None] = mapped_column(ForeignKey("role.id", ondelete="SET NULL"))
+    #: "sv" or "en": the language of their emails and pages.
+    language: Mapped[str] = mapped_column(String(8))
+    #: In every signed link; raising it revokes the links issued before.
+    link_version: Mapped[int] = mapped_column(Integer, default=1)
+    reminders_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Set when the secretariat removes the invitee; their links stop working.
+    removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    event: Mapped[Event] = relationship()
+    role: Mapped[Role | None] = relationship()
+    response: Mapped[Response | None] = relationship(back_populates="invitee")
+
+
+response_meal = Table(
+    "response_meal",
+    db.metadata,
+    Column("response_id", ForeignKey("response.id", ondelete="CASCADE"), primary_key=True),
+    Column("meal_id", ForeignKey("meal.id", ondelete="CASCADE"), primary_key=True),
+)
+
+response_diet = Table(
+    "response_diet",
+    db.metadata,
+    Column("response_id", ForeignKey("response.id", ondelete="CASCADE"), primary_key=True),
+    Column("diet_option_id", ForeignKey("diet_option.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Response(db.Model):
+    """An invitee's current answer. Its past versions are in `ResponseChange`."""
+
+    __tablename__ = "response"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitee_id: Mapped[int] = mapped_column(
+        ForeignKey("invitee.id", ondelete="CASCADE"), unique=True
+    )
+    #: Free text for allergies and other needs beyond the diet options.
+    allergies: Mapped[str] = mapped_column(Text, default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    invitee: Mapped[Invitee] = relationship(back_populates="response")
+    days: Mapped[list[ResponseDay]] = relationship(
+        back_populates="response", cascade="all, delete-orphan"
+    )
+    meals: Mapped[list[Meal]] = relationship(secondary=response_meal)
+    diets: Mapped[list[DietOption]] = relationship(secondary=response_diet)
+    hotel_nights: Mapped[list[ResponseHotelNight]] = relationship(
+        back_populates="response", cascade="all, delete-orphan"
+    )
+
+    @property
+    def attending(self) -> bool:
+        """Coming on at least one day."""
+        return any(day.attending for day in self.days)
+
+
+class ResponseDay(db.Model):
+    """Whether the invitee comes on one day, and how they get there."""
+
+    __tablename__ = "response_day"
+    __table_args__ = (UniqueConstraint("response_id", "day_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    day_id: Mapped[int] = mapped_column(ForeignKey("event_day.id", ondelete="CASCADE"))
+    attending: Mapped[bool] = mapped_column(Boolean)
+    transport_option_id: Mapped[int | None] = mapped_column(
+        ForeignKey("transport_option.id", ondelete="SET NULL")
+    )
+    #: Set while waiting for a seat on a full transport option; the earliest moves up first.
+    transport_waitlisted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    flight_number: Mapped[str] = mapped_column(String(16), default="")
+    #: Local arrival time of the flight, as the invitee gave it.
+    flight_arrival: Mapped[dt.time | None] = mapped_column(Time)
+
+    response: Mapped[Response] = relationship(back_populates="days")
+    day: Mapped[EventDay] = relationship()
+    transport_option: Mapped[TransportOption | None] = relationship()
+
+
+class ResponseHotelNight(db.Model):
+    __tablename__ = "response_hotel_night"
+    __table_args__ = (UniqueConstraint("response_id", "hotel_night_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    response_id: Mapped[int] = mapped_column(ForeignKey("response.id", ondelete="CASCADE"))
+    hotel_night_id: Mapped[int] = mapped_column(ForeignKey("hotel_night.id", ondelete="CASCADE"))
+    #: Set while waiting for a room on a full night.
+    waitlisted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    response: Mapped[Response] = relationship(back_populates="hotel_nights")
+    hotel_night: Mapped[HotelNight] = relationship()
+
+
+class ResponseChange(db.Model):
+    """One change to an answer: who made it, when, and the answer before and after."""
+
+    __tablename__ = "response_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitee_id: Mapped[int] = mapped_column(ForeignKey("invitee.id", ondelete="CASCADE"), index=True)
+    changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: "invitee", "admin" or "system" (a waiting-list move-up).
+    actor: Mapped[str] = mapped_column(String(16))
+    #: The admin's user name when `actor` is "admin".
+    actor_name: Mapped[str] = mapped_column(String(NAME), default="")
+    #: The answer before (None for a first answer) and after, as plain data.
+    old: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    new: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class Outbox(db.Model):
+    """One email to send, written in the same transaction as the change that causes it."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"))
+    invitee_id: Mapped[int | None] = mapped_column(
+        ForeignKey("invitee.id", ondelete="SET NULL"), index=True
+    )
+    #: The template, e.g. "invitation", "confirmation", "reminder".
+    kind: Mapped[str] = mapped_column(String(40))
+    recipient: Mapped[str] = mapped_column(String(EMAIL))
+    language: Mapped[str] = mapped_column(String(8))
+    #: E.g. "invitation:<invitee>:<link version>": writing the same email twice is a no-op.
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    #: queued → sending → sent, or failed.
+    state: Mapped[str] = mapped_column(String(16), default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: While `sending`: the claim expires here and the sweeper may queue the row again.
+    lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    #: Fixed at creation so a retry carries the same Message-ID.
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    #: What the template needs beyond the database rows (ids, not objects).
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

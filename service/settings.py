@@ -1,0 +1,64 @@
+"""Settings: the defaults in `config/defaults.py`, overridden by `OSA_*` environment variables.
+
+One function, `load_settings`, turns the environment into a dict of typed
+values. A variable that does not parse as its default's type is an error that
+names the variable, so a typo in production fails at start and not at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from config import defaults
+
+PREFIX = "OSA_"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """An `OSA_*` variable that is unknown or does not parse."""
+
+
+def default_settings() -> dict[str, Any]:
+    """Every setting with its default value."""
+    return {name: getattr(defaults, name) for name in dir(defaults) if name.isupper()}
+
+
+def _coerce(name: str, raw: str, default: Any) -> Any:
+    if isinstance(default, bool):
+        value = raw.strip().lower()
+        if value in _TRUE:
+            return True
+        if value in _FALSE:
+            return False
+        raise SettingsError(f"{PREFIX}{name}: expected a boolean (true/false), got {raw!r}")
+    if isinstance(default, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name}: expected a whole number, got {raw!r}") from None
+    if isinstance(default, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{PREFIX}{name}: expected a number, got {raw!r}") from None
+    if isinstance(default, list):
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the settings: defaults overridden by `OSA_<NAME>` variables of `environ`."""
+    environ = os.environ if environ is None else environ
+    settings = default_settings()
+    for key, raw in environ.items():
+        if not key.startswith(PREFIX):
+            continue
+        name = key[len(PREFIX):]
+        if name not in settings:
+            raise SettingsError(f"{key}: unknown setting (see the settings reference in README.md)")
+        settings[name] = _coerce(name, raw, settings[name])
+    return settings

@@ -1,0 +1,27 @@
+"""OSA's Celery app, made the Flask way: every task runs inside the app context.
+
+`celery_init_app(app)` is called by `create_app`; the worker and beat start from
+`tasks.worker`, which builds the Flask app. Tasks take ids, never ORM objects.
+"""
+
+from __future__ import annotations
+
+from celery import Celery, Task
+from flask import Flask
+
+
+def celery_init_app(app: Flask) -> Celery:
+    """Make the Celery app for `app`, configured from `app.config["CELERY"]`."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    celery_app.set_default()
+    # Import the task modules so the worker knows every task.
+    celery_app.autodiscover_tasks(["tasks"], related_name="health", force=True)
+    app.extensions["celery"] = celery_app
+    return celery_app

@@ -1,0 +1,196 @@
+"""Test harness: real databases, Redis, SMTP server and Celery worker.
+
+- `database_url` runs each database test twice: on a SQLite file and on a fresh
+  PostgreSQL database made for this run on the machine's server (dropped at the
+  end). Both are migrated to head with the real Alembic migrations.
+- `app`, `client`, `runner`: the Flask app on that database, emptied after each test.
+- `event`: the bundled example event (the Skellefteå meeting), loaded from its file.
+- `redis_url`: the machine's Redis, on a database number of its own, flushed around each test.
+- `smtp`: an aiosmtpd server in the test process that records every message.
+- `celery_worker`: a real Celery worker thread on Redis running the app's tasks.
+
+PostgreSQL or Redis being unreachable is a failure, never a skip.
+Settings for the servers: TEST_POSTGRES_URL, TEST_REDIS_URL.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import redis as redis_lib
+import sqlalchemy as sa
+
+from service import BUNDLED_EVENTS_DIR, create_app
+from service.db import db
+from service.eventfile import read_event_file
+from service.events import store_event
+
+from .smtp import RecordingSMTPServer
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+BUNDLED_EVENT = BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml"
+BACKENDS = ("sqlite", "postgresql")
+
+
+def _create_postgres_database() -> tuple[str, str]:
+    """Create an empty database for this run; return its URL and name."""
+    name = f"osa_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as error:
+        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {error}", pytrace=False)
+    finally:
+        admin.dispose()
+    return sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_postgres_database(name: str) -> None:
+    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def make_app(database_url: str, **settings):
+    """The app as tests run it: the given database, test keys, Redis for Celery."""
+    config = {
+        "DATABASE_URL": database_url,
+        "SECRET_KEYS": ["test-key-new", "test-key-old"],
+        "BROKER_URL": REDIS_URL,
+        "RESULT_BACKEND": REDIS_URL,
+        "BASE_URL": "http://osa.example.se",
+        "TESTING": True,
+    }
+    config.update(settings)
+    return create_app(config)
+
+
+def migrate_to_head(database_url: str) -> None:
+    from flask_migrate import upgrade
+
+    app = make_app(database_url)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    url, name = _create_postgres_database()
+    yield url
+    _drop_postgres_database(name)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database_url(request, tmp_path_factory):
+    """A migrated database: every test that uses it runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'osa.sqlite3'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    migrate_to_head(url)
+    return url
+
+
+def _empty_database() -> None:
+    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+    with db.engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                connection.execute(sa.text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+def app(database_url):
+    app = make_app(database_url)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_database()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def event(app):
+    """The bundled Skellefteå meeting, loaded from its file as `osa event load` does."""
+    result = store_event(read_event_file(BUNDLED_EVENT))
+    db.session.commit()
+    return result.event
+
+
+@pytest.fixture
+def redis_url():
+    client = redis_lib.Redis.from_url(REDIS_URL)
+    try:
+        client.flushdb()
+    except redis_lib.ConnectionError as error:
+        pytest.fail(f"Redis at {REDIS_URL} is unreachable: {error}", pytrace=False)
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    server = RecordingSMTPServer(port=free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def celery_worker(app, redis_url):
+    from celery.contrib.testing.worker import start_worker
+
+    celery_app = app.extensions["celery"]
+    with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
+        yield worker
+
+
+@pytest.fixture
+def fixtures_dir() -> Path:
+    return Path(__file__).parent / "fixtures"
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say how many database tests ran on each backend, so a run shows both were used."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for outcome in ("passed", "failed", "error"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if getattr(report, "when", "call") != "call" and outcome != "error":
+                continue
+            for backend in BACKENDS:
+                if f"[{backend}" in report.nodeid or f"-{backend}]" in report.nodeid or f"-{backend}-" in report.nodeid:
+                    counts[(backend, outcome)] += 1
+    if counts:
+        parts = []
+        for backend in BACKENDS:
+            done = ", ".join(f"{counts[(backend, o)]} {o}" for o in ("passed", "failed", "error") if counts[(backend, o)])
+            parts.append(f"{backend}: {done or 'none'}")
+        terminalreporter.write_sep("-", "database tests by backend: " + "; ".join(parts))

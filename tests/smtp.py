@@ -1,0 +1,71 @@
+"""A real SMTP server for tests: aiosmtpd in a thread of the test process.
+
+It records every accepted message with its envelope and the time it arrived,
+and can be told to answer some attempts with an error (a 421 while "down", a
+550 for one recipient) to test how OSA's sending copes.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+import time
+from dataclasses import dataclass
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class ReceivedMessage:
+    mail_from: str
+    rcpt_tos: list[str]
+    message: email.message.EmailMessage
+    received_at: float
+
+
+class _Handler:
+    def __init__(self, server: RecordingSMTPServer):
+        self.server = server
+
+    async def handle_RCPT(self, smtp_server, session, envelope, address, rcpt_options):
+        reply = self.server.rejected_recipients.get(address.lower())
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, smtp_server, session, envelope):
+        with self.server.lock:
+            if self.server.fail_next_data:
+                self.server.fail_next_data -= 1
+                return self.server.failure_reply
+            message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+            self.server.messages.append(
+                ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), message, time.monotonic())
+            )
+        return "250 Message accepted for delivery"
+
+
+class RecordingSMTPServer:
+    def __init__(self, port: int, host: str = "127.0.0.1"):
+        self.host = host
+        self.port = port
+        self.messages: list[ReceivedMessage] = []
+        self.lock = threading.Lock()
+        #: Address (lower-case) -> reply to RCPT TO, e.g. "550 5.1.1 No such user".
+        self.rejected_recipients: dict[str, str] = {}
+        #: How many DATA commands to refuse next, and with what reply.
+        self.fail_next_data = 0
+        self.failure_reply = "421 4.3.2 Service not available, try again later"
+        self._controller = Controller(_Handler(self), hostname=host, port=port)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def recipients(self) -> list[str]:
+        with self.lock:
+            return [rcpt for message in self.messages for rcpt in message.rcpt_tos]
