@@ -42,13 +42,21 @@ class StoreResult:
     changed: bool
 
 
-def _assign(row: Any, values: dict[str, Any]) -> None:
-    for name, value in values.items():
-        if getattr(row, name) != value:
-            setattr(row, name, value)
+class _Changes:
+    """Counts what a load changes, as it changes it (queries may autoflush midway)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def assign(self, row: Any, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+                self.count += 1
 
 
 def _sync_keyed(
+    changes: _Changes,
     rows: list[Any],
     wanted: Iterable[tuple[str, dict[str, Any]]],
     make: Callable[[], Any],
@@ -70,13 +78,14 @@ def _sync_keyed(
                 )
             else:
                 rows.remove(row)
+                changes.count += 1
     for key, values in wanted:
         row = by_key.get(key)
         if row is None:
             row = make()
             row.key = key
             rows.append(row)
-        _assign(row, values)
+        changes.assign(row, values)
 
 
 def _count(statement) -> int:
@@ -89,15 +98,17 @@ def store_event(definition: EventDefinition) -> StoreResult:
     Raises `EventFileError` when the file would remove options still in use;
     the caller rolls back.
     """
+    changes = _Changes()
     event = db.session.scalar(select(Event).where(Event.slug == definition.slug))
     created = event is None
     if created:
         event = Event(slug=definition.slug)
         db.session.add(event)
-    _assign(event, definition.fields)
+    changes.assign(event, definition.fields)
     problems: list[Problem] = []
 
     _sync_keyed(
+        changes,
         event.roles,
         ((role.key, {"name": role.name, "name_en": role.name_en, "position": i}) for i, role in enumerate(definition.roles)),
         Role,
@@ -106,6 +117,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
         problems,
     )
     _sync_keyed(
+        changes,
         event.diet_options,
         ((diet.key, {"name": diet.name, "name_en": diet.name_en, "position": i}) for i, diet in enumerate(definition.diets)),
         DietOption,
@@ -114,6 +126,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
         problems,
     )
     _sync_keyed(
+        changes,
         event.days,
         (
             (day.key, {"date": day.date, "title": day.title, "title_en": day.title_en, "summary": day.summary})
@@ -126,9 +139,10 @@ def store_event(definition: EventDefinition) -> StoreResult:
     )
     days = {day.key: day for day in event.days}
     for day_def in definition.days:
-        _sync_items(days[day_def.key], day_def.items)
+        _sync_items(changes, days[day_def.key], day_def.items)
 
     _sync_keyed(
+        changes,
         event.meals,
         (
             (meal.key, {"day": days[meal.day], "name": meal.name, "name_en": meal.name_en, "starts_at": meal.starts_at, "place": meal.place})
@@ -140,6 +154,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
         problems,
     )
     _sync_keyed(
+        changes,
         event.transport_options,
         (
             (
@@ -164,6 +179,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
         problems,
     )
     _sync_keyed(
+        changes,
         event.hotel_nights,
         ((night.key, {"night_of": night.night_of, "capacity": night.capacity}) for night in definition.hotel_nights),
         HotelNight,
@@ -176,18 +192,15 @@ def store_event(definition: EventDefinition) -> StoreResult:
         {"position": i, "name": c.name, "title": c.title, "email": c.email, "phone": c.phone}
         for i, c in enumerate(definition.contacts)
     ]
-    _sync_positional(event.contacts, contacts, Contact)
+    _sync_positional(changes, event.contacts, contacts, Contact)
 
     if problems:
         raise EventFileError(definition.slug, problems)
-    changed = created or any(
-        db.session.is_modified(row) for row in db.session.dirty
-    ) or bool(db.session.new) or bool(db.session.deleted)
     db.session.flush()
-    return StoreResult(event, created, changed)
+    return StoreResult(event, created, created or changes.count > 0)
 
 
-def _sync_items(day: EventDay, items: list) -> None:
+def _sync_items(changes: _Changes, day: EventDay, items: list) -> None:
     values = [
         {
             "position": i,
@@ -203,17 +216,18 @@ def _sync_items(day: EventDay, items: list) -> None:
         }
         for i, item in enumerate(items)
     ]
-    _sync_positional(day.items, values, AgendaItem)
+    _sync_positional(changes, day.items, values, AgendaItem)
 
 
-def _sync_positional(rows: list[Any], values: list[dict[str, Any]], make: Callable[[], Any]) -> None:
+def _sync_positional(changes: _Changes, rows: list[Any], values: list[dict[str, Any]], make: Callable[[], Any]) -> None:
     """Make `rows` match `values` position by position (nothing refers to these rows)."""
     while len(rows) > len(values):
         rows.pop()
+        changes.count += 1
     for i, row_values in enumerate(values):
         if i == len(rows):
             rows.append(make())
-        _assign(rows[i], row_values)
+        changes.assign(rows[i], row_values)
 
 
 def get_event(slug: str | None = None) -> Event | None:

@@ -1,0 +1,24 @@
+# OSA's two commands: `make demo` runs the product on its embedded default
+# (SQLite, no server to install); `make test` runs the tests.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EVENT := config/events/innovationsmotet-2021.toml
+
+.PHONY: demo test install
+
+$(BIN)/osa: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/osa
+
+demo: $(BIN)/osa
+	$(BIN)/osa db upgrade
+	$(BIN)/osa event load $(EVENT)
+	$(BIN)/osa event show
+
+test: $(BIN)/osa
+	$(BIN)/python -m pytest

@@ -1,0 +1,1 @@
+"""Email templates: <kind>/<language>.txt and .html, with a shared base layout."""

@@ -1,0 +1,161 @@
+"""Event files: the bundled meeting reads back faithfully, and every mistake is named with its key and line."""
+
+import datetime as dt
+
+import pytest
+
+from service.eventfile import EventFileError, parse_event
+
+from .conftest import BUNDLED_EVENT
+
+UTC = dt.timezone.utc
+
+
+def bundled_text() -> str:
+    return BUNDLED_EVENT.read_text(encoding="utf-8")
+
+
+def problems_of(text: str) -> list[str]:
+    with pytest.raises(EventFileError) as caught:
+        parse_event(text, "test.toml")
+    return [str(problem) for problem in caught.value.problems]
+
+
+def line_of(text: str, fragment: str, after: str = "") -> int:
+    """1-based line of the first line containing `fragment` (after the line containing `after`)."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if after in line) if after else 0
+    return next(i for i, line in enumerate(lines[start:], start) if fragment in line) + 1
+
+
+def test_bundled_event_has_the_seed_days_times_and_places():
+    definition = parse_event(bundled_text())
+    assert [day.date for day in definition.days] == [dt.date(2021, 11, 25), dt.date(2021, 11, 26)]
+    bus = next(option for option in definition.transport if option.key == "bus")
+    # 09.00 in Stockholm in November (CET, UTC+1) is 08.00 UTC.
+    assert bus.departs_at == dt.datetime(2021, 11, 25, 8, 0, tzinfo=UTC)
+    assert "Torggatan 3" in bus.place
+    airport = next(option for option in definition.transport if option.key == "airport")
+    assert airport.asks_flight and airport.approximate
+    assert airport.departs_at == dt.datetime(2021, 11, 25, 8, 30, tzinfo=UTC)
+    meals = {meal.key: meal.starts_at for meal in definition.meals}
+    assert meals["lunch-day1"] == dt.datetime(2021, 11, 25, 11, 0, tzinfo=UTC)
+    assert meals["dinner-day1"] == dt.datetime(2021, 11, 25, 17, 0, tzinfo=UTC)
+    assert meals["lunch-day2"] == dt.datetime(2021, 11, 26, 11, 0, tzinfo=UTC)
+    talks = [item for item in definition.days[1].items if item.for_roles]
+    assert {tuple(item.for_roles) for item in talks} == {("kso",), ("official",)}
+
+
+def test_bundled_event_has_no_real_addresses():
+    definition = parse_event(bundled_text())
+    addresses = [
+        definition.fields[key] for key in ("sender_email", "reply_to", "secretariat_email", "hotel_email")
+    ] + [contact.email for contact in definition.contacts]
+    assert addresses and all(address.endswith(("@example.se", "@example.org")) for address in addresses)
+    assert "@" not in bundled_text().replace("@example.se", "").replace("@example.org", "")
+
+
+def test_unknown_key_is_named_with_its_line():
+    text = bundled_text().replace('venue = "The Wood Hotel"', 'venue = "The Wood Hotel"\nvenu = "typo"', 1)
+    line = line_of(text, "venu = ")
+    assert problems_of(text) == [
+        f"line {line}: event.venu: unknown key 'venu' (known keys: address, description, final_numbers_at, "
+        "id, language, name, name_en, organiser, rsvp_deadline, timezone, venue)"
+    ]
+
+
+def test_unknown_key_inside_an_agenda_item():
+    text = bundled_text().replace('title = "Kaffepaus"', 'title = "Kaffepaus"\nspeaker = "Nobody"', 1)
+    line = line_of(text, 'speaker = "Nobody"')
+    (problem,) = problems_of(text)
+    assert problem.startswith(f"line {line}: days[0].items[7].speaker: unknown key 'speaker'")
+
+
+def test_missing_key_names_the_table_and_its_line():
+    text = bundled_text().replace('timezone = "Europe/Stockholm"\n', "", 1)
+    assert problems_of(text) == [f"line {line_of(text, '[event]')}: event: missing key 'timezone'"]
+
+
+def test_missing_table():
+    text = bundled_text()
+    start = text.index("[hotel]")
+    end = text.index("[[contacts]]")
+    assert problems_of(text[:start] + text[end:]) == ["missing table [hotel]"]
+
+
+def test_duplicate_id():
+    text = bundled_text().replace('id = "coffee-day2"', 'id = "coffee-day1"', 1)
+    line = line_of(text, 'id = "coffee-day1"', after='time = 18:00:00')
+    assert problems_of(text) == [
+        f"line {line}: meals[3].id: duplicate id 'coffee-day1' (already used by meals[1])"
+    ]
+
+
+def test_meal_on_a_day_that_does_not_exist():
+    text = bundled_text().replace('id = "lunch-day2"\nday = "day2"', 'id = "lunch-day2"\nday = "day3"', 1)
+    line = line_of(text, 'day = "day3"')
+    assert problems_of(text) == [
+        f"line {line}: meals[4].day: meal on day 'day3', which does not exist (days: 'day1', 'day2')"
+    ]
+
+
+def test_hotel_night_outside_the_event_days():
+    text = bundled_text().replace("date = 2021-11-25\ncapacity = 60", "date = 2021-11-26\ncapacity = 60", 1)
+    line = line_of(text, "date = 2021-11-26", after='id = "night-25"')
+    assert problems_of(text) == [
+        f"line {line}: hotel_nights[1].date: the night of 2021-11-26 is outside the event days "
+        "(nights: 2021-11-24, 2021-11-25)"
+    ]
+
+
+def test_deadline_after_the_event_has_started():
+    text = bundled_text().replace("rsvp_deadline = 2021-11-15T12:00:00", "rsvp_deadline = 2021-11-25T10:00:00", 1)
+    assert problems_of(text) == [
+        f"line {line_of(text, 'rsvp_deadline')}: event.rsvp_deadline: 2021-11-25 10:00 is not before "
+        "the event starts (2021-11-25)"
+    ]
+
+
+def test_agenda_item_that_ends_before_it_starts():
+    text = bundled_text().replace("start = 14:40:00\nend = 15:15:00", "start = 14:40:00\nend = 14:30:00", 1)
+    line = line_of(text, "end = 14:30:00")
+    assert problems_of(text) == [
+        f"line {line}: days[0].items[6].end: ends at 14:30, not after its start at 14:40"
+    ]
+
+
+def test_wrong_kind_of_value():
+    text = bundled_text().replace("capacity = 50", 'capacity = "fifty"', 1)
+    line = line_of(text, 'capacity = "fifty"')
+    assert problems_of(text) == [f"line {line}: transport[0].capacity: must be a whole number, not 'fifty'"]
+
+
+def test_unknown_role_in_an_agenda_item():
+    text = bundled_text().replace('for_roles = ["kso"]', 'for_roles = ["mayor"]', 1)
+    line = line_of(text, 'for_roles = ["mayor"]')
+    assert problems_of(text) == [f"line {line}: days[1].items[2].for_roles: unknown role 'mayor' (roles: kso, official)"]
+
+
+def test_unknown_timezone_and_bad_email_are_both_reported():
+    text = bundled_text().replace('"Europe/Stockholm"', '"Europe/Skelleftea"', 1)
+    text = text.replace('email = "osa@example.se"', 'email = "osa.example.se"', 1)
+    problems = problems_of(text)
+    assert len(problems) == 2
+    assert problems[0].startswith(f"line {line_of(text, 'osa.example.se')}: sender.email: 'osa.example.se' is not a valid email address")
+    assert problems[1] == (
+        f"line {line_of(text, 'Europe/Skelleftea')}: event.timezone: unknown timezone 'Europe/Skelleftea' "
+        "(use an IANA name such as Europe/Stockholm)"
+    )
+
+
+def test_not_toml_at_all():
+    (problem,) = problems_of('[event]\nname = "unterminated\n')
+    assert problem.startswith("line 2: not valid TOML")
+
+
+def test_times_in_summer_time_are_converted_with_the_right_offset():
+    text = bundled_text().replace("2021-11-", "2021-06-")
+    definition = parse_event(text)
+    bus = next(option for option in definition.transport if option.key == "bus")
+    # June is CEST, UTC+2.
+    assert bus.departs_at == dt.datetime(2021, 6, 25, 7, 0, tzinfo=UTC)

@@ -1,0 +1,124 @@
+"""`osa event load` and `osa event show`: the secretariat defines the meeting from its file."""
+
+from sqlalchemy import func, select
+
+from service.db import db
+from service.models import AgendaItem, Event, Invitee, Meal, Response
+
+from .conftest import BUNDLED_EVENT
+
+# Every agenda item of the seed, with its local start time, as the secretariat wrote it.
+SEED_AGENDA = [
+    ("09.00", "Bussen avgår från the Wood Hotel, Torggatan 3, Skellefteå centrum"),
+    ("ca 09.30", "Upphämtning flygresenärer, guidning startar"),
+    ("12.00", "Gemensam lunch på platsen för mötet, the Wood Hotel"),
+    ("13.00", "Välkommen och inledning"),
+    ("13.15–14.00", "Innovationsupphandlingar. Så kan vi samarbeta mer kring upphandlingar!"),
+    ("14.00–14.40", "Upphandling som främjar innovation. Hur kan SKR stödja utvecklingen?"),
+    ("14.40–15.15", "Dialog"),
+    ("15.15–15.40", "Kaffepaus"),
+    ("15.40–16.15", "Omstart Sverige (efter pandemin) och innovation."),
+    ("16.15–17.00", "Nysatsningar, innovationer och investeringar – nya vägar efter pandemin och Omstart Sverige"),
+    ("18.00", "Gemensam middag på hotellet"),
+    ("09.00–09.45", "Entreprenörskap i ett omstartsperspektiv"),
+    ("09.45–10.15", "Årets Industridagar har haft som tema: ”Så tar vi Sverige till en Innovationsstormakt”."),
+    ("10.15–11.15", "Separata samtal mellan KSO-er (politiker)"),
+    ("10.15–11.15", "Separata samtal mellan övriga (tjänstemän)"),
+    ("11.15–12.00", "Gemensamma angelägenheter"),
+    ("12.00–13.00", "Gemensam lunch"),
+]
+SEED_SPEAKERS = [
+    "Catharina Fredriksson", "Lorents Burman", "Ellen Heldahl", "Klas Danerlöv", "Christer Asplund",
+    "Bengt Ivansson", "Marie Fossum Strannegård", "Kristina Sundin Jonsson", "Peter J. Burman", "Karin Bodin",
+]
+
+
+def test_load_then_show_prints_both_days_with_every_seed_item_in_swedish(runner):
+    loaded = runner.invoke(args=["event", "load", str(BUNDLED_EVENT)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "Event 'innovationsmotet-2021' created: 2 days, 17 agenda items, 5 meals" in loaded.output
+
+    shown = runner.invoke(args=["event", "show"])
+    assert shown.exit_code == 0, shown.output
+    out = shown.output
+    assert "Dag 1: torsdag 25 november 2021" in out
+    assert "Dag 2: fredag 26 november 2021" in out
+    assert out.index("Dag 1: torsdag") < out.index("Dag 2: fredag")
+    for when, title in SEED_AGENDA:
+        assert f"  {when}  {title}" in out, (when, title)
+    for speaker in SEED_SPEAKERS:
+        assert speaker in out
+    assert "Sista svarsdag: måndag 15 november 2021 kl. 12.00" in out
+    assert "Bussen från The Wood Hotel [bus]: torsdag 25 november 2021 kl. 09.00, The Wood Hotel, Torggatan 3" in out
+    assert "Upphämtning på Skellefteå flygplats [airport]: ca torsdag 25 november 2021 kl. 09.30" in out
+    assert "torsdag 25 november 2021 kl. 18.00  Middag på hotellet" in out
+    assert "(för KSO (politiker))" in out
+    assert "Tidszon: Europe/Stockholm" in out
+
+
+def test_show_in_english(runner, event):
+    shown = runner.invoke(args=["event", "show", "--lang", "en"])
+    assert "Day 1: Thursday 25 November 2021" in shown.output
+    assert "RSVP deadline: Monday 15 November 2021 at 12:00" in shown.output
+
+
+def test_loading_the_same_file_again_changes_nothing(runner, event):
+    before = db.session.execute(select(AgendaItem.id, AgendaItem.title)).all()
+    updated_at = event.updated_at
+    again = runner.invoke(args=["event", "load", str(BUNDLED_EVENT)])
+    assert again.exit_code == 0, again.output
+    assert "Event 'innovationsmotet-2021' unchanged" in again.output
+    db.session.expire_all()
+    assert db.session.execute(select(AgendaItem.id, AgendaItem.title)).all() == before
+    assert db.session.scalar(select(func.count()).select_from(Event)) == 1
+    assert db.session.get(Event, event.id).updated_at == updated_at
+
+
+def test_a_changed_file_updates_the_event_in_place(runner, event, tmp_path):
+    lunch_id = db.session.scalar(select(Meal.id).where(Meal.key == "lunch-day1"))
+    changed = tmp_path / "event.toml"
+    changed.write_text(
+        BUNDLED_EVENT.read_text(encoding="utf-8").replace("time = 18:00:00", "time = 18:30:00"), encoding="utf-8"
+    )
+    result = runner.invoke(args=["event", "load", str(changed)])
+    assert result.exit_code == 0, result.output
+    assert "updated" in result.output
+    shown = runner.invoke(args=["event", "show"]).output
+    assert "torsdag 25 november 2021 kl. 18.30  Middag på hotellet" in shown
+    assert db.session.scalar(select(Meal.id).where(Meal.key == "lunch-day1")) == lunch_id
+
+
+def test_a_bad_file_is_refused_with_its_problems_and_changes_nothing(runner, event, tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        BUNDLED_EVENT.read_text(encoding="utf-8").replace('day = "day2"', 'day = "day9"', 1), encoding="utf-8"
+    )
+    result = runner.invoke(args=["event", "load", str(bad)])
+    assert result.exit_code == 1
+    assert "meals[3].day: meal on day 'day9', which does not exist" in result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(Meal.day_id).where(Meal.key == "coffee-day2")) is not None
+
+
+def test_an_option_someone_chose_cannot_be_removed_by_a_reload(runner, event, tmp_path):
+    dinner = db.session.scalar(select(Meal).where(Meal.key == "dinner-day1"))
+    invitee = Invitee(event=event, name="Anna Andersson", email="anna@example.se", email_key="anna@example.se", language="sv")
+    db.session.add(Response(invitee=invitee, meals=[dinner]))
+    db.session.commit()
+    text = BUNDLED_EVENT.read_text(encoding="utf-8")
+    start = text.index('[[meals]]\nid = "dinner-day1"')
+    end = text.index("[[meals]]", start + 5)
+    without_dinner = tmp_path / "event.toml"
+    without_dinner.write_text(text[:start] + text[end:], encoding="utf-8")
+
+    result = runner.invoke(args=["event", "load", str(without_dinner)])
+    assert result.exit_code == 1
+    assert "'dinner-day1' is no longer in the file but 1 answer(s) or invitee(s) use it" in result.output
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Meal)) == 5
+
+
+def test_show_without_an_event_says_how_to_load_one(runner):
+    result = runner.invoke(args=["event", "show"])
+    assert result.exit_code == 1
+    assert "no event is loaded; load one with: osa event load" in result.output

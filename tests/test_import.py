@@ -1,0 +1,209 @@
+"""Importing invitees from the files a Swedish secretariat really has."""
+
+import io
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import func, select
+
+from service.db import db
+from service.invitees import InviteeFileError, import_invitees
+from service.models import Invitee
+
+SWEDISH_HEADER = ["Namn", "E-post", "Kommun", "Roll", "Språk"]
+ENGLISH_HEADER = ["Name", "Email", "Organisation", "Role", "Language"]
+PEOPLE = [
+    ["Åsa Öberg", "asa.oberg@example.se", "Skellefteå kommun", "KSO", "sv"],
+    ["Märta Ängström", "marta@example.se", "Oxelösunds kommun", "tjänsteman", ""],
+    ["John Smith", "john.smith@example.org", "Sandvikens kommun", "official", "en"],
+]
+
+
+def csv_bytes(rows, encoding="utf-8", separator=",") -> bytes:
+    lines = [separator.join(cells) for cells in rows]
+    return ("\r\n".join(lines) + "\r\n").encode(encoding)
+
+
+def xlsx_bytes(rows) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    for row in rows:
+        sheet.append(row)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def invitees(event) -> list[tuple[str, str, str, str | None, str]]:
+    rows = db.session.scalars(select(Invitee).where(Invitee.event_id == event.id).order_by(Invitee.id))
+    return [(i.name, i.email, i.organisation, i.role.key if i.role else None, i.language) for i in rows]
+
+
+EXPECTED = [
+    ("Åsa Öberg", "asa.oberg@example.se", "Skellefteå kommun", "kso", "sv"),
+    ("Märta Ängström", "marta@example.se", "Oxelösunds kommun", "official", "sv"),
+    ("John Smith", "john.smith@example.org", "Sandvikens kommun", "official", "en"),
+]
+
+
+@pytest.mark.parametrize(
+    "encoding, separator",
+    [
+        ("utf-8", ","),
+        ("utf-8", ";"),
+        ("utf-8-sig", ";"),
+        ("utf-8-sig", ","),
+        ("cp1252", ";"),
+        ("cp1252", ","),
+        ("utf-16", "\t"),
+    ],
+    ids=["utf8-comma", "utf8-semicolon", "bom-semicolon", "bom-comma", "cp1252-semicolon", "cp1252-comma", "utf16-tab"],
+)
+def test_csv_in_every_encoding_and_separator_excel_writes(event, encoding, separator):
+    data = csv_bytes([SWEDISH_HEADER, *PEOPLE], encoding, separator)
+    result = import_invitees(event, "invitees.csv", data)
+    db.session.commit()
+    assert str(result) == "3 added, 0 updated, 0 unchanged"
+    assert invitees(event) == EXPECTED
+
+
+def test_english_headers(event):
+    import_invitees(event, "invitees.csv", csv_bytes([ENGLISH_HEADER, *PEOPLE]))
+    db.session.commit()
+    assert invitees(event) == EXPECTED
+
+
+def test_xlsx(event):
+    result = import_invitees(event, "invitees.xlsx", xlsx_bytes([SWEDISH_HEADER, *PEOPLE]))
+    db.session.commit()
+    assert result.created == 3
+    assert invitees(event) == EXPECTED
+
+
+def test_stray_spaces_empty_rows_and_extra_columns_are_tolerated(event):
+    data = (
+        " Namn ;E-post  ;Organisation;Telefon;Roll\r\n"
+        "  Åsa   Öberg ; asa.oberg@example.se ; Skellefteå kommun;070-174 06 50; kso \r\n"
+        ";;;;\r\n"
+        ";;;;\r\n"
+    ).encode("utf-8-sig")
+    result = import_invitees(event, "lista.csv", data)
+    db.session.commit()
+    assert str(result) == "1 added, 0 updated, 0 unchanged (ignored columns: Telefon)"
+    assert invitees(event) == [("Åsa Öberg", "asa.oberg@example.se", "Skellefteå kommun", "kso", "sv")]
+
+
+def fifty_rows_with_three_bad():
+    rows = [SWEDISH_HEADER]
+    for n in range(1, 51):
+        rows.append([f"Person {n}", f"person{n}@example.se", "Skellefteå kommun", "official", "sv"])
+    rows[7][1] = "person7(at)example.se"  # line 8
+    rows[20][3] = "borgmästare"  # line 21
+    rows[41][1] = "PERSON3@example.se"  # line 42, the same address as line 4
+    return rows
+
+
+def test_fifty_rows_with_three_bad_reports_all_three_and_imports_nothing(event):
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "invitees.csv", csv_bytes(fifty_rows_with_three_bad(), "cp1252", ";"))
+    db.session.rollback()
+    assert [str(error) for error in caught.value.errors] == [
+        "line 8, E-post: 'person7(at)example.se' is not a valid email address: "
+        "An email address must have an @-sign.",
+        "line 21, Roll: unknown role 'borgmästare' (the event's roles: 'kso', 'official')",
+        "line 42, E-post: 'PERSON3@example.se' is already on line 4",
+    ]
+    assert db.session.scalar(select(func.count()).select_from(Invitee)) == 0
+
+
+def test_cli_reports_every_bad_row_and_imports_nothing(runner, event, tmp_path):
+    path = tmp_path / "inbjudna.csv"
+    path.write_bytes(csv_bytes(fifty_rows_with_three_bad(), "utf-8-sig", ";"))
+    result = runner.invoke(args=["invitees", "import", str(path)])
+    assert result.exit_code == 1
+    assert "3 error(s); nothing was imported" in result.output
+    assert "line 8, E-post" in result.output and "line 21, Roll" in result.output and "line 42, E-post" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Invitee)) == 0
+
+    rows = fifty_rows_with_three_bad()
+    rows[7][1], rows[20][3], rows[41][1] = "person7@example.se", "kso", "person41@example.se"
+    path.write_bytes(csv_bytes(rows, "utf-8-sig", ";"))
+    result = runner.invoke(args=["invitees", "import", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output == "inbjudna.csv: 50 added, 0 updated, 0 unchanged.\n"
+
+
+def test_control_characters_and_line_breaks_in_a_field_are_refused(event):
+    data = (
+        'Namn,E-post,Kommun\r\n'
+        '"Åsa\nÖberg",asa@example.se,Skellefteå\r\n'
+        'Bo Ek,bo@example.se,"Ume\x07å"\r\n'
+        'Cia Ek,cia@example.se,Umeå\r\n'
+    ).encode()
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "x.csv", data)
+    assert [str(error) for error in caught.value.errors] == [
+        "line 2, Namn: contains a line break or another control character",
+        "line 4, Kommun: contains a line break or another control character",
+    ]
+
+
+def test_missing_columns_and_unknown_language(event):
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "x.csv", b"Namn,Kommun\r\nBo Ek,Ume\xc3\xa5\r\n")
+    assert str(caught.value.errors[0]).startswith("line 1: no column for email; the header row must have one of 'e-post'")
+
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "x.csv", "Namn,E-post,Språk\r\nBo Ek,bo@example.se,finska\r\n".encode())
+    assert [str(e) for e in caught.value.errors] == ["line 2, Språk: unknown language 'finska' (use sv or en)"]
+
+
+def test_files_that_are_not_invitee_lists(event):
+    for name, data, message in [
+        ("old.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 100, "this is an old Excel .xls file; save it as .xlsx or CSV"),
+        ("fake.xlsx", b"Namn,E-post\r\n", "the file is named .xlsx but is not an Excel workbook"),
+        ("empty.csv", b"\r\n\r\n", "the file is empty: it needs a header row and at least one invitee"),
+        ("header.csv", b"Namn;E-post\r\n", "the file has a header row but no invitees"),
+    ]:
+        with pytest.raises(InviteeFileError) as caught:
+            import_invitees(event, name, data)
+        assert [e.message for e in caught.value.errors] == [message], name
+    assert db.session.scalar(select(func.count()).select_from(Invitee)) == 0
+
+
+def test_reimporting_changes_nothing_and_a_changed_row_updates_that_invitee(event):
+    data = csv_bytes([SWEDISH_HEADER, *PEOPLE], "utf-8-sig", ";")
+    import_invitees(event, "a.csv", data)
+    db.session.commit()
+    stamps = db.session.execute(select(Invitee.id, Invitee.updated_at).order_by(Invitee.id)).all()
+
+    again = import_invitees(event, "a.csv", data)
+    db.session.commit()
+    assert str(again) == "0 added, 0 updated, 3 unchanged"
+    assert db.session.execute(select(Invitee.id, Invitee.updated_at).order_by(Invitee.id)).all() == stamps
+
+    changed = [row[:] for row in PEOPLE]
+    changed[1][2] = "Nyköpings kommun"
+    changed[2][1] = "JOHN.SMITH@example.org"  # the same person, written in capitals
+    result = import_invitees(event, "a.csv", csv_bytes([SWEDISH_HEADER, *changed], "utf-8-sig", ";"))
+    db.session.commit()
+    assert str(result) == "0 added, 2 updated, 1 unchanged"
+    assert [row[2] for row in invitees(event)] == ["Skellefteå kommun", "Nyköpings kommun", "Sandvikens kommun"]
+    assert db.session.scalar(select(func.count()).select_from(Invitee)) == 3
+
+
+def test_ten_thousand_rows_in_one_transaction(event):
+    rows = [ENGLISH_HEADER] + [
+        [f"Invitee {n}", f"invitee{n}@example.se", f"Kommun {n % 290}", "official", "sv"] for n in range(10_000)
+    ]
+    bad = rows + [["Invitee X", "not-an-address", "Kommun", "official", "sv"]]
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "big.csv", csv_bytes(bad))
+    db.session.rollback()
+    assert [e.line for e in caught.value.errors] == [10_002]
+    assert db.session.scalar(select(func.count()).select_from(Invitee)) == 0
+
+    result = import_invitees(event, "big.csv", csv_bytes(rows))
+    db.session.commit()
+    assert result.created == 10_000
+    assert db.session.scalar(select(func.count()).select_from(Invitee)) == 10_000
