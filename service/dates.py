@@ -17,6 +17,7 @@ _DATE = {"sv": "EEEE d MMMM y", "en": "EEEE d MMMM y"}
 _TIME = {"sv": "HH.mm", "en": "HH:mm"}
 _AT = {"sv": "'kl.'", "en": "'at'"}
 _ABOUT = {"sv": "ca ", "en": "about "}
+_AT_ABOUT = {"sv": "'ca kl.'", "en": "'at about'"}
 
 
 def _lang(language: str) -> str:
@@ -28,10 +29,11 @@ def local(instant: dt.datetime, timezone: str) -> dt.datetime:
     return instant.astimezone(ZoneInfo(timezone))
 
 
-def format_datetime(instant: dt.datetime, timezone: str, language: str = "sv") -> str:
-    """'torsdag 25 november 2021 kl. 09.00'."""
+def format_datetime(instant: dt.datetime, timezone: str, language: str = "sv", approximate: bool = False) -> str:
+    """'torsdag 25 november 2021 kl. 09.00'; 'torsdag 25 november 2021 ca kl. 09.30' when approximate."""
     lang = _lang(language)
-    pattern = f"{_DATE[lang]} {_AT[lang]} {_TIME[lang]}"
+    at = (_AT_ABOUT if approximate else _AT)[lang]
+    pattern = f"{_DATE[lang]} {at} {_TIME[lang]}"
     return _babel_datetime(local(instant, timezone), pattern, locale=lang)
 
 

@@ -294,9 +294,7 @@ def describe_event(event: Event, language: str = "sv") -> str:
         for option in event.transport_options:
             seats = label("obegränsat", "unlimited") if option.capacity is None else str(option.capacity)
             flight = label(", frågar efter flyg", ", asks for the flight") if option.asks_flight else ""
-            when = format_datetime(option.departs_at, tz, language)
-            if option.approximate:
-                when = label("ca ", "about ") + when
+            when = format_datetime(option.departs_at, tz, language, option.approximate)
             out.append(f"  {named(option)} [{option.key}]: {when}, {option.place} ({label('platser', 'seats')}: {seats}{flight})")
     if event.hotel_nights:
         out += ["", label("Hotellnätter", "Hotel nights")]

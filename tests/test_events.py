@@ -50,7 +50,7 @@ def test_load_then_show_prints_both_days_with_every_seed_item_in_swedish(runner)
         assert speaker in out
     assert "Sista svarsdag: måndag 15 november 2021 kl. 12.00" in out
     assert "Bussen från The Wood Hotel [bus]: torsdag 25 november 2021 kl. 09.00, The Wood Hotel, Torggatan 3" in out
-    assert "Upphämtning på Skellefteå flygplats [airport]: ca torsdag 25 november 2021 kl. 09.30" in out
+    assert "Upphämtning på Skellefteå flygplats [airport]: torsdag 25 november 2021 ca kl. 09.30" in out
     assert "torsdag 25 november 2021 kl. 18.00  Middag på hotellet" in out
     assert "(för KSO (politiker))" in out
     assert "Tidszon: Europe/Stockholm" in out
