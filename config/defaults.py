@@ -30,5 +30,8 @@ BASE_URL = "http://127.0.0.1:5000"
 #: Directory with event definition files.
 EVENTS_DIR = ""
 
+#: Requests per client address to personal-link pages (Flask-Limiter syntax).
+LINK_RATE_LIMIT = "60 per minute"
+
 #: Log level of the application loggers.
 LOG_LEVEL = "INFO"

@@ -63,6 +63,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     celery_init_app(app)
 
+    from .web import init_web
+
+    init_web(app)
+    from . import errors, rsvp
+
+    app.register_blueprint(rsvp.bp)
+    errors.register(app)
+
     from . import cli
 
     cli.register(app)

@@ -48,3 +48,13 @@ def format_time(instant: dt.datetime, timezone: str, language: str = "sv", appro
     lang = _lang(language)
     text = _babel_datetime(local(instant, timezone), _TIME[lang], locale=lang)
     return f"{_ABOUT[lang]}{text}" if approximate else text
+
+
+def format_date_range(first: dt.date, last: dt.date, language: str = "sv") -> str:
+    """'torsdag 25 – fredag 26 november 2021'; the full dates when months differ."""
+    if first == last:
+        return format_date(first, language)
+    lang = _lang(language)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{_babel_date(first, 'EEEE d', locale=lang)} – {format_date(last, language)}"
+    return f"{format_date(first, language)} – {format_date(last, language)}"

@@ -8,9 +8,10 @@ rest of the code never meets a naive datetime.
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, TypeDecorator
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -59,3 +60,46 @@ def render_item(type_, obj, autogen_context):
     if type_ == "type" and isinstance(obj, UTCDateTime):
         return "sa.DateTime()"
     return False
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, connection_record):
+    """SQLite: enforce foreign keys, let readers and one writer work side by side (WAL),
+    and let OSA open transactions itself (see `_begin_sqlite`)."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
+
+
+WRITE_LOCK = "osa_write_lock"
+
+
+@event.listens_for(Engine, "begin")
+def _begin_sqlite(connection):
+    """SQLite: open transactions ourselves; a write transaction takes the lock at BEGIN."""
+    if connection.dialect.name == "sqlite":
+        immediate = connection.get_execution_options().get(WRITE_LOCK)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_write() -> None:
+    """End the session's transaction (committing it) and begin one that may count, then write.
+
+    On SQLite the new transaction holds the database's write lock from BEGIN
+    (BEGIN IMMEDIATE), so what it counts (the last bus seat) cannot change before
+    it writes; on PostgreSQL the code that counts takes row locks as well.
+    """
+    if db.session().in_transaction():
+        db.session.commit()
+    db.session.connection(execution_options={WRITE_LOCK: True})
+
+
+def holds_write_lock() -> bool:
+    """Whether the session's transaction was begun by `begin_write` (always true off SQLite)."""
+    connection = db.session.connection()
+    return connection.dialect.name != "sqlite" or bool(connection.get_execution_options().get(WRITE_LOCK))

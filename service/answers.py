@@ -1,0 +1,405 @@
+"""Answers: checking an invitee's choices, saving them with their history, and
+holding seats and rooms without races.
+
+`Answer` is what someone chose, in the event's own keys. `check_answer` finds
+choices that contradict each other. `save_answer` stores an answer in the
+caller's transaction: it locks what it counts (the invitee's row, then each
+limited option in a fixed order; on SQLite the whole database is locked from
+BEGIN), gives a seat or a room while there is one and a place on the waiting
+list when there is not, moves the first waiting invitee up when a seat is
+freed, and writes a `ResponseChange` for every answer that changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from .dates import format_date, format_time
+from .db import db, holds_write_lock, utcnow
+from .models import (
+    Event,
+    HotelNight,
+    Invitee,
+    Response,
+    ResponseChange,
+    ResponseDay,
+    ResponseHotelNight,
+    TransportOption,
+)
+
+FLIGHT_NUMBER = re.compile(r"^[A-Z0-9]{2,3} ?\d{1,4}[A-Z]?$")
+
+
+@dataclass
+class DayAnswer:
+    attending: bool
+    transport: str | None = None
+    flight_number: str = ""
+    flight_arrival: dt.time | None = None
+
+
+@dataclass
+class Answer:
+    """One invitee's choices, by the keys of the event file."""
+
+    days: dict[str, DayAnswer]
+    meals: set[str] = field(default_factory=set)
+    diets: set[str] = field(default_factory=set)
+    allergies: str = ""
+    hotel_nights: set[str] = field(default_factory=set)
+    comment: str = ""
+
+    @classmethod
+    def decline(cls, event: Event) -> Answer:
+        """'I can't come': no on every day, nothing else."""
+        return cls(days={day.key: DayAnswer(attending=False) for day in event.days})
+
+
+def check_answer(event: Event, answer: Answer, language: str = "sv") -> dict[str, str]:
+    """Contradictions in an answer, as {form field name: message in `language`}."""
+    sv = language == "sv"
+    errors: dict[str, str] = {}
+    days = {day.key: day for day in event.days}
+    options = {option.key: option for option in event.transport_options}
+    for day in event.days:
+        choice = answer.days.get(day.key)
+        if choice is None:
+            errors[f"day_{day.key}"] = "Svara ja eller nej för dagen." if sv else "Answer yes or no for the day."
+            continue
+        day_options = [o for o in event.transport_options if o.day_id == day.id]
+        if not choice.attending:
+            if choice.transport:
+                errors[f"transport_{day.key}"] = (
+                    "Du har valt resa men inte att komma den här dagen."
+                    if sv else "You chose transport but are not coming on this day."
+                )
+            continue
+        if day_options and not choice.transport:
+            errors[f"transport_{day.key}"] = "Välj hur du tar dig dit." if sv else "Choose how you will get there."
+            continue
+        option = options.get(choice.transport) if choice.transport else None
+        if choice.transport and (option is None or option.day_id != day.id):
+            errors[f"transport_{day.key}"] = "Välj ett av alternativen." if sv else "Choose one of the options."
+            continue
+        if option is not None and option.asks_flight:
+            number = choice.flight_number.strip().upper()
+            if not number:
+                errors[f"flight_number_{day.key}"] = (
+                    "Skriv ditt flightnummer, till exempel SK 2014." if sv else "Give your flight number, for example SK 2014."
+                )
+            elif not FLIGHT_NUMBER.match(number):
+                errors[f"flight_number_{day.key}"] = (
+                    f"'{choice.flight_number}' ser inte ut som ett flightnummer (till exempel SK 2014)."
+                    if sv else f"'{choice.flight_number}' does not look like a flight number (for example SK 2014)."
+                )
+            if choice.flight_arrival is None:
+                errors[f"flight_arrival_{day.key}"] = (
+                    "Skriv när flyget landar." if sv else "Give the time your flight lands."
+                )
+            else:
+                pickup = option.departs_at.astimezone(_zone(event)).time()
+                if choice.flight_arrival > pickup:
+                    when = format_time(option.departs_at, event.timezone, language, option.approximate)
+                    errors[f"flight_arrival_{day.key}"] = (
+                        f"Flyget landar efter upphämtningen ({when}). Välj ett annat sätt att ta dig dit, "
+                        "eller kontakta sekretariatet."
+                        if sv else f"Your flight lands after the pickup ({when}). Choose another way to get there, "
+                        "or contact the secretariat."
+                    )
+    for meal in event.meals:
+        if meal.key in answer.meals:
+            choice = answer.days.get(meal.day.key)
+            if choice is None or not choice.attending:
+                date = format_date(meal.day.date, language)
+                errors[f"meal_{meal.key}"] = (
+                    f"Du har valt måltiden men inte att komma {date}."
+                    if sv else f"You chose this meal but are not coming on {date}."
+                )
+    if answer.hotel_nights and not any(choice.attending for choice in answer.days.values()):
+        for key in answer.hotel_nights:
+            errors[f"night_{key}"] = (
+                "Du har valt en hotellnatt men kommer inte någon dag."
+                if sv else "You chose a hotel night but are not coming on any day."
+            )
+    known = {
+        "meals": {meal.key for meal in event.meals},
+        "diets": {diet.key for diet in event.diet_options},
+        "hotel_nights": {night.key for night in event.hotel_nights},
+    }
+    for name, keys in known.items():
+        unknown = getattr(answer, name) - keys
+        if unknown:
+            errors[name] = ("Okänt val: " if sv else "Unknown choice: ") + ", ".join(sorted(unknown))
+    unknown_days = set(answer.days) - set(days)
+    if unknown_days:
+        errors["days"] = ("Okänd dag: " if sv else "Unknown day: ") + ", ".join(sorted(unknown_days))
+    return errors
+
+
+def _zone(event: Event):
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(event.timezone)
+
+
+# --- Snapshots: an answer as plain data, for the history and for comparisons ------------
+
+
+def snapshot(response: Response | None) -> dict[str, Any] | None:
+    """The answer as plain data with the event's keys; None when there is no answer."""
+    if response is None:
+        return None
+    return {
+        "days": {
+            day.day.key: {
+                "attending": day.attending,
+                "transport": day.transport_option.key if day.transport_option else None,
+                "waitlisted": day.transport_waitlisted_at is not None,
+                "flight_number": day.flight_number,
+                "flight_arrival": day.flight_arrival.strftime("%H:%M") if day.flight_arrival else None,
+            }
+            for day in sorted(response.days, key=lambda d: d.day.date)
+        },
+        "meals": sorted(meal.key for meal in response.meals),
+        "diets": sorted(diet.key for diet in response.diets),
+        "allergies": response.allergies,
+        "hotel_nights": {
+            night.hotel_night.key: {"waitlisted": night.waitlisted_at is not None}
+            for night in sorted(response.hotel_nights, key=lambda n: n.hotel_night.night_of)
+        },
+        "comment": response.comment,
+    }
+
+
+# --- Saving -------------------------------------------------------------------------------
+
+
+@dataclass
+class SaveResult:
+    response: Response
+    #: The history row, or None when nothing changed.
+    change: ResponseChange | None
+    #: Invitees moved up from a waiting list by this save, with their history rows.
+    moved_up: list[ResponseChange] = field(default_factory=list)
+
+
+def _lock(rows: list[Any]) -> None:
+    """Row locks (PostgreSQL) in id order, so two saves never wait for each other in a circle.
+    SQLite needs none: its transactions hold the write lock from BEGIN."""
+    if db.engine.dialect.name != "postgresql":
+        return
+    for row in sorted(rows, key=lambda r: (type(r).__name__, r.id)):
+        db.session.execute(select(type(row).id).where(type(row).id == row.id).with_for_update())
+
+
+def _seat_holders(option: TransportOption, excluding: Response | None = None) -> int:
+    query = select(func.count(ResponseDay.id)).where(
+        ResponseDay.transport_option_id == option.id,
+        ResponseDay.transport_waitlisted_at.is_(None),
+    )
+    if excluding is not None and excluding.id is not None:
+        query = query.where(ResponseDay.response_id != excluding.id)
+    return db.session.scalar(query) or 0
+
+
+def _room_holders(night: HotelNight, excluding: Response | None = None) -> int:
+    query = select(func.count(ResponseHotelNight.id)).where(
+        ResponseHotelNight.hotel_night_id == night.id,
+        ResponseHotelNight.waitlisted_at.is_(None),
+    )
+    if excluding is not None and excluding.id is not None:
+        query = query.where(ResponseHotelNight.response_id != excluding.id)
+    return db.session.scalar(query) or 0
+
+
+def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_name: str = "") -> SaveResult:
+    """Store `answer` for `invitee` in the current transaction (the caller commits).
+
+    The answer must have passed `check_answer`, and the transaction must have
+    been begun with `begin_write()`, so that counting seats and taking one is atomic.
+    """
+    if not holds_write_lock():
+        raise RuntimeError("save_answer needs a transaction begun with begin_write()")
+    event = invitee.event
+    options = {option.key: option for option in event.transport_options}
+    nights = {night.key: night for night in event.hotel_nights}
+    db.session.execute(select(Invitee.id).where(Invitee.id == invitee.id).with_for_update())
+    response = db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
+    old = snapshot(response)
+
+    # Lock every limited option this save may take or free, before counting.
+    held = {d.transport_option_id for d in response.days} if response else set()
+    held_nights = {n.hotel_night_id for n in response.hotel_nights} if response else set()
+    wanted = {a.transport for a in answer.days.values() if a.attending and a.transport}
+    limited = [o for o in event.transport_options if o.capacity is not None and (o.key in wanted or o.id in held)]
+    limited += [n for n in event.hotel_nights if n.capacity is not None and (n.key in answer.hotel_nights or n.id in held_nights)]
+    _lock(limited)
+
+    if response is None:
+        response = Response(invitee=invitee)
+        db.session.add(response)
+    now = utcnow()
+    freed_options: set[int] = set()
+    freed_nights: set[int] = set()
+
+    by_day = {d.day_id: d for d in response.days}
+    for day in event.days:
+        choice = answer.days[day.key]
+        row = by_day.get(day.id)
+        if row is None:
+            row = ResponseDay(day=day, attending=choice.attending)
+            response.days.append(row)
+        option = options.get(choice.transport) if choice.attending and choice.transport else None
+        previous = row.transport_option
+        if previous is not None and previous is not option:
+            if row.transport_waitlisted_at is None:
+                freed_options.add(previous.id)
+            row.transport_waitlisted_at = None
+        if option is not None and option is not previous:
+            full = option.capacity is not None and _seat_holders(option, response) >= option.capacity
+            row.transport_waitlisted_at = now if full else None
+        row.attending = choice.attending
+        row.transport_option = option
+        asks_flight = option is not None and option.asks_flight
+        row.flight_number = choice.flight_number.strip().upper() if asks_flight else ""
+        row.flight_arrival = choice.flight_arrival if asks_flight else None
+
+    attending_days = {key for key, choice in answer.days.items() if choice.attending}
+    response.meals = [meal for meal in event.meals if meal.key in answer.meals and meal.day.key in attending_days]
+    response.diets = [diet for diet in event.diet_options if diet.key in answer.diets]
+    response.allergies = answer.allergies.strip()
+    response.comment = answer.comment.strip()
+
+    current_nights = {n.hotel_night.key: n for n in response.hotel_nights}
+    for key, row in current_nights.items():
+        if key not in answer.hotel_nights:
+            if row.waitlisted_at is None:
+                freed_nights.add(row.hotel_night_id)
+            response.hotel_nights.remove(row)
+    for key in sorted(answer.hotel_nights - set(current_nights)):
+        night = nights[key]
+        full = night.capacity is not None and _room_holders(night, response) >= night.capacity
+        response.hotel_nights.append(ResponseHotelNight(hotel_night=night, waitlisted_at=now if full else None))
+
+    db.session.flush()
+    new = snapshot(response)
+    change = None
+    if new != old:
+        change = ResponseChange(invitee_id=invitee.id, actor=actor, actor_name=actor_name, old=old, new=new)
+        db.session.add(change)
+    moved_up = _move_up(event, freed_options, freed_nights)
+    db.session.flush()
+    return SaveResult(response, change, moved_up)
+
+
+def _move_up(event: Event, freed_options: set[int], freed_nights: set[int]) -> list[ResponseChange]:
+    """Give freed seats and rooms to the earliest on each waiting list, with a history row each."""
+    changes: list[ResponseChange] = []
+    for option in event.transport_options:
+        if option.id not in freed_options or option.capacity is None:
+            continue
+        free = option.capacity - _seat_holders(option)
+        waiting = db.session.scalars(
+            select(ResponseDay)
+            .where(ResponseDay.transport_option_id == option.id, ResponseDay.transport_waitlisted_at.is_not(None))
+            .order_by(ResponseDay.transport_waitlisted_at, ResponseDay.id)
+            .limit(max(free, 0))
+        ).all()
+        for row in waiting:
+            changes.append(_record_move_up(row.response, lambda: setattr(row, "transport_waitlisted_at", None)))
+    for night in event.hotel_nights:
+        if night.id not in freed_nights or night.capacity is None:
+            continue
+        free = night.capacity - _room_holders(night)
+        waiting = db.session.scalars(
+            select(ResponseHotelNight)
+            .where(ResponseHotelNight.hotel_night_id == night.id, ResponseHotelNight.waitlisted_at.is_not(None))
+            .order_by(ResponseHotelNight.waitlisted_at, ResponseHotelNight.id)
+            .limit(max(free, 0))
+        ).all()
+        for row in waiting:
+            changes.append(_record_move_up(row.response, lambda: setattr(row, "waitlisted_at", None)))
+    return changes
+
+
+def _record_move_up(response: Response, apply) -> ResponseChange:
+    old = snapshot(response)
+    apply()
+    db.session.flush()
+    change = ResponseChange(invitee_id=response.invitee_id, actor="system", old=old, new=snapshot(response))
+    db.session.add(change)
+    return change
+
+
+# --- Describing an answer to a person -----------------------------------------------------
+
+
+def localized(row: Any, attr: str, language: str) -> str:
+    """The English text of `attr` when the reader reads English and there is one."""
+    if language == "en":
+        english = getattr(row, f"{attr}_en", None)
+        if english:
+            return english
+    return getattr(row, attr)
+
+
+def describe_answer(event: Event, response: Response | None, language: str) -> list[tuple[str, str]]:
+    """The answer as (heading, text) lines, in the reader's language: for pages and emails."""
+    from flask_babel import force_locale, gettext as _
+
+    with force_locale(language):
+        if response is None:
+            return [(_("Answer"), _("You have not answered yet."))]
+        tz = event.timezone
+        lines: list[tuple[str, str]] = []
+        by_day = {row.day_id: row for row in response.days}
+        chosen_meals = {meal.id for meal in response.meals}
+        for day in event.days:
+            row = by_day.get(day.id)
+            heading = f"{localized(day, 'title', language)}, {format_date(day.date, language)}"
+            if row is None or not row.attending:
+                lines.append((heading, _("Not coming")))
+                continue
+            lines.append((heading, _("Coming")))
+            option = row.transport_option
+            if option is not None:
+                text = _("%(option)s: %(time)s, %(place)s", option=localized(option, "name", language),
+                         time=format_time(option.departs_at, tz, language, option.approximate), place=option.place)
+                if option.asks_flight and row.flight_number:
+                    text += ". " + _("Your flight %(flight)s lands at %(time)s.", flight=row.flight_number,
+                                     time=_format_clock(row.flight_arrival, language))
+                if row.transport_waitlisted_at is not None:
+                    text += " " + _("(on the waiting list: we will write to you if a seat becomes free)")
+                lines.append((_("Transport"), text))
+            meals = [m for m in event.meals if m.day_id == day.id and m.id in chosen_meals]
+            lines.append((
+                _("Meals"),
+                ", ".join(f"{localized(m, 'name', language)} {format_time(m.starts_at, tz, language)}" for m in meals)
+                or _("None"),
+            ))
+        diets = ", ".join(localized(d, "name", language) for d in response.diets)
+        lines.append((_("Diet"), diets or _("No special diet")))
+        if response.allergies:
+            lines.append((_("Allergies or other needs"), response.allergies))
+        if event.hotel_nights:
+            nights = []
+            for stay in sorted(response.hotel_nights, key=lambda n: n.hotel_night.night_of):
+                text = _("the night after %(date)s", date=format_date(stay.hotel_night.night_of, language))
+                if stay.waitlisted_at is not None:
+                    text += " " + _("(on the waiting list)")
+                nights.append(text)
+            lines.append((_("Hotel nights"), ", ".join(nights) or _("None")))
+        if response.comment:
+            lines.append((_("Comment"), response.comment))
+        return lines
+
+
+def _format_clock(value: dt.time | None, language: str) -> str:
+    if value is None:
+        return ""
+    return value.strftime("%H.%M" if language == "sv" else "%H:%M")

@@ -1,0 +1,85 @@
+"""Signed personal links: the only module that uses itsdangerous.
+
+A token carries the invitee's id and their link version, signed with a salt
+per purpose (an RSVP link cannot be used as a hotel link). The first of the
+configured SECRET_KEYS signs and every one of them verifies, so keys can be
+rotated. Raising an invitee's `link_version` revokes every link issued before.
+Links work until the event has ended (the end of its last day, local time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+from zoneinfo import ZoneInfo
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from .db import db, utcnow
+from .models import Event, Invitee
+
+#: One salt per purpose: a token made for one purpose never verifies for another.
+SALTS = {
+    "rsvp": "osa.link.rsvp",
+}
+
+
+class LinkError(Exception):
+    """A link that cannot be used. `kind` is "invalid", "expired", "revoked" or "removed"."""
+
+    def __init__(self, kind: str, invitee: Invitee | None = None):
+        super().__init__(kind)
+        self.kind = kind
+        self.invitee = invitee
+
+
+def _serializer(purpose: str) -> URLSafeTimedSerializer:
+    # itsdangerous signs with the last key of the list; OSA's settings put the newest first.
+    keys = list(reversed(current_app.config["SECRET_KEYS"]))
+    return URLSafeTimedSerializer(keys, salt=SALTS[purpose])
+
+
+def make_token(invitee: Invitee, purpose: str = "rsvp") -> str:
+    return _serializer(purpose).dumps([invitee.id, invitee.link_version])
+
+
+def rsvp_url(invitee: Invitee) -> str:
+    """The invitee's personal answer link, absolute, on the configured BASE_URL."""
+    path = url_for("rsvp.answer", token=make_token(invitee))
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
+def links_expire_at(event: Event) -> dt.datetime:
+    """Midnight after the event's last day, in the event's timezone."""
+    last_day = max(day.date for day in event.days)
+    midnight = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=ZoneInfo(event.timezone))
+    return midnight.astimezone(dt.timezone.utc)
+
+
+def resolve_token(token: str, purpose: str = "rsvp") -> Invitee:
+    """The invitee a token belongs to, or `LinkError` saying why the link cannot be used."""
+    try:
+        payload = _serializer(purpose).loads(token)
+    except BadSignature:
+        raise LinkError("invalid") from None
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not all(isinstance(part, int) and not isinstance(part, bool) for part in payload)
+    ):
+        raise LinkError("invalid")
+    invitee_id, version = payload
+    invitee = db.session.get(Invitee, invitee_id)
+    if invitee is None or invitee.removed_at is not None:
+        raise LinkError("removed", invitee)
+    if not hmac.compare_digest(str(version).encode(), str(invitee.link_version).encode()):
+        raise LinkError("revoked", invitee)
+    if utcnow() >= links_expire_at(invitee.event):
+        raise LinkError("expired", invitee)
+    return invitee
+
+
+def issue_new_link(invitee: Invitee) -> None:
+    """Revoke the invitee's links: the next link made for them is the only one that works."""
+    invitee.link_version += 1

@@ -1,0 +1,126 @@
+"""The answer form, built for the event at hand: a yes/no per day, that day's
+transport and meals, diets and allergies, hotel nights and a comment.
+
+The form checks only what a field can check alone (lengths, CSRF); choices that
+contradict each other are found by `service.answers.check_answer`, whose
+messages are put beside the fields they concern.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from ..answers import Answer, DayAnswer
+from ..models import Event, Response
+
+_TIME = re.compile(r"^\s*(\d{1,2})[:.]?(\d{2})\s*$")
+
+
+class DeclineForm(FlaskForm):
+    """'I can't come': one button, with only a CSRF token."""
+
+
+def parse_time(text: str) -> dt.time | None:
+    """'09:30', '9.30' or '0930' as a time; None when it is not one."""
+    match = _TIME.match(text or "")
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2))
+    if hour > 23 or minute > 59:
+        return None
+    return dt.time(hour, minute)
+
+
+def answer_form_class(event: Event) -> type[FlaskForm]:
+    """A form class with a field for every choice the event offers."""
+
+    class AnswerForm(FlaskForm):
+        allergies = TextAreaField(_l("Allergies or other needs"), validators=[Optional(), Length(max=1000)])
+        comment = TextAreaField(_l("Anything else the secretariat should know?"), validators=[Optional(), Length(max=2000)])
+
+    for day in event.days:
+        setattr(AnswerForm, f"day_{day.key}", RadioField(
+            choices=[("yes", _l("Yes, I am coming")), ("no", _l("No, I am not coming"))],
+            validators=[Optional()], validate_choice=False,
+        ))
+        day_options = [o for o in event.transport_options if o.day_id == day.id]
+        if day_options:
+            setattr(AnswerForm, f"transport_{day.key}", RadioField(
+                choices=[(o.key, o.name) for o in day_options], validators=[Optional()], validate_choice=False,
+            ))
+        if any(o.asks_flight for o in day_options):
+            setattr(AnswerForm, f"flight_number_{day.key}", StringField(
+                _l("Flight number"), validators=[Optional(), Length(max=16)],
+            ))
+            setattr(AnswerForm, f"flight_arrival_{day.key}", StringField(
+                _l("Lands at"), validators=[Optional(), Length(max=8)],
+            ))
+    for meal in event.meals:
+        setattr(AnswerForm, f"meal_{meal.key}", BooleanField(meal.name))
+    for diet in event.diet_options:
+        setattr(AnswerForm, f"diet_{diet.key}", BooleanField(diet.name))
+    for night in event.hotel_nights:
+        setattr(AnswerForm, f"night_{night.key}", BooleanField())
+    return AnswerForm
+
+
+def form_data_from_response(event: Event, response: Response | None) -> dict:
+    """The form's initial values: the invitee's current answer (nothing when there is none)."""
+    if response is None:
+        return {}
+    data: dict = {"allergies": response.allergies, "comment": response.comment}
+    for row in response.days:
+        key = row.day.key
+        data[f"day_{key}"] = "yes" if row.attending else "no"
+        if row.transport_option is not None:
+            data[f"transport_{key}"] = row.transport_option.key
+        data[f"flight_number_{key}"] = row.flight_number
+        data[f"flight_arrival_{key}"] = row.flight_arrival.strftime("%H:%M") if row.flight_arrival else ""
+    for meal in response.meals:
+        data[f"meal_{meal.key}"] = True
+    for diet in response.diets:
+        data[f"diet_{diet.key}"] = True
+    for night in response.hotel_nights:
+        data[f"night_{night.hotel_night.key}"] = True
+    return data
+
+
+def answer_from_form(event: Event, form: FlaskForm) -> tuple[Answer, dict[str, str]]:
+    """The answer the form holds, and fields whose text could not be read (an arrival time)."""
+    problems: dict[str, str] = {}
+    days: dict[str, DayAnswer] = {}
+    for day in event.days:
+        attending = form[f"day_{day.key}"].data
+        if attending not in ("yes", "no"):
+            continue
+        transport_field = form._fields.get(f"transport_{day.key}")
+        transport = transport_field.data if transport_field is not None and transport_field.data else None
+        number_field = form._fields.get(f"flight_number_{day.key}")
+        arrival_field = form._fields.get(f"flight_arrival_{day.key}")
+        arrival = None
+        if arrival_field is not None and (arrival_field.data or "").strip():
+            arrival = parse_time(arrival_field.data)
+            if arrival is None:
+                problems[arrival_field.name] = str(_l("Write the time as 09:30."))
+        days[day.key] = DayAnswer(
+            attending=attending == "yes",
+            # A radio button cannot be unticked: a day answered "no" ignores its transport.
+            transport=transport if attending == "yes" else None,
+            flight_number=(number_field.data or "") if number_field is not None else "",
+            flight_arrival=arrival,
+        )
+    answer = Answer(
+        days=days,
+        meals={meal.key for meal in event.meals if form[f"meal_{meal.key}"].data},
+        diets={diet.key for diet in event.diet_options if form[f"diet_{diet.key}"].data},
+        allergies=form.allergies.data or "",
+        hotel_nights={night.key for night in event.hotel_nights if form[f"night_{night.key}"].data},
+        comment=form.comment.data or "",
+    )
+    return answer, problems

@@ -1,0 +1,83 @@
+"""What every page shares: the reader's language, security headers, rate limits,
+and keeping tokens out of logs.
+
+Pages are Swedish by default and English on request; `set_language` is the one
+place a view says which. Tokens travel in URLs (`/r/<token>`), so access logs
+show `/r/[link]` instead, and responses tell browsers never to send them on.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFProtect
+
+LANGUAGES = ("sv", "en")
+
+babel = Babel()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+_TOKEN_IN_PATH = re.compile(r"(/r/)[^/\s?\"]+")
+
+
+class RedactLinkTokens(logging.Filter):
+    """Replace the token in `/r/<token>` with `[link]` in any log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(
+                _TOKEN_IN_PATH.sub(r"\1[link]", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _TOKEN_IN_PATH.sub(r"\1[link]", record.msg)
+        return True
+
+
+def redact_tokens_in_logs() -> None:
+    for name in ("werkzeug", "gunicorn.access", "gunicorn.error"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactLinkTokens) for f in logger.filters):
+            logger.addFilter(RedactLinkTokens())
+
+
+def set_language(language: str | None) -> str:
+    """Use `language` for this request's page if OSA speaks it; return the one used."""
+    g.language = language if language in LANGUAGES else None
+    return current_language()
+
+
+def current_language() -> str:
+    if not has_request_context():
+        return "sv"
+    if g.get("language"):
+        return g.language
+    return request.accept_languages.best_match(LANGUAGES, default="sv")
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def init_web(app: Flask) -> None:
+    babel.init_app(app, locale_selector=current_language, default_translation_directories="translations")
+    csrf.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    limiter.init_app(app)
+    app.after_request(_security_headers)
+    redact_tokens_in_logs()
