@@ -15,8 +15,10 @@ Settings for the servers: TEST_POSTGRES_URL, TEST_REDIS_URL.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import socket
+import threading
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -24,11 +26,15 @@ from pathlib import Path
 import pytest
 import redis as redis_lib
 import sqlalchemy as sa
+import time_machine
+from werkzeug.serving import make_server
 
 from service import BUNDLED_EVENTS_DIR, create_app
 from service.db import db
 from service.eventfile import read_event_file
 from service.events import store_event
+from service.links import make_token
+from service.models import Invitee
 
 from .smtp import RecordingSMTPServer
 
@@ -194,3 +200,88 @@ def pytest_terminal_summary(terminalreporter):
             done = ", ".join(f"{counts[(backend, o)]} {o}" for o in ("passed", "failed", "error") if counts[(backend, o)])
             parts.append(f"{backend}: {done or 'none'}")
         terminalreporter.write_sep("-", "database tests by backend: " + "; ".join(parts))
+
+
+# --- The RSVP side: the clock, invitees, links, a live server and a browser ----------------
+
+#: A morning two weeks before the seed's RSVP deadline (15 November 2021).
+BEFORE_DEADLINE = dt.datetime(2021, 11, 1, 9, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.fixture
+def before_deadline():
+    """The clock set to 1 November 2021, while invitees may still answer; it keeps ticking."""
+    with time_machine.travel(BEFORE_DEADLINE, tick=True) as traveller:
+        yield traveller
+
+
+def add_invitee(event, name="Anna Andersson", email="anna.andersson@example.se", role="kso", language="sv"):
+    role_row = next((r for r in event.roles if r.key == role), None)
+    invitee = Invitee(
+        event=event, name=name, email=email, email_key=email.lower(), organisation="Skellefteå kommun",
+        role=role_row, language=language,
+    )
+    db.session.add(invitee)
+    db.session.commit()
+    return invitee
+
+
+@pytest.fixture
+def invitee(event):
+    return add_invitee(event)
+
+
+def link_path(invitee) -> str:
+    return f"/r/{make_token(invitee)}"
+
+
+class LiveServer:
+    """The app served over real HTTP by werkzeug in a thread of the test process."""
+
+    def __init__(self, app):
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.thread.join(10)
+
+
+@pytest.fixture
+def live_server(app):
+    with LiveServer(app) as server:
+        yield server
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)", pytrace=False)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def phone(browser):
+    """A page in a 375 px wide phone-sized window."""
+    context = browser.new_context(viewport={"width": 375, "height": 740}, device_scale_factor=2, is_mobile=True)
+    page = context.new_page()
+    yield page
+    context.close()

@@ -13,7 +13,7 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from ..answers import Answer, DayAnswer
@@ -45,15 +45,12 @@ def answer_form_class(event: Event) -> type[FlaskForm]:
         comment = TextAreaField(_l("Anything else the secretariat should know?"), validators=[Optional(), Length(max=2000)])
 
     for day in event.days:
-        setattr(AnswerForm, f"day_{day.key}", RadioField(
-            choices=[("yes", _l("Yes, I am coming")), ("no", _l("No, I am not coming"))],
-            validators=[Optional()], validate_choice=False,
-        ))
+        # Radio groups are plain strings here; the template draws the buttons and
+        # `check_answer` judges the values.
+        setattr(AnswerForm, f"day_{day.key}", StringField(validators=[Optional(), Length(max=8)]))
         day_options = [o for o in event.transport_options if o.day_id == day.id]
         if day_options:
-            setattr(AnswerForm, f"transport_{day.key}", RadioField(
-                choices=[(o.key, o.name) for o in day_options], validators=[Optional()], validate_choice=False,
-            ))
+            setattr(AnswerForm, f"transport_{day.key}", StringField(validators=[Optional(), Length(max=64)]))
         if any(o.asks_flight for o in day_options):
             setattr(AnswerForm, f"flight_number_{day.key}", StringField(
                 _l("Flight number"), validators=[Optional(), Length(max=16)],
