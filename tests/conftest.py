@@ -15,6 +15,7 @@ Settings for the servers: TEST_POSTGRES_URL, TEST_REDIS_URL.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import os
 import socket
@@ -27,6 +28,7 @@ import pytest
 import redis as redis_lib
 import sqlalchemy as sa
 import time_machine
+from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from service import BUNDLED_EVENTS_DIR, create_app
@@ -65,6 +67,14 @@ def _drop_postgres_database(name: str) -> None:
     admin.dispose()
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in a fresh context, as on a real server:
+    its own app context, `g` and database session, not the test's."""
+
+    def open(self, *args, **kwargs):
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
 def make_app(database_url: str, **settings):
     """The app as tests run it: the given database, test keys, Redis for Celery."""
     config = {
@@ -76,7 +86,9 @@ def make_app(database_url: str, **settings):
         "TESTING": True,
     }
     config.update(settings)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    return app
 
 
 def migrate_to_head(database_url: str) -> None:
@@ -124,6 +136,21 @@ def app(database_url):
         db.session.remove()
         _empty_database()
         db.engine.dispose()
+
+
+@pytest.fixture
+def other_app(database_url):
+    """Make more apps on the test database (other keys, other limits); their engines are closed after."""
+    apps = []
+
+    def make(**settings):
+        apps.append(make_app(database_url, **settings))
+        return apps[-1]
+
+    yield make
+    for made in apps:
+        with made.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture

@@ -29,6 +29,13 @@ limiter.limit(lambda: current_app.config["LINK_RATE_LIMIT"])(bp)
 LINK_STATUS = {"invalid": 400, "revoked": 403, "removed": 410, "expired": 410}
 
 
+@bp.after_request
+def _private(response):
+    """Personal pages: never cached, by the browser or anything between."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.errorhandler(LinkError)
 def bad_link(error: LinkError):
     """A friendly page for a link that cannot be used, in the invitee's language when known."""
@@ -83,8 +90,10 @@ def _page(invitee: Invitee, form=None, status: int = 200):
     if form is None and not closed:
         form = answer_form_class(event)(data=form_data_from_response(event, response))
     seats, rooms = _taken(event)
-    mine = {row.transport_option_id for row in response.days if row.transport_waitlisted_at is None} if response else set()
-    my_nights = {row.hotel_night_id for row in response.hotel_nights if row.waitlisted_at is None} if response else set()
+    days = response.days if response else []
+    nights = response.hotel_nights if response else []
+    mine = {row.transport_option_id for row in days if row.transport_waitlisted_at is None}
+    my_nights = {row.hotel_night_id for row in nights if row.waitlisted_at is None}
     return render_template(
         "rsvp/answer.html",
         event=event,
@@ -106,6 +115,8 @@ def _page(invitee: Invitee, form=None, status: int = 200):
             for n in event.hotel_nights if n.capacity is not None
         },
         night_dates={n.id: format_date(n.night_of, language) for n in event.hotel_nights},
+        waiting={row.transport_option_id for row in days if row.transport_waitlisted_at is not None},
+        waiting_nights={row.hotel_night_id for row in nights if row.waitlisted_at is not None},
         language=language,
         token=request.view_args["token"],
     ), status

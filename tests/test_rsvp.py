@@ -1,0 +1,275 @@
+"""The answer page over HTTP: links that work and links that don't, what GET and POST
+may change, the deadline, contradictions, the waiting list, headers and limits."""
+
+import datetime as dt
+import logging
+import re
+import urllib.request
+
+import pytest
+import time_machine
+from itsdangerous import URLSafeTimedSerializer
+from sqlalchemy import func, select, text
+
+from service.db import db, utcnow
+from service.links import issue_new_link, make_token
+from service.models import Response, ResponseChange, ResponseDay, TransportOption
+
+from .conftest import add_invitee, link_path
+
+TABLES = ("event", "invitee", "response", "response_day", "response_meal", "response_diet",
+          "response_hotel_night", "response_change", "outbox")
+
+
+def database_state() -> dict:
+    """Every row of the tables an answer can touch, with all columns (timestamps included)."""
+    db.session.rollback()
+    return {table: db.session.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all() for table in TABLES}
+
+
+def page_text(response) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
+
+
+def csrf_token(response) -> str:
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def answer_form(token, **fields) -> dict:
+    data = {"csrf_token": token, "day_day1": "yes", "transport_day1": "bus", "day_day2": "no"}
+    data.update(fields)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+# --- Links that cannot be used ------------------------------------------------------------
+
+
+def tampered(token: str) -> str:
+    payload, stamp, signature = token.split(".")
+    return f"{payload}.{stamp}.{signature[:-2]}{'AB' if signature[-2:] != 'AB' else 'CD'}"
+
+
+def other_purpose(app, invitee) -> str:
+    return URLSafeTimedSerializer(list(reversed(app.config["SECRET_KEYS"])), salt="osa.link.hotel").dumps(
+        [invitee.id, invitee.link_version]
+    )
+
+
+@pytest.mark.parametrize(
+    "case, status, heading",
+    [
+        ("tampered", 400, "Länken fungerar inte"),
+        ("garbage", 400, "Länken fungerar inte"),
+        ("other purpose", 400, "Länken fungerar inte"),
+        ("forged payload", 400, "Länken fungerar inte"),
+        ("revoked", 403, "This link has been replaced"),
+        ("removed", 410, "Länken fungerar inte längre"),
+        ("expired", 410, "Länken har gått ut"),
+    ],
+)
+def test_a_link_that_cannot_be_used_gets_a_clear_page_and_changes_nothing(
+    before_deadline, app, client, event, case, status, heading
+):
+    invitee = add_invitee(event)
+    english = add_invitee(event, "John Smith", "john.smith@example.org", "official", "en")
+    token = make_token(invitee)
+    if case == "tampered":
+        url = f"/r/{tampered(token)}"
+    elif case == "garbage":
+        url = "/r/not-a-link-at-all"
+    elif case == "other purpose":
+        url = f"/r/{other_purpose(app, invitee)}"
+    elif case == "forged payload":
+        url = f"/r/{URLSafeTimedSerializer(['test-key-new'], salt='osa.link.rsvp').dumps({'id': invitee.id})}"
+    elif case == "revoked":
+        old = make_token(english)
+        issue_new_link(english)
+        db.session.commit()
+        url = f"/r/{old}"
+    elif case == "removed":
+        invitee.removed_at = utcnow()
+        db.session.commit()
+        url = f"/r/{token}"
+    else:
+        before_deadline.move_to(dt.datetime(2021, 11, 27, 0, 0, tzinfo=dt.timezone(dt.timedelta(hours=1))))
+        url = f"/r/{token}"
+    before = database_state()
+
+    got = client.get(url)
+    posted = client.post(url, data={"day_day1": "no", "day_day2": "no"})
+
+    assert got.status_code == status
+    assert posted.status_code in (status, 400)
+    shown = page_text(got)
+    assert heading in shown
+    assert "sekretariatet@example.se" in shown and "070-174 06 05" in shown
+    assert "Traceback" not in shown
+    assert database_state() == before
+
+
+def test_a_link_keeps_working_after_the_signing_key_is_rotated(before_deadline, other_app, event, client):
+    invitee = add_invitee(event)
+    old_app = other_app(SECRET_KEYS=["test-key-old"])
+    with old_app.app_context():
+        token = make_token(db.session.get(type(invitee), invitee.id))
+    assert client.get(f"/r/{token}").status_code == 200  # the app verifies with ["test-key-new", "test-key-old"]
+    retired = other_app(SECRET_KEYS=["test-key-new"]).test_client()
+    assert retired.get(f"/r/{token}").status_code == 400
+
+
+# --- GET never writes; POST saves once, with history -----------------------------------------
+
+
+def test_a_mail_scanner_opening_the_link_changes_nothing(before_deadline, app, invitee):
+    before = database_state()
+    scanner = app.test_client(use_cookies=False)
+    for path in (link_path(invitee), link_path(invitee) + "/thanks", link_path(invitee) + "?lang=en"):
+        assert scanner.get(path).status_code in (200, 302)
+        scanner.head(path)
+    assert database_state() == before
+
+
+def test_meal_on_a_day_not_attended_is_refused_beside_the_field(before_deadline, client, invitee):
+    path = link_path(invitee)
+    token = csrf_token(client.get(path))
+    before = database_state()
+    posted = client.post(path, data=answer_form(token, **{"meal_lunch-day2": "y"}))
+    assert posted.status_code == 400
+    html = posted.get_data(as_text=True)
+    assert 'id="meal_lunch-day2-error">Du har valt måltiden men inte att komma fredag 26 november 2021.</p>' in html
+    assert "Inget är sparat ännu" in page_text(posted)
+    assert database_state() == before
+
+
+def test_a_flight_that_lands_after_the_pickup_is_refused(before_deadline, client, invitee):
+    path = link_path(invitee)
+    token = csrf_token(client.get(path))
+    posted = client.post(path, data=answer_form(
+        token, transport_day1="airport", flight_number_day1="SK 2014", flight_arrival_day1="10:15",
+    ))
+    assert posted.status_code == 400
+    assert "Flyget landar efter upphämtningen (ca 09.30)" in page_text(posted)
+
+
+def test_post_without_csrf_token_is_refused(before_deadline, client, invitee):
+    before = database_state()
+    posted = client.post(link_path(invitee), data={"day_day1": "no", "day_day2": "no"})
+    assert posted.status_code == 400
+    assert "Försök igen" in page_text(posted)
+    assert database_state() == before
+
+
+def test_saving_the_same_answer_twice_writes_one_history_row(before_deadline, client, invitee):
+    path = link_path(invitee)
+    token = csrf_token(client.get(path))
+    for _ in range(2):
+        assert client.post(path, data=answer_form(token, **{"meal_dinner-day1": "y"})).status_code == 303
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(ResponseChange)) == 1
+
+
+def test_the_language_can_be_switched_on_the_page(before_deadline, client, invitee):
+    path = link_path(invitee)
+    english = client.get(path + "?lang=en")
+    assert "Hello Anna Andersson!" in page_text(english)
+    assert "Thursday 25 – Friday 26 November 2021" in page_text(english)
+    posted = client.post(path + "?lang=en", data=answer_form(csrf_token(english)))
+    thanks = client.get(posted.headers["Location"])
+    assert "Thank you, Anna Andersson!" in page_text(thanks)
+    assert "The bus from The Wood Hotel: 09:00" in page_text(thanks)
+    db.session.rollback()
+    assert invitee.language == "en"
+
+
+# --- The deadline ----------------------------------------------------------------------------
+
+
+def test_after_the_deadline_the_answer_is_read_only(before_deadline, client, invitee):
+    path = link_path(invitee)
+    stockholm = dt.timezone(dt.timedelta(hours=1))
+    before_deadline.move_to(dt.datetime(2021, 11, 15, 11, 30, tzinfo=stockholm))
+    token = csrf_token(client.get(path))
+    client.post(path, data=answer_form(token, **{"meal_dinner-day1": "y"}))
+    before_deadline.move_to(dt.datetime(2021, 11, 15, 12, 1, tzinfo=stockholm))
+    before = database_state()
+
+    shown = client.get(path)
+    assert shown.status_code == 200
+    text_ = page_text(shown)
+    assert "Sista dag att svara var måndag 15 november 2021 kl. 12.00" in text_
+    assert "Middag på hotellet 18.00" in text_
+    assert "Spara mitt svar" not in text_
+    assert "sekretariatet@example.se" in text_
+    refused = client.post(path, data=answer_form(token, day_day1="no"))
+    assert refused.status_code == 403
+    assert database_state() == before
+
+
+# --- Capacity and the waiting list ----------------------------------------------------------
+
+
+def test_a_full_bus_offers_the_waiting_list_and_a_freed_seat_moves_the_first_up(before_deadline, app, client, event):
+    bus = db.session.scalar(select(TransportOption).where(TransportOption.key == "bus"))
+    bus.capacity = 1
+    db.session.commit()
+    first, second, third = (add_invitee(event, f"Person {n}", f"person{n}@example.se") for n in (1, 2, 3))
+
+    def answer(invitee, **fields):
+        browser = app.test_client()
+        path = link_path(invitee)
+        return browser, browser.post(path, data=answer_form(csrf_token(browser.get(path)), **fields))
+
+    answer(first)
+    assert "Fullt: välj det för att stå på väntelistan" in page_text(app.test_client().get(link_path(second)))
+    browser, _ = answer(second)
+    page = page_text(browser.get(link_path(second)))
+    assert "Du står på väntelistan: vi skriver till dig om en plats blir ledig" in page
+    answer(third)
+
+    answer(first, transport_day1="own")  # the bus seat is freed
+    db.session.rollback()
+    seats = dict(db.session.execute(
+        select(ResponseDay.response_id, ResponseDay.transport_waitlisted_at)
+        .where(ResponseDay.transport_option_id == bus.id)
+    ).all())
+    holder = {r.invitee_id: r.id for r in db.session.scalars(select(Response))}
+    assert seats[holder[second.id]] is None  # moved up
+    assert seats[holder[third.id]] is not None  # still waiting
+    moved = db.session.scalars(
+        select(ResponseChange).where(ResponseChange.invitee_id == second.id).order_by(ResponseChange.id)
+    ).all()
+    waitlisted = [
+        (c.actor, c.old and c.old["days"]["day1"]["waitlisted"], c.new["days"]["day1"]["waitlisted"]) for c in moved
+    ]
+    assert waitlisted == [("invitee", None, True), ("system", True, False)]
+
+
+# --- Headers, limits and logs ---------------------------------------------------------------
+
+
+def test_pages_send_strict_headers(before_deadline, client, invitee):
+    got = client.get(link_path(invitee))
+    assert got.headers["Referrer-Policy"] == "no-referrer"
+    assert got.headers["X-Content-Type-Options"] == "nosniff"
+    assert got.headers["Cache-Control"] == "no-store"
+    policy = got.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy and "unsafe-inline" not in policy
+    assert not re.search(r'(src|href)="(https?:)?//', got.get_data(as_text=True))
+
+
+def test_link_pages_are_rate_limited_per_address(before_deadline, other_app, event):
+    invitee = add_invitee(event)
+    limited = other_app(LINK_RATE_LIMIT="3 per minute").test_client()
+    statuses = [limited.get(link_path(invitee)).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert "Vänta en minut och försök igen" in page_text(limited.get(link_path(invitee)))
+
+
+def test_tokens_never_reach_the_access_log(before_deadline, live_server, invitee, caplog):
+    token = make_token(invitee)
+    with caplog.at_level(logging.INFO):
+        urllib.request.urlopen(live_server.url + f"/r/{token}").read()
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(live_server.url + f"/r/{tampered(token)}")
+    assert "/r/[link]" in caplog.text
+    assert token.split(".")[0] not in caplog.text
