@@ -33,10 +33,14 @@ invitees_cli = click.Group("invitees", help="Import and list invitees.")
 
 @event_cli.command("load")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-def load_event_command(file: Path) -> None:
+@click.option(
+    "--starts-in", "starts_in", type=click.IntRange(min=0), metavar="DAYS",
+    help="Move the event by whole weeks (same weekdays and times) so it starts at least DAYS days from today.",
+)
+def load_event_command(file: Path, starts_in: int | None) -> None:
     """Validate FILE and create or update its event."""
     try:
-        definition = read_event_file(file)
+        definition = read_event_file(file, starts_in_days=starts_in)
         result = store_event(definition)
     except EventFileError as error:
         db.session.rollback()

@@ -390,8 +390,37 @@ class _Checker:
 _BAD = object()
 
 
-def parse_event(text: str, filename: str = "<event>") -> EventDefinition:
-    """Validate the TOML text of an event file; raise `EventFileError` listing every problem."""
+def _move(data: dict[str, Any], days: int) -> None:
+    """Move every date of a parsed file by `days` days, keeping the clock times."""
+    delta = dt.timedelta(days=days)
+
+    def moved(table: Any, key: str) -> None:
+        if isinstance(table, dict) and isinstance(table.get(key), (dt.date, dt.datetime)):
+            table[key] = table[key] + delta
+
+    for key in ("rsvp_deadline", "final_numbers_at"):
+        moved(data.get("event"), key)
+    for name in ("days", "hotel_nights"):
+        rows = data.get(name)
+        for row in rows if isinstance(rows, list) else []:
+            moved(row, "date")
+
+
+def first_day(text: str) -> dt.date | None:
+    """The earliest day's date in an event file, if it can be read."""
+    try:
+        days = tomllib.loads(text).get("days", [])
+        return min(day["date"] for day in days if isinstance(day.get("date"), dt.date))
+    except (tomllib.TOMLDecodeError, AttributeError, TypeError, ValueError):
+        return None
+
+
+def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> EventDefinition:
+    """Validate the TOML text of an event file; raise `EventFileError` listing every problem.
+
+    `move_days` moves every date of the event (days, nights, deadlines) by that
+    many days, keeping clock times: the demo runs the bundled meeting in the future.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -399,6 +428,8 @@ def parse_event(text: str, filename: str = "<event>") -> EventDefinition:
         raise EventFileError(
             filename, [Problem("", int(match.group(1)) if match else None, f"not valid TOML: {error}")]
         ) from None
+    if move_days:
+        _move(data, move_days)
 
     check = _Checker(locate_lines(text))
     for key in data:
@@ -601,8 +632,15 @@ def _zone(check: _Checker, name: str | None) -> ZoneInfo | None:
         return None
 
 
-def read_event_file(path: str | Path) -> EventDefinition:
-    """Read and validate an event file."""
+def weeks_ahead(first: dt.date, today: dt.date, at_least_days: int) -> int:
+    """Days to move an event by whole weeks (same weekdays) so it starts at least `at_least_days` from today."""
+    gap = (today + dt.timedelta(days=at_least_days) - first).days
+    return -(-gap // 7) * 7 if gap > 0 else 0
+
+
+def read_event_file(path: str | Path, starts_in_days: int | None = None) -> EventDefinition:
+    """Read and validate an event file; with `starts_in_days`, move it by whole weeks so that
+    its first day is at least that many days from today."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -610,4 +648,9 @@ def read_event_file(path: str | Path) -> EventDefinition:
         raise EventFileError(str(path), [Problem("", None, "no such file")]) from None
     except UnicodeDecodeError as error:
         raise EventFileError(str(path), [Problem("", None, f"not UTF-8 text: {error.reason}")]) from None
-    return parse_event(text, str(path))
+    move = 0
+    if starts_in_days is not None:
+        first = first_day(text)
+        if first is not None:
+            move = weeks_ahead(first, dt.date.today(), starts_in_days)
+    return parse_event(text, str(path), move_days=move)

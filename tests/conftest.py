@@ -83,6 +83,8 @@ def make_app(database_url: str, **settings):
         "BROKER_URL": REDIS_URL,
         "RESULT_BACKEND": REDIS_URL,
         "BASE_URL": "http://osa.example.se",
+        # Tests open many links from one address; the rate limit has its own test.
+        "LINK_RATE_LIMIT": "10000 per minute",
         "TESTING": True,
     }
     config.update(settings)

@@ -1,6 +1,7 @@
 """Event files: the bundled meeting reads back faithfully, and every mistake is named with its key and line."""
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -159,3 +160,18 @@ def test_times_in_summer_time_are_converted_with_the_right_offset():
     bus = next(option for option in definition.transport if option.key == "bus")
     # June is CEST, UTC+2.
     assert bus.departs_at == dt.datetime(2021, 6, 25, 7, 0, tzinfo=UTC)
+
+
+def test_moving_the_event_by_whole_weeks_keeps_weekdays_and_local_times():
+    from service.eventfile import weeks_ahead
+
+    assert weeks_ahead(dt.date(2021, 11, 25), dt.date(2026, 11, 27), 14) % 7 == 0
+    move = weeks_ahead(dt.date(2021, 11, 25), dt.date(2026, 11, 27), 14)
+    definition = parse_event(bundled_text(), move_days=move)
+    first = definition.days[0].date
+    assert first.weekday() == 3  # a Thursday, like 25 November 2021
+    assert dt.date(2026, 12, 11) <= first < dt.date(2026, 12, 18)
+    bus = next(option for option in definition.transport if option.key == "bus")
+    assert bus.departs_at.astimezone(ZoneInfo("Europe/Stockholm")).time() == dt.time(9, 0)
+    assert definition.fields["rsvp_deadline"] < bus.departs_at
+    assert weeks_ahead(dt.date(2030, 1, 1), dt.date(2026, 11, 27), 14) == 0
