@@ -176,6 +176,20 @@ def snapshot(response: Response | None) -> dict[str, Any] | None:
     }
 
 
+def current_snapshot(invitee_id: int) -> dict[str, Any] | None:
+    """The invitee's current answer as a snapshot, in one query: the newest history row's.
+
+    Every change to an answer writes a history row (`save_answer` and move-ups do),
+    so the newest row's `new` is the answer as it stands.
+    """
+    return db.session.scalar(
+        select(ResponseChange.new)
+        .where(ResponseChange.invitee_id == invitee_id)
+        .order_by(ResponseChange.id.desc())
+        .limit(1)
+    )
+
+
 # --- Saving -------------------------------------------------------------------------------
 
 

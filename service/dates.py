@@ -8,6 +8,7 @@ their own language: "torsdag 25 november 2021 kl. 09.00" in Swedish,
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as _babel_date
@@ -29,6 +30,7 @@ def local(instant: dt.datetime, timezone: str) -> dt.datetime:
     return instant.astimezone(ZoneInfo(timezone))
 
 
+@lru_cache(maxsize=4096)  # pure, and Babel is slow: an answer page formats dozens
 def format_datetime(instant: dt.datetime, timezone: str, language: str = "sv", approximate: bool = False) -> str:
     """'torsdag 25 november 2021 kl. 09.00'; 'torsdag 25 november 2021 ca kl. 09.30' when approximate."""
     lang = _lang(language)
@@ -37,12 +39,14 @@ def format_datetime(instant: dt.datetime, timezone: str, language: str = "sv", a
     return _babel_datetime(local(instant, timezone), pattern, locale=lang)
 
 
+@lru_cache(maxsize=4096)  # pure, and Babel is slow: an answer page formats dozens
 def format_date(day: dt.date, language: str = "sv") -> str:
     """'torsdag 25 november 2021'."""
     lang = _lang(language)
     return _babel_date(day, _DATE[lang], locale=lang)
 
 
+@lru_cache(maxsize=4096)  # pure, and Babel is slow: an answer page formats dozens
 def format_time(instant: dt.datetime, timezone: str, language: str = "sv", approximate: bool = False) -> str:
     """'09.00' in Swedish, '09:00' in English; 'ca 09.30' when approximate."""
     lang = _lang(language)
@@ -50,6 +54,7 @@ def format_time(instant: dt.datetime, timezone: str, language: str = "sv", appro
     return f"{_ABOUT[lang]}{text}" if approximate else text
 
 
+@lru_cache(maxsize=4096)  # pure, and Babel is slow: an answer page formats dozens
 def format_date_range(first: dt.date, last: dt.date, language: str = "sv") -> str:
     """'torsdag 25 – fredag 26 november 2021'; the full dates when months differ."""
     if first == last:

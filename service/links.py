@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy.orm import joinedload
 
 from .db import db, utcnow
+from .eventview import event_view
 from .models import Event, Invitee
 
 #: One salt per purpose: a token made for one purpose never verifies for another.
@@ -50,7 +53,7 @@ def rsvp_url(invitee: Invitee) -> str:
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 
-def links_expire_at(event: Event) -> dt.datetime:
+def links_expire_at(event: Event | SimpleNamespace) -> dt.datetime:
     """Midnight after the event's last day, in the event's timezone."""
     last_day = max(day.date for day in event.days)
     midnight = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=ZoneInfo(event.timezone))
@@ -70,12 +73,12 @@ def resolve_token(token: str, purpose: str = "rsvp") -> Invitee:
     ):
         raise LinkError("invalid")
     invitee_id, version = payload
-    invitee = db.session.get(Invitee, invitee_id)
+    invitee = db.session.get(Invitee, invitee_id, options=[joinedload(Invitee.event)])
     if invitee is None or invitee.removed_at is not None:
         raise LinkError("removed", invitee)
     if not hmac.compare_digest(str(version).encode(), str(invitee.link_version).encode()):
         raise LinkError("revoked", invitee)
-    if utcnow() >= links_expire_at(invitee.event):
+    if utcnow() >= links_expire_at(event_view(invitee.event)):
         raise LinkError("expired", invitee)
     return invitee
 

@@ -75,6 +75,8 @@ def _security_headers(response):
 
 def init_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=current_language, default_translation_directories="translations")
+    # OSA writes its own messages; WTForms' catalogue would be loaded from disk on every request.
+    app.config.setdefault("WTF_I18N_ENABLED", False)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)

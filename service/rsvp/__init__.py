@@ -10,17 +10,19 @@ used gets a page that says why and how to reach the secretariat.
 from __future__ import annotations
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from markupsafe import Markup
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from ..answers import Answer, check_answer, describe_answer, localized, save_answer
+from ..answers import Answer, check_answer, current_snapshot, describe_answer, localized, save_answer
 from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import begin_write, db, utcnow
 from ..events import get_event
+from ..eventview import event_view
 from ..links import LinkError, resolve_token
-from ..models import Event, Invitee, Response, ResponseDay, ResponseHotelNight
+from ..models import Invitee, Response, ResponseDay, ResponseHotelNight
 from ..web import current_language, limiter, set_language
-from .forms import DeclineForm, answer_form_class, answer_from_form, form_data_from_response
+from .forms import DeclineForm, answer_form_class, answer_from_form, form_data
 
 bp = Blueprint("rsvp", __name__, url_prefix="/r")
 limiter.limit(lambda: current_app.config["LINK_RATE_LIMIT"])(bp)
@@ -57,6 +59,46 @@ def local_time(instant, timezone: str, approximate: bool = False) -> str:
     return format_time(instant, timezone, current_language(), approximate)
 
 
+def _page_texts(event, language: str, role_key: str | None) -> dict:
+    """The event's texts for the answer page in one language, made once per event picture:
+    headings, option labels and each day's programme, already rendered."""
+    key = ("page texts", language, role_key)
+    texts = event.cache.get(key)
+    if texts is not None:
+        return texts
+    tz = event.timezone
+
+    def at(instant, approximate=False):
+        return format_time(instant, tz, language, approximate)
+
+    texts = {
+        "day": {day.id: f"{localized(day, 'title', language)}: {format_date(day.date, language)}" for day in event.days},
+        "day_date": {day.id: format_date(day.date, language) for day in event.days},
+        "programme": {
+            day.id: Markup(render_template(
+                "rsvp/_programme.html",
+                items=[i for i in day.items if not i.role_keys or not role_key or role_key in i.role_keys],
+                at=at, language=language,
+            ))
+            for day in event.days
+        },
+        "options": {day.id: [o for o in event.transport_options if o.day_id == day.id] for day in event.days},
+        "meals": {day.id: [m for m in event.meals if m.day_id == day.id] for day in event.days},
+        "transport": {
+            o.id: f"{localized(o, 'name', language)}: {at(o.departs_at, o.approximate)}, {o.place}"
+            for o in event.transport_options
+        },
+        "meal": {
+            m.id: f"{localized(m, 'name', language)} {at(m.starts_at)}" + (f", {m.place}" if m.place else "")
+            for m in event.meals
+        },
+        "diet": {d.id: localized(d, "name", language) for d in event.diet_options},
+        "night": {n.id: format_date(n.night_of, language) for n in event.hotel_nights},
+    }
+    event.cache[key] = texts
+    return texts
+
+
 def _open(token: str) -> Invitee:
     invitee = resolve_token(token)
     set_language(request.args.get("lang") or invitee.language)
@@ -67,7 +109,7 @@ def _response_of(invitee: Invitee) -> Response | None:
     return db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
 
 
-def _taken(event: Event) -> tuple[dict[int, int], dict[int, int]]:
+def _taken() -> tuple[dict[int, int], dict[int, int]]:
     """Seats taken per transport option and rooms taken per night."""
     seats = dict(db.session.execute(
         select(ResponseDay.transport_option_id, func.count())
@@ -83,29 +125,33 @@ def _taken(event: Event) -> tuple[dict[int, int], dict[int, int]]:
 
 
 def _page(invitee: Invitee, form=None, status: int = 200):
-    event = invitee.event
+    """The answer page: the event from its cached picture, the answer from its snapshot."""
+    event = event_view(invitee.event)
     language = current_language()
-    response = _response_of(invitee)
+    answer_ = current_snapshot(invitee.id)
     closed = utcnow() >= event.rsvp_deadline
     if form is None and not closed:
-        form = answer_form_class(event)(data=form_data_from_response(event, response))
-    seats, rooms = _taken(event)
-    days = response.days if response else []
-    nights = response.hotel_nights if response else []
-    mine = {row.transport_option_id for row in days if row.transport_waitlisted_at is None}
-    my_nights = {row.hotel_night_id for row in nights if row.waitlisted_at is None}
+        form = answer_form_class(event)(data=form_data(answer_))
+    seats, rooms = _taken()
+    option_ids = {option.key: option.id for option in event.transport_options}
+    night_ids = {night.key: night.id for night in event.hotel_nights}
+    days = answer_["days"].values() if answer_ else []
+    nights = answer_["hotel_nights"].items() if answer_ else []
+    mine = {option_ids.get(day["transport"]) for day in days if day["transport"] and not day["waitlisted"]}
+    my_nights = {night_ids.get(key) for key, night in nights if not night["waitlisted"]}
+    role_key = invitee.role.key if invitee.role_id else None
     return render_template(
         "rsvp/answer.html",
         event=event,
+        texts=_page_texts(event, language, role_key),
         invitee=invitee,
         form=form,
         decline_form=DeclineForm(),
         closed=closed,
-        summary=describe_answer(event, response, language) if response else None,
-        answered=response is not None,
+        summary=describe_answer(invitee.event, _response_of(invitee), language) if closed and answer_ else None,
+        answered=answer_ is not None,
         dates=format_date_range(event.days[0].date, event.days[-1].date, language),
         deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
-        day_dates={day.id: format_date(day.date, language) for day in event.days},
         seats_left={
             o.id: o.capacity - seats.get(o.id, 0) + (1 if o.id in mine else 0)
             for o in event.transport_options if o.capacity is not None
@@ -114,9 +160,8 @@ def _page(invitee: Invitee, form=None, status: int = 200):
             n.id: n.capacity - rooms.get(n.id, 0) + (1 if n.id in my_nights else 0)
             for n in event.hotel_nights if n.capacity is not None
         },
-        night_dates={n.id: format_date(n.night_of, language) for n in event.hotel_nights},
-        waiting={row.transport_option_id for row in days if row.transport_waitlisted_at is not None},
-        waiting_nights={row.hotel_night_id for row in nights if row.waitlisted_at is not None},
+        waiting={option_ids.get(day["transport"]) for day in days if day["transport"] and day["waitlisted"]},
+        waiting_nights={night_ids.get(key) for key, night in nights if night["waitlisted"]},
         language=language,
         token=request.view_args["token"],
     ), status
@@ -132,7 +177,7 @@ def answer(token: str):
 def save(token: str):
     """Check and save the answer, then show the thank-you page."""
     invitee = _open(token)
-    event = invitee.event
+    event = event_view(invitee.event)
     if utcnow() >= event.rsvp_deadline:
         return _page(invitee, status=403)
     form = answer_form_class(event)()

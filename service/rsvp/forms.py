@@ -17,9 +17,13 @@ from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
 from ..answers import Answer, DayAnswer
-from ..models import Event, Response
+from ..models import Event
 
 _TIME = re.compile(r"^\s*(\d{1,2})[:.]?(\d{2})\s*$")
+
+
+def _at_most(characters: int) -> Length:
+    return Length(max=characters, message=_l("At most %(max)d characters, please.", max=characters))
 
 
 class DeclineForm(FlaskForm):
@@ -37,26 +41,35 @@ def parse_time(text: str) -> dt.time | None:
     return dt.time(hour, minute)
 
 
-def answer_form_class(event: Event) -> type[FlaskForm]:
-    """A form class with a field for every choice the event offers."""
+def answer_form_class(event) -> type[FlaskForm]:
+    """A form class with a field for every choice the event offers (made once per event picture)."""
+    form_class = event.cache.get("answer_form") if hasattr(event, "cache") else None
+    if form_class is None:
+        form_class = _make_answer_form_class(event)
+        if hasattr(event, "cache"):
+            event.cache["answer_form"] = form_class
+    return form_class
+
+
+def _make_answer_form_class(event) -> type[FlaskForm]:
 
     class AnswerForm(FlaskForm):
-        allergies = TextAreaField(_l("Allergies or other needs"), validators=[Optional(), Length(max=1000)])
-        comment = TextAreaField(_l("Anything else the secretariat should know?"), validators=[Optional(), Length(max=2000)])
+        allergies = TextAreaField(_l("Allergies or other needs"), validators=[Optional(), _at_most(1000)])
+        comment = TextAreaField(_l("Anything else the secretariat should know?"), validators=[Optional(), _at_most(2000)])
 
     for day in event.days:
         # Radio groups are plain strings here; the template draws the buttons and
         # `check_answer` judges the values.
-        setattr(AnswerForm, f"day_{day.key}", StringField(validators=[Optional(), Length(max=8)]))
+        setattr(AnswerForm, f"day_{day.key}", StringField(validators=[Optional(), _at_most(8)]))
         day_options = [o for o in event.transport_options if o.day_id == day.id]
         if day_options:
-            setattr(AnswerForm, f"transport_{day.key}", StringField(validators=[Optional(), Length(max=64)]))
+            setattr(AnswerForm, f"transport_{day.key}", StringField(validators=[Optional(), _at_most(64)]))
         if any(o.asks_flight for o in day_options):
             setattr(AnswerForm, f"flight_number_{day.key}", StringField(
-                _l("Flight number"), validators=[Optional(), Length(max=16)],
+                _l("Flight number"), validators=[Optional(), _at_most(16)],
             ))
             setattr(AnswerForm, f"flight_arrival_{day.key}", StringField(
-                _l("Lands at"), validators=[Optional(), Length(max=8)],
+                _l("Lands at"), validators=[Optional(), _at_most(8)],
             ))
     for meal in event.meals:
         setattr(AnswerForm, f"meal_{meal.key}", BooleanField(meal.name))
@@ -67,24 +80,20 @@ def answer_form_class(event: Event) -> type[FlaskForm]:
     return AnswerForm
 
 
-def form_data_from_response(event: Event, response: Response | None) -> dict:
-    """The form's initial values: the invitee's current answer (nothing when there is none)."""
-    if response is None:
+def form_data(answer: dict | None) -> dict:
+    """The form's initial values from an answer's snapshot (`service.answers.snapshot`)."""
+    if answer is None:
         return {}
-    data: dict = {"allergies": response.allergies, "comment": response.comment}
-    for row in response.days:
-        key = row.day.key
-        data[f"day_{key}"] = "yes" if row.attending else "no"
-        if row.transport_option is not None:
-            data[f"transport_{key}"] = row.transport_option.key
-        data[f"flight_number_{key}"] = row.flight_number
-        data[f"flight_arrival_{key}"] = row.flight_arrival.strftime("%H:%M") if row.flight_arrival else ""
-    for meal in response.meals:
-        data[f"meal_{meal.key}"] = True
-    for diet in response.diets:
-        data[f"diet_{diet.key}"] = True
-    for night in response.hotel_nights:
-        data[f"night_{night.hotel_night.key}"] = True
+    data: dict = {"allergies": answer["allergies"], "comment": answer["comment"]}
+    for key, day in answer["days"].items():
+        data[f"day_{key}"] = "yes" if day["attending"] else "no"
+        if day["transport"]:
+            data[f"transport_{key}"] = day["transport"]
+        data[f"flight_number_{key}"] = day["flight_number"]
+        data[f"flight_arrival_{key}"] = day["flight_arrival"] or ""
+    for name, prefix in (("meals", "meal_"), ("diets", "diet_"), ("hotel_nights", "night_")):
+        for key in answer[name]:
+            data[prefix + key] = True
     return data
 
 
