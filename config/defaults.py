@@ -30,6 +30,31 @@ BASE_URL = "http://127.0.0.1:5000"
 #: Directory with event definition files.
 EVENTS_DIR = ""
 
+#: The SMTP relay. The embedded default is OSA's own mail catcher on port 1025.
+SMTP_HOST = "127.0.0.1"
+SMTP_PORT = 1025
+SMTP_USERNAME = ""
+SMTP_PASSWORD = ""
+#: STARTTLS after connecting (port 587, Microsoft 365, Google Workspace).
+SMTP_STARTTLS = False
+#: TLS from the start (port 465).
+SMTP_SSL = False
+#: Seconds to wait for the relay before giving up on an attempt.
+SMTP_TIMEOUT = 30.0
+
+#: Messages per minute, for all workers together; 0 means no limit. Microsoft 365 allows 30.
+SEND_RATE_PER_MINUTE = 30
+#: Messages sent over one SMTP connection by one task.
+SEND_BATCH_SIZE = 50
+#: Attempts before a message that keeps failing temporarily is marked failed.
+SEND_MAX_ATTEMPTS = 8
+#: The first retry waits this many seconds; each later one twice as long (with jitter), at most an hour.
+SEND_RETRY_SECONDS = 30.0
+#: How long a worker may hold a message it is sending before another may take it over.
+SEND_LEASE_SECONDS = 300
+#: How often the sweeper looks for messages to send again, in seconds.
+SWEEP_SECONDS = 15.0
+
 #: Requests per client address to personal-link pages (Flask-Limiter syntax).
 LINK_RATE_LIMIT = "60 per minute"
 

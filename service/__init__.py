@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from flask_mail import Mail
 from flask_migrate import Migrate
 
 from .db import db, render_item
@@ -21,6 +22,7 @@ MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 BUNDLED_EVENTS_DIR = Path(__file__).resolve().parent.parent / "config" / "events"
 
 migrate = Migrate()
+mail = Mail()
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -51,10 +53,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "timezone": "UTC",
+        # Longer than any wait a message can meet (retries are scheduled in the outbox, not here).
+        "broker_transport_options": {"visibility_timeout": 3 * 3600},
     }
+    app.config.update(
+        MAIL_SERVER=settings["SMTP_HOST"],
+        MAIL_PORT=settings["SMTP_PORT"],
+        MAIL_USE_TLS=settings["SMTP_STARTTLS"],
+        MAIL_USE_SSL=settings["SMTP_SSL"],
+        MAIL_USERNAME=settings["SMTP_USERNAME"] or None,
+        MAIL_PASSWORD=settings["SMTP_PASSWORD"] or None,
+        # Flask-Mail would not send at all under TESTING; OSA's tests use a real SMTP server.
+        MAIL_SUPPRESS_SEND=False,
+    )
     logging.getLogger("service").setLevel(settings["LOG_LEVEL"])
 
     db.init_app(app)
+    mail.init_app(app)
     migrate.init_app(
         app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True, render_item=render_item
     )

@@ -417,3 +417,53 @@ def _format_clock(value: dt.time | None, language: str) -> str:
     if value is None:
         return ""
     return value.strftime("%H.%M" if language == "sv" else "%H:%M")
+
+
+def describe_logistics(event: Event, response: Response, language: str) -> list[str]:
+    """Where and when to be, for this person's answer: their transport, meals and nights."""
+    from flask_babel import force_locale, gettext as _
+
+    tz = event.timezone
+    with force_locale(language):
+        lines: list[str] = []
+        by_day = {row.day_id: row for row in response.days}
+        chosen_meals = {meal.id for meal in response.meals}
+        for day in event.days:
+            row = by_day.get(day.id)
+            if row is None or not row.attending:
+                continue
+            date = format_date(day.date, language)
+            option = row.transport_option
+            if option is not None and row.transport_waitlisted_at is not None:
+                lines.append(_(
+                    "%(date)s: you are on the waiting list for %(option)s. Until you hear from us, "
+                    "plan to come your own way.", date=date, option=localized(option, "name", language),
+                ))
+            elif option is not None and option.asks_flight:
+                lines.append(_(
+                    "%(date)s: pickup at %(place)s at %(time)s. We have your flight %(flight)s, "
+                    "landing at %(arrival)s.", date=date, place=option.place,
+                    time=format_time(option.departs_at, tz, language, option.approximate),
+                    flight=row.flight_number, arrival=_format_clock(row.flight_arrival, language),
+                ))
+            elif option is not None:
+                lines.append(_(
+                    "%(date)s: %(option)s, at %(time)s from %(place)s.", date=date,
+                    option=localized(option, "name", language),
+                    time=format_time(option.departs_at, tz, language, option.approximate), place=option.place,
+                ))
+            meals = [m for m in event.meals if m.day_id == day.id and m.id in chosen_meals]
+            if meals:
+                lines.append(_("%(date)s: %(meals)s.", date=date, meals=", ".join(
+                    f"{localized(m, 'name', language)} {format_time(m.starts_at, tz, language)}"
+                    + (f" ({m.place})" if m.place else "") for m in meals
+                )))
+        nights = [n for n in sorted(response.hotel_nights, key=lambda n: n.hotel_night.night_of) if n.waitlisted_at is None]
+        if nights:
+            lines.append(_(
+                "Hotel: %(hotel)s, %(address)s, the night after %(dates)s.", hotel=event.hotel_name,
+                address=event.hotel_address,
+                dates=", ".join(format_date(n.hotel_night.night_of, language) for n in nights),
+            ))
+        lines.append(_("On the day, the secretariat answers on %(phone)s.", phone=event.secretariat_phone))
+        return lines

@@ -3,20 +3,28 @@
     osa event load FILE        validate an event file and create or update the event
     osa event show [--lang]    print the event back, times in its timezone
     osa invitees import FILE   import invitees from CSV or XLSX (all or nothing)
+    osa invitations send       invite everyone not yet invited, with a progress bar
+    osa outbox list | retry    see what was sent, and send failed emails again
 """
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
 
+from sqlalchemy import func, select
+
 from .db import db
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .invitees import InviteeFileError, import_invitees
+from .models import Outbox
+from .notifications import invitation_progress, invitees_to_invite, queue_invitations, render_invitation_preview
+from .outbox import retry_failed
 
 
 def _event_or_fail(slug: str | None):
@@ -29,6 +37,8 @@ def _event_or_fail(slug: str | None):
 
 event_cli = click.Group("event", help="Define the event from its TOML file.")
 invitees_cli = click.Group("invitees", help="Import and list invitees.")
+invitations_cli = click.Group("invitations", help="Send the invitations.")
+outbox_cli = click.Group("outbox", help="See and retry the emails OSA sends.")
 
 
 @event_cli.command("load")
@@ -79,10 +89,73 @@ def import_invitees_command(file: Path, slug: str | None) -> None:
     click.echo(f"{file.name}: {result}.")
 
 
+@invitations_cli.command("send")
+@click.option("--event", "slug", help="The event's id (default: the newest event).")
+@click.option("--dry-run", is_flag=True, help="Say who would be invited and show the first invitation; send nothing.")
+@click.option("--only-new", is_flag=True, help="Only invitees who have never been invited.")
+@click.option("--no-wait", is_flag=True, help="Queue the invitations and return without waiting for them to go out.")
+def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no_wait: bool) -> None:
+    """Invite everyone who has no invitation for their current link. Running it again sends nothing twice."""
+    event = _event_or_fail(slug)
+    invitees = invitees_to_invite(event, only_new=only_new)
+    if dry_run:
+        click.echo(f"{len(invitees)} invitation(s) would be sent.")
+        if invitees:
+            first = invitees[0]
+            rendered = render_invitation_preview(first)
+            click.echo(f"\nTo: {first.name} <{first.email}>\nSubject: {rendered.subject}\n\n{rendered.text}")
+        db.session.rollback()
+        return
+    written = queue_invitations(event, invitees)
+    click.echo(f"{written} invitation(s) queued.")
+    progress = invitation_progress(event)
+    if no_wait or progress.done:
+        click.echo(f"Invitations: {progress.sent} sent, {progress.failed} failed, {progress.pending} on their way.")
+        return
+    with click.progressbar(length=progress.total, label="Sending", show_pos=True) as bar:
+        shown = progress.sent + progress.failed
+        bar.update(shown)
+        while not progress.done:
+            time.sleep(0.5)
+            db.session.rollback()
+            progress = invitation_progress(event)
+            bar.update(progress.sent + progress.failed - shown)
+            shown = progress.sent + progress.failed
+    click.echo(f"Invitations: {progress.sent} sent, {progress.failed} failed.")
+
+
+@outbox_cli.command("list")
+@click.option("--state", type=click.Choice(["queued", "sending", "sent", "failed"]))
+@click.option("--kind")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None:
+    """The newest emails, with their state, attempts and last error."""
+    query = select(Outbox).order_by(Outbox.id.desc()).limit(limit)
+    if state:
+        query = query.where(Outbox.state == state)
+    if kind:
+        query = query.where(Outbox.kind == kind)
+    rows = db.session.scalars(query).all()
+    counts = dict(db.session.execute(select(Outbox.state, func.count()).group_by(Outbox.state)).all())
+    click.echo("  ".join(f"{name}: {counts.get(name, 0)}" for name in ("queued", "sending", "sent", "failed")))
+    for row in rows:
+        when = (row.sent_at or row.created_at).strftime("%Y-%m-%d %H:%M")
+        error = f"  {row.last_error}" if row.last_error else ""
+        click.echo(f"{row.id:>6}  {row.state:<7}  {row.attempts}  {when}  {row.kind:<12}  {row.recipient}{error}")
+
+
+@outbox_cli.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+def retry_outbox_command(ids: tuple[int, ...]) -> None:
+    """Send failed emails again (these ids, or every failed one)."""
+    count = retry_failed(list(ids) or None)
+    click.echo(f"{count} email(s) queued again.")
+
+
 def register(app: Flask) -> None:
     """Add OSA's commands to the app's CLI."""
-    app.cli.add_command(event_cli)
-    app.cli.add_command(invitees_cli)
+    for group in (event_cli, invitees_cli, invitations_cli, outbox_cli):
+        app.cli.add_command(group)
 
 
 def _create_app() -> Flask:

@@ -14,7 +14,7 @@ import hmac
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from flask import current_app, url_for
+from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import joinedload
 
@@ -49,7 +49,8 @@ def make_token(invitee: Invitee, purpose: str = "rsvp") -> str:
 
 def rsvp_url(invitee: Invitee) -> str:
     """The invitee's personal answer link, absolute, on the configured BASE_URL."""
-    path = url_for("rsvp.answer", token=make_token(invitee))
+    # Built from the URL map, so it works outside requests too (workers, the CLI).
+    path = current_app.url_map.bind("").build("rsvp.answer", {"token": make_token(invitee)})
     return current_app.config["BASE_URL"].rstrip("/") + path
 
 

@@ -9,6 +9,7 @@ diet, role) has a `key`: the id it has in the event file, stable across reloads.
 from __future__ import annotations
 
 import datetime as dt
+from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import (
@@ -410,10 +411,26 @@ class Outbox(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     #: Fixed at creation so a retry carries the same Message-ID.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    #: What the template needs beyond the database rows (ids, not objects).
-    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: The message as it will be sent, rendered when the row is written.
+    #: `sender` is the From header ("Name <address>").
+    sender: Mapped[str] = mapped_column(String(NAME + EMAIL))
+    reply_to: Mapped[str] = mapped_column(String(EMAIL), default="")
+    subject: Mapped[str] = mapped_column(Text)
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    #: [{"filename", "content_type", "data"}] with text data (an .ics).
+    attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    #: Automated mail carries `Auto-Submitted: auto-generated`.
+    auto_submitted: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: When a sending task was last put on the queue for this row; None while none is.
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def sender_address(self) -> str:
+        """The bare address of `sender`, for the SMTP envelope."""
+        return parseaddr(self.sender)[1]
 
 
 #: The parts of an event; a change to any of them is a change to the event.

@@ -22,6 +22,10 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.set_default()
     # Import the task modules so the worker knows every task.
-    celery_app.autodiscover_tasks(["tasks"], related_name="health", force=True)
+    for module in ("health", "mail"):
+        celery_app.autodiscover_tasks(["tasks"], related_name=module, force=True)
+    celery_app.conf.beat_schedule = {
+        "sweep-outbox": {"task": "osa.mail.requeue_stale", "schedule": float(app.config["SWEEP_SECONDS"])},
+    }
     app.extensions["celery"] = celery_app
     return celery_app

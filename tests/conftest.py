@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import socket
 import threading
+import time
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -314,3 +315,39 @@ def phone(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+# --- Email: the app sends to the test's SMTP server, throttled through the test's Redis -----
+
+
+@pytest.fixture
+def mailer(app, smtp, redis_url):
+    """Point the app at the recording SMTP server, with quick retries and no rate limit."""
+    app.config.update(
+        SMTP_HOST=smtp.host, SMTP_PORT=smtp.port, SMTP_TIMEOUT=10.0, REDIS_URL=redis_url,
+        SEND_RATE_PER_MINUTE=0, SEND_RETRY_SECONDS=0.2, SEND_BATCH_SIZE=50,
+    )
+    app.extensions.pop("osa_throttle", None)
+    return smtp
+
+
+def wait_for_outbox(predicate, timeout: float = 60.0, sweep: bool = True):
+    """Run the sweeper (as beat would) until `predicate(states)` holds; return the states by row id."""
+    from service.models import Outbox
+    from service.outbox import requeue_stale
+
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.rollback()
+        states = dict(db.session.execute(sa.select(Outbox.id, Outbox.state)).all())
+        if predicate(states):
+            return states
+        if time.monotonic() > deadline:
+            raise AssertionError(f"outbox did not settle: {Counter(states.values())}")
+        if sweep:
+            requeue_stale()
+        time.sleep(0.2)
+
+
+def all_sent(count: int):
+    return lambda states: len(states) == count and all(state == "sent" for state in states.values())

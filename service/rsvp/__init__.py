@@ -20,6 +20,7 @@ from ..db import begin_write, db, utcnow
 from ..events import get_event
 from ..eventview import event_view
 from ..links import LinkError, resolve_token
+from ..notifications import queue_answer_emails
 from ..models import Invitee, Response, ResponseDay, ResponseHotelNight
 from ..web import current_language, limiter, set_language
 from .forms import DeclineForm, answer_form_class, answer_from_form, form_data
@@ -211,7 +212,8 @@ def decline(token: str):
 def _save(invitee: Invitee, answer_: Answer) -> None:
     begin_write()
     invitee.language = current_language()
-    save_answer(invitee, answer_, actor="invitee")
+    result = save_answer(invitee, answer_, actor="invitee")
+    queue_answer_emails(invitee, result)
     db.session.commit()
 
 

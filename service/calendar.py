@@ -1,0 +1,59 @@
+"""Calendar files (.ics) for invitations and confirmations.
+
+One VEVENT per event day, from the day's first agenda item to its last, with a
+UID that stays the same for the day across every email (`<event>-<day>@<sender
+domain>`), so calendar programs update the entry instead of adding another.
+SEQUENCE grows with each change of the invitee's answer. Times carry the event's
+timezone with a VTIMEZONE, so the file reads right anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from .db import utcnow
+
+
+def _day_span(day) -> tuple[dt.datetime, dt.datetime]:
+    starts = min(item.starts_at for item in day.items)
+    ends = max(item.ends_at or item.starts_at for item in day.items)
+    if ends <= starts:
+        ends = starts + dt.timedelta(hours=1)
+    return starts, ends
+
+
+def event_calendar(event, day_keys: set[str] | None = None, sequence: int = 0, language: str = "sv") -> str:
+    """The event as an .ics text: every day, or only `day_keys` (the days someone attends)."""
+    zone = ZoneInfo(event.timezone)
+    domain = event.sender_email.rsplit("@", 1)[1]
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "-//OSA//Invitations and RSVP//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "PUBLISH")
+    name = (event.name_en if language == "en" and event.name_en else event.name)
+    stamp = utcnow()
+    for day in event.days:
+        if day_keys is not None and day.key not in day_keys:
+            continue
+        starts, ends = _day_span(day)
+        title = (day.title_en if language == "en" and day.title_en else day.title)
+        entry = icalendar.Event()
+        entry.add("uid", f"{event.slug}-{day.key}@{domain}")
+        entry.add("dtstamp", stamp)
+        entry.add("sequence", sequence)
+        entry.add("dtstart", starts.astimezone(zone))
+        entry.add("dtend", ends.astimezone(zone))
+        entry.add("summary", f"{name}: {title}")
+        entry.add("location", f"{event.venue}, {event.address}")
+        programme = [
+            f"{item.starts_at.astimezone(zone):%H.%M} {item.title}" for item in day.items
+        ]
+        entry.add("description", "\n".join(programme))
+        entry.add("organizer", f"mailto:{event.reply_to}", parameters={"CN": event.organiser})
+        calendar.add_component(entry)
+    calendar.add_missing_timezones()
+    calendar.subcomponents.sort(key=lambda component: component.name != "VTIMEZONE")
+    return calendar.to_ical().decode("utf-8")

@@ -1,0 +1,54 @@
+"""Rendering emails: the one place that turns a kind, a language and a context
+into a subject, a readable text part and an HTML part with its CSS inlined.
+
+Templates live in `email_templates/<kind>/<language>.txt` and `.html`; the HTML
+ones extend `email_templates/base.html`. A text template sets its subject with
+`{% set subject = ... %}` on its first line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+import email_templates
+
+TEMPLATES = Path(email_templates.__file__).parent
+KINDS = ("invitation", "confirmation", "decline", "moved_up")
+LANGUAGES = ("sv", "en")
+
+_environment = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(("html",)),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+def render_email(kind: str, language: str, **context) -> RenderedEmail:
+    """Render one email of `kind` in `language` (Swedish when OSA does not speak it)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown email kind {kind!r}")
+    language = language if language in LANGUAGES else "sv"
+    module = _environment.get_template(f"{kind}/{language}.txt").make_module(context)
+    subject = " ".join(str(module.subject).split())
+    text = _BLANK_LINES.sub("\n\n", str(module)).strip() + "\n"
+    html = _environment.get_template(f"{kind}/{language}.html").render(
+        subject=subject, language=language, **context
+    )
+    return RenderedEmail(subject, text, _inliner.inline(html))

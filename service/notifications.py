@@ -1,0 +1,198 @@
+"""Which email goes to whom when something happens, written to the outbox.
+
+Every function here renders an email and queues it in the caller's transaction
+with an idempotency key that names what caused it:
+
+- `invitation:<invitee>:<link version>`: the invitation (a new link means a new invitation);
+- `confirmation:<history id>`: an answer was saved (a decline gets the short `decline` kind);
+- `moved-up:<history id>`: a seat or a room became free and is now the invitee's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import force_locale, gettext
+from sqlalchemy import func, select
+
+from .answers import SaveResult, describe_answer, describe_logistics, localized
+from .calendar import event_calendar
+from .dates import format_date, format_date_range, format_datetime, format_time
+from .db import begin_write, db
+from .emails import RenderedEmail, render_email
+from .links import rsvp_url
+from .models import Event, Invitee, Outbox, Response, ResponseChange
+from .outbox import queue_email
+
+
+def _common(event: Event, invitee: Invitee) -> dict:
+    language = invitee.language
+    return {
+        "event": event,
+        "invitee": invitee,
+        "link": rsvp_url(invitee),
+        "dates": format_date_range(event.days[0].date, event.days[-1].date, language),
+        "deadline": format_datetime(event.rsvp_deadline, event.timezone, language),
+    }
+
+
+def _ics(filename: str, text: str) -> dict[str, str]:
+    return {"filename": filename, "content_type": "text/calendar; method=PUBLISH; charset=utf-8", "data": text}
+
+
+def invitation_key(invitee: Invitee) -> str:
+    return f"invitation:{invitee.id}:{invitee.link_version}"
+
+
+def render_invitation_preview(invitee: Invitee) -> RenderedEmail:
+    """The invitation exactly as `queue_invitation` would write it."""
+    return _render_invitation(invitee)
+
+
+def _render_invitation(invitee: Invitee) -> RenderedEmail:
+    event = invitee.event
+    language = invitee.language
+    days = []
+    for day in event.days:
+        starts = min(item.starts_at for item in day.items)
+        ends = max(item.ends_at or item.starts_at for item in day.items)
+        days.append({
+            "heading": f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
+            "span": f"{format_time(starts, event.timezone, language)}–{format_time(ends, event.timezone, language)}",
+            "summary": day.summary,
+        })
+    return render_email("invitation", language, days=days, **_common(event, invitee))
+
+
+def queue_invitation(invitee: Invitee) -> Outbox | None:
+    """The invitation with the invitee's current link, and the whole event as .ics."""
+    event = invitee.event
+    language = invitee.language
+    rendered = _render_invitation(invitee)
+    return queue_email(
+        kind="invitation",
+        key=invitation_key(invitee),
+        event=event,
+        invitee=invitee,
+        recipient=invitee.email,
+        language=language,
+        rendered=rendered,
+        attachments=[_ics(f"{event.slug}.ics", event_calendar(event, language=language))],
+    )
+
+
+def _changes_so_far(invitee: Invitee) -> int:
+    return db.session.scalar(select(func.count(ResponseChange.id)).where(ResponseChange.invitee_id == invitee.id)) or 0
+
+
+def _answer_email(kind: str, key: str, invitee: Invitee, response: Response, **extra) -> Outbox | None:
+    event = invitee.event
+    language = invitee.language
+    attachments = []
+    if kind != "decline":
+        attending = {row.day.key for row in response.days if row.attending}
+        # SEQUENCE grows with every change, so calendars replace the entry they have.
+        calendar = event_calendar(event, attending, sequence=_changes_so_far(invitee), language=language)
+        attachments.append(_ics(f"{event.slug}.ics", calendar))
+    rendered = render_email(
+        kind,
+        language,
+        summary=describe_answer(event, response, language),
+        logistics=describe_logistics(event, response, language),
+        **extra,
+        **_common(event, invitee),
+    )
+    return queue_email(
+        kind=kind, key=key, event=event, invitee=invitee, recipient=invitee.email, language=language,
+        rendered=rendered, attachments=attachments,
+    )
+
+
+def queue_answer_emails(invitee: Invitee, result: SaveResult) -> None:
+    """A confirmation of the saved answer, and a notice to everyone it moved up a waiting list."""
+    if result.change is not None:
+        kind = "confirmation" if result.response.attending else "decline"
+        _answer_email(kind, f"confirmation:{result.change.id}", invitee, result.response)
+    for change in result.moved_up:
+        moved = db.session.get(Invitee, change.invitee_id)
+        _answer_email(
+            "moved_up", f"moved-up:{change.id}", moved, moved.response, freed=_what_was_freed(moved, change),
+        )
+
+
+def _what_was_freed(invitee: Invitee, change: ResponseChange) -> str:
+    """'Bussen från The Wood Hotel' or 'natten efter onsdag 24 november 2021'."""
+    event = invitee.event
+    language = invitee.language
+    for key, day in change.new["days"].items():
+        if change.old and change.old["days"].get(key, {}).get("waitlisted") and not day["waitlisted"]:
+            option = next(o for o in event.transport_options if o.key == day["transport"])
+            return localized(option, "name", language)
+    for key, night in change.new["hotel_nights"].items():
+        if change.old and change.old["hotel_nights"].get(key, {}).get("waitlisted") and not night["waitlisted"]:
+            night_of = next(n.night_of for n in event.hotel_nights if n.key == key)
+            with force_locale(language):
+                night = gettext("the night after %(date)s", date=format_date(night_of, language))
+            return f"{event.hotel_name}, {night}"
+    return event.name
+
+
+# --- Invitation rounds ----------------------------------------------------------------------
+
+
+@dataclass
+class RoundProgress:
+    total: int
+    sent: int
+    failed: int
+
+    @property
+    def pending(self) -> int:
+        return self.total - self.sent - self.failed
+
+    @property
+    def done(self) -> bool:
+        return self.pending == 0
+
+
+def invitees_to_invite(event: Event, only_new: bool = False) -> list[Invitee]:
+    """Invitees without an invitation for their current link (or, `only_new`, without any)."""
+    invited = select(Outbox.invitee_id).where(Outbox.kind == "invitation", Outbox.invitee_id.is_not(None))
+    query = select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None)).order_by(Invitee.id)
+    if only_new:
+        query = query.where(Invitee.id.not_in(invited))
+    candidates = list(db.session.scalars(query))
+    if only_new:
+        return candidates
+    have = set(db.session.scalars(select(Outbox.idempotency_key).where(Outbox.kind == "invitation")))
+    return [invitee for invitee in candidates if invitation_key(invitee) not in have]
+
+
+def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 200) -> int:
+    """Write the invitations, committing every `chunk` rows so a round cut short resumes where it stopped."""
+    written = 0
+    ids = [invitee.id for invitee in invitees]
+    for start in range(0, len(ids), chunk):
+        begin_write()
+        for invitee_id in ids[start:start + chunk]:
+            invitee = db.session.get(Invitee, invitee_id)
+            if queue_invitation(invitee) is not None:
+                written += 1
+        db.session.commit()
+    return written
+
+
+def invitation_progress(event: Event) -> RoundProgress:
+    """How far the invitations for everyone's current link have come."""
+    invitees = {
+        invitation_key(invitee)
+        for invitee in db.session.scalars(
+            select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None))
+        )
+    }
+    states = db.session.execute(
+        select(Outbox.idempotency_key, Outbox.state).where(Outbox.event_id == event.id, Outbox.kind == "invitation")
+    ).all()
+    sent = sum(1 for key, state in states if key in invitees and state == "sent")
+    failed = sum(1 for key, state in states if key in invitees and state == "failed")
+    return RoundProgress(total=len(invitees), sent=sent, failed=failed)

@@ -1,0 +1,362 @@
+"""The outbox: every email is a row, written in the transaction of the change that
+causes it, and sent by a Celery task after that transaction commits.
+
+- `queue_email` writes the row (a second row with the same idempotency key is a
+  no-op) and, once the caller commits, puts its id on the Celery queue.
+- `deliver` sends rows over one SMTP connection: it claims each row (queued →
+  sending, with a lease) so no two workers send it, sends it, and marks it sent
+  the moment the relay accepts it. Temporary failures (timeouts, lost
+  connections, 4xx) are tried again later with growing, jittered delays; a
+  permanent one (5xx) fails the row at once with the relay's reason.
+- `requeue_stale` (run by beat) queues again rows whose task was lost (a broker
+  restart, a killed worker) and rows whose retry time has come.
+
+The Message-ID is fixed when the row is written, so a message sent again after a
+crash carries the same Message-ID and mail clients show it once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.charset
+import logging
+import random
+import smtplib
+import socket
+from email.mime.text import MIMEText
+from email.utils import formataddr, make_msgid
+from typing import Any
+
+from flask import current_app
+from flask_mail import BadHeaderError, Connection, Message
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from .db import begin_write, db, utcnow
+from .emails import RenderedEmail
+from .models import Event, Invitee, Outbox
+from .throttle import SendThrottle
+
+log = logging.getLogger(__name__)
+
+_PENDING = "osa_outbox_pending"
+MAX_RETRY_DELAY = 3600.0
+
+
+class HeaderInjection(ValueError):
+    """A value meant for an email header contains a line break."""
+
+
+def _header_safe(**values: str) -> None:
+    for name, value in values.items():
+        if "\r" in value or "\n" in value:
+            raise HeaderInjection(f"{name} contains a line break; refusing to build an email header from it")
+
+
+def queue_email(
+    *,
+    kind: str,
+    key: str,
+    event: Event,
+    recipient: str,
+    language: str,
+    rendered: RenderedEmail,
+    invitee: Invitee | None = None,
+    attachments: list[dict[str, str]] | None = None,
+    auto_submitted: bool = True,
+) -> Outbox | None:
+    """Write one email to the outbox in the current transaction; None if `key` was written before.
+
+    The row's id goes on the Celery queue after the caller commits (never before,
+    so a worker cannot look for a row that is not there yet, or send a rolled-back one).
+    """
+    sender = formataddr((event.sender_name, event.sender_email))
+    _header_safe(recipient=recipient, subject=rendered.subject, sender=sender, reply_to=event.reply_to, key=key)
+    if db.session.scalar(select(Outbox.id).where(Outbox.idempotency_key == key)) is not None:
+        return None
+    domain = event.sender_email.rsplit("@", 1)[1]
+    row = Outbox(
+        event_id=event.id,
+        invitee_id=invitee.id if invitee is not None else None,
+        kind=kind,
+        recipient=recipient,
+        language=language,
+        idempotency_key=key,
+        message_id=make_msgid(idstring="osa", domain=domain),
+        sender=sender,
+        reply_to=event.reply_to,
+        subject=rendered.subject,
+        body_text=rendered.text,
+        body_html=rendered.html,
+        attachments=attachments or [],
+        auto_submitted=auto_submitted,
+        dispatched_at=utcnow(),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        # Another transaction wrote the same key first: the email is already on its way.
+        return None
+    db.session.info.setdefault(_PENDING, []).append(row.id)
+    return row
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _dispatch_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint, not the commit that makes the rows real
+    ids = session.info.pop(_PENDING, None)
+    if ids:
+        dispatch(ids)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def dispatch(ids: list[int]) -> None:
+    """Put rows on the Celery queue in batches that each share one SMTP connection.
+
+    A broker that cannot be reached loses nothing: the sweeper finds the rows later.
+    """
+    from tasks.mail import send_outbox
+
+    size = max(1, int(current_app.config["SEND_BATCH_SIZE"]))
+    for start in range(0, len(ids), size):
+        try:
+            send_outbox.delay(ids[start:start + size])
+        except Exception:  # the broker is down; `requeue_stale` will find these rows
+            log.warning("could not queue %d outbox rows; the sweeper will retry", len(ids[start:start + size]))
+
+
+# --- Sending ------------------------------------------------------------------------------
+
+
+class _Connection(Connection):
+    """Flask-Mail's connection, with the timeout OSA's settings give."""
+
+    def configure_host(self):
+        config = current_app.config
+        timeout = float(config["SMTP_TIMEOUT"])
+        if config["SMTP_SSL"]:
+            host = smtplib.SMTP_SSL(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=timeout)
+        else:
+            host = smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=timeout)
+        if config["SMTP_STARTTLS"]:
+            host.starttls()
+        if config["SMTP_USERNAME"] and config["SMTP_PASSWORD"]:
+            host.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+        return host
+
+    def close(self) -> None:
+        if self.host is not None:
+            try:
+                self.host.quit()
+            except (smtplib.SMTPException, OSError):
+                self.host.close()
+            self.host = None
+
+
+_QUOTED_PRINTABLE = email.charset.Charset("utf-8")
+_QUOTED_PRINTABLE.body_encoding = email.charset.QP
+
+
+class _Message(Message):
+    """Flask-Mail's message with quoted-printable text parts: SMTP allows lines of at most
+    998 characters, and a paragraph of an invitation can be longer."""
+
+    def _mimetext(self, text, subtype="plain"):
+        return MIMEText(text, _subtype=subtype, _charset=_QUOTED_PRINTABLE)
+
+
+def build_message(row: Outbox) -> Message:
+    """The row as a Flask-Mail message: text part, then HTML, then attachments."""
+    headers = {"Auto-Submitted": "auto-generated"} if row.auto_submitted else {}
+    message = _Message(
+        subject=row.subject,
+        recipients=[row.recipient],
+        body=row.body_text,
+        html=row.body_html or None,
+        sender=row.sender,
+        reply_to=row.reply_to or None,
+        date=row.created_at.timestamp(),
+        extra_headers=headers,
+    )
+    message.msgId = row.message_id
+    for attachment in row.attachments:
+        message.attach(attachment["filename"], attachment["content_type"], attachment["data"].encode("utf-8"))
+    return message
+
+
+def _throttle() -> SendThrottle:
+    throttle = current_app.extensions.get("osa_throttle")
+    if throttle is None:
+        config = current_app.config
+        throttle = SendThrottle(float(config["SEND_RATE_PER_MINUTE"]), config["REDIS_URL"])
+        current_app.extensions["osa_throttle"] = throttle
+    return throttle
+
+
+def _claim(row_id: int) -> Outbox | None:
+    """Take the row for sending, unless it is sent, failed, or another worker holds it.
+
+    The row comes back detached, so no transaction stays open while the relay talks.
+    """
+    begin_write()
+    now = utcnow()
+    lease = dt.timedelta(seconds=int(current_app.config["SEND_LEASE_SECONDS"]))
+    claimed = db.session.execute(
+        update(Outbox)
+        .where(
+            Outbox.id == row_id,
+            or_(
+                and_(Outbox.state == "queued", Outbox.next_attempt_at <= now),
+                and_(Outbox.state == "sending", Outbox.lease_until < now),
+            ),
+        )
+        .values(state="sending", lease_until=now + lease, attempts=Outbox.attempts + 1)
+    ).rowcount
+    row = db.session.get(Outbox, row_id) if claimed else None
+    if row is not None:
+        db.session.expunge(row)
+    db.session.commit()
+    return row
+
+
+def _finish(row_id: int, **values: Any) -> None:
+    begin_write()
+    db.session.execute(update(Outbox).where(Outbox.id == row_id, Outbox.state == "sending").values(**values))
+    db.session.commit()
+
+
+def _retry_later(row: Outbox, reason: str) -> None:
+    config = current_app.config
+    if row.attempts >= int(config["SEND_MAX_ATTEMPTS"]):
+        _finish(row.id, state="failed", lease_until=None, last_error=f"gave up after {row.attempts} attempts: {reason}")
+        return
+    delay = min(float(config["SEND_RETRY_SECONDS"]) * 2 ** (row.attempts - 1), MAX_RETRY_DELAY)
+    delay *= random.uniform(0.8, 1.2)
+    _finish(
+        row.id, state="queued", lease_until=None, dispatched_at=None, last_error=reason,
+        next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
+    )
+
+
+def _release(ids: list[int]) -> None:
+    """Rows this batch will not try now: the sweeper queues them at its next run."""
+    if ids:
+        begin_write()
+        db.session.execute(
+            update(Outbox).where(Outbox.id.in_(ids), Outbox.state == "queued").values(dispatched_at=None)
+        )
+        db.session.commit()
+
+
+def _is_overload(code: int, text: str) -> bool:
+    """Microsoft 365 and others say 'too many connections' with 432 or 421 4.3.2."""
+    return code == 432 or (code == 421 and "4.3.2" in text)
+
+
+def deliver(ids: list[int]) -> dict[str, int]:
+    """Send the rows over one SMTP connection; return how many were sent, retried, failed, skipped."""
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    throttle = _throttle()
+    connection = _Connection(current_app.extensions["mail"])
+    try:
+        for index, row_id in enumerate(ids):
+            row = _claim(row_id)
+            if row is None:
+                counts["skipped"] += 1
+                continue
+            try:
+                message = build_message(row)
+                if message.has_bad_headers():
+                    raise BadHeaderError
+                data = message.as_bytes()  # before waiting our turn, so the turn is kept to the millisecond
+                if connection.host is None:
+                    connection.host = connection.configure_host()
+                throttle.wait_turn()
+                connection.host.sendmail(row.sender_address, [row.recipient], data)
+            except BadHeaderError:
+                _finish(row.id, state="failed", lease_until=None, last_error="a header contains a line break")
+                counts["failed"] += 1
+                continue
+            except smtplib.SMTPRecipientsRefused as error:
+                code, text = next(iter(error.recipients.values()))
+                reason = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+                if code >= 500:
+                    _finish(row.id, state="failed", lease_until=None, last_error=reason)
+                    counts["failed"] += 1
+                else:
+                    _retry_later(row, reason)
+                    counts["retry"] += 1
+                continue
+            except smtplib.SMTPResponseException as error:
+                text = error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else str(error.smtp_error)
+                reason = f"{error.smtp_code} {text}"
+                if error.smtp_code >= 500:
+                    _finish(row.id, state="failed", lease_until=None, last_error=reason)
+                    counts["failed"] += 1
+                    continue
+                _retry_later(row, reason)
+                counts["retry"] += 1
+                if _is_overload(error.smtp_code, text):
+                    throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
+                if error.smtp_code in (421, 432):
+                    _release(ids[index + 1:])  # the relay closes the connection
+                    break
+                continue
+            except (smtplib.SMTPException, OSError, socket.timeout) as error:
+                _retry_later(row, f"{type(error).__name__}: {error}")
+                counts["retry"] += 1
+                _release(ids[index + 1:])  # no connection to the relay
+                break
+            _finish(row.id, state="sent", sent_at=utcnow(), lease_until=None, last_error="")
+            counts["sent"] += 1
+    finally:
+        connection.close()
+    return counts
+
+
+def requeue_stale() -> int:
+    """Queue again rows that are due but have no task: lost from the broker, held by a
+    dead worker past their lease, or waiting for a retry whose time has come."""
+    begin_write()
+    now = utcnow()
+    grace = now - dt.timedelta(seconds=max(60.0, 4 * float(current_app.config["SWEEP_SECONDS"])))
+    stale = or_(
+        and_(
+            Outbox.state == "queued",
+            Outbox.next_attempt_at <= now,
+            or_(Outbox.dispatched_at.is_(None), Outbox.dispatched_at < grace),
+        ),
+        and_(Outbox.state == "sending", Outbox.lease_until < now),
+    )
+    ids = list(db.session.scalars(select(Outbox.id).where(stale).order_by(Outbox.id).limit(5000)))
+    if not ids:
+        db.session.commit()
+        return 0
+    db.session.execute(update(Outbox).where(Outbox.id.in_(ids)).values(dispatched_at=now))
+    db.session.commit()
+    dispatch(ids)
+    return len(ids)
+
+
+def retry_failed(ids: list[int] | None = None) -> int:
+    """Give failed rows (all, or these) a fresh set of attempts, now."""
+    begin_write()
+    query = update(Outbox).where(Outbox.state == "failed")
+    if ids:
+        query = query.where(Outbox.id.in_(ids))
+    count = db.session.execute(
+        query.values(state="queued", attempts=0, next_attempt_at=utcnow(), dispatched_at=None, last_error="")
+    ).rowcount
+    db.session.commit()
+    if count:
+        requeue_stale()
+    return count

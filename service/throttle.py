@@ -1,0 +1,75 @@
+"""The send rate, shared by every worker: no relay ever sees more than the configured
+messages per minute, however many workers send.
+
+Each message takes the next free slot, `interval` after the one before, from a
+counter in Redis (the Redis server's clock, so workers on machines with
+different clocks agree). A relay that says it is overloaded (Microsoft 365's 432,
+421 4.3.2) pauses every worker. Without Redis (the embedded default, one worker)
+the slots are kept in the process. OSA keeps 10 % under the configured rate so
+that network jitter never makes the relay see it exceeded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import redis
+
+MARGIN = 0.90
+_NEXT_SLOT = "osa:send:next-slot"
+_PAUSED_UNTIL = "osa:send:paused-until"
+
+# Returns the slot (server time, seconds, as a string: Redis truncates Lua numbers) and server now.
+_TAKE_SLOT = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local paused = tonumber(redis.call('GET', KEYS[2]) or '0')
+local next_slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+local slot = math.max(now, next_slot, paused)
+local interval = tonumber(ARGV[1])
+redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', math.ceil((slot + interval - now) * 1000) + 60000)
+return {tostring(slot), tostring(now)}
+"""
+
+_PAUSE = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local until_ = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if until_ > current then
+  redis.call('SET', KEYS[1], tostring(until_), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 1000)
+end
+return tostring(until_)
+"""
+
+
+class SendThrottle:
+    def __init__(self, per_minute: float, redis_url: str = ""):
+        self.interval = 60.0 / (per_minute * MARGIN) if per_minute > 0 else 0.0
+        self._redis = redis.Redis.from_url(redis_url) if redis_url else None
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+        self._paused_until = 0.0
+
+    def wait_turn(self) -> None:
+        """Block until this worker may send one message."""
+        if self._redis is not None:
+            slot, now = self._redis.eval(_TAKE_SLOT, 2, _NEXT_SLOT, _PAUSED_UNTIL, self.interval)
+            delay = float(slot) - float(now)
+        else:
+            with self._lock:
+                now = time.monotonic()
+                slot = max(now, self._next_slot, self._paused_until)
+                self._next_slot = slot + self.interval
+            delay = slot - now
+        if delay > 0:
+            time.sleep(delay)
+
+    def pause_all(self, seconds: float) -> None:
+        """The relay asked us to slow down: no worker sends for `seconds`."""
+        if self._redis is not None:
+            self._redis.eval(_PAUSE, 1, _PAUSED_UNTIL, seconds)
+        else:
+            with self._lock:
+                self._paused_until = max(self._paused_until, time.monotonic() + seconds)

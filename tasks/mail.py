@@ -1,0 +1,19 @@
+"""Sending email: the task that sends outbox rows, and the sweeper beat runs."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from service.outbox import deliver, requeue_stale
+
+
+@shared_task(name="osa.mail.send_outbox", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def send_outbox(ids: list[int]) -> dict[str, int]:
+    """Send these outbox rows over one SMTP connection."""
+    return deliver(ids)
+
+
+@shared_task(name="osa.mail.requeue_stale", ignore_result=True)
+def sweep_outbox() -> int:
+    """Queue again rows whose task was lost or whose retry is due."""
+    return requeue_stale()

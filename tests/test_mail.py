@@ -1,0 +1,202 @@
+"""The email pipeline end to end: outbox, a real Celery worker, Redis and an SMTP server."""
+
+import datetime as dt
+import email.policy
+import re
+from collections import Counter
+from email import message_from_bytes
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+from sqlalchemy import select
+
+from service.db import db
+from service.emails import RenderedEmail
+from service.eventfile import read_event_file
+from service.models import Invitee, Outbox
+from service.notifications import queue_invitation
+from service.outbox import HeaderInjection, queue_email
+
+from .conftest import BUNDLED_EVENT, add_invitee, all_sent, link_path, wait_for_outbox
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def add_invitees(event, count: int, language: str = "sv") -> list[Invitee]:
+    invitees = [
+        Invitee(event=event, name=f"Inbjuden {n}", email=f"inbjuden{n}@example.se", email_key=f"inbjuden{n}@example.se",
+                organisation="Skellefteå kommun", language=language)
+        for n in range(count)
+    ]
+    db.session.add_all(invitees)
+    db.session.commit()
+    return invitees
+
+
+def parts(message) -> list[str]:
+    return [part.get_content_type() for part in message.walk() if not part.is_multipart()]
+
+
+def test_inviting_200_delivers_one_each_and_again_delivers_none(before_deadline, event, mailer, celery_worker, runner):
+    invitees = add_invitees(event, 200)
+    result = runner.invoke(args=["invitations", "send"])
+    assert result.exit_code == 0, result.output
+    assert "200 invitation(s) queued." in result.output
+    assert "Invitations: 200 sent, 0 failed." in result.output
+    received = Counter(mailer.recipients())
+    assert received == Counter(invitee.email for invitee in invitees)
+
+    again = runner.invoke(args=["invitations", "send"])
+    assert "0 invitation(s) queued." in again.output
+    wait_for_outbox(all_sent(200), timeout=5)
+    assert len(mailer.messages) == 200
+
+
+def test_dry_run_previews_and_sends_nothing(before_deadline, event, mailer, runner):
+    add_invitees(event, 3)
+    result = runner.invoke(args=["invitations", "send", "--dry-run"])
+    assert "3 invitation(s) would be sent." in result.output
+    assert "Subject: Inbjudan: Innovationsmötet med Svenska Industrikommuner, torsdag 25 – fredag 26 november 2021" in result.output
+    assert "http://osa.example.se/r/" in result.output
+    assert db.session.scalar(select(Outbox.id)) is None
+
+
+def test_every_kind_is_multipart_text_first_with_the_right_headers(
+    before_deadline, event, mailer, celery_worker, client
+):
+    from service.models import TransportOption
+
+    bus = db.session.scalar(select(TransportOption).where(TransportOption.key == "bus"))
+    bus.capacity = 1
+    db.session.commit()
+    anna = add_invitee(event)
+    bo = add_invitee(event, "Bo Ek", "bo.ek@example.se", "official", "en")
+    queue_invitation(anna)
+    queue_invitation(bo)
+    db.session.commit()
+
+    def answer(invitee, **fields):
+        page = client.get(link_path(invitee))
+        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+        data = {"csrf_token": token, "day_day1": "yes", "transport_day1": "bus", "day_day2": "no"}
+        data.update(fields)
+        assert client.post(link_path(invitee), data=data).status_code == 303
+
+    answer(anna, **{"meal_dinner-day1": "y"})  # confirmation, with the bus seat
+    answer(bo)  # confirmation, on the waiting list
+    client.post(link_path(anna) + "/decline", data={"csrf_token": re.search(
+        r'name="csrf_token" type="hidden" value="([^"]+)"', client.get(link_path(anna)).get_data(as_text=True)).group(1)})
+    # anna's decline frees the seat: bo moves up.
+    wait_for_outbox(all_sent(6))
+
+    kinds = {}
+    for received in mailer.messages:
+        message = received.message
+        assert message.is_multipart()
+        content = parts(message)
+        assert content[:2] == ["text/plain", "text/html"]
+        assert re.fullmatch(r"<[^@>]+@example\.se>", message["Message-ID"])
+        assert message["Date"] and message["From"] == "Svenska industrikommuner <osa@example.se>"
+        assert message["Reply-To"] == "sekretariatet@example.se"
+        assert message["Auto-Submitted"] == "auto-generated"
+        kind = db.session.scalar(select(Outbox.kind).where(Outbox.message_id == message["Message-ID"]))
+        kinds.setdefault(kind, []).append(message)
+    assert {kind: len(messages) for kind, messages in kinds.items()} == {
+        "invitation": 2, "confirmation": 2, "decline": 1, "moved_up": 1,
+    }
+    assert "text/calendar" not in parts(kinds["decline"][0])
+    for kind in ("invitation", "confirmation", "moved_up"):
+        assert "text/calendar" in parts(kinds[kind][0]), kind
+
+    anna_confirmation = next(m for m in kinds["confirmation"] if m["To"] == "anna.andersson@example.se")
+    text = anna_confirmation.get_body(("plain",)).get_content()
+    assert "Bussen från The Wood Hotel, kl. 09.00 från The Wood Hotel, Torggatan 3" in text
+    assert "Middag på hotellet 18.00 (The Wood Hotel)" in text
+    assert "http://osa.example.se/r/" in text
+    moved = kinds["moved_up"][0]
+    assert moved["To"] == "bo.ek@example.se"
+    assert moved["Subject"].startswith("A place is now yours")
+    assert "A place has become free and is now yours: The bus from The Wood Hotel." in moved.get_body(("plain",)).get_content()
+
+
+def calendar_of(message) -> icalendar.Calendar:
+    attachment = next(part for part in message.walk() if part.get_content_type() == "text/calendar")
+    return icalendar.Calendar.from_ical(attachment.get_payload(decode=True))
+
+
+def test_invitation_ics_times_equal_the_event_file(before_deadline, event, mailer, celery_worker):
+    invitee = add_invitee(event)
+    queue_invitation(invitee)
+    db.session.commit()
+    wait_for_outbox(all_sent(1))
+    calendar = calendar_of(mailer.messages[0].message)
+    assert calendar["METHOD"] == "PUBLISH"
+    assert [c.name for c in calendar.subcomponents][0] == "VTIMEZONE"
+    definition = read_event_file(BUNDLED_EVENT)
+    entries = calendar.walk("VEVENT")
+    assert len(entries) == len(definition.days) == 2
+    for entry, day in zip(entries, definition.days):
+        assert entry.decoded("DTSTART") == day.items[0].starts_at
+        assert entry.decoded("DTSTART").tzinfo.key == "Europe/Stockholm"
+        assert entry.decoded("DTEND") == max(item.ends_at or item.starts_at for item in day.items)
+        assert str(entry["UID"]) == f"innovationsmotet-2021-{day.key}@example.se"
+    assert entries[0].decoded("DTSTART") == dt.datetime(2021, 11, 25, 9, 0, tzinfo=STOCKHOLM)
+
+
+def test_a_relay_that_answers_421_at_first_gets_everything_once(before_deadline, event, mailer, celery_worker):
+    invitees = add_invitees(event, 10)
+    mailer.fail_next_data = 3
+    for invitee in invitees:
+        queue_invitation(invitee)
+    db.session.commit()
+    wait_for_outbox(all_sent(10))
+    assert sorted(mailer.recipients()) == sorted(invitee.email for invitee in invitees)
+    attempts = db.session.scalars(select(Outbox.attempts)).all()
+    assert sum(attempts) == 10 + 3
+    assert mailer.fail_next_data == 0
+
+
+def test_a_recipient_refused_with_550_fails_at_once_and_the_others_arrive(
+    before_deadline, event, mailer, celery_worker
+):
+    invitees = add_invitees(event, 5)
+    mailer.rejected_recipients[invitees[2].email] = "550 5.1.1 <inbjuden2@example.se>: no such user"
+    for invitee in invitees:
+        queue_invitation(invitee)
+    db.session.commit()
+    states = wait_for_outbox(lambda s: len(s) == 5 and all(v in ("sent", "failed") for v in s.values()))
+    assert Counter(states.values()) == {"sent": 4, "failed": 1}
+    failed = db.session.scalar(select(Outbox).where(Outbox.state == "failed"))
+    assert failed.recipient == invitees[2].email
+    assert failed.attempts == 1
+    assert failed.last_error == "550 5.1.1 <inbjuden2@example.se>: no such user"
+    assert sorted(mailer.recipients()) == sorted(i.email for i in invitees if i is not invitees[2])
+
+
+def test_the_send_rate_is_never_exceeded(before_deadline, app, event, mailer, celery_worker):
+    app.config["SEND_RATE_PER_MINUTE"] = 120
+    for invitee in add_invitees(event, 60):
+        queue_invitation(invitee)
+    db.session.commit()
+    wait_for_outbox(all_sent(60), timeout=120)
+    arrivals = sorted(received.received_at for received in mailer.messages)
+    busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
+    assert len(arrivals) == 60
+    assert busiest <= 2, sorted(round(c - a, 3) for a, c in zip(arrivals, arrivals[2:]))[:5]
+
+
+def test_the_same_email_written_twice_is_one_row(before_deadline, event, mailer):
+    invitee = add_invitee(event)
+    assert queue_invitation(invitee) is not None
+    assert queue_invitation(invitee) is None
+    db.session.commit()
+    assert len(db.session.scalars(select(Outbox)).all()) == 1
+
+
+def test_a_header_with_a_line_break_is_refused(before_deadline, event):
+    invitee = add_invitee(event)
+    rendered = RenderedEmail("Hej\r\nBcc: victim@example.org", "text", "<p>html</p>")
+    with pytest.raises(HeaderInjection, match="subject contains a line break"):
+        queue_email(kind="invitation", key="x", event=event, recipient=invitee.email, language="sv", rendered=rendered)
+    assert db.session.scalar(select(Outbox.id)) is None
