@@ -328,7 +328,8 @@ def requeue_stale() -> int:
     dead worker past their lease, or waiting for a retry whose time has come."""
     begin_write()
     now = utcnow()
-    grace = now - dt.timedelta(seconds=max(60.0, 4 * float(current_app.config["SWEEP_SECONDS"])))
+    # A row dispatched within four sweeps may still have its task in the queue.
+    grace = now - dt.timedelta(seconds=4 * float(current_app.config["SWEEP_SECONDS"]))
     stale = or_(
         and_(
             Outbox.state == "queued",

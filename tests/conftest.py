@@ -19,6 +19,8 @@ import contextvars
 import datetime as dt
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -351,3 +353,89 @@ def wait_for_outbox(predicate, timeout: float = 60.0, sweep: bool = True):
 
 def all_sent(count: int):
     return lambda states: len(states) == count and all(state == "sent" for state in states.values())
+
+
+# --- Workers and Redis the test owns: processes it can kill and servers it can restart ------
+
+
+@pytest.fixture
+def pg_app(postgres_url):
+    """The app on the run's PostgreSQL database only (tests that kill processes use it)."""
+    migrate_to_head(postgres_url)
+    app = make_app(postgres_url, SWEEP_SECONDS=0.5, SEND_LEASE_SECONDS=2, SEND_RETRY_SECONDS=0.2)
+    with app.app_context():
+        _empty_database()
+        yield app
+        db.session.remove()
+        _empty_database()
+        db.engine.dispose()
+
+
+def worker_environment(app, **extra) -> dict[str, str]:
+    """OSA_* variables that make a worker process use the test app's database, broker and SMTP."""
+    config = app.config
+    env = {
+        "OSA_DATABASE_URL": config["DATABASE_URL"],
+        "OSA_BROKER_URL": config["BROKER_URL"],
+        "OSA_RESULT_BACKEND": config["RESULT_BACKEND"],
+        "OSA_REDIS_URL": config["REDIS_URL"],
+        "OSA_SECRET_KEYS": ",".join(config["SECRET_KEYS"]),
+        "OSA_BASE_URL": config["BASE_URL"],
+        "OSA_SMTP_HOST": config["SMTP_HOST"],
+        "OSA_SMTP_PORT": str(config["SMTP_PORT"]),
+        "OSA_SEND_RATE_PER_MINUTE": str(config["SEND_RATE_PER_MINUTE"]),
+        "OSA_SEND_LEASE_SECONDS": str(config["SEND_LEASE_SECONDS"]),
+        "OSA_SEND_RETRY_SECONDS": str(config["SEND_RETRY_SECONDS"]),
+        "OSA_SWEEP_SECONDS": str(config["SWEEP_SECONDS"]),
+    }
+    env.update(extra)
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("OSA_")}, **env}
+
+
+def start_worker_process(app) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "--pool", "solo", "--loglevel", "WARNING",
+         "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        env=worker_environment(app), cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+class OwnRedis:
+    """A redis-server of the test's own, on a free port, that can be restarted (it keeps nothing)."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process = None
+
+    def start(self):
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        client = redis_lib.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis_lib.ConnectionError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self):
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def own_redis():
+    server = OwnRedis()
+    server.start()
+    yield server
+    server.stop()

@@ -1,0 +1,105 @@
+"""What must hold when things break: a worker killed mid-send, a Redis that restarts.
+
+Workers here are separate processes (`celery -A tasks.worker worker`) so they can be
+killed with SIGKILL; the test plays beat's part by running the sweeper.
+"""
+
+import os
+import random
+import signal
+import time
+from collections import Counter, defaultdict
+
+from sqlalchemy import func, select
+
+from service.db import db
+from service.eventfile import read_event_file
+from service.events import store_event
+from service.models import Invitee, Outbox
+from service.notifications import queue_invitations
+from service.outbox import requeue_stale
+
+from .conftest import BUNDLED_EVENT, all_sent, start_worker_process, wait_for_outbox
+
+KILLS = 6
+
+
+def load_event_with_invitees(count: int):
+    event = store_event(read_event_file(BUNDLED_EVENT)).event
+    invitees = [
+        Invitee(event=event, name=f"Inbjuden {n}", email=f"inbjuden{n}@example.se",
+                email_key=f"inbjuden{n}@example.se", language="sv")
+        for n in range(count)
+    ]
+    db.session.add_all(invitees)
+    db.session.commit()
+    return event, invitees
+
+
+def configure(app, smtp, broker_url: str) -> None:
+    app.config.update(
+        SMTP_HOST=smtp.host, SMTP_PORT=smtp.port, BROKER_URL=broker_url, REDIS_URL=broker_url,
+        SEND_RATE_PER_MINUTE=0, SEND_BATCH_SIZE=25,
+    )
+    app.extensions["celery"].conf.broker_url = broker_url
+    app.extensions.pop("osa_throttle", None)
+
+
+def test_workers_killed_mid_round_lose_nothing_and_duplicate_only_what_was_in_flight(pg_app, smtp, redis_url):
+    configure(pg_app, smtp, redis_url)
+    event, invitees = load_event_with_invitees(1000)
+    queue_invitations(event, invitees)
+    assert db.session.scalar(select(func.count()).select_from(Outbox)) == 1000
+
+    random.seed(20211125)
+    kills = 0
+    while kills < KILLS:
+        worker = start_worker_process(pg_app)
+        started = len(smtp.messages)
+        # Let it send for a while (until it has sent something), then kill it without warning.
+        deadline = time.monotonic() + 30
+        while len(smtp.messages) == started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(random.uniform(0.05, 0.6))
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(10)
+        kills += 1
+        db.session.rollback()
+        requeue_stale()
+
+    assert len(smtp.messages) < 1000, "the round finished before all the kills; kill sooner"
+    worker = start_worker_process(pg_app)
+    try:
+        wait_for_outbox(all_sent(1000), timeout=240)
+    finally:
+        worker.terminate()
+        worker.wait(20)
+
+    copies = Counter(smtp.recipients())
+    lost = [invitee.email for invitee in invitees if copies[invitee.email] == 0]
+    duplicates = sum(count - 1 for count in copies.values())
+    print(f"\n1000 invitations, {kills} kills: {len(smtp.messages)} messages received, "
+          f"{duplicates} duplicates, {len(lost)} lost")
+    assert lost == []
+    assert duplicates <= kills
+    message_ids = defaultdict(set)
+    for received in smtp.messages:
+        message_ids[received.rcpt_tos[0]].add(received.message["Message-ID"])
+    assert all(len(ids) == 1 for ids in message_ids.values())
+    assert db.session.scalar(select(func.count()).where(Outbox.state == "sent")) == 1000
+
+
+def test_a_redis_restart_loses_the_queue_and_the_sweeper_sends_everything_once(pg_app, smtp, own_redis):
+    configure(pg_app, smtp, own_redis.url)
+    event, invitees = load_event_with_invitees(20)
+    queue_invitations(event, invitees)  # their tasks wait in Redis: no worker runs yet
+    own_redis.stop()
+    own_redis.start()  # Redis keeps nothing: the queued tasks are gone
+
+    worker = start_worker_process(pg_app)
+    try:
+        wait_for_outbox(all_sent(20), timeout=120)
+    finally:
+        worker.terminate()
+        worker.wait(20)
+    assert sorted(smtp.recipients()) == sorted(invitee.email for invitee in invitees)
