@@ -200,3 +200,20 @@ def test_a_header_with_a_line_break_is_refused(before_deadline, event):
     with pytest.raises(HeaderInjection, match="subject contains a line break"):
         queue_email(kind="invitation", key="x", event=event, recipient=invitee.email, language="sv", rendered=rendered)
     assert db.session.scalar(select(Outbox.id)) is None
+
+
+def test_the_secretariat_sees_a_failed_email_and_sends_it_again(before_deadline, event, mailer, celery_worker, runner):
+    invitee = add_invitee(event, "Cia Berg", "cia.berg@example.se")
+    mailer.rejected_recipients[invitee.email] = "550 5.2.1 Mailbox disabled"
+    queue_invitation(invitee)
+    db.session.commit()
+    wait_for_outbox(lambda states: list(states.values()) == ["failed"])
+    listed = runner.invoke(args=["outbox", "list", "--state", "failed"])
+    assert "queued: 0  sending: 0  sent: 0  failed: 1" in listed.output
+    assert "invitation    cia.berg@example.se  550 5.2.1 Mailbox disabled" in listed.output
+
+    del mailer.rejected_recipients[invitee.email]  # the mailbox works again
+    retried = runner.invoke(args=["outbox", "retry"])
+    assert retried.output == "1 email(s) queued again.\n"
+    wait_for_outbox(all_sent(1))
+    assert mailer.recipients() == ["cia.berg@example.se"]

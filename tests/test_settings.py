@@ -34,4 +34,11 @@ def test_app_uses_the_environment(monkeypatch, tmp_path):
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("x.sqlite3")
     assert app.config["BASE_URL"] == "https://osa.example.se"
-    assert app.config["CELERY"]["task_acks_late"] is True
+    celery = app.extensions["celery"].conf
+    assert celery.task_acks_late is True
+    assert celery.task_reject_on_worker_lost is True
+    assert celery.worker_prefetch_multiplier == 1
+    # Longer than the longest retry delay, so Redis never hands a task to a second worker early.
+    from service.outbox import MAX_RETRY_DELAY
+
+    assert celery.broker_transport_options["visibility_timeout"] > MAX_RETRY_DELAY
