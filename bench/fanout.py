@@ -50,7 +50,7 @@ def main() -> None:
 
     database_url, name = create_database()
     redis.Redis.from_url(REDIS_URL).flushdb()
-    instance = tempfile.mkdtemp(prefix="osa-fanout-")
+    tempfile.mkdtemp(prefix="osa-fanout-")
     sink_port = free_port()
     environment = {
         "OSA_DATABASE_URL": database_url,

@@ -23,13 +23,11 @@ from .dates import format_date, format_time
 from .db import db, holds_write_lock, utcnow
 from .models import (
     Event,
-    HotelNight,
     Invitee,
     Response,
     ResponseChange,
     ResponseDay,
     ResponseHotelNight,
-    TransportOption,
 )
 
 FLIGHT_NUMBER = re.compile(r"^[A-Z0-9]{2,3} ?\d{1,4}[A-Z]?$")
@@ -211,24 +209,55 @@ def _lock(rows: list[Any]) -> None:
         db.session.execute(select(type(row).id).where(type(row).id == row.id).with_for_update())
 
 
-def _seat_holders(option: TransportOption, excluding: Response | None = None) -> int:
-    query = select(func.count(ResponseDay.id)).where(
-        ResponseDay.transport_option_id == option.id,
-        ResponseDay.transport_waitlisted_at.is_(None),
-    )
-    if excluding is not None and excluding.id is not None:
-        query = query.where(ResponseDay.response_id != excluding.id)
-    return db.session.scalar(query) or 0
+@dataclass(frozen=True)
+class Places:
+    """Where the places of limited options are held: seats are `ResponseDay` rows naming a
+    transport option, rooms are `ResponseHotelNight` rows naming a night. A row with a
+    waiting-list time is waiting; one without holds a place."""
+
+    row: type
+    option_id: Any
+    waitlisted_at: Any
+
+    def held(self, option_id: int, excluding: Response | None = None) -> int:
+        """Places of the option held, leaving out `excluding`'s own."""
+        query = select(func.count(self.row.id)).where(self.option_id == option_id, self.waitlisted_at.is_(None))
+        if excluding is not None and excluding.id is not None:
+            query = query.where(self.row.response_id != excluding.id)
+        return db.session.scalar(query) or 0
+
+    def held_per_option(self) -> dict[int, int]:
+        """Places held, for every option at once."""
+        return dict(db.session.execute(
+            select(self.option_id, func.count())
+            .where(self.option_id.is_not(None), self.waitlisted_at.is_(None))
+            .group_by(self.option_id)
+        ).all())
+
+    def move_up(self, option: Any) -> list[ResponseChange]:
+        """Give the option's free places to the earliest waiting, with a history row for each."""
+        free = option.capacity - self.held(option.id)
+        if free <= 0:
+            return []
+        waiting = db.session.scalars(
+            select(self.row)
+            .where(self.option_id == option.id, self.waitlisted_at.is_not(None))
+            .order_by(self.waitlisted_at, self.row.id)
+            .limit(free)
+        ).all()
+        changes = []
+        for row in waiting:
+            old = snapshot(row.response)
+            setattr(row, self.waitlisted_at.key, None)
+            db.session.flush()
+            change = ResponseChange(invitee_id=row.response.invitee_id, actor="system", old=old, new=snapshot(row.response))
+            db.session.add(change)
+            changes.append(change)
+        return changes
 
 
-def _room_holders(night: HotelNight, excluding: Response | None = None) -> int:
-    query = select(func.count(ResponseHotelNight.id)).where(
-        ResponseHotelNight.hotel_night_id == night.id,
-        ResponseHotelNight.waitlisted_at.is_(None),
-    )
-    if excluding is not None and excluding.id is not None:
-        query = query.where(ResponseHotelNight.response_id != excluding.id)
-    return db.session.scalar(query) or 0
+SEATS = Places(ResponseDay, ResponseDay.transport_option_id, ResponseDay.transport_waitlisted_at)
+ROOMS = Places(ResponseHotelNight, ResponseHotelNight.hotel_night_id, ResponseHotelNight.waitlisted_at)
 
 
 def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_name: str = "") -> SaveResult:
@@ -275,7 +304,7 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
                 freed_options.add(previous.id)
             row.transport_waitlisted_at = None
         if option is not None and option is not previous:
-            full = option.capacity is not None and _seat_holders(option, response) >= option.capacity
+            full = option.capacity is not None and SEATS.held(option.id, response) >= option.capacity
             row.transport_waitlisted_at = now if full else None
         row.attending = choice.attending
         row.transport_option = option
@@ -297,7 +326,7 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
             response.hotel_nights.remove(row)
     for key in sorted(answer.hotel_nights - set(current_nights)):
         night = nights[key]
-        full = night.capacity is not None and _room_holders(night, response) >= night.capacity
+        full = night.capacity is not None and ROOMS.held(night.id, response) >= night.capacity
         response.hotel_nights.append(ResponseHotelNight(hotel_night=night, waitlisted_at=now if full else None))
 
     db.session.flush()
@@ -306,48 +335,15 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
     if new != old:
         change = ResponseChange(invitee_id=invitee.id, actor=actor, actor_name=actor_name, old=old, new=new)
         db.session.add(change)
-    moved_up = _move_up(event, freed_options, freed_nights)
+    moved_up = [
+        change
+        for places, options, freed in ((SEATS, event.transport_options, freed_options), (ROOMS, event.hotel_nights, freed_nights))
+        for option in options
+        if option.id in freed and option.capacity is not None
+        for change in places.move_up(option)
+    ]
     db.session.flush()
     return SaveResult(response, change, moved_up)
-
-
-def _move_up(event: Event, freed_options: set[int], freed_nights: set[int]) -> list[ResponseChange]:
-    """Give freed seats and rooms to the earliest on each waiting list, with a history row each."""
-    changes: list[ResponseChange] = []
-    for option in event.transport_options:
-        if option.id not in freed_options or option.capacity is None:
-            continue
-        free = option.capacity - _seat_holders(option)
-        waiting = db.session.scalars(
-            select(ResponseDay)
-            .where(ResponseDay.transport_option_id == option.id, ResponseDay.transport_waitlisted_at.is_not(None))
-            .order_by(ResponseDay.transport_waitlisted_at, ResponseDay.id)
-            .limit(max(free, 0))
-        ).all()
-        for row in waiting:
-            changes.append(_record_move_up(row.response, lambda: setattr(row, "transport_waitlisted_at", None)))
-    for night in event.hotel_nights:
-        if night.id not in freed_nights or night.capacity is None:
-            continue
-        free = night.capacity - _room_holders(night)
-        waiting = db.session.scalars(
-            select(ResponseHotelNight)
-            .where(ResponseHotelNight.hotel_night_id == night.id, ResponseHotelNight.waitlisted_at.is_not(None))
-            .order_by(ResponseHotelNight.waitlisted_at, ResponseHotelNight.id)
-            .limit(max(free, 0))
-        ).all()
-        for row in waiting:
-            changes.append(_record_move_up(row.response, lambda: setattr(row, "waitlisted_at", None)))
-    return changes
-
-
-def _record_move_up(response: Response, apply) -> ResponseChange:
-    old = snapshot(response)
-    apply()
-    db.session.flush()
-    change = ResponseChange(invitee_id=response.invitee_id, actor="system", old=old, new=snapshot(response))
-    db.session.add(change)
-    return change
 
 
 # --- Describing an answer to a person -----------------------------------------------------

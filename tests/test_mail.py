@@ -1,10 +1,8 @@
 """The email pipeline end to end: outbox, a real Celery worker, Redis and an SMTP server."""
 
 import datetime as dt
-import email.policy
 import re
 from collections import Counter
-from email import message_from_bytes
 from zoneinfo import ZoneInfo
 
 import icalendar

@@ -7,7 +7,6 @@ import re
 import urllib.request
 
 import pytest
-import time_machine
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select, text
 

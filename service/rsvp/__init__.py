@@ -12,16 +12,16 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from markupsafe import Markup
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from ..answers import Answer, check_answer, current_snapshot, describe_answer, localized, save_answer
+from ..answers import ROOMS, SEATS, Answer, check_answer, current_snapshot, describe_answer, localized, save_answer
 from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import begin_write, db, utcnow
 from ..events import get_event
 from ..eventview import event_view
 from ..links import LinkError, resolve_token
 from ..notifications import queue_answer_emails
-from ..models import Invitee, Response, ResponseDay, ResponseHotelNight
+from ..models import Invitee, Response
 from ..web import current_language, limiter, set_language
 from .forms import DeclineForm, answer_form_class, answer_from_form, form_data
 
@@ -110,21 +110,6 @@ def _response_of(invitee: Invitee) -> Response | None:
     return db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
 
 
-def _taken() -> tuple[dict[int, int], dict[int, int]]:
-    """Seats taken per transport option and rooms taken per night."""
-    seats = dict(db.session.execute(
-        select(ResponseDay.transport_option_id, func.count())
-        .where(ResponseDay.transport_option_id.is_not(None), ResponseDay.transport_waitlisted_at.is_(None))
-        .group_by(ResponseDay.transport_option_id)
-    ).all())
-    rooms = dict(db.session.execute(
-        select(ResponseHotelNight.hotel_night_id, func.count())
-        .where(ResponseHotelNight.waitlisted_at.is_(None))
-        .group_by(ResponseHotelNight.hotel_night_id)
-    ).all())
-    return seats, rooms
-
-
 def _page(invitee: Invitee, form=None, status: int = 200):
     """The answer page: the event from its cached picture, the answer from its snapshot."""
     event = event_view(invitee.event)
@@ -133,7 +118,7 @@ def _page(invitee: Invitee, form=None, status: int = 200):
     closed = utcnow() >= event.rsvp_deadline
     if form is None and not closed:
         form = answer_form_class(event)(data=form_data(answer_))
-    seats, rooms = _taken()
+    seats, rooms = SEATS.held_per_option(), ROOMS.held_per_option()
     option_ids = {option.key: option.id for option in event.transport_options}
     night_ids = {night.key: night.id for night in event.hotel_nights}
     days = answer_["days"].values() if answer_ else []
