@@ -16,7 +16,6 @@ import os
 import smtplib
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -50,7 +49,6 @@ def main() -> None:
 
     database_url, name = create_database()
     redis.Redis.from_url(REDIS_URL).flushdb()
-    tempfile.mkdtemp(prefix="osa-fanout-")
     sink_port = free_port()
     environment = {
         "OSA_DATABASE_URL": database_url,
