@@ -15,6 +15,7 @@ Settings for the servers: TEST_POSTGRES_URL, TEST_REDIS_URL.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import os
@@ -399,6 +400,17 @@ def start_worker_process(app) -> subprocess.Popen:
         env=worker_environment(app), cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
+
+
+@contextlib.contextmanager
+def running_worker(app):
+    """A worker process for the block; stopped (warmly) after it."""
+    worker = start_worker_process(app)
+    try:
+        yield worker
+    finally:
+        worker.terminate()
+        worker.wait(20)
 
 
 class OwnRedis:

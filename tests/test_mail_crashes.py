@@ -19,7 +19,7 @@ from service.models import Invitee, Outbox
 from service.notifications import queue_invitations
 from service.outbox import requeue_stale
 
-from .conftest import BUNDLED_EVENT, all_sent, start_worker_process, wait_for_outbox
+from .conftest import BUNDLED_EVENT, all_sent, running_worker, start_worker_process, wait_for_outbox
 
 KILLS = 6
 
@@ -68,12 +68,8 @@ def test_workers_killed_mid_round_lose_nothing_and_duplicate_only_what_was_in_fl
         requeue_stale()
 
     assert len(smtp.messages) < 1000, "the round finished before all the kills; kill sooner"
-    worker = start_worker_process(pg_app)
-    try:
+    with running_worker(pg_app):
         wait_for_outbox(all_sent(1000), timeout=240)
-    finally:
-        worker.terminate()
-        worker.wait(20)
 
     copies = Counter(smtp.recipients())
     lost = [invitee.email for invitee in invitees if copies[invitee.email] == 0]
@@ -96,10 +92,6 @@ def test_a_redis_restart_loses_the_queue_and_the_sweeper_sends_everything_once(p
     own_redis.stop()
     own_redis.start()  # Redis keeps nothing: the queued tasks are gone
 
-    worker = start_worker_process(pg_app)
-    try:
+    with running_worker(pg_app):
         wait_for_outbox(all_sent(20), timeout=120)
-    finally:
-        worker.terminate()
-        worker.wait(20)
     assert sorted(smtp.recipients()) == sorted(invitee.email for invitee in invitees)
