@@ -55,6 +55,14 @@ SEND_LEASE_SECONDS = 300
 #: How often the sweeper looks for messages to send again, in seconds.
 SWEEP_SECONDS = 15.0
 
+#: Reminders to invitees who have not answered: days before the RSVP deadline, and the local hour.
+REMINDER_DAYS = [7, 2]
+REMINDER_HOUR = 9
+#: The day-before logistics go out at this local hour the day before each event day.
+DAY_BEFORE_HOUR = 14
+#: A scheduled job that could not run on time (workers down) still runs this many hours late; later, it is missed.
+JOB_GRACE_HOURS = 6
+
 #: Requests per client address to personal-link pages (Flask-Limiter syntax).
 LINK_RATE_LIMIT = "60 per minute"
 

@@ -415,8 +415,9 @@ def _format_clock(value: dt.time | None, language: str) -> str:
     return value.strftime("%H.%M" if language == "sv" else "%H:%M")
 
 
-def describe_logistics(event: Event, response: Response, language: str) -> list[str]:
-    """Where and when to be, for this person's answer: their transport, meals and nights."""
+def describe_logistics(event: Event, response: Response, language: str, only_day: Any = None) -> list[str]:
+    """Where and when to be, for this person's answer: their transport, meals and nights
+    (for every day they come, or only `only_day`)."""
     from flask_babel import force_locale, gettext as _
 
     tz = event.timezone
@@ -426,7 +427,7 @@ def describe_logistics(event: Event, response: Response, language: str) -> list[
         chosen_meals = {meal.id for meal in response.meals}
         for day in event.days:
             row = by_day.get(day.id)
-            if row is None or not row.attending:
+            if row is None or not row.attending or (only_day is not None and day.id != only_day.id):
                 continue
             date = format_date(day.date, language)
             option = row.transport_option

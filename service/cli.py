@@ -5,6 +5,8 @@
     osa invitees import FILE   import invitees from CSV or XLSX (all or nothing)
     osa invitations send       invite everyone not yet invited, with a progress bar
     osa outbox list | retry    see what was sent, and send failed emails again
+    osa jobs run [JOB]         run due reminders and day-before emails now (--dry-run to preview)
+    osa schedule               when each job is due, in the event's local time
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from .db import db
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .invitees import InviteeFileError, import_invitees
-from .models import Outbox
+from .dates import format_datetime
+from .jobs import due_times, run_due_jobs
+from .models import JobRun, Outbox
 from .notifications import invitation_progress, invitees_to_invite, queue_invitations, render_invitation_preview
 from .outbox import retry_failed
 
@@ -39,6 +43,7 @@ event_cli = click.Group("event", help="Define the event from its TOML file.")
 invitees_cli = click.Group("invitees", help="Import and list invitees.")
 invitations_cli = click.Group("invitations", help="Send the invitations.")
 outbox_cli = click.Group("outbox", help="See and retry the emails OSA sends.")
+jobs_cli = click.Group("jobs", help="Run scheduled jobs now, or preview them.")
 
 
 @event_cli.command("load")
@@ -152,10 +157,34 @@ def retry_outbox_command(ids: tuple[int, ...]) -> None:
     click.echo(f"{count} email(s) queued again.")
 
 
+@jobs_cli.command("run")
+@click.argument("job", required=False)
+@click.option("--dry-run", is_flag=True, help="Say how many emails each due job would send; send nothing.")
+def run_jobs_command(job: str | None, dry_run: bool) -> None:
+    """Run the jobs that are due (or only JOB: reminder, day-before) and have not run."""
+    report = run_due_jobs(dry_run=dry_run, only=job)
+    if not report:
+        click.echo("No job is due.")
+    for name, state, emails in report:
+        click.echo(f"{name}: {state}, {emails} email(s)")
+
+
+@click.command("schedule")
+@click.option("--event", "slug", help="The event's id (default: the newest event).")
+def schedule_command(slug: str | None) -> None:
+    """Each scheduled job, when it is due in the event's local time, and whether it has run."""
+    event = _event_or_fail(slug)
+    runs = {(run.job, run.scheduled_for): run for run in db.session.scalars(select(JobRun).where(JobRun.event_id == event.id))}
+    for due in due_times(event):
+        run = runs.get((due.job, due.at))
+        state = f"{run.state}, {run.emails} email(s)" if run else "to come"
+        click.echo(f"{format_datetime(due.at, event.timezone)}  {due.job:<18} {state}")
+
+
 def register(app: Flask) -> None:
     """Add OSA's commands to the app's CLI."""
-    for group in (event_cli, invitees_cli, invitations_cli, outbox_cli):
-        app.cli.add_command(group)
+    for command in (event_cli, invitees_cli, invitations_cli, outbox_cli, jobs_cli, schedule_command):
+        app.cli.add_command(command)
 
 
 def _create_app() -> Flask:

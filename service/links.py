@@ -25,6 +25,7 @@ from .models import Event, Invitee
 #: One salt per purpose: a token made for one purpose never verifies for another.
 SALTS = {
     "rsvp": "osa.link.rsvp",
+    "optout": "osa.link.reminder-opt-out",
 }
 
 
@@ -47,11 +48,20 @@ def make_token(invitee: Invitee, purpose: str = "rsvp") -> str:
     return _serializer(purpose).dumps([invitee.id, invitee.link_version])
 
 
+def _absolute(endpoint: str, token: str) -> str:
+    # Built from the URL map, so it works outside requests too (workers, the CLI).
+    path = current_app.url_map.bind("").build(endpoint, {"token": token})
+    return current_app.config["BASE_URL"].rstrip("/") + path
+
+
 def rsvp_url(invitee: Invitee) -> str:
     """The invitee's personal answer link, absolute, on the configured BASE_URL."""
-    # Built from the URL map, so it works outside requests too (workers, the CLI).
-    path = current_app.url_map.bind("").build("rsvp.answer", {"token": make_token(invitee)})
-    return current_app.config["BASE_URL"].rstrip("/") + path
+    return _absolute("rsvp.answer", make_token(invitee))
+
+
+def opt_out_url(invitee: Invitee) -> str:
+    """The link that stops reminders (and nothing else) for the invitee."""
+    return _absolute("rsvp.opt_out", make_token(invitee, "optout"))
 
 
 def links_expire_at(event: Event | SimpleNamespace) -> dt.datetime:

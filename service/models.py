@@ -433,6 +433,25 @@ class Outbox(db.Model):
         return parseaddr(self.sender)[1]
 
 
+class JobRun(db.Model):
+    """One scheduled job at one scheduled time: written once, so no job runs twice."""
+
+    __tablename__ = "job_run"
+    __table_args__ = (UniqueConstraint("job", "event_id", "scheduled_for"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: E.g. "reminder-7", "day-before-day1".
+    job: Mapped[str] = mapped_column(String(KEY))
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    #: When the job was due (UTC), computed from the event's local times.
+    scheduled_for: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    #: "done", or "missed" when the workers were down until it was too late to matter.
+    state: Mapped[str] = mapped_column(String(16))
+    ran_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: How many emails it queued.
+    emails: Mapped[int] = mapped_column(Integer, default=0)
+
+
 #: The parts of an event; a change to any of them is a change to the event.
 EVENT_PARTS = (Contact, EventDay, AgendaItem, Role, Meal, TransportOption, HotelNight, DietOption)
 

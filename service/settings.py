@@ -46,7 +46,13 @@ def _coerce(name: str, raw: str, default: Any) -> Any:
         except ValueError:
             raise SettingsError(f"{PREFIX}{name}: expected a number, got {raw!r}") from None
     if isinstance(default, list):
-        return [part.strip() for part in raw.split(",") if part.strip()]
+        parts = [part.strip() for part in raw.split(",") if part.strip()]
+        if default and isinstance(default[0], int):
+            try:
+                return [int(part) for part in parts]
+            except ValueError:
+                raise SettingsError(f"{PREFIX}{name}: expected whole numbers separated by commas, got {raw!r}") from None
+        return parts
     return raw
 
 

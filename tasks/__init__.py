@@ -22,10 +22,11 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.set_default()
     # Import the task modules so the worker knows every task.
-    for module in ("health", "mail"):
+    for module in ("health", "mail", "jobs"):
         celery_app.autodiscover_tasks(["tasks"], related_name=module, force=True)
     celery_app.conf.beat_schedule = {
         "sweep-outbox": {"task": "osa.mail.requeue_stale", "schedule": float(app.config["SWEEP_SECONDS"])},
+        "scheduled-jobs": {"task": "osa.jobs.run_due", "schedule": 60.0},
     }
     app.extensions["celery"] = celery_app
     return celery_app

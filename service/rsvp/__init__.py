@@ -223,3 +223,24 @@ def thanks(token: str):
         token=token,
         page_title=_("Thank you"),
     )
+
+
+@bp.route("/<token>/no-reminders", methods=["GET", "POST"])
+def opt_out(token: str):
+    """Stop reminders. GET only asks (mail scanners open links); the button POSTs."""
+    invitee = resolve_token(token, purpose="optout")
+    set_language(request.args.get("lang") or invitee.language)
+    form = DeclineForm()
+    done = False
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        begin_write()
+        invitee.reminders_opted_out = True
+        db.session.commit()
+        done = True
+    return render_template(
+        "rsvp/opt_out.html", event=invitee.event, invitee=invitee, form=form, done=done,
+        opted_out=invitee.reminders_opted_out, language=current_language(),
+        page_title=_("Reminders"),
+    )

@@ -1,0 +1,152 @@
+"""Scheduled jobs over the seed's timeline: reminders before the deadline, and the
+day-before logistics, tailored to each attendee's transport. The clock moves."""
+
+import datetime as dt
+import re
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from service.answers import Answer, DayAnswer, save_answer
+from service.db import begin_write, db
+from service.eventfile import parse_event
+from service.events import store_event
+from service.jobs import due_times, run_due_jobs
+from service.models import JobRun, Outbox
+from service.notifications import queue_invitation
+
+from .conftest import BUNDLED_EVENT, add_invitee
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def local(*args) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=STOCKHOLM)
+
+
+def answer(invitee, **days):
+    begin_write()
+    save_answer(invitee, Answer(days={key: value for key, value in days.items()}))
+    db.session.commit()
+
+
+def outbox_of(address: str) -> list[str]:
+    """The kinds of email written for an address, oldest first."""
+    db.session.rollback()
+    return list(db.session.scalars(select(Outbox.kind).where(Outbox.recipient == address).order_by(Outbox.id)))
+
+
+def test_schedule_shows_every_job_in_local_time(event, runner):
+    result = runner.invoke(args=["schedule"])
+    assert result.output.splitlines() == [
+        "måndag 8 november 2021 kl. 09.00  reminder-7         to come",
+        "lördag 13 november 2021 kl. 09.00  reminder-2         to come",
+        "onsdag 24 november 2021 kl. 14.00  day-before-day1    to come",
+        "torsdag 25 november 2021 kl. 14.00  day-before-day2    to come",
+    ]
+
+
+def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event, runner):
+    answered = add_invitee(event, "Anna Svar", "anna.svar@example.se")
+    opted_out = add_invitee(event, "Bo Nej", "bo.nej@example.se")
+    silent = add_invitee(event, "Cia Tyst", "cia.tyst@example.se")
+    begin_write()
+    for invitee in (answered, opted_out, silent):
+        queue_invitation(invitee)
+    opted_out.reminders_opted_out = True
+    db.session.commit()
+    answer(answered, day1=DayAnswer(attending=False), day2=DayAnswer(attending=False))
+
+    before_deadline.move_to(local(2021, 11, 10, 10, 0))
+    late = add_invitee(event, "Dan Sen", "dan.sen@example.se")  # invited after the first reminder
+    begin_write()
+    queue_invitation(late)
+    db.session.commit()
+
+    before_deadline.move_to(local(2021, 11, 13, 9, 0, 30))
+    first = runner.invoke(args=["jobs", "run"])
+    assert first.output.splitlines() == ["reminder-7: missed, 0 email(s)", "reminder-2: done, 2 email(s)"]
+    again = runner.invoke(args=["jobs", "run"])  # beat fires twice in the same minute
+    assert again.output == "No job is due.\n"
+    assert outbox_of(silent.email) == ["invitation", "reminder"]
+    assert outbox_of(late.email) == ["invitation", "reminder"]
+    assert outbox_of(opted_out.email) == ["invitation"]
+    assert outbox_of(answered.email) == ["invitation"]
+    reminder = db.session.scalar(select(Outbox).where(Outbox.kind == "reminder", Outbox.recipient == silent.email))
+    assert reminder.subject.startswith("Påminnelse: svara senast måndag 15 november 2021 kl. 12.00")
+    assert "/no-reminders" in reminder.body_text and "http://osa.example.se/r/" in reminder.body_text
+
+
+
+def test_a_reminder_due_while_the_workers_were_down_goes_out_once_when_they_return(before_deadline, event, runner):
+    silent = add_invitee(event, "Cia Tyst", "cia.tyst@example.se")
+    queue_invitation(silent)
+    db.session.commit()
+    before_deadline.move_to(local(2021, 11, 8, 11, 30))  # 2½ hours after 09.00: within the grace
+    assert runner.invoke(args=["jobs", "run", "reminder"]).output == "reminder-7: done, 1 email(s)\n"
+    assert runner.invoke(args=["jobs", "run", "reminder"]).output == "No job is due.\n"
+    runs = db.session.scalars(select(JobRun)).all()
+    assert [(r.job, r.state, r.emails) for r in runs] == [("reminder-7", "done", 1)]
+
+
+def test_the_day_before_each_attendee_gets_their_own_logistics(before_deadline, event):
+    bus = add_invitee(event, "Bo Buss", "bo.buss@example.se")
+    flyer = add_invitee(event, "Flora Flyg", "flora.flyg@example.se", language="en")
+    driver = add_invitee(event, "Egon Egen", "egon.egen@example.se")
+    away = add_invitee(event, "Ingen Alls", "ingen.alls@example.se")
+    answer(bus, day1=DayAnswer(True, "bus"), day2=DayAnswer(False))
+    answer(flyer, day1=DayAnswer(True, "airport", "SK 2014", dt.time(9, 5)), day2=DayAnswer(True))
+    answer(driver, day1=DayAnswer(True, "own"), day2=DayAnswer(False))
+    answer(away, day1=DayAnswer(False), day2=DayAnswer(False))
+
+    before_deadline.move_to(local(2021, 11, 24, 14, 0, 30))
+    assert run_due_jobs(only="day-before") == [("day-before-day1", "done", 3)]
+    assert run_due_jobs(only="day-before") == []
+
+    def day_before(address):
+        (row,) = db.session.scalars(select(Outbox).where(Outbox.kind == "day_before", Outbox.recipient == address))
+        return row.body_text
+
+    bus_text = day_before(bus.email)
+    assert "Bussen från The Wood Hotel, kl. 09.00 från The Wood Hotel, Torggatan 3" in bus_text
+    assert "070-174 06 05" in bus_text
+    flyer_text = day_before(flyer.email)
+    assert "pickup at Skellefteå flygplats at about 09:30. We have your flight SK 2014, landing at 09:05." in flyer_text
+    driver_text = day_before(driver.email)
+    assert "Egen väg, ansluter till lunchen kl. 12.00 utan turen, kl. 12.00" in driver_text
+    assert outbox_of(away.email) == []
+
+    before_deadline.move_to(local(2021, 11, 26, 9, 30))  # day 2 has begun: its logistics come too late
+    assert run_due_jobs(only="day-before") == [("day-before-day2", "missed", 0)]
+
+
+def test_jobs_fire_at_the_local_hour_on_both_sides_of_the_end_of_summer_time(app):
+    # The meeting three weeks earlier: reminders in October (summer time), the days in November.
+    moved = store_event(parse_event(BUNDLED_EVENT.read_text(encoding="utf-8"), move_days=-21)).event
+    db.session.commit()
+    times = {due.job: due.at for due in due_times(moved)}
+    assert times["reminder-7"] == dt.datetime(2021, 10, 18, 7, 0, tzinfo=dt.timezone.utc)  # 09.00 CEST
+    assert times["day-before-day1"] == dt.datetime(2021, 11, 3, 13, 0, tzinfo=dt.timezone.utc)  # 14.00 CET
+    for job, at in times.items():
+        assert at.astimezone(STOCKHOLM).hour == (9 if job.startswith("reminder") else 14)
+    assert run_due_jobs(now=times["reminder-7"] - dt.timedelta(seconds=1)) == []
+    assert [r[0] for r in run_due_jobs(now=times["reminder-7"] + dt.timedelta(seconds=30))] == ["reminder-7"]
+    assert [r[0] for r in run_due_jobs(now=times["day-before-day1"] + dt.timedelta(seconds=30))] == [
+        "reminder-2", "day-before-day1"
+    ]
+
+
+def test_opting_out_of_reminders_asks_first_and_stops_only_reminders(before_deadline, client, event):
+    from service.links import opt_out_url
+
+    invitee = add_invitee(event)
+    path = re.sub(r"^https?://[^/]+", "", opt_out_url(invitee))
+    page = client.get(path)
+    assert "Vill du sluta få påminnelser om Innovationsmötet med Svenska Industrikommuner?" in page.get_data(as_text=True)
+    db.session.rollback()
+    assert invitee.reminders_opted_out is False  # a GET (a mail scanner) changes nothing
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    done = client.post(path, data={"csrf_token": token})
+    assert "Klart: du får inga fler påminnelser" in done.get_data(as_text=True)
+    db.session.rollback()
+    assert invitee.reminders_opted_out is True
