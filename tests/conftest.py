@@ -10,7 +10,8 @@
 - `celery_worker`: a real Celery worker thread on Redis running the app's tasks.
 
 PostgreSQL or Redis being unreachable is a failure, never a skip.
-Settings for the servers: TEST_POSTGRES_URL, TEST_REDIS_URL.
+Settings for the servers: TEST_POSTGRES_URL, TEST_REDIS_URL (by default the run takes a free
+database number on the machine's Redis, so two runs at once do not collide).
 """
 
 from __future__ import annotations
@@ -45,7 +46,28 @@ from service.models import Invitee
 from .smtp import RecordingSMTPServer
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+REDIS_SERVER = "redis://127.0.0.1:6379"
+_RUN_CLAIM = "osa:test-run"
+
+
+def _claim_redis_database() -> str:
+    """A Redis database number no other test run is using, so runs on one machine cannot collide:
+    each run marks the database it takes with a key that expires if the run dies."""
+    if os.environ.get("TEST_REDIS_URL"):
+        return os.environ["TEST_REDIS_URL"]
+    for number in (11, 12, 13, 15, 10, 9, 8, 7):  # 14 is bench/fanout.py's
+        client = redis_lib.Redis.from_url(f"{REDIS_SERVER}/{number}")
+        try:
+            if client.set(_RUN_CLAIM, os.getpid(), nx=True, ex=3 * 3600):
+                return f"{REDIS_SERVER}/{number}"
+        except redis_lib.ConnectionError:
+            return f"{REDIS_SERVER}/11"  # the redis_url fixture reports it unreachable
+        finally:
+            client.close()
+    raise RuntimeError("every test Redis database is taken by another run")
+
+
+REDIS_URL = _claim_redis_database()
 BUNDLED_EVENT = BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml"
 BACKENDS = ("sqlite", "postgresql")
 
@@ -184,9 +206,23 @@ def redis_url():
         client.flushdb()
     except redis_lib.ConnectionError as error:
         pytest.fail(f"Redis at {REDIS_URL} is unreachable: {error}", pytrace=False)
+    client.set(_RUN_CLAIM, os.getpid(), ex=3 * 3600)
     yield REDIS_URL
     client.flushdb()
+    client.set(_RUN_CLAIM, os.getpid(), ex=3 * 3600)
     client.close()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Give the run's Redis database back."""
+    client = redis_lib.Redis.from_url(REDIS_URL)
+    try:
+        if client.get(_RUN_CLAIM) == str(os.getpid()).encode():
+            client.delete(_RUN_CLAIM)
+    except redis_lib.ConnectionError:
+        pass
+    finally:
+        client.close()
 
 
 def free_port() -> int:
