@@ -23,11 +23,12 @@ from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 
 from .answers import describe_logistics, localized
-from .dates import format_date, format_date_range, format_datetime, format_time
+from .dates import format_date, format_time
 from .db import begin_write, db, utcnow
 from .emails import render_email
-from .links import opt_out_url, rsvp_url
+from .links import opt_out_url
 from .models import Event, EventDay, Invitee, JobRun, Outbox, Response, ResponseDay
+from .notifications import email_context
 from .outbox import queue_email
 
 
@@ -92,17 +93,6 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
     return report
 
 
-def _common(event: Event, invitee: Invitee) -> dict:
-    language = invitee.language
-    return {
-        "event": event,
-        "invitee": invitee,
-        "link": rsvp_url(invitee),
-        "dates": format_date_range(event.days[0].date, event.days[-1].date, language),
-        "deadline": format_datetime(event.rsvp_deadline, event.timezone, language),
-    }
-
-
 def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
     def run(event: Event, at: dt.datetime, dry_run: bool) -> int:
         """Remind those invited before this reminder's time who have not answered and not opted out."""
@@ -119,7 +109,7 @@ def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
         if dry_run:
             return len(invitees)
         for invitee in invitees:
-            rendered = render_email("reminder", invitee.language, opt_out=opt_out_url(invitee), **_common(event, invitee))
+            rendered = render_email("reminder", invitee.language, opt_out=opt_out_url(invitee), **email_context(event, invitee))
             queue_email(kind="reminder", key=f"reminder-{days}:{invitee.id}", event=event, invitee=invitee,
                         recipient=invitee.email, language=invitee.language, rendered=rendered)
         return len(invitees)
@@ -156,7 +146,7 @@ def _day_before(day_id: int) -> Callable[[Event, dt.datetime, bool], int]:
                 day_heading=f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
                 logistics=describe_logistics(event, invitee.response, language, only_day=day),
                 agenda=agenda,
-                **_common(event, invitee),
+                **email_context(event, invitee),
             )
             queue_email(kind="day_before", key=f"day-before-{day.key}:{invitee.id}", event=event, invitee=invitee,
                         recipient=invitee.email, language=language, rendered=rendered)

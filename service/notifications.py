@@ -25,7 +25,8 @@ from .models import Event, Invitee, Outbox, Response, ResponseChange
 from .outbox import queue_email
 
 
-def _common(event: Event, invitee: Invitee) -> dict:
+def email_context(event: Event, invitee: Invitee) -> dict:
+    """What every email to an invitee shows: the event, their name and link, the dates and the deadline."""
     language = invitee.language
     return {
         "event": event,
@@ -61,7 +62,7 @@ def _render_invitation(invitee: Invitee) -> RenderedEmail:
             "span": f"{format_time(starts, event.timezone, language)}–{format_time(ends, event.timezone, language)}",
             "summary": day.summary,
         })
-    return render_email("invitation", language, days=days, **_common(event, invitee))
+    return render_email("invitation", language, days=days, **email_context(event, invitee))
 
 
 def queue_invitation(invitee: Invitee) -> Outbox | None:
@@ -100,7 +101,7 @@ def _answer_email(kind: str, key: str, invitee: Invitee, response: Response, **e
         summary=describe_answer(event, response, language),
         logistics=describe_logistics(event, response, language),
         **extra,
-        **_common(event, invitee),
+        **email_context(event, invitee),
     )
     return queue_email(
         kind=kind, key=key, event=event, invitee=invitee, recipient=invitee.email, language=language,
