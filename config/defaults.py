@@ -60,6 +60,8 @@ REMINDER_DAYS = [7, 2]
 REMINDER_HOUR = 9
 #: The day-before logistics go out at this local hour the day before each event day.
 DAY_BEFORE_HOUR = 14
+#: The daily headcount goes to the secretariat at this local hour.
+REPORT_HOUR = 7
 #: A scheduled job that could not run on time (workers down) still runs this many hours late; later, it is missed.
 JOB_GRACE_HOURS = 6
 

@@ -18,7 +18,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 import email_templates
 
 TEMPLATES = Path(email_templates.__file__).parent
-KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before")
+KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before", "daily_report")
 LANGUAGES = ("sv", "en")
 
 _environment = Environment(
@@ -49,6 +49,6 @@ def render_email(kind: str, language: str, **context) -> RenderedEmail:
     subject = " ".join(str(module.subject).split())
     text = _BLANK_LINES.sub("\n\n", str(module)).strip() + "\n"
     html = _environment.get_template(f"{kind}/{language}.html").render(
-        subject=subject, language=language, **context
+        subject=subject, language=language, text_body=text, **context
     )
     return RenderedEmail(subject, text, _inliner.inline(html))

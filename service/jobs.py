@@ -13,19 +13,21 @@ day begins); after that it is recorded as missed.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from .answers import describe_logistics, localized
 from .dates import format_date, format_time
 from .db import begin_write, db, utcnow
 from .emails import render_email
+from .headcount import answers_chart, answers_csv, changes_between, headcount
 from .links import opt_out_url
 from .models import Event, EventDay, Invitee, JobRun, Outbox, Response, ResponseDay
 from .notifications import email_context
@@ -58,6 +60,14 @@ def due_times(event: Event) -> Iterator[Due]:
         at = _local(day.date - dt.timedelta(days=1), int(config["DAY_BEFORE_HOUR"]), event.timezone)
         starts = min(item.starts_at for item in day.items)
         times.append(Due(f"day-before-{day.key}", at, starts, _day_before(day.id)))
+    # The daily report, every morning from the day the event was defined to its last day.
+    zone = ZoneInfo(event.timezone)
+    first = event.created_at.astimezone(zone).date()
+    for offset in range((event.days[-1].date - first).days + 1):
+        date = first + dt.timedelta(days=offset)
+        at = _local(date, int(config["REPORT_HOUR"]), event.timezone)
+        if at >= event.created_at:
+            times.append(Due(f"daily-report-{date.isoformat()}", at, at + dt.timedelta(days=1), _daily_report))
     return iter(sorted(times, key=lambda due: due.at))
 
 
@@ -153,3 +163,40 @@ def _day_before(day_id: int) -> Callable[[Event, dt.datetime, bool], int]:
         return len(invitees)
 
     return run
+
+
+def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
+    """The headcount to the secretariat: numbers, changes since the last report, CSV and chart."""
+    if dry_run:
+        return 1
+    language = event.default_language
+    previous = db.session.scalar(
+        select(JobRun.scheduled_for)
+        .where(JobRun.event_id == event.id, JobRun.job.like("daily-report-%"), JobRun.state == "done",
+               JobRun.scheduled_for < at)
+        .order_by(JobRun.scheduled_for.desc())
+        .limit(1)
+    )
+    missed = db.session.scalar(
+        select(func.count(JobRun.id)).where(
+            JobRun.event_id == event.id, JobRun.state == "missed", JobRun.scheduled_for < at,
+            ~JobRun.job.like("daily-report-%"),
+            JobRun.ran_at > previous if previous is not None else JobRun.id.is_not(None),
+        )
+    )
+    report_date = format_date(at.astimezone(ZoneInfo(event.timezone)).date(), language)
+    chart_cid = f"chart-{at:%Y%m%d}@osa"
+    rendered = render_email(
+        "daily_report", language, event=event, report_date=report_date, counts=headcount(event, language),
+        changes=changes_between(event, previous, at), missed=missed, chart_cid=chart_cid,
+    )
+    day = at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
+    attachments = [
+        {"filename": f"{event.slug}-svar-{day}.csv", "content_type": "text/csv; charset=utf-8",
+         "data": answers_csv(event, language)},
+        {"filename": "svar-over-tid.png", "content_type": "image/png", "encoding": "base64",
+         "data": base64.b64encode(answers_chart(event, at)).decode("ascii"), "content_id": chart_cid},
+    ]
+    queue_email(kind="daily_report", key=f"daily-report:{event.id}:{day}", event=event,
+                recipient=event.secretariat_email, language=language, rendered=rendered, attachments=attachments)
+    return 1

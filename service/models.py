@@ -418,7 +418,8 @@ class Outbox(db.Model):
     subject: Mapped[str] = mapped_column(Text)
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text, default="")
-    #: [{"filename", "content_type", "data"}] with text data (an .ics).
+    #: [{"filename", "content_type", "data"}]: text data (an .ics, a CSV), or base64 with
+    #: "encoding": "base64" (a PNG); "content_id" makes it inline, shown by the HTML part.
     attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     #: Automated mail carries `Auto-Submitted: auto-generated`.
     auto_submitted: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -17,6 +17,7 @@ crash carries the same Message-ID and mail clients show it once.
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import email.charset
 import logging
@@ -189,7 +190,16 @@ def build_message(row: Outbox) -> Message:
     )
     message.msgId = row.message_id
     for attachment in row.attachments:
-        message.attach(attachment["filename"], attachment["content_type"], attachment["data"].encode("utf-8"))
+        if attachment.get("encoding") == "base64":
+            data = base64.b64decode(attachment["data"])
+        else:
+            data = attachment["data"].encode("utf-8")
+        content_id = attachment.get("content_id")
+        message.attach(
+            attachment["filename"], attachment["content_type"], data,
+            disposition="inline" if content_id else "attachment",
+            headers={"Content-ID": f"<{content_id}>"} if content_id else None,
+        )
     return message
 
 

@@ -64,9 +64,9 @@ def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event
     db.session.commit()
 
     before_deadline.move_to(local(2021, 11, 13, 9, 0, 30))
-    first = runner.invoke(args=["jobs", "run"])
+    first = runner.invoke(args=["jobs", "run", "reminder"])
     assert first.output.splitlines() == ["reminder-7: missed, 0 email(s)", "reminder-2: done, 2 email(s)"]
-    again = runner.invoke(args=["jobs", "run"])  # beat fires twice in the same minute
+    again = runner.invoke(args=["jobs", "run", "reminder"])  # beat fires twice in the same minute
     assert again.output == "No job is due.\n"
     assert outbox_of(silent.email) == ["invitation", "reminder"]
     assert outbox_of(late.email) == ["invitation", "reminder"]
@@ -150,3 +150,81 @@ def test_opting_out_of_reminders_asks_first_and_stops_only_reminders(before_dead
     assert "Klart: du får inga fler påminnelser" in done.get_data(as_text=True)
     db.session.rollback()
     assert invitee.reminders_opted_out is True
+
+
+def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, event):
+    import base64
+    import csv
+    import io
+    import random
+    from email import message_from_bytes, policy
+
+    from sqlalchemy import func
+
+    from service.models import Meal, Response, ResponseDay, ResponseHotelNight, TransportOption, response_meal
+    from service.outbox import build_message
+
+    random.seed(25)
+    people = [add_invitee(event, name, f"person{n}@example.se", role=random.choice(["kso", "official"]))
+              for n, name in enumerate(["Åsa Öberg", "Märta Ängström", "Örjan Åkesson", "Bo Ek", "Cia Berg",
+                                        "Dan Lind", "Eva Sjö", "Filip Ås", "Gun Ström", "Hans Hägg"])]
+    for person in people[:8]:
+        if random.random() < 0.25:
+            answer(person, day1=DayAnswer(False), day2=DayAnswer(False))
+            continue
+        transport = random.choice(["bus", "airport", "own"])
+        begin_write()
+        save_answer(person, Answer(
+            days={"day1": DayAnswer(True, transport, "SK 2014" if transport == "airport" else "",
+                                    dt.time(9, 10) if transport == "airport" else None),
+                  "day2": DayAnswer(random.random() < 0.6)},
+            meals={"lunch-day1", "dinner-day1"} if random.random() < 0.7 else {"lunch-day1"},
+            diets={"vegetarian"} if random.random() < 0.4 else set(),
+            allergies="Nötter" if random.random() < 0.3 else "",
+            hotel_nights={"night-24"} if random.random() < 0.5 else set(),
+        ))
+        db.session.commit()
+
+    before_deadline.move_to(local(2021, 11, 2, 7, 0, 30))
+    assert run_due_jobs(only="daily-report") == [("daily-report-2021-11-02", "done", 1)]
+    row = db.session.scalar(select(Outbox).where(Outbox.kind == "daily_report"))
+    assert row.recipient == "sekretariatet@example.se"
+    text = row.body_text
+
+    # The same numbers, counted straight from the answers tables.
+    def count(query):
+        return db.session.scalar(query) or 0
+
+    attending = count(select(func.count(func.distinct(ResponseDay.response_id))).where(ResponseDay.attending.is_(True)))
+    answered = count(select(func.count(Response.id)))
+    assert f"Inbjudna: {len(people)}" in text
+    assert f"Kommer: {attending}" in text
+    assert f"Kommer inte: {answered - attending}" in text
+    assert f"Ej svarat: {len(people) - answered}" in text
+    for day in event.days:
+        coming = count(select(func.count()).where(ResponseDay.day_id == day.id, ResponseDay.attending.is_(True)))
+        assert f"{day.title}, " in text and f": {coming} kommer," in text
+    for meal in db.session.scalars(select(Meal)):
+        eaters = count(select(func.count()).select_from(response_meal).where(response_meal.c.meal_id == meal.id))
+        assert re.search(rf"^{re.escape(meal.name)} .*: {eaters}\b", text, re.M), meal.key
+    for option in db.session.scalars(select(TransportOption)):
+        seats = count(select(func.count()).where(ResponseDay.transport_option_id == option.id))
+        capacity = f" av {option.capacity} platser" if option.capacity else ""
+        assert f"{option.name}: {seats}{capacity}" in text
+    nights = count(select(func.count()).select_from(ResponseHotelNight))
+    assert f"Natten efter onsdag 24 november 2021: {nights} av 60 rum" in text
+    assert "svarade" in text and "Hans Hägg" in text.split("EJ SVARAT")[1]
+
+    message = message_from_bytes(build_message(row).as_bytes(), policy=policy.default)
+    assert message["Auto-Submitted"] == "auto-generated"
+    chart = next(part for part in message.walk() if part.get_content_type() == "image/png")
+    assert chart.get_content_disposition() == "inline"
+    assert chart.get_payload(decode=True).startswith(b"\x89PNG")
+    assert f'src="cid:{chart["Content-ID"].strip("<>")}"' in message.get_body(("html",)).get_content()
+    sheet = next(a for a in row.attachments if a["filename"].endswith(".csv"))
+    assert sheet["data"].startswith("\ufeff")
+    rows = list(csv.reader(io.StringIO(sheet["data"].encode("utf-8").decode("utf-8-sig"))))
+    assert rows[0][:6] == ["Namn", "E-post", "Organisation", "Roll", "Språk", "Svar"]
+    assert len(rows) == 1 + len(people)
+    assert {r[0] for r in rows[1:]} == {p.name for p in people}
+    assert base64.b64decode(next(a for a in row.attachments if a["filename"].endswith(".png"))["data"])[:4] == b"\x89PNG"

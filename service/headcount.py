@@ -1,0 +1,255 @@
+"""The headcount: how many come, per day, meal, diet, transport, hotel night, role and
+organisation, computed from the answers as they stand. The daily report, and
+later the dashboard and the hotel's numbers, read it from here.
+
+Also the report's attachments: every answer as CSV (UTF-8 with BOM, so Excel
+shows å, ä, ö) and a PNG chart of answers over time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from .answers import localized
+from .dates import format_date
+from .db import db
+from .models import Event, Invitee, Response, ResponseChange, ResponseDay, ResponseHotelNight
+
+
+@dataclass
+class Headcount:
+    invited: int = 0
+    attending: int = 0
+    declined: int = 0
+    no_answer: int = 0
+    #: (label, coming, not coming)
+    days: list[tuple[str, int, int]] = field(default_factory=list)
+    #: (label, count, {diet: count})
+    meals: list[tuple[str, int, dict[str, int]]] = field(default_factory=list)
+    diets: list[tuple[str, int]] = field(default_factory=list)
+    #: (name, what they wrote) for everyone attending with allergies or other needs
+    allergies: list[tuple[str, str]] = field(default_factory=list)
+    #: (label, seats taken, waiting, capacity or None)
+    transport: list[tuple[str, int, int, int | None]] = field(default_factory=list)
+    #: (name, flight, arrival) for the airport pickup
+    flights: list[tuple[str, str, str]] = field(default_factory=list)
+    #: (label, rooms taken, waiting, capacity or None)
+    nights: list[tuple[str, int, int, int | None]] = field(default_factory=list)
+    #: (name, attending, invited)
+    roles: list[tuple[str, int, int]] = field(default_factory=list)
+    organisations: list[tuple[str, int, int]] = field(default_factory=list)
+    not_answered: list[str] = field(default_factory=list)
+
+
+def _invitees(event: Event) -> list[Invitee]:
+    return list(db.session.scalars(
+        select(Invitee)
+        .where(Invitee.event_id == event.id, Invitee.removed_at.is_(None))
+        .options(
+            selectinload(Invitee.role),
+            selectinload(Invitee.response).selectinload(Response.days).selectinload(ResponseDay.transport_option),
+            selectinload(Invitee.response).selectinload(Response.meals),
+            selectinload(Invitee.response).selectinload(Response.diets),
+            selectinload(Invitee.response).selectinload(Response.hotel_nights).selectinload(ResponseHotelNight.hotel_night),
+        )
+        .order_by(Invitee.name)
+    ))
+
+
+def headcount(event: Event, language: str = "sv") -> Headcount:
+    """The numbers as the answers stand now."""
+    counts = Headcount()
+    invitees = _invitees(event)
+    counts.invited = len(invitees)
+    coming_days: Counter[int] = Counter()
+    not_coming_days: Counter[int] = Counter()
+    meals: Counter[int] = Counter()
+    meal_diets: dict[int, Counter[str]] = {meal.id: Counter() for meal in event.meals}
+    diets: Counter[str] = Counter()
+    seats: Counter[int] = Counter()
+    seat_waits: Counter[int] = Counter()
+    rooms: Counter[int] = Counter()
+    room_waits: Counter[int] = Counter()
+    role_invited: Counter[str] = Counter()
+    role_coming: Counter[str] = Counter()
+    org_invited: Counter[str] = Counter()
+    org_coming: Counter[str] = Counter()
+    for invitee in invitees:
+        role = localized(invitee.role, "name", language) if invitee.role else "–"
+        organisation = invitee.organisation or "–"
+        role_invited[role] += 1
+        org_invited[organisation] += 1
+        response = invitee.response
+        if response is None:
+            counts.no_answer += 1
+            counts.not_answered.append(invitee.name)
+            continue
+        if not response.attending:
+            counts.declined += 1
+            for row in response.days:
+                not_coming_days[row.day_id] += 1
+            continue
+        counts.attending += 1
+        role_coming[role] += 1
+        org_coming[organisation] += 1
+        diet_names = [localized(diet, "name", language) for diet in response.diets]
+        for name in diet_names:
+            diets[name] += 1
+        if response.allergies:
+            counts.allergies.append((invitee.name, response.allergies))
+        for row in response.days:
+            if not row.attending:
+                not_coming_days[row.day_id] += 1
+                continue
+            coming_days[row.day_id] += 1
+            if row.transport_option_id is not None:
+                (seat_waits if row.transport_waitlisted_at else seats)[row.transport_option_id] += 1
+                if row.transport_option.asks_flight and row.transport_waitlisted_at is None:
+                    arrival = row.flight_arrival.strftime("%H.%M" if language == "sv" else "%H:%M") if row.flight_arrival else ""
+                    counts.flights.append((invitee.name, row.flight_number, arrival))
+        for meal in response.meals:
+            meals[meal.id] += 1
+            for name in diet_names:
+                meal_diets[meal.id][name] += 1
+        for stay in response.hotel_nights:
+            (room_waits if stay.waitlisted_at else rooms)[stay.hotel_night_id] += 1
+
+    tz = ZoneInfo(event.timezone)
+    counts.days = [
+        (f"{localized(day, 'title', language)}, {format_date(day.date, language)}", coming_days[day.id], not_coming_days[day.id])
+        for day in event.days
+    ]
+    counts.meals = [
+        (f"{localized(meal, 'name', language)} {format_date(meal.day.date, language)} "
+         f"{meal.starts_at.astimezone(tz):%H.%M}", meals[meal.id], dict(meal_diets[meal.id]))
+        for meal in event.meals
+    ]
+    counts.diets = sorted(diets.items())
+    counts.transport = [
+        (localized(option, "name", language), seats[option.id], seat_waits[option.id], option.capacity)
+        for option in event.transport_options
+    ]
+    counts.nights = [
+        (format_date(night.night_of, language), rooms[night.id], room_waits[night.id], night.capacity)
+        for night in event.hotel_nights
+    ]
+    counts.roles = [(name, role_coming[name], role_invited[name]) for name in sorted(role_invited)]
+    counts.organisations = [(name, org_coming[name], org_invited[name]) for name in sorted(org_invited)]
+    return counts
+
+
+def changes_between(event: Event, since: dt.datetime | None, until: dt.datetime) -> list[tuple[str, str]]:
+    """(name, "answered" | "changed") for every answer saved in (since, until], oldest first."""
+    query = (
+        select(Invitee.name, ResponseChange.old)
+        .join(Invitee, Invitee.id == ResponseChange.invitee_id)
+        .where(Invitee.event_id == event.id, ResponseChange.changed_at <= until)
+        .order_by(ResponseChange.id)
+    )
+    if since is not None:
+        query = query.where(ResponseChange.changed_at > since)
+    return [(name, "answered" if old is None else "changed") for name, old in db.session.execute(query)]
+
+
+CSV_HEADER_SV = ["Namn", "E-post", "Organisation", "Roll", "Språk", "Svar"]
+
+
+def answers_csv(event: Event, language: str = "sv") -> str:
+    """Every invitee's answer, one row each, as CSV text starting with a BOM (for Excel)."""
+    sv = language == "sv"
+    out = io.StringIO()
+    writer = csv.writer(out)
+    header = list(CSV_HEADER_SV) if sv else ["Name", "Email", "Organisation", "Role", "Language", "Answer"]
+    for day in event.days:
+        title = localized(day, "title", language)
+        header += [title, f"{title}: {'resa' if sv else 'transport'}", f"{title}: {'flyg' if sv else 'flight'}",
+                   f"{title}: {'landar' if sv else 'lands'}"]
+    header += ["Måltider" if sv else "Meals", "Kost" if sv else "Diet", "Allergier" if sv else "Allergies",
+               "Hotellnätter" if sv else "Hotel nights", "Kommentar" if sv else "Comment"]
+    writer.writerow(header)
+    for invitee in _invitees(event):
+        response = invitee.response
+        state = ("ej svarat" if sv else "no answer") if response is None else (
+            ("kommer" if sv else "coming") if response.attending else ("kommer inte" if sv else "not coming")
+        )
+        row = [invitee.name, invitee.email, invitee.organisation,
+               localized(invitee.role, "name", language) if invitee.role else "", invitee.language, state]
+        by_day = {d.day_id: d for d in response.days} if response else {}
+        for day in event.days:
+            answer = by_day.get(day.id)
+            if answer is None:
+                row += ["", "", "", ""]
+                continue
+            transport = localized(answer.transport_option, "name", language) if answer.transport_option else ""
+            if answer.transport_waitlisted_at is not None:
+                transport += " (väntelista)" if sv else " (waiting list)"
+            row += [("ja" if sv else "yes") if answer.attending else ("nej" if sv else "no"), transport,
+                    answer.flight_number, answer.flight_arrival.strftime("%H:%M") if answer.flight_arrival else ""]
+        if response is None:
+            row += ["", "", "", "", ""]
+        else:
+            row += [
+                "; ".join(localized(m, "name", language) + " " + format_date(m.day.date, language) for m in response.meals),
+                "; ".join(localized(d, "name", language) for d in response.diets),
+                response.allergies,
+                "; ".join(format_date(n.hotel_night.night_of, language) for n in response.hotel_nights),
+                response.comment,
+            ]
+        writer.writerow(row)
+    return "\ufeff" + out.getvalue()
+
+
+def answers_chart(event: Event, until: dt.datetime) -> bytes:
+    """A PNG line chart: how many have said they come, and how many not, day by day."""
+    from PIL import Image, ImageDraw
+
+    tz = ZoneInfo(event.timezone)
+    firsts = db.session.execute(
+        select(ResponseChange.invitee_id, ResponseChange.changed_at, ResponseChange.new)
+        .join(Invitee, Invitee.id == ResponseChange.invitee_id)
+        .where(Invitee.event_id == event.id, ResponseChange.changed_at <= until)
+        .order_by(ResponseChange.id)
+    ).all()
+    start = min((row.changed_at for row in firsts), default=until).astimezone(tz).date()
+    end = until.astimezone(tz).date()
+    days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+    latest: dict[int, bool] = {}
+    coming, not_coming = [], []
+    index = 0
+    for day in days:
+        while index < len(firsts) and firsts[index].changed_at.astimezone(tz).date() <= day:
+            row = firsts[index]
+            latest[row.invitee_id] = any(d["attending"] for d in row.new["days"].values())
+            index += 1
+        coming.append(sum(1 for v in latest.values() if v))
+        not_coming.append(sum(1 for v in latest.values() if not v))
+
+    width, height, margin = 600, 260, 30
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    top = max([1, *coming, *not_coming])
+    draw.line([(margin, margin), (margin, height - margin), (width - margin, height - margin)], fill="#555555", width=1)
+
+    def points(values: list[int]) -> list[tuple[float, float]]:
+        step = (width - 2 * margin) / max(1, len(values) - 1)
+        return [(margin + i * step, height - margin - (v / top) * (height - 2 * margin)) for i, v in enumerate(values)]
+
+    for values, colour in ((coming, "#2e7d32"), (not_coming, "#b3261e")):
+        line = points(values)
+        if len(line) > 1:
+            draw.line(line, fill=colour, width=3)
+        else:
+            x, y = line[0]
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+    draw.text((margin + 4, 6), f"{coming[-1] if coming else 0} / {not_coming[-1] if not_coming else 0}", fill="#1d2327")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
