@@ -175,7 +175,15 @@ def schedule_command(slug: str | None) -> None:
     """Each scheduled job, when it is due in the event's local time, and whether it has run."""
     event = _event_or_fail(slug)
     runs = {(run.job, run.scheduled_for): run for run in db.session.scalars(select(JobRun).where(JobRun.event_id == event.id))}
+    notices = [due for due in due_times(event) if due.job == "hotel-changes"]
     for due in due_times(event):
+        if due.job == "hotel-changes":
+            if due.at == notices[0].at:
+                sent = sum(runs[(n.job, n.at)].emails for n in notices if (n.job, n.at) in runs)
+                minutes = int((notices[1].at - notices[0].at).total_seconds() // 60) if len(notices) > 1 else 0
+                click.echo(f"{format_datetime(due.at, event.timezone)}  {due.job:<18} every {minutes} min until "
+                           f"{format_datetime(notices[-1].at, event.timezone)}, {sent} notice(s) sent")
+            continue
         run = runs.get((due.job, due.at))
         state = f"{run.state}, {run.emails} email(s)" if run else "to come"
         click.echo(f"{format_datetime(due.at, event.timezone)}  {due.job:<18} {state}")

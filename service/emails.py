@@ -18,7 +18,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 import email_templates
 
 TEMPLATES = Path(email_templates.__file__).parent
-KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before", "daily_report")
+KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before", "daily_report",
+         "hotel_final", "hotel_change")
 LANGUAGES = ("sv", "en")
 
 _environment = Environment(

@@ -253,3 +253,44 @@ def answers_chart(event: Event, until: dt.datetime) -> bytes:
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()
+
+
+def hotel_numbers(event: Event) -> dict:
+    """What the hotel counts, as plain data to send and to compare with later:
+    people per day, meals per sitting with diets, allergies, rooms per night."""
+    language = event.default_language
+    counts = headcount(event, language)
+    return {
+        "days": {label: coming for label, coming, _ in counts.days},
+        "meals": {label: {"count": count, "diets": diets} for label, count, diets in counts.meals},
+        "allergies": sorted(f"{name}: {text}" for name, text in counts.allergies),
+        "nights": {label: taken for label, taken, _, _ in counts.nights},
+    }
+
+
+def hotel_changes(old: dict, new: dict, language: str = "sv") -> list[str]:
+    """Lines such as 'Lunch torsdag 25 november 2021 12.00: 24 → 23' for every number that differs."""
+    sv = language == "sv"
+    lines = []
+    for label in new["days"]:
+        if old["days"].get(label) != new["days"][label]:
+            lines.append(f"{label}: {old['days'].get(label, 0)} → {new['days'][label]} " + ("personer" if sv else "people"))
+    for label, meal in new["meals"].items():
+        before = old["meals"].get(label, {"count": 0, "diets": {}})
+        if before != meal:
+            line = f"{label}: {before['count']} → {meal['count']}"
+            diets = sorted(set(before["diets"]) | set(meal["diets"]))
+            changed = [f"{name.lower()} {before['diets'].get(name, 0)} → {meal['diets'].get(name, 0)}"
+                       for name in diets if before["diets"].get(name, 0) != meal["diets"].get(name, 0)]
+            if changed:
+                line += " (" + ", ".join(changed) + ")"
+            lines.append(line)
+    for label in new["nights"]:
+        if old["nights"].get(label) != new["nights"][label]:
+            lines.append(("Natten efter " if sv else "The night after ")
+                         + f"{label}: {old['nights'].get(label, 0)} → {new['nights'][label]} " + ("rum" if sv else "rooms"))
+    for allergy in sorted(set(new["allergies"]) - set(old["allergies"])):
+        lines.append(("Ny allergi: " if sv else "New allergy: ") + allergy)
+    for allergy in sorted(set(old["allergies"]) - set(new["allergies"])):
+        lines.append(("Allergi borttagen: " if sv else "Allergy no longer: ") + allergy)
+    return lines

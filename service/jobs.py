@@ -24,10 +24,10 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
 from .answers import describe_logistics, localized
-from .dates import format_date, format_time
+from .dates import format_date, format_date_range, format_time
 from .db import begin_write, db, utcnow
 from .emails import render_email
-from .headcount import answers_chart, answers_csv, changes_between, headcount
+from .headcount import answers_chart, answers_csv, changes_between, headcount, hotel_changes, hotel_numbers
 from .links import opt_out_url
 from .models import Event, EventDay, Invitee, JobRun, Outbox, Response, ResponseDay
 from .notifications import email_context
@@ -41,7 +41,8 @@ class Due:
     job: str
     at: dt.datetime
     too_late_at: dt.datetime
-    run: Callable[[Event, dt.datetime, bool], int]
+    #: Returns how many emails it queued, or that and the hotel's numbers it sent.
+    run: Callable[[Event, dt.datetime, bool], int | tuple[int, dict | None]]
 
 
 def _local(day: dt.date, hour: int, timezone: str) -> dt.datetime:
@@ -68,6 +69,14 @@ def due_times(event: Event) -> Iterator[Due]:
         at = _local(date, int(config["REPORT_HOUR"]), event.timezone)
         if at >= event.created_at:
             times.append(Due(f"daily-report-{date.isoformat()}", at, at + dt.timedelta(days=1), _daily_report))
+    # The hotel's final numbers at the cut-off, then a change notice at most once per interval.
+    event_ends = max(item.ends_at or item.starts_at for day in event.days for item in day.items)
+    times.append(Due("hotel-final", event.final_numbers_at, event_ends, _hotel_final))
+    step = dt.timedelta(minutes=float(config["HOTEL_NOTICE_MINUTES"]))
+    at = event.final_numbers_at + step
+    while at < event_ends:
+        times.append(Due("hotel-changes", at, event_ends, _hotel_changes))
+        at += step
     return iter(sorted(times, key=lambda due: due.at))
 
 
@@ -77,22 +86,21 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
     grace = dt.timedelta(hours=float(current_app.config["JOB_GRACE_HOURS"]))
     report = []
     for event in db.session.scalars(select(Event).order_by(Event.id)).all():
+        done = set(db.session.execute(select(JobRun.job, JobRun.scheduled_for).where(JobRun.event_id == event.id)).all())
         for due in due_times(event):
-            if due.at > now or (only and not due.job.startswith(only)):
-                continue
-            if db.session.scalar(select(JobRun.id).where(
-                JobRun.job == due.job, JobRun.event_id == event.id, JobRun.scheduled_for == due.at
-            )) is not None:
+            if due.at > now or (only and not due.job.startswith(only)) or (due.job, due.at) in done:
                 continue
             if dry_run:
-                report.append((due.job, "would send", due.run(event, due.at, True)))
+                report.append((due.job, "would send", _emails(due.run(event, due.at, True))))
                 db.session.rollback()
                 continue
             begin_write()
             late = now >= due.too_late_at or now - due.at > grace
-            emails = 0 if late else due.run(event, due.at, False)
+            result = 0 if late else due.run(event, due.at, False)
+            emails, numbers = result if isinstance(result, tuple) else (result, None)
             db.session.add(JobRun(
-                job=due.job, event_id=event.id, scheduled_for=due.at, state="missed" if late else "done", emails=emails,
+                job=due.job, event_id=event.id, scheduled_for=due.at, state="missed" if late else "done",
+                emails=emails, numbers=numbers,
             ))
             try:
                 db.session.commit()
@@ -180,7 +188,7 @@ def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
     missed = db.session.scalar(
         select(func.count(JobRun.id)).where(
             JobRun.event_id == event.id, JobRun.state == "missed", JobRun.scheduled_for < at,
-            ~JobRun.job.like("daily-report-%"),
+            ~JobRun.job.like("daily-report-%"), JobRun.job != "hotel-changes",
             JobRun.ran_at > previous if previous is not None else JobRun.id.is_not(None),
         )
     )
@@ -200,3 +208,45 @@ def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
     queue_email(kind="daily_report", key=f"daily-report:{event.id}:{day}", event=event,
                 recipient=event.secretariat_email, language=language, rendered=rendered, attachments=attachments)
     return 1
+
+
+def _emails(result: int | tuple[int, dict | None]) -> int:
+    return result[0] if isinstance(result, tuple) else result
+
+
+def _hotel_final(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, dict | None]:
+    """The final numbers to the hotel: people per day, meals per sitting with diets, allergies, rooms."""
+    numbers = hotel_numbers(event)
+    if dry_run:
+        return 1, None
+    language = event.default_language
+    rendered = render_email(
+        "hotel_final", language, event=event, numbers=numbers,
+        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
+    )
+    queue_email(kind="hotel_final", key=f"hotel-final:{event.id}", event=event, recipient=event.hotel_email,
+                language=language, rendered=rendered)
+    return 1, numbers
+
+
+def _hotel_changes(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, dict | None]:
+    """What changed since the hotel's last numbers; nothing when the numbers are the same again."""
+    last = db.session.scalar(
+        select(JobRun.numbers)
+        .where(JobRun.event_id == event.id, JobRun.numbers.is_not(None), JobRun.scheduled_for < at)
+        .order_by(JobRun.scheduled_for.desc())
+        .limit(1)
+    )
+    if last is None:
+        return 0, None  # the final numbers have not gone out
+    numbers = hotel_numbers(event)
+    changes = hotel_changes(last, numbers, event.default_language)
+    if not changes:
+        return 0, None
+    if dry_run:
+        return 1, None
+    language = event.default_language
+    rendered = render_email("hotel_change", language, event=event, changes=changes)
+    queue_email(kind="hotel_change", key=f"hotel-change:{event.id}:{at.isoformat()}", event=event,
+                recipient=event.hotel_email, language=language, rendered=rendered)
+    return 1, numbers

@@ -451,6 +451,8 @@ class JobRun(db.Model):
     ran_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: How many emails it queued.
     emails: Mapped[int] = mapped_column(Integer, default=0)
+    #: The hotel's numbers as this run sent them (final numbers and change notices), to compare with later.
+    numbers: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 #: The parts of an event; a change to any of them is a change to the event.

@@ -41,6 +41,9 @@ def test_schedule_shows_every_job_in_local_time(event, runner):
     assert result.output.splitlines() == [
         "måndag 8 november 2021 kl. 09.00  reminder-7         to come",
         "lördag 13 november 2021 kl. 09.00  reminder-2         to come",
+        "torsdag 18 november 2021 kl. 12.00  hotel-final        to come",
+        "torsdag 18 november 2021 kl. 13.00  hotel-changes      every 60 min until "
+        "fredag 26 november 2021 kl. 12.00, 0 notice(s) sent",
         "onsdag 24 november 2021 kl. 14.00  day-before-day1    to come",
         "torsdag 25 november 2021 kl. 14.00  day-before-day2    to come",
     ]
@@ -128,12 +131,15 @@ def test_jobs_fire_at_the_local_hour_on_both_sides_of_the_end_of_summer_time(app
     assert times["reminder-7"] == dt.datetime(2021, 10, 18, 7, 0, tzinfo=dt.timezone.utc)  # 09.00 CEST
     assert times["day-before-day1"] == dt.datetime(2021, 11, 3, 13, 0, tzinfo=dt.timezone.utc)  # 14.00 CET
     for job, at in times.items():
-        assert at.astimezone(STOCKHOLM).hour == (9 if job.startswith("reminder") else 14)
-    assert run_due_jobs(now=times["reminder-7"] - dt.timedelta(seconds=1)) == []
-    assert [r[0] for r in run_due_jobs(now=times["reminder-7"] + dt.timedelta(seconds=30))] == ["reminder-7"]
-    assert [r[0] for r in run_due_jobs(now=times["day-before-day1"] + dt.timedelta(seconds=30))] == [
-        "reminder-2", "day-before-day1"
+        if job.startswith(("reminder", "day-before")):
+            assert at.astimezone(STOCKHOLM).hour == (9 if job.startswith("reminder") else 14)
+    assert run_due_jobs(now=times["reminder-7"] - dt.timedelta(seconds=1), only="reminder") == []
+    assert [r[0] for r in run_due_jobs(now=times["reminder-7"] + dt.timedelta(seconds=30), only="reminder")] == [
+        "reminder-7"
     ]
+    after = times["day-before-day1"] + dt.timedelta(seconds=30)
+    assert [r[0] for r in run_due_jobs(now=after, only="reminder")] == ["reminder-2"]
+    assert [r[0] for r in run_due_jobs(now=after, only="day-before")] == ["day-before-day1"]
 
 
 def test_opting_out_of_reminders_asks_first_and_stops_only_reminders(before_deadline, client, event):
@@ -228,3 +234,60 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
     assert len(rows) == 1 + len(people)
     assert {r[0] for r in rows[1:]} == {p.name for p in people}
     assert base64.b64decode(next(a for a in row.attachments if a["filename"].endswith(".png"))["data"])[:4] == b"\x89PNG"
+
+
+def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_changes(before_deadline, event):
+    def choose(person, meals, nights=(), diets=()):
+        begin_write()
+        save_answer(person, Answer(
+            days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(True)},
+            meals=set(meals), diets=set(diets), hotel_nights=set(nights),
+        ), actor="admin", actor_name="sekretariatet")
+        db.session.commit()
+
+    def hotel_mail(kind):
+        db.session.rollback()
+        return [row.body_text for row in db.session.scalars(
+            select(Outbox).where(Outbox.kind == kind, Outbox.recipient == "hotell@example.se").order_by(Outbox.id)
+        )]
+
+    anna, bo, cia = (add_invitee(event, name, f"{name.split()[0].lower()}@example.se")
+                     for name in ("Anna Ek", "Bo Ek", "Cia Ek"))
+    choose(anna, {"lunch-day1"}, {"night-24", "night-25"}, {"vegetarian"})
+    choose(bo, {"lunch-day1", "dinner-day1"}, {"night-25"})
+    choose(cia, {"lunch-day1"})
+
+    before_deadline.move_to(local(2021, 11, 18, 12, 0, 30))
+    assert run_due_jobs(only="hotel") == [("hotel-final", "done", 1)]
+    (final,) = hotel_mail("hotel_final")
+    assert "Lunch torsdag 25 november 2021 12.00: 3 (varav vegetarisk 1)" in final
+    assert "Middag på hotellet torsdag 25 november 2021 18.00: 1" in final
+    assert "Natten efter onsdag 24 november 2021: 1" in final
+    assert "Natten efter torsdag 25 november 2021: 2" in final
+    assert "Dag 1, torsdag 25 november 2021: 3" in final
+
+    before_deadline.move_to(local(2021, 11, 18, 12, 20))
+    choose(anna, {"lunch-day1", "dinner-day1"}, {"night-24", "night-25"}, {"vegetarian"})  # adds the dinner
+    before_deadline.move_to(local(2021, 11, 18, 12, 40))
+    choose(bo, {"lunch-day1", "dinner-day1"})  # no longer stays the night
+    before_deadline.move_to(local(2021, 11, 18, 13, 0, 30))
+    assert run_due_jobs(only="hotel") == [("hotel-changes", "done", 1)]
+    (notice,) = hotel_mail("hotel_change")
+    assert "- Middag på hotellet torsdag 25 november 2021 18.00: 1 → 2 (vegetarisk 0 → 1)" in notice
+    assert "- Natten efter torsdag 25 november 2021: 2 → 1 rum" in notice
+
+    before_deadline.move_to(local(2021, 11, 18, 13, 10))
+    choose(cia, {"lunch-day1", "lunch-day2"})
+    before_deadline.move_to(local(2021, 11, 18, 13, 30))
+    choose(cia, {"lunch-day1"})  # changed back within the hour
+    before_deadline.move_to(local(2021, 11, 18, 14, 0, 30))
+    assert run_due_jobs(only="hotel") == [("hotel-changes", "done", 0)]
+    assert len(hotel_mail("hotel_change")) == 1
+
+    # A change while the workers are down reaches the hotel in the first notice after they return.
+    before_deadline.move_to(local(2021, 11, 18, 14, 10))
+    choose(cia, {"lunch-day1", "lunch-day2"})
+    before_deadline.move_to(local(2021, 11, 18, 17, 5))
+    late = run_due_jobs(only="hotel")
+    assert late == [("hotel-changes", "done", 1), ("hotel-changes", "done", 0), ("hotel-changes", "done", 0)], late
+    assert "- Lunch fredag 26 november 2021 12.00: 0 → 1" in hotel_mail("hotel_change")[-1]
