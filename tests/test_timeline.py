@@ -1,0 +1,90 @@
+"""The seed's whole timeline, from the invitations to the end of day 2: the clock moves
+from one due time of the real beat schedule to the next, beat's task runs in a real
+worker, and every email lands at the SMTP server. Each invitee, the secretariat and
+the hotel get exactly what they should, once."""
+
+import datetime as dt
+import re
+from collections import Counter
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from service.answers import Answer, DayAnswer, save_answer
+from service.db import begin_write, db
+from service.jobs import due_times
+from service.models import Invitee, Outbox
+from service.notifications import queue_answer_emails
+
+from .conftest import add_invitee, link_path, wait_for_outbox
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+def beat_fires(app):
+    """What beat does every minute: the scheduled-jobs task, run by the worker."""
+    schedule = app.extensions["celery"].conf.beat_schedule["scheduled-jobs"]
+    return app.extensions["celery"].send_task(schedule["task"]).get(timeout=60)
+
+
+def answer_on_the_page(client, invitee, **fields):
+    page = client.get(link_path(invitee)).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+    data = {"csrf_token": token}
+    data.update(fields)
+    assert client.post(link_path(invitee), data=data).status_code == 303
+
+
+def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, client, runner):
+    bus = add_invitee(event, "Bo Buss", "bo.buss@example.se")
+    flyer = add_invitee(event, "Flora Flyg", "flora.flyg@example.se", "official", "en")
+    declines = add_invitee(event, "Nils Nej", "nils.nej@example.se")
+    silent = add_invitee(event, "Tyra Tyst", "tyra.tyst@example.se", "official")
+    assert "Invitations: 4 sent, 0 failed." in runner.invoke(args=["invitations", "send"]).output
+
+    answer_on_the_page(client, bus, day_day1="yes", transport_day1="bus", **{"meal_dinner-day1": "y"}, day_day2="yes")
+    answer_on_the_page(client, flyer, day_day1="yes", transport_day1="airport", flight_number_day1="SK 2014",
+                       flight_arrival_day1="09:05", day_day2="no")
+    answer_on_the_page(client, declines, day_day1="no", day_day2="no")
+
+    down_at = None
+    for due in list(due_times(event)):
+        if due.job == "hotel-changes" and due.at.astimezone(STOCKHOLM).date() != dt.date(2021, 11, 20):
+            continue  # hourly checks with nothing to find; one day of them is enough
+        if due.job == "day-before-day1":
+            down_at = due.at  # the workers are down at 14.00 and back at 15.30
+            continue
+        if down_at and due.at >= down_at + dt.timedelta(minutes=90):
+            before_deadline.move_to(down_at + dt.timedelta(minutes=90))
+            beat_fires(app)
+            down_at = None
+        before_deadline.move_to(due.at + dt.timedelta(seconds=20))
+        beat_fires(app)
+        if due.job == "reminder-2":
+            beat_fires(app)  # two beats in the same minute
+        if due.job == "hotel-final":
+            before_deadline.move_to(dt.datetime(2021, 11, 20, 10, 15, tzinfo=STOCKHOLM))
+            begin_write()  # the secretariat adds a night for Bo on his behalf
+            result = save_answer(db.session.get(Invitee, bus.id), Answer(
+                days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(True)}, meals={"dinner-day1"},
+                hotel_nights={"night-25"},
+            ), actor="admin", actor_name="sekretariatet")
+            queue_answer_emails(db.session.get(Invitee, bus.id), result)
+            db.session.commit()
+    before_deadline.move_to(dt.datetime(2021, 11, 26, 18, 0, tzinfo=STOCKHOLM))
+    beat_fires(app)
+    wait_for_outbox(lambda states: all(state == "sent" for state in states.values()))
+
+    received = Counter()
+    for message in mailer.messages:
+        kind = db.session.scalar(select(Outbox.kind).where(Outbox.message_id == message.message["Message-ID"]))
+        received[(message.rcpt_tos[0], kind)] += 1
+    reports = 25  # every morning from 2 to 26 November
+    assert received == Counter({
+        (bus.email, "invitation"): 1, (bus.email, "confirmation"): 2, (bus.email, "day_before"): 2,
+        (flyer.email, "invitation"): 1, (flyer.email, "confirmation"): 1, (flyer.email, "day_before"): 1,
+        (declines.email, "invitation"): 1, (declines.email, "decline"): 1,
+        (silent.email, "invitation"): 1, (silent.email, "reminder"): 2,
+        ("sekretariatet@example.se", "daily_report"): reports,
+        ("hotell@example.se", "hotel_final"): 1, ("hotell@example.se", "hotel_change"): 1,
+    })
