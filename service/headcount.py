@@ -146,17 +146,52 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     return counts
 
 
-def changes_between(event: Event, since: dt.datetime | None, until: dt.datetime) -> list[tuple[str, str]]:
-    """(name, "answered" | "changed") for every answer saved in (since, until], oldest first."""
+def changes_between(event: Event, since: dt.datetime | None, until: dt.datetime, language: str = "sv") -> list[tuple[str, str, str]]:
+    """(name, "answered" | "changed", what) for every answer saved in (since, until], oldest first."""
     query = (
-        select(Invitee.name, ResponseChange.old)
+        select(Invitee.name, ResponseChange.old, ResponseChange.new)
         .join(Invitee, Invitee.id == ResponseChange.invitee_id)
         .where(Invitee.event_id == event.id, ResponseChange.changed_at <= until)
         .order_by(ResponseChange.id)
     )
     if since is not None:
         query = query.where(ResponseChange.changed_at > since)
-    return [(name, "answered" if old is None else "changed") for name, old in db.session.execute(query)]
+    return [
+        (name, "answered" if old is None else "changed", describe_change(event, old, new, language))
+        for name, old, new in db.session.execute(query)
+    ]
+
+
+def describe_change(event: Event, old: dict | None, new: dict, language: str = "sv") -> str:
+    """What an answer says, or what changed in it: 'Dag 1: ja, Bussen från The Wood Hotel; +Middag på hotellet'."""
+    sv = language == "sv"
+    days = {day.key: localized(day, "title", language) for day in event.days}
+    options = {option.key: localized(option, "name", language) for option in event.transport_options}
+    meals = {meal.key: localized(meal, "name", language) for meal in event.meals}
+    parts = []
+    for key, day in new["days"].items():
+        before = (old or {"days": {}})["days"].get(key)
+        if before == day:
+            continue
+        text = f"{days.get(key, key)}: " + (("ja" if sv else "yes") if day["attending"] else ("nej" if sv else "no"))
+        if day["attending"] and day["transport"]:
+            text += f", {options.get(day['transport'], day['transport'])}"
+            if day["waitlisted"]:
+                text += " (väntelista)" if sv else " (waiting list)"
+        parts.append(text)
+    before_meals = set((old or {}).get("meals", []))
+    after_meals = set(new["meals"])
+    parts += [f"+{meals.get(key, key)}" for key in sorted(after_meals - before_meals)]
+    parts += [f"−{meals.get(key, key)}" for key in sorted(before_meals - after_meals)]
+    before_nights = set((old or {}).get("hotel_nights", {}))
+    after_nights = set(new["hotel_nights"])
+    nights = {n.key: ("natten efter " if sv else "the night after ") + format_date(n.night_of, language)
+              for n in event.hotel_nights}
+    parts += [f"+{nights.get(key, key)}" for key in sorted(after_nights - before_nights)]
+    parts += [f"−{nights.get(key, key)}" for key in sorted(before_nights - after_nights)]
+    if old is not None and (old.get("diets") != new["diets"] or old.get("allergies") != new["allergies"]):
+        parts.append("kost/allergier" if sv else "diet/allergies")
+    return "; ".join(parts) or ("ingen ändring av antal" if sv else "no change to the numbers")
 
 
 CSV_HEADER_SV = ["Namn", "E-post", "Organisation", "Roll", "Språk", "Svar"]

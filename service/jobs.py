@@ -196,7 +196,7 @@ def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
     chart_cid = f"chart-{at:%Y%m%d}@osa"
     rendered = render_email(
         "daily_report", language, event=event, report_date=report_date, counts=headcount(event, language),
-        changes=changes_between(event, previous, at), missed=missed, chart_cid=chart_cid,
+        changes=changes_between(event, previous, at, language), missed=missed, chart_cid=chart_cid,
     )
     day = at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
     attachments = [

@@ -75,6 +75,11 @@ def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event
     assert outbox_of(late.email) == ["invitation", "reminder"]
     assert outbox_of(opted_out.email) == ["invitation"]
     assert outbox_of(answered.email) == ["invitation"]
+    before_deadline.move_to(local(2021, 11, 14, 7, 0, 30))
+    runner.invoke(args=["jobs", "run", "daily-report"])
+    report = db.session.scalar(select(Outbox.body_text).where(Outbox.kind == "daily_report"))
+    assert "Obs: 1 schemalagda utskick kunde inte göras i tid" in report  # the missed reminder-7
+    assert "- Anna Svar: svarade (Dag 1: nej; Dag 2: nej)" in report
     reminder = db.session.scalar(select(Outbox).where(Outbox.kind == "reminder", Outbox.recipient == silent.email))
     assert reminder.subject.startswith("Påminnelse: svara senast måndag 15 november 2021 kl. 12.00")
     assert "/no-reminders" in reminder.body_text and "http://osa.example.se/r/" in reminder.body_text
