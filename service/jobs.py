@@ -83,6 +83,8 @@ def due_times(event: Event) -> Iterator[Due]:
 def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: str | None = None) -> list[tuple[str, str, int]]:
     """Run every job that is due and has not run; return (job, "done" | "missed" | "would send", emails)."""
     now = now or utcnow()
+    if only and only.endswith("s"):
+        only = only[:-1]  # "reminders" picks reminder-7 and reminder-2
     grace = dt.timedelta(hours=float(current_app.config["JOB_GRACE_HOURS"]))
     report = []
     for event in db.session.scalars(select(Event).order_by(Event.id)).all():

@@ -91,6 +91,10 @@ def test_a_reminder_due_while_the_workers_were_down_goes_out_once_when_they_retu
     queue_invitation(silent)
     db.session.commit()
     before_deadline.move_to(local(2021, 11, 8, 11, 30))  # 2½ hours after 09.00: within the grace
+    preview = runner.invoke(args=["jobs", "run", "reminders", "--dry-run"])
+    assert preview.output == "reminder-7: would send, 1 email(s)\n"
+    assert db.session.scalar(select(JobRun.id)) is None
+    assert db.session.scalars(select(Outbox.kind)).all() == ["invitation"]
     assert runner.invoke(args=["jobs", "run", "reminder"]).output == "reminder-7: done, 1 email(s)\n"
     assert runner.invoke(args=["jobs", "run", "reminder"]).output == "No job is due.\n"
     runs = db.session.scalars(select(JobRun)).all()
