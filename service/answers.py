@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 
 from .dates import format_date, format_time
 from .db import db, holds_write_lock, utcnow
@@ -226,14 +226,6 @@ class Places:
             query = query.where(self.row.response_id != excluding.id)
         return db.session.scalar(query) or 0
 
-    def held_per_option(self) -> dict[int, int]:
-        """Places held, for every option at once."""
-        return dict(db.session.execute(
-            select(self.option_id, func.count())
-            .where(self.option_id.is_not(None), self.waitlisted_at.is_(None))
-            .group_by(self.option_id)
-        ).all())
-
     def move_up(self, option: Any) -> list[ResponseChange]:
         """Give the option's free places to the earliest waiting, with a history row for each."""
         free = option.capacity - self.held(option.id)
@@ -258,6 +250,22 @@ class Places:
 
 SEATS = Places(ResponseDay, ResponseDay.transport_option_id, ResponseDay.transport_waitlisted_at)
 ROOMS = Places(ResponseHotelNight, ResponseHotelNight.hotel_night_id, ResponseHotelNight.waitlisted_at)
+
+
+def places_held() -> tuple[dict[int, int], dict[int, int]]:
+    """Seats held per transport option and rooms held per night, in one query."""
+    def per_option(places: Places, kind: str):
+        return (
+            select(literal(kind).label("kind"), places.option_id.label("option_id"), func.count().label("held"))
+            .where(places.option_id.is_not(None), places.waitlisted_at.is_(None))
+            .group_by(places.option_id)
+        )
+
+    seats: dict[int, int] = {}
+    rooms: dict[int, int] = {}
+    for kind, option_id, held in db.session.execute(union_all(per_option(SEATS, "seat"), per_option(ROOMS, "room"))):
+        (seats if kind == "seat" else rooms)[option_id] = held
+    return seats, rooms
 
 
 def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_name: str = "") -> SaveResult:

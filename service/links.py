@@ -84,7 +84,7 @@ def resolve_token(token: str, purpose: str = "rsvp") -> Invitee:
     ):
         raise LinkError("invalid")
     invitee_id, version = payload
-    invitee = db.session.get(Invitee, invitee_id, options=[joinedload(Invitee.event)])
+    invitee = db.session.get(Invitee, invitee_id, options=[joinedload(Invitee.event), joinedload(Invitee.role)])
     if invitee is None or invitee.removed_at is not None:
         raise LinkError("removed", invitee)
     if not hmac.compare_digest(str(version).encode(), str(invitee.link_version).encode()):

@@ -14,7 +14,7 @@ from markupsafe import Markup
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from ..answers import ROOMS, SEATS, Answer, check_answer, current_snapshot, describe_answer, localized, save_answer
+from ..answers import Answer, check_answer, current_snapshot, describe_answer, localized, places_held, save_answer
 from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import begin_write, db, utcnow
 from ..events import get_event
@@ -118,7 +118,7 @@ def _page(invitee: Invitee, form=None, status: int = 200):
     closed = utcnow() >= event.rsvp_deadline
     if form is None and not closed:
         form = answer_form_class(event)(data=form_data(answer_))
-    seats, rooms = SEATS.held_per_option(), ROOMS.held_per_option()
+    seats, rooms = places_held()
     option_ids = {option.key: option.id for option in event.transport_options}
     night_ids = {night.key: night.id for night in event.hotel_nights}
     days = answer_["days"].values() if answer_ else []
