@@ -16,7 +16,10 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, literal, select, union_all
 
 from .dates import format_date, format_time
@@ -100,7 +103,7 @@ def check_answer(event: Event, answer: Answer, language: str = "sv") -> dict[str
                     "Skriv när flyget landar." if sv else "Give the time your flight lands."
                 )
             else:
-                pickup = option.departs_at.astimezone(_zone(event)).time()
+                pickup = option.departs_at.astimezone(ZoneInfo(event.timezone)).time()
                 if choice.flight_arrival > pickup:
                     when = format_time(option.departs_at, event.timezone, language, option.approximate)
                     errors[f"flight_arrival_{day.key}"] = (
@@ -137,12 +140,6 @@ def check_answer(event: Event, answer: Answer, language: str = "sv") -> dict[str
     if unknown_days:
         errors["days"] = ("Okänd dag: " if sv else "Unknown day: ") + ", ".join(sorted(unknown_days))
     return errors
-
-
-def _zone(event: Event):
-    from zoneinfo import ZoneInfo
-
-    return ZoneInfo(event.timezone)
 
 
 # --- Snapshots: an answer as plain data, for the history and for comparisons ------------
@@ -368,8 +365,6 @@ def localized(row: Any, attr: str, language: str) -> str:
 
 def describe_answer(event: Event, response: Response | None, language: str) -> list[tuple[str, str]]:
     """The answer as (heading, text) lines, in the reader's language: for pages and emails."""
-    from flask_babel import force_locale, gettext as _
-
     with force_locale(language):
         if response is None:
             return [(_("Answer"), _("You have not answered yet."))]
@@ -426,8 +421,6 @@ def _format_clock(value: dt.time | None, language: str) -> str:
 def describe_logistics(event: Event, response: Response, language: str, only_day: Any = None) -> list[str]:
     """Where and when to be, for this person's answer: their transport, meals and nights
     (for every day they come, or only `only_day`)."""
-    from flask_babel import force_locale, gettext as _
-
     tz = event.timezone
     with force_locale(language):
         lines: list[str] = []

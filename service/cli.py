@@ -17,17 +17,21 @@ from pathlib import Path
 import click
 from flask import Flask
 from flask.cli import FlaskGroup
-
 from sqlalchemy import func, select
 
+from .dates import format_datetime
 from .db import db
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .invitees import InviteeFileError, import_invitees
-from .dates import format_datetime
 from .jobs import due_times, run_due_jobs
 from .models import JobRun, Outbox
-from .notifications import invitation_progress, invitees_to_invite, queue_invitations, render_invitation_preview
+from .notifications import (
+    invitation_progress,
+    invitees_to_invite,
+    queue_invitations,
+    render_invitation_preview,
+)
 from .outbox import retry_failed
 
 

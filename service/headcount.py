@@ -21,7 +21,14 @@ from sqlalchemy.orm import selectinload
 from .answers import localized
 from .dates import format_date
 from .db import db
-from .models import Event, Invitee, Response, ResponseChange, ResponseDay, ResponseHotelNight
+from .models import (
+    Event,
+    Invitee,
+    Response,
+    ResponseChange,
+    ResponseDay,
+    ResponseHotelNight,
+)
 
 
 @dataclass

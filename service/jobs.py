@@ -27,7 +27,14 @@ from .answers import describe_logistics, localized
 from .dates import format_date, format_date_range, format_time
 from .db import begin_write, db, utcnow
 from .emails import render_email
-from .headcount import answers_chart, answers_csv, changes_between, headcount, hotel_changes, hotel_numbers
+from .headcount import (
+    answers_chart,
+    answers_csv,
+    changes_between,
+    headcount,
+    hotel_changes,
+    hotel_numbers,
+)
 from .links import opt_out_url
 from .models import Event, EventDay, Invitee, JobRun, Outbox, Response, ResponseDay
 from .notifications import email_context

@@ -176,7 +176,14 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
 
     from sqlalchemy import func
 
-    from service.models import Meal, Response, ResponseDay, ResponseHotelNight, TransportOption, response_meal
+    from service.models import (
+        Meal,
+        Response,
+        ResponseDay,
+        ResponseHotelNight,
+        TransportOption,
+        response_meal,
+    )
     from service.outbox import build_message
 
     random.seed(25)

@@ -19,7 +19,13 @@ from service.models import Invitee, Outbox
 from service.notifications import queue_invitations
 from service.outbox import requeue_stale
 
-from .conftest import BUNDLED_EVENT, all_sent, running_worker, start_worker_process, wait_for_outbox
+from .conftest import (
+    BUNDLED_EVENT,
+    all_sent,
+    running_worker,
+    start_worker_process,
+    wait_for_outbox,
+)
 
 KILLS = 6
 

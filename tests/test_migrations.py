@@ -8,7 +8,12 @@ from flask_migrate import downgrade, upgrade
 
 from service.db import db
 
-from .conftest import BACKENDS, _create_postgres_database, _drop_postgres_database, make_app
+from .conftest import (
+    BACKENDS,
+    _create_postgres_database,
+    _drop_postgres_database,
+    make_app,
+)
 
 
 @pytest.fixture(params=BACKENDS)

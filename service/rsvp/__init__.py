@@ -9,19 +9,35 @@ used gets a page that says why and how to reach the secretariat.
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
-from markupsafe import Markup
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
+from markupsafe import Markup
 from sqlalchemy import select
 
-from ..answers import Answer, check_answer, current_snapshot, describe_answer, localized, places_held, save_answer
+from ..answers import (
+    Answer,
+    check_answer,
+    current_snapshot,
+    describe_answer,
+    localized,
+    places_held,
+    save_answer,
+)
 from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import begin_write, db, utcnow
 from ..events import get_event
 from ..eventview import event_view
 from ..links import LinkError, resolve_token
-from ..notifications import queue_answer_emails
 from ..models import Invitee, Response
+from ..notifications import queue_answer_emails
 from ..web import current_language, limiter, set_language
 from .forms import DeclineForm, answer_form_class, answer_from_form, form_data
 
@@ -52,12 +68,6 @@ def bad_link(error: LinkError):
 def tr(row, attr: str = "name") -> str:
     """A row's text in the page's language."""
     return localized(row, attr, current_language())
-
-
-@bp.app_template_global()
-def local_time(instant, timezone: str, approximate: bool = False) -> str:
-    """A time of day in the event's timezone, as the reader writes it: '09.00' or '09:00'."""
-    return format_time(instant, timezone, current_language(), approximate)
 
 
 def _page_texts(event, language: str, role_key: str | None) -> dict:
