@@ -27,9 +27,6 @@ REDIS_URL = ""
 #: Public base URL used in links inside emails.
 BASE_URL = "http://127.0.0.1:5000"
 
-#: Directory with event definition files.
-EVENTS_DIR = ""
-
 #: The SMTP relay. The embedded default is OSA's own mail catcher on port 1025.
 SMTP_HOST = "127.0.0.1"
 SMTP_PORT = 1025

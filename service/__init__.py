@@ -36,8 +36,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings["SECRET_KEYS"][0]
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
-    if not settings["EVENTS_DIR"]:
-        app.config["EVENTS_DIR"] = str(BUNDLED_EVENTS_DIR)
     if not settings["BROKER_URL"]:
         broker_db = Path(app.instance_path) / "celery-broker.sqlite3"
         app.config["BROKER_URL"] = f"sqla+sqlite:///{broker_db}"
@@ -56,19 +54,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         # Longer than any wait a message can meet (retries are scheduled in the outbox, not here).
         "broker_transport_options": {"visibility_timeout": 3 * 3600},
     }
-    app.config.update(
-        MAIL_SERVER=settings["SMTP_HOST"],
-        MAIL_PORT=settings["SMTP_PORT"],
-        MAIL_USE_TLS=settings["SMTP_STARTTLS"],
-        MAIL_USE_SSL=settings["SMTP_SSL"],
-        MAIL_USERNAME=settings["SMTP_USERNAME"] or None,
-        MAIL_PASSWORD=settings["SMTP_PASSWORD"] or None,
-        # Flask-Mail would not send at all under TESTING; OSA's tests use a real SMTP server.
-        MAIL_SUPPRESS_SEND=False,
-    )
     logging.getLogger("service").setLevel(settings["LOG_LEVEL"])
 
     db.init_app(app)
+    # Flask-Mail builds the messages; the connection reads OSA's SMTP_* settings (service.outbox).
     mail.init_app(app)
     migrate.init_app(
         app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True, render_item=render_item
