@@ -21,8 +21,7 @@ from .db import utcnow
 
 
 def _day_span(day) -> tuple[dt.datetime, dt.datetime]:
-    starts = min(item.starts_at for item in day.items)
-    ends = max(item.ends_at or item.starts_at for item in day.items)
+    starts, ends = day.starts_at, day.ends_at
     if ends <= starts:
         ends = starts + dt.timedelta(hours=1)
     return starts, ends

@@ -66,8 +66,7 @@ def due_times(event: Event) -> Iterator[Due]:
         times.append(Due(f"reminder-{days}", at, event.rsvp_deadline, _reminders(days)))
     for day in event.days:
         at = _local(day.date - dt.timedelta(days=1), int(config["DAY_BEFORE_HOUR"]), event.timezone)
-        starts = min(item.starts_at for item in day.items)
-        times.append(Due(f"day-before-{day.key}", at, starts, _day_before(day.id)))
+        times.append(Due(f"day-before-{day.key}", at, day.starts_at, _day_before(day.id)))
     # The daily report, every morning from the day the event was defined to its last day.
     zone = ZoneInfo(event.timezone)
     first = event.created_at.astimezone(zone).date()
@@ -77,7 +76,7 @@ def due_times(event: Event) -> Iterator[Due]:
         if at >= event.created_at:
             times.append(Due(f"daily-report-{date.isoformat()}", at, at + dt.timedelta(days=1), _daily_report))
     # The hotel's final numbers at the cut-off, then a change notice at most once per interval.
-    event_ends = max(item.ends_at or item.starts_at for day in event.days for item in day.items)
+    event_ends = event.ends_at
     times.append(Due("hotel-final", event.final_numbers_at, event_ends, _hotel_final))
     step = dt.timedelta(minutes=float(config["HOTEL_NOTICE_MINUTES"]))
     at = event.final_numbers_at + step

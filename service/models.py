@@ -96,12 +96,12 @@ class Event(db.Model):
     @property
     def starts_at(self) -> dt.datetime:
         """The first agenda item's start."""
-        return min(item.starts_at for day in self.days for item in day.items)
+        return min(day.starts_at for day in self.days)
 
     @property
     def ends_at(self) -> dt.datetime:
         """The last agenda item's end (or start, if it has no end)."""
-        return max(item.ends_at or item.starts_at for day in self.days for item in day.items)
+        return max(day.ends_at for day in self.days)
 
 
 class Contact(db.Model):
@@ -140,6 +140,16 @@ class EventDay(db.Model):
     items: Mapped[list[AgendaItem]] = relationship(
         back_populates="day", cascade="all, delete-orphan", order_by="AgendaItem.position"
     )
+
+    @property
+    def starts_at(self) -> dt.datetime:
+        """The day's first agenda item's start."""
+        return min(item.starts_at for item in self.items)
+
+    @property
+    def ends_at(self) -> dt.datetime:
+        """The day's last agenda item's end (or start, if it has no end)."""
+        return max(item.ends_at or item.starts_at for item in self.items)
 
 
 class AgendaItem(db.Model):

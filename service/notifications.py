@@ -55,11 +55,10 @@ def _render_invitation(invitee: Invitee) -> RenderedEmail:
     language = invitee.language
     days = []
     for day in event.days:
-        starts = min(item.starts_at for item in day.items)
-        ends = max(item.ends_at or item.starts_at for item in day.items)
+        starts = format_time(day.starts_at, event.timezone, language)
         days.append({
             "heading": f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
-            "span": f"{format_time(starts, event.timezone, language)}–{format_time(ends, event.timezone, language)}",
+            "span": f"{starts}–{format_time(day.ends_at, event.timezone, language)}",
             "summary": day.summary,
         })
     return render_email("invitation", language, days=days, **email_context(event, invitee))
