@@ -66,6 +66,8 @@ JOB_GRACE_HOURS = 6
 
 #: Requests per client address to personal-link pages (Flask-Limiter syntax).
 LINK_RATE_LIMIT = "60 per minute"
+#: Sign-in attempts per client address to the admin (Flask-Limiter syntax).
+LOGIN_RATE_LIMIT = "10 per minute"
 
 #: Log level of the application loggers.
 LOG_LEVEL = "INFO"

@@ -70,9 +70,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .web import init_web
 
     init_web(app)
-    from . import errors, rsvp
+    from . import admin, errors, hotel, rsvp
 
     app.register_blueprint(rsvp.bp)
+    app.register_blueprint(hotel.bp)
+    admin.init_app(app)
     errors.register(app)
 
     from . import cli

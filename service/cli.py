@@ -7,10 +7,12 @@
     osa outbox list | retry    see what was sent, and send failed emails again
     osa jobs run [JOB]         run due reminders and day-before emails now (--dry-run to preview)
     osa schedule               when each job is due, in the event's local time
+    osa admin create-user NAME an account for the secretariat's admin (--generate-password prints one)
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .invitees import InviteeFileError, import_invitees
 from .jobs import due_times, run_due_jobs
-from .models import JobRun, Outbox
+from .models import AdminUser, JobRun, Outbox
 from .notifications import (
     invitation_progress,
     invitees_to_invite,
@@ -48,6 +50,7 @@ invitees_cli = click.Group("invitees", help="Import and list invitees.")
 invitations_cli = click.Group("invitations", help="Send the invitations.")
 outbox_cli = click.Group("outbox", help="See and retry the emails OSA sends.")
 jobs_cli = click.Group("jobs", help="Run scheduled jobs now, or preview them.")
+admin_cli = click.Group("admin", help="Accounts for the secretariat's admin.")
 
 
 @event_cli.command("load")
@@ -193,9 +196,41 @@ def schedule_command(slug: str | None) -> None:
         click.echo(f"{format_datetime(due.at, event.timezone)}  {due.job:<18} {state}")
 
 
+@admin_cli.command("create-user")
+@click.argument("username")
+@click.option("--name", default="", help="The person's full name.")
+@click.option("--language", type=click.Choice(["sv", "en"]), default="sv", show_default=True)
+@click.option("--generate-password", is_flag=True, help="Make a strong password and print it (else you are asked for one).")
+@click.option("--reset", is_flag=True, help="Set a new password for a user who exists.")
+def create_user_command(username: str, name: str, language: str, generate_password: bool, reset: bool) -> None:
+    """Create an admin account USERNAME (or, with --reset, give it a new password)."""
+    username = username.strip()
+    if not username or len(username) > 64 or any(c.isspace() for c in username):
+        raise click.ClickException("a user name is 1 to 64 characters without spaces")
+    user = db.session.scalar(select(AdminUser).where(AdminUser.username == username))
+    if user is not None and not reset:
+        raise click.ClickException(f"the user '{username}' exists; use --reset to give it a new password")
+    if user is None and reset:
+        raise click.ClickException(f"there is no user '{username}' to reset")
+    if generate_password:
+        password = secrets.token_urlsafe(12)
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        if len(password) < 10:
+            raise click.ClickException("use a password of at least 10 characters")
+    if user is None:
+        user = AdminUser(username=username, name=name, language=language)
+        db.session.add(user)
+    user.set_password(password)
+    db.session.commit()
+    click.echo(f"Admin user '{username}' {'updated' if reset else 'created'}.")
+    if generate_password:
+        click.echo(f"Password: {password}")
+
+
 def register(app: Flask) -> None:
     """Add OSA's commands to the app's CLI."""
-    for command in (event_cli, invitees_cli, invitations_cli, outbox_cli, jobs_cli, schedule_command):
+    for command in (event_cli, invitees_cli, invitations_cli, outbox_cli, jobs_cli, admin_cli, schedule_command):
         app.cli.add_command(command)
 
 

@@ -56,10 +56,13 @@ class Headcount:
     not_answered: list[str] = field(default_factory=list)
 
 
-def _invitees(event: Event) -> list[Invitee]:
+def invitees_with_answers(event: Event, include_removed: bool = False) -> list[Invitee]:
+    """The event's invitees by name, each with their answer loaded."""
+    query = select(Invitee).where(Invitee.event_id == event.id)
+    if not include_removed:
+        query = query.where(Invitee.removed_at.is_(None))
     return list(db.session.scalars(
-        select(Invitee)
-        .where(Invitee.event_id == event.id, Invitee.removed_at.is_(None))
+        query
         .options(
             selectinload(Invitee.role),
             selectinload(Invitee.response).selectinload(Response.days).selectinload(ResponseDay.transport_option),
@@ -74,7 +77,7 @@ def _invitees(event: Event) -> list[Invitee]:
 def headcount(event: Event, language: str = "sv") -> Headcount:
     """The numbers as the answers stand now."""
     counts = Headcount()
-    invitees = _invitees(event)
+    invitees = invitees_with_answers(event)
     counts.invited = len(invitees)
     coming_days: Counter[int] = Counter()
     not_coming_days: Counter[int] = Counter()
@@ -204,11 +207,10 @@ def describe_change(event: Event, old: dict | None, new: dict, language: str = "
 CSV_HEADER_SV = ["Namn", "E-post", "Organisation", "Roll", "Språk", "Svar"]
 
 
-def answers_csv(event: Event, language: str = "sv") -> str:
-    """Every invitee's answer, one row each, as CSV text starting with a BOM (for Excel)."""
+def answers_table(event: Event, language: str = "sv") -> tuple[list[str], list[list[str]]]:
+    """Every invitee's answer, one row each: the header and the rows of the CSV and XLSX exports."""
     sv = language == "sv"
-    out = io.StringIO()
-    writer = csv.writer(out)
+    rows: list[list[str]] = []
     header = list(CSV_HEADER_SV) if sv else ["Name", "Email", "Organisation", "Role", "Language", "Answer"]
     for day in event.days:
         title = localized(day, "title", language)
@@ -216,8 +218,7 @@ def answers_csv(event: Event, language: str = "sv") -> str:
                    f"{title}: {'landar' if sv else 'lands'}"]
     header += ["Måltider" if sv else "Meals", "Kost" if sv else "Diet", "Allergier" if sv else "Allergies",
                "Hotellnätter" if sv else "Hotel nights", "Kommentar" if sv else "Comment"]
-    writer.writerow(header)
-    for invitee in _invitees(event):
+    for invitee in invitees_with_answers(event):
         response = invitee.response
         state = ("ej svarat" if sv else "no answer") if response is None else (
             ("kommer" if sv else "coming") if response.attending else ("kommer inte" if sv else "not coming")
@@ -245,8 +246,23 @@ def answers_csv(event: Event, language: str = "sv") -> str:
                 "; ".join(format_date(n.hotel_night.night_of, language) for n in response.hotel_nights),
                 response.comment,
             ]
-        writer.writerow(row)
+        rows.append(row)
+    return header, rows
+
+
+def answers_csv(event: Event, language: str = "sv") -> str:
+    """Every invitee's answer as CSV text starting with a BOM (for Excel)."""
+    header, rows = answers_table(event, language)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([[_not_a_formula(cell) for cell in row] for row in rows])
     return "\ufeff" + out.getvalue()
+
+
+def _not_a_formula(text: str) -> str:
+    """Invitees write comments and allergies: a cell Excel would run as a formula gets a leading apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def answers_chart(event: Event, until: dt.datetime) -> bytes:
@@ -297,10 +313,10 @@ def answers_chart(event: Event, until: dt.datetime) -> bytes:
     return out.getvalue()
 
 
-def hotel_numbers(event: Event) -> dict:
+def hotel_numbers(event: Event, language: str | None = None) -> dict:
     """What the hotel counts, as plain data to send and to compare with later:
     people per day, meals per sitting with diets, allergies, rooms per night."""
-    language = event.default_language
+    language = language or event.default_language
     counts = headcount(event, language)
     return {
         "days": {label: coming for label, coming, _ in counts.days},

@@ -291,7 +291,23 @@ def import_invitees(event: Event, filename: str, data: bytes) -> ImportResult:
     rows, ignored, errors = check_rows(event, read_rows(filename, data))
     if errors:
         raise InviteeFileError(errors)
-    result = ImportResult(ignored_columns=ignored)
+    return _store(event, rows, ImportResult(ignored_columns=ignored))
+
+
+#: The columns `add_invitee` fills, named as an import file may name them.
+_ONE_INVITEE = ["name", "email", "organisation", "role", "language"]
+
+
+def add_invitee(event: Event, name: str, email: str, organisation: str = "", role: str = "", language: str = "") -> ImportResult:
+    """Add (or update, or bring back) one invitee with the import's own checks; `InviteeFileError`
+    names the bad fields by their `_ONE_INVITEE` names."""
+    rows, _, errors = check_rows(event, [(0, _ONE_INVITEE), (1, [name, email, organisation, role, language])])
+    if errors:
+        raise InviteeFileError(errors)
+    return _store(event, rows, ImportResult())
+
+
+def _store(event: Event, rows: list[_Row], result: ImportResult) -> ImportResult:
     existing = {
         invitee.email_key: invitee
         for invitee in db.session.scalars(select(Invitee).where(Invitee.event_id == event.id))

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from .answers import describe_logistics, localized
 from .dates import format_date, format_date_range, format_time
 from .db import begin_write, db, utcnow
-from .emails import render_email
+from .emails import RenderedEmail, render_email
 from .headcount import (
     answers_chart,
     answers_csv,
@@ -119,6 +119,10 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
     return report
 
 
+def render_reminder(event: Event, invitee: Invitee) -> RenderedEmail:
+    return render_email("reminder", invitee.language, opt_out=opt_out_url(invitee), **email_context(event, invitee))
+
+
 def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
     def run(event: Event, at: dt.datetime, dry_run: bool) -> int:
         """Remind those invited before this reminder's time who have not answered and not opted out."""
@@ -135,7 +139,7 @@ def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
         if dry_run:
             return len(invitees)
         for invitee in invitees:
-            rendered = render_email("reminder", invitee.language, opt_out=opt_out_url(invitee), **email_context(event, invitee))
+            rendered = render_reminder(event, invitee)
             queue_email(kind="reminder", key=f"reminder-{days}:{invitee.id}", event=event, invitee=invitee,
                         recipient=invitee.email, language=invitee.language, rendered=rendered)
         return len(invitees)
@@ -155,30 +159,35 @@ def _day_before(day_id: int) -> Callable[[Event, dt.datetime, bool], int]:
         if dry_run:
             return len(invitees)
         for invitee in invitees:
-            language = invitee.language
-            role = invitee.role.key if invitee.role else None
-            agenda = [
-                {
-                    "when": format_time(item.starts_at, event.timezone, language, item.approximate)
-                    + (f"–{format_time(item.ends_at, event.timezone, language)}" if item.ends_at else ""),
-                    "title": localized(item, "title", language),
-                    "place": item.place,
-                }
-                for item in day.items
-                if not item.role_keys or role is None or role in item.role_keys
-            ]
-            rendered = render_email(
-                "day_before", language,
-                day_heading=f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
-                logistics=describe_logistics(event, invitee.response, language, only_day=day),
-                agenda=agenda,
-                **email_context(event, invitee),
-            )
+            rendered = render_day_before(event, day, invitee, invitee.response)
             queue_email(kind="day_before", key=f"day-before-{day.key}:{invitee.id}", event=event, invitee=invitee,
-                        recipient=invitee.email, language=language, rendered=rendered)
+                        recipient=invitee.email, language=invitee.language, rendered=rendered)
         return len(invitees)
 
     return run
+
+
+def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: Response) -> RenderedEmail:
+    """The day's programme for the invitee's role, and their own transport and meals."""
+    language = invitee.language
+    role = invitee.role.key if invitee.role else None
+    agenda = [
+        {
+            "when": format_time(item.starts_at, event.timezone, language, item.approximate)
+            + (f"–{format_time(item.ends_at, event.timezone, language)}" if item.ends_at else ""),
+            "title": localized(item, "title", language),
+            "place": item.place,
+        }
+        for item in day.items
+        if not item.role_keys or role is None or role in item.role_keys
+    ]
+    return render_email(
+        "day_before", language,
+        day_heading=f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
+        logistics=describe_logistics(event, response, language, only_day=day),
+        agenda=agenda,
+        **email_context(event, invitee),
+    )
 
 
 def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
@@ -200,6 +209,18 @@ def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
             JobRun.ran_at > previous if previous is not None else JobRun.id.is_not(None),
         )
     )
+    rendered, attachments = render_daily_report(event, at, previous, missed)
+    day = at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
+    queue_email(kind="daily_report", key=f"daily-report:{event.id}:{day}", event=event,
+                recipient=event.secretariat_email, language=language, rendered=rendered, attachments=attachments)
+    return 1
+
+
+def render_daily_report(
+    event: Event, at: dt.datetime, previous: dt.datetime | None, missed: int, language: str | None = None
+) -> tuple[RenderedEmail, list[dict[str, str]]]:
+    """The report as of `at`, with the changes since `previous`, and its CSV and chart."""
+    language = language or event.default_language
     report_date = format_date(at.astimezone(ZoneInfo(event.timezone)).date(), language)
     chart_cid = f"chart-{at:%Y%m%d}@osa"
     rendered = render_email(
@@ -213,9 +234,7 @@ def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
         {"filename": "svar-over-tid.png", "content_type": "image/png", "encoding": "base64",
          "data": base64.b64encode(answers_chart(event, at)).decode("ascii"), "content_id": chart_cid},
     ]
-    queue_email(kind="daily_report", key=f"daily-report:{event.id}:{day}", event=event,
-                recipient=event.secretariat_email, language=language, rendered=rendered, attachments=attachments)
-    return 1
+    return rendered, attachments
 
 
 def _emails(result: int | tuple[int, dict | None]) -> int:
@@ -227,24 +246,30 @@ def _hotel_final(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, dic
     numbers = hotel_numbers(event)
     if dry_run:
         return 1, None
-    language = event.default_language
-    rendered = render_email(
+    queue_email(kind="hotel_final", key=f"hotel-final:{event.id}", event=event, recipient=event.hotel_email,
+                language=event.default_language, rendered=render_hotel_final(event, numbers))
+    return 1, numbers
+
+
+def render_hotel_final(event: Event, numbers: dict, language: str | None = None) -> RenderedEmail:
+    language = language or event.default_language
+    return render_email(
         "hotel_final", language, event=event, numbers=numbers,
         dates=format_date_range(event.days[0].date, event.days[-1].date, language),
     )
-    queue_email(kind="hotel_final", key=f"hotel-final:{event.id}", event=event, recipient=event.hotel_email,
-                language=language, rendered=rendered)
-    return 1, numbers
+
+
+def numbers_sent_to_hotel(event: Event, before: dt.datetime | None = None) -> dict | None:
+    """The numbers the hotel last received (final numbers or a change notice), None before the cut-off."""
+    query = select(JobRun.numbers).where(JobRun.event_id == event.id, JobRun.numbers.is_not(None))
+    if before is not None:
+        query = query.where(JobRun.scheduled_for < before)
+    return db.session.scalar(query.order_by(JobRun.scheduled_for.desc()).limit(1))
 
 
 def _hotel_changes(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, dict | None]:
     """What changed since the hotel's last numbers; nothing when the numbers are the same again."""
-    last = db.session.scalar(
-        select(JobRun.numbers)
-        .where(JobRun.event_id == event.id, JobRun.numbers.is_not(None), JobRun.scheduled_for < at)
-        .order_by(JobRun.scheduled_for.desc())
-        .limit(1)
-    )
+    last = numbers_sent_to_hotel(event, before=at)
     if last is None:
         return 0, None  # the final numbers have not gone out
     numbers = hotel_numbers(event)
@@ -253,8 +278,11 @@ def _hotel_changes(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, d
         return 0, None
     if dry_run:
         return 1, None
-    language = event.default_language
-    rendered = render_email("hotel_change", language, event=event, changes=changes)
     queue_email(kind="hotel_change", key=f"hotel-change:{event.id}:{at.isoformat()}", event=event,
-                recipient=event.hotel_email, language=language, rendered=rendered)
+                recipient=event.hotel_email, language=event.default_language,
+                rendered=render_hotel_change(event, changes))
     return 1, numbers
+
+
+def render_hotel_change(event: Event, changes: list[str], language: str | None = None) -> RenderedEmail:
+    return render_email("hotel_change", language or event.default_language, event=event, changes=changes)

@@ -26,6 +26,7 @@ from .models import Event, Invitee
 SALTS = {
     "rsvp": "osa.link.rsvp",
     "optout": "osa.link.reminder-opt-out",
+    "hotel": "osa.link.hotel-numbers",
 }
 
 
@@ -73,6 +74,19 @@ def links_expire_at(event: Event | SimpleNamespace) -> dt.datetime:
 
 def resolve_token(token: str, purpose: str = "rsvp") -> Invitee:
     """The invitee a token belongs to, or `LinkError` saying why the link cannot be used."""
+    invitee_id, version = _load(token, purpose)
+    invitee = db.session.get(Invitee, invitee_id, options=[joinedload(Invitee.event), joinedload(Invitee.role)])
+    if invitee is None or invitee.removed_at is not None:
+        raise LinkError("removed", invitee)
+    if not hmac.compare_digest(str(version).encode(), str(invitee.link_version).encode()):
+        raise LinkError("revoked", invitee)
+    if utcnow() >= links_expire_at(event_view(invitee.event)):
+        raise LinkError("expired", invitee)
+    return invitee
+
+
+def _load(token: str, purpose: str) -> tuple[int, int]:
+    """The (id, version) a token carries, or `LinkError("invalid")`."""
     try:
         payload = _serializer(purpose).loads(token)
     except BadSignature:
@@ -83,15 +97,31 @@ def resolve_token(token: str, purpose: str = "rsvp") -> Invitee:
         or not all(isinstance(part, int) and not isinstance(part, bool) for part in payload)
     ):
         raise LinkError("invalid")
-    invitee_id, version = payload
-    invitee = db.session.get(Invitee, invitee_id, options=[joinedload(Invitee.event), joinedload(Invitee.role)])
-    if invitee is None or invitee.removed_at is not None:
-        raise LinkError("removed", invitee)
-    if not hmac.compare_digest(str(version).encode(), str(invitee.link_version).encode()):
-        raise LinkError("revoked", invitee)
-    if utcnow() >= links_expire_at(event_view(invitee.event)):
-        raise LinkError("expired", invitee)
-    return invitee
+    return payload[0], payload[1]
+
+
+def hotel_url(event: Event) -> str:
+    """The hotel's read-only link to the event's numbers, until it is revoked or the event ends."""
+    token = _serializer("hotel").dumps([event.id, event.hotel_link_version])
+    return _absolute("hotel.numbers", token)
+
+
+def resolve_hotel_token(token: str) -> Event:
+    """The event a hotel link shows, or `LinkError` saying why the link cannot be used."""
+    event_id, version = _load(token, "hotel")
+    event = db.session.get(Event, event_id)
+    if event is None:
+        raise LinkError("removed")
+    if not hmac.compare_digest(str(version).encode(), str(event.hotel_link_version).encode()):
+        raise LinkError("revoked")
+    if utcnow() >= links_expire_at(event_view(event)):
+        raise LinkError("expired")
+    return event
+
+
+def revoke_hotel_links(event: Event) -> None:
+    """Stop every hotel link given out so far; `hotel_url` then makes the only one that works."""
+    event.hotel_link_version += 1
 
 
 def issue_new_link(invitee: Invitee) -> None:

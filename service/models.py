@@ -12,6 +12,7 @@ import datetime as dt
 from email.utils import parseaddr
 from typing import Any
 
+from flask_login import UserMixin
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -28,6 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import UTCDateTime, db, utcnow
 
@@ -70,6 +72,8 @@ class Event(db.Model):
     #: Raised on every change to the event or any of its parts (see `_bump_event_versions`):
     #: pages cache the event's plain picture by this number.
     version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: In the hotel's read-only link; raising it revokes every hotel link given out before.
+    hotel_link_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -442,6 +446,28 @@ class Outbox(db.Model):
     def sender_address(self) -> str:
         """The bare address of `sender`, for the SMTP envelope."""
         return parseaddr(self.sender)[1]
+
+
+class AdminUser(UserMixin, db.Model):
+    """A member of the secretariat who signs in to the admin."""
+
+    __tablename__ = "admin_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(KEY), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME), default="")
+    #: werkzeug's salted scrypt hash; the password itself is never stored.
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: The admin's pages are in this language ("sv" or "en").
+    language: Mapped[str] = mapped_column(String(8), default="sv")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+    def set_password(self, password: str) -> None:
+        self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def check_password(self, password: str) -> bool:
+        return check_password_hash(self.password_hash, password)
 
 
 class JobRun(db.Model):

@@ -64,14 +64,23 @@ def _render_invitation(invitee: Invitee) -> RenderedEmail:
     return render_email("invitation", language, days=days, **email_context(event, invitee))
 
 
-def queue_invitation(invitee: Invitee) -> Outbox | None:
-    """The invitation with the invitee's current link, and the whole event as .ics."""
+def queue_invitation(invitee: Invitee, again: bool = False) -> Outbox | None:
+    """The invitation with the invitee's current link, and the whole event as .ics.
+
+    `again` sends it once more even if it was sent (the secretariat's "resend").
+    """
     event = invitee.event
     language = invitee.language
     rendered = _render_invitation(invitee)
+    key = invitation_key(invitee)
+    if again:
+        sent_before = db.session.scalar(
+            select(func.count(Outbox.id)).where(Outbox.invitee_id == invitee.id, Outbox.kind == "invitation")
+        )
+        key = f"{key}:again:{sent_before}"
     return queue_email(
         kind="invitation",
-        key=invitation_key(invitee),
+        key=key,
         event=event,
         invitee=invitee,
         recipient=invitee.email,
@@ -85,7 +94,10 @@ def _changes_so_far(invitee: Invitee) -> int:
     return db.session.scalar(select(func.count(ResponseChange.id)).where(ResponseChange.invitee_id == invitee.id)) or 0
 
 
-def _answer_email(kind: str, key: str, invitee: Invitee, response: Response, **extra) -> Outbox | None:
+def render_answer_email(
+    kind: str, invitee: Invitee, response: Response, **extra
+) -> tuple[RenderedEmail, list[dict[str, str]]]:
+    """A confirmation, decline or move-up email about `response`, with its .ics (none for a decline)."""
     event = invitee.event
     language = invitee.language
     attachments = []
@@ -102,9 +114,14 @@ def _answer_email(kind: str, key: str, invitee: Invitee, response: Response, **e
         **extra,
         **email_context(event, invitee),
     )
+    return rendered, attachments
+
+
+def _answer_email(kind: str, key: str, invitee: Invitee, response: Response, **extra) -> Outbox | None:
+    rendered, attachments = render_answer_email(kind, invitee, response, **extra)
     return queue_email(
-        kind=kind, key=key, event=event, invitee=invitee, recipient=invitee.email, language=language,
-        rendered=rendered, attachments=attachments,
+        kind=kind, key=key, event=invitee.event, invitee=invitee, recipient=invitee.email,
+        language=invitee.language, rendered=rendered, attachments=attachments,
     )
 
 

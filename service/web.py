@@ -28,7 +28,10 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
-_TOKEN_IN_PATH = re.compile(r"(/r/)[^/\s?\"]+")
+#: The admin's pages also frame an email's HTML part, served from the admin itself.
+ADMIN_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY + "; frame-src 'self'"
+
+_TOKEN_IN_PATH = re.compile(r"(?<![\w-])(/(?:r|hotel)/)[^/\s?\"]+")
 
 
 class RedactLinkTokens(logging.Filter):
@@ -69,7 +72,7 @@ def _security_headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers["Referrer-Policy"] = "no-referrer"
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
+    response.headers.setdefault("X-Frame-Options", "DENY")
     return response
 
 

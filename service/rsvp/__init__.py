@@ -120,14 +120,10 @@ def _response_of(invitee: Invitee) -> Response | None:
     return db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
 
 
-def _page(invitee: Invitee, form=None, status: int = 200):
-    """The answer page: the event from its cached picture, the answer from its snapshot."""
-    event = event_view(invitee.event)
+def answer_form_context(invitee: Invitee, event, answer_: dict | None) -> dict:
+    """What the answer form's fields show besides the form: the event's texts in the
+    page's language, places left, and where the invitee waits. The admin's form uses it too."""
     language = current_language()
-    answer_ = current_snapshot(invitee.id)
-    closed = utcnow() >= event.rsvp_deadline
-    if form is None and not closed:
-        form = answer_form_class(event)(data=form_data(answer_))
     seats, rooms = places_held()
     option_ids = {option.key: option.id for option in event.transport_options}
     night_ids = {night.key: night.id for night in event.hotel_nights}
@@ -136,10 +132,32 @@ def _page(invitee: Invitee, form=None, status: int = 200):
     mine = {option_ids.get(day["transport"]) for day in days if day["transport"] and not day["waitlisted"]}
     my_nights = {night_ids.get(key) for key, night in nights if not night["waitlisted"]}
     role_key = invitee.role.key if invitee.role_id else None
+    return {
+        "texts": _page_texts(event, language, role_key),
+        "seats_left": {
+            o.id: o.capacity - seats.get(o.id, 0) + (1 if o.id in mine else 0)
+            for o in event.transport_options if o.capacity is not None
+        },
+        "rooms_left": {
+            n.id: n.capacity - rooms.get(n.id, 0) + (1 if n.id in my_nights else 0)
+            for n in event.hotel_nights if n.capacity is not None
+        },
+        "waiting": {option_ids.get(day["transport"]) for day in days if day["transport"] and day["waitlisted"]},
+        "waiting_nights": {night_ids.get(key) for key, night in nights if night["waitlisted"]},
+    }
+
+
+def _page(invitee: Invitee, form=None, status: int = 200):
+    """The answer page: the event from its cached picture, the answer from its snapshot."""
+    event = event_view(invitee.event)
+    language = current_language()
+    answer_ = current_snapshot(invitee.id)
+    closed = utcnow() >= event.rsvp_deadline
+    if form is None and not closed:
+        form = answer_form_class(event)(data=form_data(answer_))
     return render_template(
         "rsvp/answer.html",
         event=event,
-        texts=_page_texts(event, language, role_key),
         invitee=invitee,
         form=form,
         decline_form=DeclineForm(),
@@ -148,19 +166,19 @@ def _page(invitee: Invitee, form=None, status: int = 200):
         answered=answer_ is not None,
         dates=format_date_range(event.days[0].date, event.days[-1].date, language),
         deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
-        seats_left={
-            o.id: o.capacity - seats.get(o.id, 0) + (1 if o.id in mine else 0)
-            for o in event.transport_options if o.capacity is not None
-        },
-        rooms_left={
-            n.id: n.capacity - rooms.get(n.id, 0) + (1 if n.id in my_nights else 0)
-            for n in event.hotel_nights if n.capacity is not None
-        },
-        waiting={option_ids.get(day["transport"]) for day in days if day["transport"] and day["waitlisted"]},
-        waiting_nights={night_ids.get(key) for key, night in nights if night["waitlisted"]},
         language=language,
         token=request.view_args["token"],
+        **answer_form_context(invitee, event, answer_),
     ), status
+
+
+def put_problems_on_form(form, problems: dict[str, str]) -> None:
+    """Each problem beside its field, or above the form when no field is its own."""
+    for name, message in problems.items():
+        if name in form._fields:
+            form[name].errors = [message]
+        else:
+            form.form_errors.append(message)
 
 
 @bp.get("/<token>")
@@ -182,11 +200,7 @@ def save(token: str):
     answer_, problems = answer_from_form(event, form)
     problems.update(check_answer(event, answer_, current_language()))
     if problems:
-        for name, message in problems.items():
-            if name in form._fields:
-                form[name].errors = [message]
-            else:
-                form.form_errors.append(message)
+        put_problems_on_form(form, problems)
         return _page(invitee, form, status=400)
     _save(invitee, answer_)
     return redirect(url_for("rsvp.thanks", token=token, lang=current_language()), code=303)

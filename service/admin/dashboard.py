@@ -1,0 +1,39 @@
+"""The dashboard: the headcount as the answers stand now, refreshed while it is open."""
+
+from __future__ import annotations
+
+from flask import Response, abort, render_template
+
+from ..db import utcnow
+from ..headcount import answers_chart, headcount
+from ..notifications import invitation_progress
+from ..web import current_language
+from . import admin_event, bp
+
+
+def _numbers():
+    event = admin_event()
+    if event is None:
+        return None
+    return {"counts": headcount(event, current_language()), "progress": invitation_progress(event)}
+
+
+@bp.get("/")
+def dashboard():
+    """Who comes, per day, meal, diet, transport, hotel night and role; who has not answered."""
+    return render_template("admin/dashboard.html", numbers=_numbers(), language=current_language())
+
+
+@bp.get("/numbers")
+def numbers():
+    """The dashboard's numbers alone, for the page to refresh itself."""
+    return render_template("admin/_numbers.html", numbers=_numbers(), language=current_language())
+
+
+@bp.get("/chart.png")
+def chart():
+    """Answers over time, as the daily report draws it."""
+    event = admin_event()
+    if event is None:
+        abort(404)
+    return Response(answers_chart(event, utcnow()), mimetype="image/png")

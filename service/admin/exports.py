@@ -1,0 +1,151 @@
+"""Exports and lists: every answer as CSV or XLSX, printable lists per meal and per
+transport (the bus passengers; the airport pickup with flights), and the hotel's link."""
+
+from __future__ import annotations
+
+import io
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+
+from ..answers import localized
+from ..dates import format_date, format_time
+from ..db import begin_write, db
+from ..headcount import answers_csv, answers_table, invitees_with_answers
+from ..links import hotel_url, revoke_hotel_links
+from ..web import current_language
+from . import bp
+from .invitees import event_or_404
+
+
+def _download(data: bytes | str, filename: str, mimetype: str) -> Response:
+    response = Response(data, mimetype=mimetype)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.get("/export/answers.csv")
+def answers_csv_export():
+    """Every answer as CSV (UTF-8 with BOM, so Excel shows å, ä and ö)."""
+    event = event_or_404()
+    return _download(answers_csv(event, current_language()).encode("utf-8"), f"{event.slug}-svar.csv",
+                     "text/csv; charset=utf-8")
+
+
+def answers_workbook(event, language: str) -> bytes:
+    """Every answer as an Excel workbook: a bold, frozen header row and one row per invitee."""
+    header, rows = answers_table(event, language)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Svar" if language == "sv" else "Answers"
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    # openpyxl takes a text that starts with "=" for a formula; invitees' texts are never formulas.
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
+    for index, title in enumerate(header, start=1):
+        longest = max([len(title), *(len(row[index - 1]) for row in rows)])
+        sheet.column_dimensions[get_column_letter(index)].width = min(60, longest + 2)
+    sheet.freeze_panes = "B2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+@bp.get("/export/answers.xlsx")
+def answers_xlsx_export():
+    """Every answer as an Excel workbook."""
+    event = event_or_404()
+    return _download(answers_workbook(event, current_language()), f"{event.slug}-svar.xlsx",
+                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.get("/lists")
+def lists():
+    """The printable lists: one per meal and one per transport option."""
+    event = event_or_404()
+    return render_template("admin/lists.html", event=event, language=current_language())
+
+
+@bp.get("/lists/meal/<key>")
+def meal_list(key: str):
+    """Who eats at this meal, with diets and allergies: for the kitchen."""
+    event = event_or_404()
+    language = current_language()
+    meal = next((m for m in event.meals if m.key == key), None)
+    if meal is None:
+        abort(404)
+    people = []
+    for invitee in invitees_with_answers(event):
+        response = invitee.response
+        if response is None or not response.attending or meal not in response.meals:
+            continue
+        people.append([invitee.name, invitee.organisation,
+                       ", ".join(localized(d, "name", language) for d in response.diets), response.allergies])
+    title = f"{localized(meal, 'name', language)}, {format_date(meal.day.date, language)} " \
+            f"{format_time(meal.starts_at, event.timezone, language)}"
+    return render_template(
+        "admin/list.html", event=event, title=title, place=meal.place,
+        columns=[_("Name"), _("Organisation"), _("Diet"), _("Allergies or other needs")], people=people,
+        language=language,
+    )
+
+
+@bp.get("/lists/transport/<key>")
+def transport_list(key: str):
+    """Who travels with this option: the bus passenger list, or the pickup list with flights."""
+    event = event_or_404()
+    language = current_language()
+    option = next((o for o in event.transport_options if o.key == key), None)
+    if option is None:
+        abort(404)
+    people, waiting = [], []
+    for invitee in invitees_with_answers(event):
+        if invitee.response is None:
+            continue
+        for day in invitee.response.days:
+            if not day.attending or day.transport_option_id != option.id:
+                continue
+            row = [invitee.name, invitee.organisation, invitee.email]
+            if option.asks_flight:
+                row += [day.flight_number, day.flight_arrival.strftime("%H.%M" if language == "sv" else "%H:%M")
+                        if day.flight_arrival else ""]
+            (waiting if day.transport_waitlisted_at else people).append(row)
+    if option.asks_flight:
+        people.sort(key=lambda row: (row[4], row[0]))  # by landing time, for the driver
+    columns = [_("Name"), _("Organisation"), _("Email")]
+    if option.asks_flight:
+        columns += [_("Flight"), _("Lands at")]
+    title = f"{localized(option, 'name', language)}: " \
+            f"{format_time(option.departs_at, event.timezone, language, option.approximate)}, {option.place}"
+    return render_template(
+        "admin/list.html", event=event, title=title, place=format_date(option.day.date, language),
+        columns=columns, people=people, waiting=waiting, capacity=option.capacity, language=language,
+    )
+
+
+@bp.get("/hotel")
+def hotel_link():
+    """The hotel's read-only link, and the way to revoke it."""
+    event = event_or_404()
+    return render_template("admin/hotel_link.html", event=event, link=hotel_url(event),
+                           language=current_language())
+
+
+@bp.post("/hotel/revoke")
+def revoke_hotel_link():
+    """Stop the hotel's link from working; the page then shows the new one to give them."""
+    event = event_or_404()
+    begin_write()
+    revoke_hotel_links(event)
+    db.session.commit()
+    flash(_("The old hotel link no longer works. Give the hotel the new link below."))
+    return redirect(url_for("admin.hotel_link"))

@@ -1,0 +1,303 @@
+"""Invitees: the searchable list, one invitee's page (answer, history, emails), answering
+on their behalf, adding and removing, a new link, resending the invitation, and import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField, FileRequired
+from sqlalchemy import select
+from wtforms import SelectField, StringField
+from wtforms.validators import Length
+
+from ..answers import check_answer, current_snapshot, describe_answer, save_answer
+from ..dates import format_datetime
+from ..db import begin_write, db, utcnow
+from ..eventview import event_view
+from ..headcount import describe_change, invitees_with_answers
+from ..invitees import InviteeFileError, add_invitee, import_invitees
+from ..links import issue_new_link, rsvp_url
+from ..models import Event, Invitee, Outbox, ResponseChange
+from ..notifications import queue_answer_emails, queue_invitation
+from ..rsvp import answer_form_context, put_problems_on_form
+from ..rsvp.forms import answer_form_class, answer_from_form, form_data
+from ..web import current_language
+from . import admin_event, bp
+
+#: The states an invitee's answer can be in, as the list filters them.
+STATUSES = {
+    "coming": _l("Coming"),
+    "declined": _l("Not coming"),
+    "no_answer": _l("No answer"),
+    "waiting": _l("On a waiting list"),
+    "removed": _l("Removed"),
+}
+
+
+def event_or_404() -> Event:
+    event = admin_event()
+    if event is None:
+        abort(404)
+    return event
+
+
+def _invitee_or_404(invitee_id: int) -> Invitee:
+    invitee = db.session.get(Invitee, invitee_id)
+    if invitee is None or invitee.event_id != event_or_404().id:
+        abort(404)
+    return invitee
+
+
+@dataclass
+class InviteeRow:
+    invitee: Invitee
+    status: str
+    waiting: bool
+    #: Transport option keys they hold or wait for.
+    transport: set[str]
+
+
+def status_of(invitee: Invitee) -> tuple[str, bool]:
+    """("coming" | "declined" | "no_answer" | "removed", on a waiting list)."""
+    response = invitee.response
+    waiting = response is not None and (
+        any(d.transport_waitlisted_at for d in response.days) or any(n.waitlisted_at for n in response.hotel_nights)
+    )
+    if invitee.removed_at is not None:
+        return "removed", waiting
+    if response is None:
+        return "no_answer", False
+    return ("coming" if response.attending else "declined"), waiting
+
+
+def _rows(event: Event) -> list[InviteeRow]:
+    rows = []
+    for invitee in invitees_with_answers(event, include_removed=True):
+        status, waiting = status_of(invitee)
+        transport = set()
+        if invitee.response is not None:
+            transport = {d.transport_option.key for d in invitee.response.days if d.attending and d.transport_option}
+        rows.append(InviteeRow(invitee, status, waiting, transport))
+    return rows
+
+
+@bp.get("/invitees")
+def invitees():
+    """Every invitee, searchable by name, email or organisation, filtered by status, role, organisation, transport."""
+    event = event_or_404()
+    args = request.args
+    query = (args.get("q") or "").strip().lower()
+    status = args.get("status", "")
+    role = args.get("role", "")
+    organisation = args.get("organisation", "")
+    transport = args.get("transport", "")
+    rows = _rows(event)
+    organisations = sorted({row.invitee.organisation for row in rows if row.invitee.organisation})
+    shown = []
+    for row in rows:
+        invitee = row.invitee
+        if status == "waiting":
+            if not row.waiting or row.status == "removed":
+                continue
+        elif status:
+            if row.status != status:
+                continue
+        elif row.status == "removed":
+            continue
+        if role and (invitee.role is None or invitee.role.key != role):
+            continue
+        if organisation and invitee.organisation != organisation:
+            continue
+        if transport and transport not in row.transport:
+            continue
+        if query and not any(query in text.lower() for text in (invitee.name, invitee.email, invitee.organisation)):
+            continue
+        shown.append(row)
+    return render_template(
+        "admin/invitees.html", event=event, rows=shown, total=len(rows), statuses=STATUSES,
+        organisations=organisations, filters={"q": args.get("q", ""), "status": status, "role": role,
+                                              "organisation": organisation, "transport": transport},
+        language=current_language(),
+    )
+
+
+class InviteeForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+    email = StringField(_l("Email"), validators=[Length(max=320)])
+    organisation = StringField(_l("Organisation"), validators=[Length(max=200)])
+    role = SelectField(_l("Role"), choices=[], validate_choice=False)
+    language = SelectField(_l("Language"), choices=[("sv", "svenska"), ("en", "English")])
+
+
+@bp.route("/invitees/new", methods=["GET", "POST"])
+def new_invitee():
+    """Add one invitee (the import's checks apply); they are invited from the send page."""
+    event = event_or_404()
+    form = InviteeForm()
+    form.role.choices = [("", "–")] + [(r.key, r.name_en if current_language() == "en" and r.name_en else r.name)
+                                       for r in event.roles]
+    if form.validate_on_submit():
+        begin_write()
+        try:
+            add_invitee(event, form.name.data, form.email.data, form.organisation.data, form.role.data,
+                        form.language.data)
+        except InviteeFileError as error:
+            db.session.rollback()
+            for problem in error.errors:
+                field = form._fields.get(problem.column)
+                (field.errors if field is not None else form.form_errors).append(problem.message)
+            return render_template("admin/invitee_new.html", event=event, form=form, language=current_language()), 400
+        db.session.commit()
+        invitee = db.session.scalar(
+            select(Invitee).where(Invitee.event_id == event.id, Invitee.email_key == form.email.data.strip().lower())
+        )
+        flash(_("%(name)s is on the list. Send the invitation from Send invitations.", name=form.name.data.strip()))
+        if invitee is not None:
+            return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+        return redirect(url_for("admin.invitees"))
+    return render_template("admin/invitee_new.html", event=event, form=form, language=current_language())
+
+
+@bp.get("/invitees/<int:invitee_id>")
+def invitee(invitee_id: int):
+    """One invitee: their answer, its history, and every email sent to them."""
+    invitee = _invitee_or_404(invitee_id)
+    event = invitee.event
+    language = current_language()
+    changes = db.session.scalars(
+        select(ResponseChange).where(ResponseChange.invitee_id == invitee.id).order_by(ResponseChange.id.desc())
+    ).all()
+    emails = db.session.scalars(
+        select(Outbox).where(Outbox.invitee_id == invitee.id).order_by(Outbox.id.desc())
+    ).all()
+    status, waiting = status_of(invitee)
+    return render_template(
+        "admin/invitee.html", event=event, invitee=invitee, status=STATUSES[status], waiting=waiting,
+        summary=describe_answer(event, invitee.response, language) if invitee.response else None,
+        history=[(format_datetime(c.changed_at, event.timezone, language), c, describe_change(event, c.old, c.new, language))
+                 for c in changes],
+        emails=[(format_datetime(e.sent_at or e.created_at, event.timezone, language), e) for e in emails],
+        link=rsvp_url(invitee) if invitee.removed_at is None else None, language=language,
+    )
+
+
+@bp.route("/invitees/<int:invitee_id>/answer", methods=["GET", "POST"])
+def answer_for(invitee_id: int):
+    """Answer on the invitee's behalf: saved as the admin's change, and confirmed to them by email."""
+    invitee = _invitee_or_404(invitee_id)
+    if invitee.removed_at is not None:
+        abort(409)
+    event = event_view(invitee.event)
+    language = current_language()
+    snapshot_ = current_snapshot(invitee.id)
+    form_class = answer_form_class(event)
+    status = 200
+    if request.method == "POST":
+        form = form_class()
+        if form.validate_on_submit():
+            answer, problems = answer_from_form(event, form)
+            problems.update(check_answer(event, answer, language))
+            if not problems:
+                begin_write()
+                result = save_answer(invitee, answer, actor="admin", actor_name=current_user.username)
+                queue_answer_emails(invitee, result)
+                db.session.commit()
+                flash(_("The answer is saved, and %(name)s gets a confirmation by email.", name=invitee.name)
+                      if result.change is not None else _("Nothing changed."))
+                return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+            put_problems_on_form(form, problems)
+        status = 400
+    else:
+        form = form_class(data=form_data(snapshot_))
+    return render_template(
+        "admin/answer_for.html", event=event, invitee=invitee, form=form, language=language,
+        **answer_form_context(invitee, event, snapshot_),
+    ), status
+
+
+@bp.post("/invitees/<int:invitee_id>/remove")
+def remove_invitee(invitee_id: int):
+    """Take the invitee off the list: their link stops working, and the numbers no longer count them."""
+    invitee = _invitee_or_404(invitee_id)
+    begin_write()
+    invitee.removed_at = invitee.removed_at or utcnow()
+    db.session.commit()
+    flash(_("%(name)s is removed from the list.", name=invitee.name))
+    return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+
+
+@bp.post("/invitees/<int:invitee_id>/restore")
+def restore_invitee(invitee_id: int):
+    """Put a removed invitee back on the list; their link works again."""
+    invitee = _invitee_or_404(invitee_id)
+    begin_write()
+    invitee.removed_at = None
+    db.session.commit()
+    flash(_("%(name)s is back on the list.", name=invitee.name))
+    return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+
+
+@bp.post("/invitees/<int:invitee_id>/new-link")
+def new_link(invitee_id: int):
+    """Revoke the invitee's link and send them the invitation with a new one."""
+    invitee = _invitee_or_404(invitee_id)
+    if invitee.removed_at is not None:
+        abort(409)
+    begin_write()
+    issue_new_link(invitee)
+    queue_invitation(invitee)
+    db.session.commit()
+    flash(_("The old link no longer works. %(name)s gets the invitation with a new link.", name=invitee.name))
+    return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+
+
+@bp.post("/invitees/<int:invitee_id>/resend")
+def resend_invitation(invitee_id: int):
+    """Send the invitation again, with the link they have."""
+    invitee = _invitee_or_404(invitee_id)
+    if invitee.removed_at is not None:
+        abort(409)
+    begin_write()
+    queue_invitation(invitee, again=True)
+    db.session.commit()
+    flash(_("The invitation is on its way to %(email)s again.", email=invitee.email))
+    return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("File"), validators=[
+        FileRequired(_l("Choose a file.")),
+        FileAllowed(["csv", "txt", "xlsx"], _l("Choose a CSV or XLSX file.")),
+    ])
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_page():
+    """Import invitees from CSV or XLSX: every bad row is reported and nothing is imported."""
+    event = event_or_404()
+    form = ImportForm()
+    errors: list = []
+    status = 200
+    if form.validate_on_submit():
+        upload = form.file.data
+        begin_write()
+        try:
+            result = import_invitees(event, upload.filename or "invitees.csv", upload.read())
+        except InviteeFileError as error:
+            db.session.rollback()
+            errors = error.errors
+            status = 400
+        else:
+            db.session.commit()
+            flash(_("%(file)s: %(added)d added, %(updated)d updated, %(unchanged)d unchanged.",
+                    file=upload.filename, added=result.created, updated=result.updated, unchanged=result.unchanged))
+            return redirect(url_for("admin.invitees"))
+    elif request.method == "POST":
+        status = 400
+    return render_template("admin/import.html", event=event, form=form, errors=errors,
+                           language=current_language()), status

@@ -1,0 +1,185 @@
+"""Sending and reading mail: the invitation round with its live progress, previews of
+every kind of email, and the mail log of every outbox row with retries."""
+
+from __future__ import annotations
+
+from flask import (
+    Response,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+
+from ..dates import format_datetime
+from ..db import db
+from ..models import Invitee, Outbox
+from ..notifications import invitation_progress, invitees_to_invite, queue_invitations
+from ..outbox import retry_failed
+from ..previews import KINDS, preview_email
+from ..web import LANGUAGES, current_language
+from . import bp
+from .invitees import event_or_404
+
+#: Outbox states, in the order a message passes through them.
+STATES = ("queued", "sending", "sent", "failed")
+#: A preview's HTML is shown in a sandboxed frame of the preview page, and nowhere else.
+PREVIEW_FRAME_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+
+
+def _chosen_invitee(event) -> Invitee | None:
+    invitee_id = request.args.get("invitee", type=int)
+    if invitee_id is None:
+        return None
+    invitee = db.session.get(Invitee, invitee_id)
+    return invitee if invitee is not None and invitee.event_id == event.id else None
+
+
+def _progress(event) -> dict:
+    progress = invitation_progress(event)
+    done = progress.sent + progress.failed
+    return {
+        "total": progress.total, "sent": progress.sent, "failed": progress.failed, "pending": progress.pending,
+        "percent": 100 if progress.total == 0 else int(100 * done / progress.total),
+    }
+
+
+@bp.get("/send")
+def send():
+    """Preview the real invitation for a chosen invitee, and send the round."""
+    event = event_or_404()
+    language = current_language()
+    invitees = db.session.scalars(
+        select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None)).order_by(Invitee.name)
+    ).all()
+    chosen = _chosen_invitee(event) or (invitees[0] if invitees else None)
+    preview = preview_email(event, "invitation", chosen.language, chosen) if chosen else None
+    return render_template(
+        "admin/send.html", event=event, invitees=invitees, chosen=chosen, preview=preview,
+        to_invite=len(invitees_to_invite(event)), progress=_progress(event), language=language,
+    )
+
+
+@bp.post("/send")
+def send_round():
+    """Queue an invitation for everyone without one for their current link; workers send them."""
+    event = event_or_404()
+    written = queue_invitations(event, invitees_to_invite(event))
+    flash(_("%(count)d invitations are on their way.", count=written) if written
+          else _("Everyone has their invitation already."))
+    return redirect(url_for("admin.send"))
+
+
+@bp.get("/send/progress")
+def send_progress():
+    """How far the round has come, for the send page to show while it runs."""
+    return jsonify(_progress(event_or_404()))
+
+
+@bp.get("/previews")
+def previews():
+    """Every kind of email, in each language."""
+    return render_template("admin/previews.html", event=event_or_404(), kinds=KINDS, languages=LANGUAGES,
+                           language=current_language())
+
+
+def _preview_or_404(kind: str, language: str):
+    event = event_or_404()
+    if kind not in KINDS or language not in LANGUAGES:
+        abort(404)
+    try:
+        return event, preview_email(event, kind, language, _chosen_invitee(event))
+    finally:
+        db.session.rollback()  # a preview reads only; drop anything it loaded
+
+
+@bp.get("/previews/<kind>/<language>")
+def preview(kind: str, language: str):
+    """One email as it would be sent now: subject, text part, HTML part and attachments."""
+    event, shown = _preview_or_404(kind, language)
+    return render_template(
+        "admin/preview.html", event=event, preview=shown, invitee_id=request.args.get("invitee", type=int),
+        language=current_language(),
+    )
+
+
+@bp.get("/previews/<kind>/<language>/html")
+def preview_html(kind: str, language: str):
+    """The HTML part alone, for the preview page's frame."""
+    _, shown = _preview_or_404(kind, language)
+    response = Response(shown.html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = PREVIEW_FRAME_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.get("/mail")
+def mail_log():
+    """Every email OSA has written, newest first, with its state, attempts and last error."""
+    event = event_or_404()
+    state = request.args.get("state", "")
+    kind = request.args.get("kind", "")
+    query_text = (request.args.get("q") or "").strip()
+    query = select(Outbox).where(Outbox.event_id == event.id).order_by(Outbox.id.desc()).limit(500)
+    if state in STATES:
+        query = query.where(Outbox.state == state)
+    if kind in KINDS:
+        query = query.where(Outbox.kind == kind)
+    if query_text:
+        like = f"%{query_text}%"
+        query = query.where(or_(Outbox.recipient.ilike(like), Outbox.subject.ilike(like)))
+    counts = dict(db.session.execute(
+        select(Outbox.state, func.count()).where(Outbox.event_id == event.id).group_by(Outbox.state)
+    ).all())
+    rows = [(format_datetime(row.sent_at or row.created_at, event.timezone, current_language()), row)
+            for row in db.session.scalars(query)]
+    return render_template(
+        "admin/mail.html", event=event, rows=rows, counts=counts, states=STATES, kinds=KINDS,
+        filters={"state": state, "kind": kind, "q": query_text}, language=current_language(),
+    )
+
+
+@bp.get("/mail/<int:row_id>")
+def mail_message(row_id: int):
+    """One email exactly as written to the outbox."""
+    event = event_or_404()
+    row = db.session.get(Outbox, row_id)
+    if row is None or row.event_id != event.id:
+        abort(404)
+    return render_template("admin/mail_message.html", event=event, row=row,
+                           created=format_datetime(row.created_at, event.timezone, current_language()),
+                           sent=format_datetime(row.sent_at, event.timezone, current_language()) if row.sent_at else "",
+                           language=current_language())
+
+
+@bp.get("/mail/<int:row_id>/html")
+def mail_message_html(row_id: int):
+    """The HTML part of a written email, for the message page's frame."""
+    event = event_or_404()
+    row = db.session.get(Outbox, row_id)
+    if row is None or row.event_id != event.id:
+        abort(404)
+    response = Response(row.body_html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = PREVIEW_FRAME_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
+
+
+@bp.post("/mail/retry")
+def mail_retry():
+    """Send failed emails again: one (`id`) or every failed one of the event."""
+    event = event_or_404()
+    row_id = request.form.get("id", type=int)
+    if row_id is not None:
+        ids = [row_id]
+    else:
+        ids = list(db.session.scalars(select(Outbox.id).where(Outbox.event_id == event.id, Outbox.state == "failed")))
+    count = retry_failed(ids) if ids else 0
+    flash(_("%(count)d emails are queued again.", count=count))
+    back = request.form.get("back") or ""
+    return redirect(back if back.startswith("/admin/") and "//" not in back else url_for("admin.mail_log"))

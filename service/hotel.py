@@ -1,0 +1,58 @@
+"""The hotel's read-only page, behind its own signed link (`/hotel/<token>`): the
+numbers as they stand, and what changed since the final numbers were sent.
+The secretariat revokes the link from the admin; a revoked link gets the bad-link page.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, render_template, request
+from sqlalchemy import select
+
+from .dates import format_date_range, format_datetime
+from .db import db
+from .events import get_event
+from .headcount import hotel_changes, hotel_numbers
+from .jobs import numbers_sent_to_hotel
+from .links import LinkError, resolve_hotel_token
+from .models import JobRun
+from .web import current_language, limiter, set_language
+
+bp = Blueprint("hotel", __name__, url_prefix="/hotel")
+limiter.limit(lambda: current_app.config["LINK_RATE_LIMIT"])(bp)
+
+
+@bp.after_request
+def _private(response):
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.errorhandler(LinkError)
+def bad_link(error: LinkError):
+    """The same friendly page an invitee's bad link gets, worded for the hotel."""
+    set_language(request.args.get("lang"))
+    status = {"invalid": 400, "revoked": 403}.get(error.kind, 410)
+    return render_template("rsvp/bad_link.html", kind=error.kind, event=get_event(), for_hotel=True,
+                           language=current_language()), status
+
+
+@bp.get("/<token>")
+def numbers(token: str):
+    """People per day, meals per sitting with diets, allergies and rooms, and the changes since the final numbers."""
+    event = resolve_hotel_token(token)
+    language = set_language(request.args.get("lang") or event.default_language)
+    final = db.session.scalar(
+        select(JobRun).where(JobRun.event_id == event.id, JobRun.job == "hotel-final", JobRun.numbers.is_not(None))
+    )
+    current = hotel_numbers(event, language)
+    changes = []
+    if final is not None:
+        changes = hotel_changes(final.numbers, hotel_numbers(event), language)
+    last_sent = numbers_sent_to_hotel(event)
+    return render_template(
+        "hotel/numbers.html", event=event, numbers=current, changes=changes,
+        final_sent=format_datetime(final.ran_at, event.timezone, language) if final else None,
+        unsent=last_sent is not None and last_sent != hotel_numbers(event),
+        dates=format_date_range(event.days[0].date, event.days[-1].date, language), language=language,
+        page_title=event.hotel_name,
+    )

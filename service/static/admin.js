@@ -1,0 +1,35 @@
+// The admin's live parts; every page works the same without them.
+// The dashboard refreshes its numbers, and the send page its progress.
+(function () {
+  "use strict";
+  var numbers = document.querySelector("[data-refresh]");
+  if (numbers) {
+    setInterval(function () {
+      fetch(numbers.dataset.refresh, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) { if (html !== null) numbers.innerHTML = html; })
+        .catch(function () {});
+    }, 10000);
+  }
+  var progress = document.querySelector("[data-progress]");
+  if (progress) {
+    var bar = document.getElementById("progress-bar");
+    var text = document.getElementById("progress-text");
+    var template = document.getElementById("progress-template").innerHTML;
+    var failedTemplate = document.getElementById("failed-template").innerHTML;
+    var poll = function () {
+      fetch(progress.dataset.progress, { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (p) {
+          if (p === null) return;
+          bar.value = p.percent;
+          bar.textContent = p.percent + " %";
+          var line = template.replace("12345678", p.sent).replace("23456789", p.total).replace("34567891", p.percent);
+          if (p.failed) line += " · " + failedTemplate.replace("45678912", p.failed);
+          text.textContent = line;
+        })
+        .catch(function () {});
+    };
+    setInterval(poll, 1000);
+  }
+})();
