@@ -298,10 +298,14 @@ def import_invitees(event: Event, filename: str, data: bytes) -> ImportResult:
 _ONE_INVITEE = ["name", "email", "organisation", "role", "language"]
 
 
-def add_invitee(event: Event, name: str, email: str, organisation: str = "", role: str = "", language: str = "") -> ImportResult:
+def add_invitee(
+    event: Event, name: str | None, email: str | None, organisation: str | None = "", role: str | None = "",
+    language: str | None = "",
+) -> ImportResult:
     """Add (or update, or bring back) one invitee with the import's own checks; `InviteeFileError`
     names the bad fields by their `_ONE_INVITEE` names."""
-    rows, _, errors = check_rows(event, [(0, _ONE_INVITEE), (1, [name, email, organisation, role, language])])
+    values = [value or "" for value in (name, email, organisation, role, language)]
+    rows, _, errors = check_rows(event, [(0, _ONE_INVITEE), (1, values)])
     if errors:
         raise InviteeFileError(errors)
     return _store(event, rows, ImportResult())

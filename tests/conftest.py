@@ -20,6 +20,7 @@ import contextlib
 import contextvars
 import datetime as dt
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -111,6 +112,7 @@ def make_app(database_url: str, **settings):
         "BASE_URL": "http://osa.example.se",
         # Tests open many links from one address; the rate limit has its own test.
         "LINK_RATE_LIMIT": "10000 per minute",
+        "LOGIN_RATE_LIMIT": "10000 per minute",
         "TESTING": True,
     }
     config.update(settings)
@@ -298,6 +300,36 @@ def add_invitee(event, name="Anna Andersson", email="anna.andersson@example.se",
 @pytest.fixture
 def invitee(event):
     return add_invitee(event)
+
+
+ADMIN_PASSWORD = "kaffe-och-bulle-2021"
+
+
+def add_admin(username: str = "sekretariatet", password: str = ADMIN_PASSWORD):
+    from service.models import AdminUser
+
+    user = AdminUser(username=username, name="Sekretariatet", language="sv")
+    user.set_password(password)
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def csrf_token(response) -> str:
+    """The CSRF token of the (first) form on a page."""
+    return re.search(r'name="csrf_token"[^>]* value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+@pytest.fixture
+def admin_client(app, client):
+    """A test client signed in to the admin as the secretariat."""
+    add_admin()
+    page = client.get("/admin/login")
+    response = client.post("/admin/login", data={
+        "csrf_token": csrf_token(page), "username": "sekretariatet", "password": ADMIN_PASSWORD,
+    })
+    assert response.status_code == 302 and response.location == "/admin/"
+    return client
 
 
 def link_path(invitee) -> str:

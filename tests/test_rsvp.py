@@ -11,10 +11,10 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select, text
 
 from service.db import db, utcnow
-from service.links import issue_new_link, make_token
+from service.links import SALTS, issue_new_link, make_token
 from service.models import Response, ResponseChange, ResponseDay, TransportOption
 
-from .conftest import add_invitee, link_path
+from .conftest import add_invitee, csrf_token, link_path
 
 TABLES = ("event", "invitee", "response", "response_day", "response_meal", "response_diet",
           "response_hotel_night", "response_change", "outbox")
@@ -28,10 +28,6 @@ def database_state() -> dict:
 
 def page_text(response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True)))
-
-
-def csrf_token(response) -> str:
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', response.get_data(as_text=True)).group(1)
 
 
 def answer_form(token, **fields) -> dict:
@@ -49,7 +45,7 @@ def tampered(token: str) -> str:
 
 
 def other_purpose(app, invitee) -> str:
-    return URLSafeTimedSerializer(list(reversed(app.config["SECRET_KEYS"])), salt="osa.link.hotel").dumps(
+    return URLSafeTimedSerializer(list(reversed(app.config["SECRET_KEYS"])), salt=SALTS["hotel"]).dumps(
         [invitee.id, invitee.link_version]
     )
 

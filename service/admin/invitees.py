@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import select
-from wtforms import SelectField, StringField
+from wtforms import StringField
 from wtforms.validators import Length
 
 from ..answers import check_answer, current_snapshot, describe_answer, save_answer
@@ -130,8 +130,9 @@ class InviteeForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Length(max=200)])
     email = StringField(_l("Email"), validators=[Length(max=320)])
     organisation = StringField(_l("Organisation"), validators=[Length(max=200)])
-    role = SelectField(_l("Role"), choices=[], validate_choice=False)
-    language = SelectField(_l("Language"), choices=[("sv", "svenska"), ("en", "English")])
+    #: Drawn as a list of the event's roles; the import's checks judge the value.
+    role = StringField(_l("Role"), validators=[Length(max=64)])
+    language = StringField(_l("Language"), validators=[Length(max=8)])
 
 
 @bp.route("/invitees/new", methods=["GET", "POST"])
@@ -139,8 +140,6 @@ def new_invitee():
     """Add one invitee (the import's checks apply); they are invited from the send page."""
     event = event_or_404()
     form = InviteeForm()
-    form.role.choices = [("", "–")] + [(r.key, r.name_en if current_language() == "en" and r.name_en else r.name)
-                                       for r in event.roles]
     if form.validate_on_submit():
         begin_write()
         try:

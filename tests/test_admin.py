@@ -1,0 +1,377 @@
+"""The secretariat's admin: accounts, the guard on every URL, answers on someone's
+behalf, import, previews, the mail log, exports and the hotel's link."""
+
+from __future__ import annotations
+
+import html
+import io
+import re
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select, text
+from werkzeug.routing import IntegerConverter
+
+from service.db import db
+from service.links import hotel_url, make_token
+from service.models import AdminUser, Event, Invitee, Outbox, Response, ResponseChange, ResponseDay
+from service.notifications import queue_invitation
+
+from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, csrf_token, link_path
+
+TABLES = ("admin_user", "event", "invitee", "response", "response_day", "response_meal", "response_diet",
+          "response_hotel_night", "response_change", "outbox")
+
+
+def database_state() -> dict:
+    db.session.rollback()
+    return {table: db.session.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all() for table in TABLES}
+
+
+def page_text(response) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
+
+
+def admin_urls(app) -> list[tuple[str, str]]:
+    """(method, URL) of every admin view but the sign-in page, with made-up values for its parts."""
+    urls = []
+    adapter = app.url_map.bind("osa.example.se")
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("admin.") or rule.endpoint == "admin.login":
+            continue
+        values = {arg: 1 if isinstance(rule._converters[arg], IntegerConverter) else "invitation"
+                  for arg in rule.arguments}
+        url = adapter.build(rule.endpoint, values)
+        urls += [(method, url) for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return urls
+
+
+def listed_names(client, query: str) -> set[str]:
+    """The names in the admin's list of invitees, with these filters."""
+    page = client.get("/admin/invitees" + query).get_data(as_text=True)
+    return set(re.findall(r'<a href="/admin/invitees/\d+">([^<]+)</a>', page))
+
+
+# --- Accounts -------------------------------------------------------------------------------
+
+
+def test_create_user_prints_a_password_that_signs_in_and_stores_only_a_hash(app, runner, client):
+    result = runner.invoke(args=["admin", "create-user", "eva", "--name", "Eva Ek", "--generate-password"])
+    assert result.exit_code == 0, result.output
+    password = re.search(r"Password: (\S+)", result.output).group(1)
+    user = db.session.scalar(select(AdminUser).where(AdminUser.username == "eva"))
+    assert password not in user.password_hash and user.password_hash.startswith("scrypt:")
+
+    again = runner.invoke(args=["admin", "create-user", "eva", "--generate-password"])
+    assert again.exit_code != 0 and "exists" in again.output
+
+    page = client.get("/admin/login")
+    wrong = client.post("/admin/login", data={"csrf_token": csrf_token(page), "username": "eva", "password": "nej"})
+    assert wrong.status_code == 401
+    assert "Användarnamnet eller lösenordet är fel." in page_text(wrong)
+    signed_in = client.post("/admin/login", data={"csrf_token": csrf_token(page), "username": "eva", "password": password})
+    assert signed_in.status_code == 302 and signed_in.location == "/admin/"
+    assert "Översikt" in page_text(client.get("/admin/"))
+
+    client.post("/admin/logout", data={"csrf_token": csrf_token(client.get("/admin/"))})
+    assert client.get("/admin/").location.startswith("/admin/login")
+
+
+def test_every_admin_url_sends_a_stranger_to_the_sign_in_page(app, event, client):
+    invitee = add_invitee(event)
+    before = database_state()
+    token = csrf_token(client.get("/admin/login"))  # a stranger's own valid token, so only the login check stops them
+    urls = admin_urls(app)
+    assert len(urls) >= 30
+    for method, url in urls:
+        response = client.open(url, method=method, data={"csrf_token": token, "id": "1"})
+        assert response.status_code in (302, 401, 403), (method, url, response.status_code)
+        if response.status_code == 302:
+            assert response.location.startswith("/admin/login"), (method, url, response.location)
+    assert database_state() == before
+    assert db.session.get(Invitee, invitee.id).removed_at is None
+
+
+def test_with_a_session_but_no_csrf_token_every_post_is_refused(app, event, admin_client):
+    add_invitee(event)
+    before = database_state()
+    posts = [url for method, url in admin_urls(app) if method == "POST"]
+    assert len(posts) >= 10
+    for url in posts:
+        response = admin_client.post(url, data={"id": "1"})
+        assert response.status_code == 400, (url, response.status_code)
+        assert "Försök igen" in page_text(response)
+    assert database_state() == before
+    assert admin_client.get("/admin/").status_code == 200  # still signed in: nothing was logged out either
+
+
+def test_signing_in_is_rate_limited(other_app, event):
+    app = other_app(LOGIN_RATE_LIMIT="3 per minute")
+    with app.app_context():
+        add_admin()
+    client = app.test_client()
+    token = csrf_token(client.get("/admin/login"))
+    statuses = [client.post("/admin/login", data={"csrf_token": token, "username": "sekretariatet",
+                                                  "password": "gissning"}).status_code for _ in range(4)]
+    assert statuses == [401, 401, 401, 429]
+    refused = client.post("/admin/login", data={"csrf_token": token, "username": "sekretariatet",
+                                                "password": ADMIN_PASSWORD})
+    assert refused.status_code == 429
+
+
+def test_a_sign_in_link_never_sends_you_to_another_site(app, client):
+    add_admin()
+    token = csrf_token(client.get("/admin/login"))
+    response = client.post("/admin/login?next=//evil.example.org/", data={
+        "csrf_token": token, "username": "sekretariatet", "password": ADMIN_PASSWORD})
+    assert response.location == "/admin/"
+
+
+# --- Invitees -------------------------------------------------------------------------------
+
+
+def test_an_answer_on_someones_behalf_is_recorded_as_such_and_confirmed_to_them(before_deadline, event, admin_client):
+    anna = add_invitee(event)
+    path = f"/admin/invitees/{anna.id}/answer"
+    form = admin_client.get(path)
+    assert form.status_code == 200
+    saved = admin_client.post(path, data={
+        "csrf_token": csrf_token(form), "day_day1": "yes", "transport_day1": "bus", "meal_dinner-day1": "y",
+        "day_day2": "no", "diet_vegetarian": "y",
+    })
+    assert saved.status_code == 302
+    db.session.rollback()
+    change = db.session.scalar(select(ResponseChange).where(ResponseChange.invitee_id == anna.id))
+    assert (change.actor, change.actor_name) == ("admin", "sekretariatet")
+    confirmation = db.session.scalar(select(Outbox).where(Outbox.invitee_id == anna.id, Outbox.kind == "confirmation"))
+    assert confirmation.recipient == "anna.andersson@example.se"
+    assert "Middag på hotellet" in confirmation.body_text
+
+    page = page_text(admin_client.get(f"/admin/invitees/{anna.id}"))
+    assert "sekretariatet (sekretariatet) för deras räkning" in page
+    assert "Dag 1: ja, Bussen från The Wood Hotel; Dag 2: nej; +Middag på hotellet" in page
+    assert "Bekräftelse: Innovationsmötet" in page
+
+
+def test_an_inconsistent_answer_on_someones_behalf_is_refused_and_changes_nothing(before_deadline, event, admin_client):
+    anna = add_invitee(event)
+    path = f"/admin/invitees/{anna.id}/answer"
+    before = database_state()
+    refused = admin_client.post(path, data={
+        "csrf_token": csrf_token(admin_client.get(path)), "day_day1": "no", "meal_dinner-day1": "y", "day_day2": "no",
+    })
+    assert refused.status_code == 400
+    assert "Inget är sparat ännu." in page_text(refused)
+    assert database_state() == before
+
+
+def test_a_new_link_revokes_the_old_and_sends_the_invitation_with_the_new(before_deadline, event, admin_client):
+    anna = add_invitee(event)
+    old = link_path(anna)
+    page = admin_client.get(f"/admin/invitees/{anna.id}")
+    assert admin_client.post(f"/admin/invitees/{anna.id}/new-link", data={"csrf_token": csrf_token(page)}).status_code == 302
+    db.session.rollback()
+    anna = db.session.get(Invitee, anna.id)
+    assert admin_client.get(old).status_code == 403
+    assert admin_client.get(link_path(anna)).status_code == 200
+    invitation = db.session.scalar(select(Outbox).where(Outbox.invitee_id == anna.id, Outbox.kind == "invitation"))
+    assert make_token(anna) in invitation.body_text
+
+    resend = admin_client.post(f"/admin/invitees/{anna.id}/resend", data={"csrf_token": csrf_token(page)})
+    assert resend.status_code == 302
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Outbox.id)).where(Outbox.invitee_id == anna.id)) == 2
+
+
+def test_a_removed_invitee_leaves_the_numbers_and_their_link_stops(before_deadline, event, admin_client):
+    anna = add_invitee(event)
+    add_invitee(event, name="Bo Berg", email="bo.berg@example.se")
+    page = admin_client.get(f"/admin/invitees/{anna.id}")
+    admin_client.post(f"/admin/invitees/{anna.id}/remove", data={"csrf_token": csrf_token(page)})
+    assert admin_client.get(link_path(anna)).status_code == 410
+    assert listed_names(admin_client, "") == {"Bo Berg"}
+    assert listed_names(admin_client, "?status=removed") == {"Anna Andersson"}
+    assert re.search(r"1 inbjudna", page_text(admin_client.get("/admin/")))
+
+
+def test_the_list_filters_by_status_role_organisation_transport_and_search(before_deadline, event, admin_client):
+    add_invitee(event, name="Anna Andersson", email="anna@example.se")
+    add_invitee(event, name="Bo Berg", email="bo@example.se", role="official")
+    new = admin_client.get("/admin/invitees/new")
+    added = admin_client.post("/admin/invitees/new", data={
+        "csrf_token": csrf_token(new), "name": "Cecilia Ceder", "email": "cecilia@example.org",
+        "organisation": "Luleå kommun", "role": "official", "language": "en"})
+    assert added.status_code == 302
+    bad = admin_client.post("/admin/invitees/new", data={
+        "csrf_token": csrf_token(new), "name": "", "email": "inte-en-adress", "role": "", "language": "sv"})
+    assert bad.status_code == 400
+    assert "the name is missing" in page_text(bad) and "is not a valid email address" in page_text(bad)
+
+    assert listed_names(admin_client, "") == {"Anna Andersson", "Bo Berg", "Cecilia Ceder"}
+    assert listed_names(admin_client, "?role=official") == {"Bo Berg", "Cecilia Ceder"}
+    assert listed_names(admin_client, "?organisation=Luleå+kommun") == {"Cecilia Ceder"}
+    assert listed_names(admin_client, "?q=EXAMPLE.ORG") == {"Cecilia Ceder"}
+    assert listed_names(admin_client, "?status=no_answer&q=bo") == {"Bo Berg"}
+    assert listed_names(admin_client, "?transport=bus") == set()
+
+
+# --- Import ---------------------------------------------------------------------------------
+
+
+def test_an_import_with_an_error_reports_the_row_and_imports_nothing(event, admin_client):
+    page = admin_client.get("/admin/import")
+    bad = "namn;e-post;roll\nAnna Andersson;anna@example.se;kso\nBo Berg;bo-at-example.se;official\n"
+    before = database_state()
+    response = admin_client.post("/admin/import", data={
+        "csrf_token": csrf_token(page), "file": (io.BytesIO(bad.encode("cp1252")), "inbjudna.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 400
+    assert "line 3, e-post: 'bo-at-example.se' is not a valid email address" in page_text(response)
+    assert database_state() == before
+
+    good = bad.replace("bo-at-example.se", "bo@example.se")
+    response = admin_client.post("/admin/import", data={
+        "csrf_token": csrf_token(page), "file": (io.BytesIO(good.encode("cp1252")), "inbjudna.csv")},
+        content_type="multipart/form-data")
+    assert response.status_code == 302
+    assert "inbjudna.csv: 2 tillagda, 0 uppdaterade, 0 oförändrade." in page_text(admin_client.get(response.location))
+
+
+# --- Mail -----------------------------------------------------------------------------------
+
+
+KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before",
+         "daily_report", "hotel_final", "hotel_change")
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_every_kind_of_email_has_a_preview_and_writes_nothing(before_deadline, event, admin_client, language):
+    add_invitee(event)
+    before = database_state()
+    for kind in KINDS:
+        page = admin_client.get(f"/admin/previews/{kind}/{language}")
+        assert page.status_code == 200, kind
+        subject = re.search(r'<dd class="subject">([^<]+)</dd>', page.get_data(as_text=True)).group(1)
+        assert ("Innovationsmötet" if language == "sv" else "Innovation meeting") in subject, kind
+        frame = admin_client.get(f"/admin/previews/{kind}/{language}/html")
+        assert frame.status_code == 200 and frame.get_data(as_text=True).lstrip().lower().startswith("<!doctype html")
+        assert "frame-ancestors 'self'" in frame.headers["Content-Security-Policy"]
+    assert admin_client.get("/admin/previews/nonsense/sv").status_code == 404
+    assert database_state() == before
+
+
+def test_the_invitation_preview_is_the_invitation_as_sent(before_deadline, event, admin_client):
+    anna = add_invitee(event, language="en")
+    preview = admin_client.get(f"/admin/previews/invitation/en?invitee={anna.id}").get_data(as_text=True)
+    text_part = re.search(r'<pre class="text-part">(.*?)</pre>', preview, re.S).group(1)
+    queue_invitation(anna)
+    db.session.commit()
+    sent = db.session.scalar(select(Outbox).where(Outbox.invitee_id == anna.id))
+    from markupsafe import escape
+
+    assert text_part == str(escape(sent.body_text))
+    assert f'<dd class="subject">{escape(sent.subject)}</dd>' in preview
+
+
+def test_the_mail_log_filters_and_retries_a_failed_email(before_deadline, app, event, admin_client):
+    anna = add_invitee(event)
+    bo = add_invitee(event, name="Bo Berg", email="bo@example.se")
+    app.config["BROKER_URL"] = "redis://127.0.0.1:1/0"  # no broker: rows stay queued for the sweeper
+    for invitee in (anna, bo):
+        queue_invitation(invitee)
+    db.session.commit()
+    failed = db.session.scalar(select(Outbox).where(Outbox.invitee_id == bo.id))
+    failed.state, failed.attempts, failed.last_error = "failed", 1, "550 5.1.1 no such user"
+    db.session.commit()
+
+    log = admin_client.get("/admin/mail?state=failed")
+    text_ = page_text(log)
+    assert "bo@example.se" in text_ and "550 5.1.1 no such user" in text_
+    assert "anna.andersson@example.se" not in text_
+    retried = admin_client.post("/admin/mail/retry", data={"csrf_token": csrf_token(log), "id": str(failed.id)})
+    assert retried.status_code == 302
+    db.session.rollback()
+    row = db.session.get(Outbox, failed.id)
+    assert (row.state, row.attempts, row.last_error) == ("queued", 0, "")
+    message = page_text(admin_client.get(f"/admin/mail/{row.id}"))
+    assert row.message_id.strip("<>") in message and "Inbjudan: Innovationsmötet" in message
+
+
+# --- Exports and the hotel ------------------------------------------------------------------
+
+
+def answer_directly(invitee, day1: bool, day2: bool) -> None:
+    """An answer written straight to the tables (the export reads them; how they got there is not its business)."""
+    days = {day.key: day for day in invitee.event.days}
+    db.session.add(Response(
+        invitee=invitee, allergies="=1+1 nötter" if day1 else "",
+        days=[ResponseDay(day=days["day1"], attending=day1), ResponseDay(day=days["day2"], attending=day2)],
+    ))
+    db.session.commit()
+
+
+def test_the_xlsx_export_has_a_row_per_invitee_equal_to_the_database(before_deadline, event, admin_client):
+    people = [add_invitee(event, name=name, email=f"{name.split()[0].lower()}@example.se")
+              for name in ("Åsa Öberg", "Bo Berg", "Cecilia Ceder", "David Dahl")]
+    answer_directly(people[0], True, False)
+    answer_directly(people[1], False, False)
+    answer_directly(people[2], True, True)
+    response = admin_client.get("/admin/export/answers.xlsx")
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].endswith('.xlsx"')
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    header = rows[0]
+    assert header[:6] == ("Namn", "E-post", "Organisation", "Roll", "Språk", "Svar")
+    by_name = {row[0]: dict(zip(header, row)) for row in rows[1:]}
+
+    db.session.rollback()
+    expected = {}
+    for invitee in db.session.scalars(select(Invitee).where(Invitee.event_id == event.id)):
+        days = {d.day.key: d.attending for d in invitee.response.days} if invitee.response else {}
+        expected[invitee.name] = (invitee.email, invitee.language,
+                                  None if not days else any(days.values()), days.get("day1"), days.get("day2"),
+                                  invitee.response.allergies if invitee.response else "")
+    assert set(by_name) == set(expected)
+    states = {None: "ej svarat", True: "kommer", False: "kommer inte"}
+    yes_no = {None: None, True: "ja", False: "nej"}
+    for name, (email, language, attending, day1, day2, allergies) in expected.items():
+        row = by_name[name]
+        assert (row["E-post"], row["Språk"], row["Svar"]) == (email, language, states[attending])
+        assert (row["Dag 1"], row["Dag 2"]) == (yes_no[day1], yes_no[day2])
+        assert (row["Allergier"] or "") == allergies  # "=1+1 nötter" stays text, never a formula
+    assert sheet.cell(row=2, column=1).font.bold is False and sheet.cell(row=1, column=1).font.bold is True
+
+
+def test_the_bus_and_pickup_lists_show_who_travels(before_deadline, event, admin_client):
+    anna = add_invitee(event)
+    path = f"/admin/invitees/{anna.id}/answer"
+    admin_client.post(path, data={"csrf_token": csrf_token(admin_client.get(path)), "day_day1": "yes",
+                                  "transport_day1": "airport", "flight_number_day1": "SK 2014",
+                                  "flight_arrival_day1": "09:05", "day_day2": "no"})
+    pickup = page_text(admin_client.get("/admin/lists/transport/airport"))
+    assert "Anna Andersson" in pickup and "SK 2014" in pickup and "09.05" in pickup
+    assert "Anna Andersson" not in page_text(admin_client.get("/admin/lists/transport/bus"))
+    assert admin_client.get("/admin/lists/transport/rocket").status_code == 404
+
+
+def test_the_hotel_link_shows_the_numbers_until_it_is_revoked(before_deadline, app, event, admin_client):
+    anna = add_invitee(event)
+    answer_directly(anna, True, True)
+    link = hotel_url(event).removeprefix(app.config["BASE_URL"])
+    page = admin_client.get(link)
+    assert page.status_code == 200
+    text_ = page_text(page)
+    assert "The Wood Hotel" in text_ and "Antal just nu" in text_
+    assert re.search(r"Dag 1, torsdag 25 november 2021 1\b", text_)
+
+    admin_page = admin_client.get("/admin/hotel")
+    assert link in admin_page.get_data(as_text=True)
+    admin_client.post("/admin/hotel/revoke", data={"csrf_token": csrf_token(admin_page)})
+    revoked = admin_client.get(link)
+    assert revoked.status_code == 403
+    assert "Länken fungerar inte längre Sekretariatet har ersatt eller stängt den här länken" in page_text(revoked)
+    db.session.rollback()
+    new_link = hotel_url(db.session.get(Event, event.id)).removeprefix(app.config["BASE_URL"])
+    assert new_link != link and admin_client.get(new_link).status_code == 200
+    assert admin_client.get("/hotel/garbage").status_code == 400
