@@ -28,8 +28,8 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
-#: The admin's pages also frame an email's HTML part, served from the admin itself.
-ADMIN_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY + "; frame-src 'self'"
+#: The admin's pages also frame an email's HTML part and fetch live numbers, both from the admin itself.
+ADMIN_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY + "; frame-src 'self'; connect-src 'self'"
 
 _TOKEN_IN_PATH = re.compile(r"(?<![\w-])(/(?:r|hotel)/)[^/\s?\"]+")
 

@@ -35,7 +35,7 @@ def _safe_next(target: str | None) -> str:
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
 def login():
     """The sign-in page."""
-    set_language(request.args.get("lang"))
+    set_language(request.args.get("lang") or "sv")  # the secretariat's admin is Swedish unless asked
     if current_user.is_authenticated:
         return redirect(url_for("admin.dashboard"))
     form = LoginForm()
