@@ -149,6 +149,9 @@ def database_url(request, tmp_path_factory):
 
 
 def _empty_database() -> None:
+    from service import eventview
+
+    eventview._CACHE.clear()  # the next test's event may get this one's id and version
     tables = [table.name for table in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":

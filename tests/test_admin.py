@@ -14,7 +14,15 @@ from werkzeug.routing import IntegerConverter
 
 from service.db import db
 from service.links import hotel_url, make_token
-from service.models import AdminUser, Event, Invitee, Outbox, Response, ResponseChange, ResponseDay
+from service.models import (
+    AdminUser,
+    Event,
+    Invitee,
+    Outbox,
+    Response,
+    ResponseChange,
+    ResponseDay,
+)
 from service.notifications import queue_invitation
 
 from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, csrf_token, link_path
