@@ -9,6 +9,7 @@ import re
 
 import openpyxl
 import pytest
+from markupsafe import escape
 from sqlalchemy import func, select, text
 from werkzeug.routing import IntegerConverter
 
@@ -275,8 +276,6 @@ def test_the_invitation_preview_is_the_invitation_as_sent(before_deadline, event
     queue_invitation(anna)
     db.session.commit()
     sent = db.session.scalar(select(Outbox).where(Outbox.invitee_id == anna.id))
-    from markupsafe import escape
-
     assert text_part == str(escape(sent.body_text))
     assert f'<dd class="subject">{escape(sent.subject)}</dd>' in preview
 
