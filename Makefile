@@ -1,9 +1,9 @@
 # OSA's two commands: `make demo` runs the product on its embedded default
-# (SQLite, no server to install); `make test` runs the tests.
+# (SQLite, no server to install; `make demo ARGS=--simulate` makes invitees answer);
+# `make test` runs the tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EVENT := config/events/innovationsmotet-2021.toml
 
 .PHONY: demo test install
 
@@ -16,9 +16,7 @@ $(BIN)/osa: pyproject.toml
 install: $(BIN)/osa
 
 demo: $(BIN)/osa
-	$(BIN)/osa db upgrade
-	$(BIN)/osa event load $(EVENT)
-	$(BIN)/osa event show
+	$(BIN)/osa demo $(ARGS)
 
 test: $(BIN)/osa
 	$(BIN)/python -m pytest

@@ -14,7 +14,7 @@ SECRET_KEYS = ["osa-development-only-change-me"]
 #: SQLAlchemy URL of the database. A relative SQLite path lives in the instance folder.
 DATABASE_URL = "sqlite:///osa.sqlite3"
 
-#: Celery broker. Empty means the embedded broker (a SQLite file in the instance folder).
+#: Celery broker. Empty means the embedded broker: a folder of message files in the instance folder.
 BROKER_URL = ""
 
 #: Where Celery keeps task results (the health check reads one). Empty means a SQLite
@@ -71,3 +71,16 @@ LOGIN_RATE_LIMIT = "10 per minute"
 
 #: Log level of the application loggers.
 LOG_LEVEL = "INFO"
+#: "text" for people reading a terminal, "json" for one JSON object per line (for a log collector).
+#: Either way, logs carry no personal data: no names, no addresses, no link tokens.
+LOG_FORMAT = "text"
+
+#: Where the app keeps its local files (the SQLite database, the embedded broker, the demo's mailbox). Empty means `instance/`
+#: beside the code.
+INSTANCE_PATH = ""
+#: How many reverse proxies stand in front of the app (each adds X-Forwarded-For, -Proto,
+#: -Host). 0 means none: the headers are ignored, as anyone could send them.
+PROXY_COUNT = 0
+#: The embedded default's mailbox: a folder where the built-in SMTP catcher keeps what it
+#: receives, shown at /mailbox. Empty means no mailbox (it never runs in production).
+MAILBOX_DIR = ""

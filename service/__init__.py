@@ -27,18 +27,23 @@ mail = Mail()
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the OSA app. `test_config` overrides settings (upper-case names, as in defaults)."""
-    app = Flask(__name__, instance_relative_config=True)
     settings = load_settings()
     if test_config:
         settings.update(test_config)
+    app = Flask(__name__, instance_relative_config=True, instance_path=settings["INSTANCE_PATH"] or None)
     os.makedirs(app.instance_path, exist_ok=True)
 
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings["SECRET_KEYS"][0]
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    broker_options: dict[str, Any] = {}
     if not settings["BROKER_URL"]:
-        broker_db = Path(app.instance_path) / "celery-broker.sqlite3"
-        app.config["BROKER_URL"] = f"sqla+sqlite:///{broker_db}"
+        # The embedded broker: kombu's filesystem transport, one file per message, locked while read.
+        queue = Path(app.instance_path) / "celery-queue"
+        (queue / "processed").mkdir(parents=True, exist_ok=True)
+        app.config["BROKER_URL"] = "filesystem://localhost/"
+        broker_options = {"data_folder_in": str(queue), "data_folder_out": str(queue),
+                          "processed_folder": str(queue / "processed"), "store_processed": False}
     if not settings["RESULT_BACKEND"]:
         results_db = Path(app.instance_path) / "celery-results.sqlite3"
         app.config["RESULT_BACKEND"] = f"db+sqlite:///{results_db}"
@@ -51,10 +56,23 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
         "timezone": "UTC",
-        # Longer than any wait a message can meet (retries are scheduled in the outbox, not here).
-        "broker_transport_options": {"visibility_timeout": 3 * 3600},
     }
+    if app.config["BROKER_URL"].startswith(("redis://", "rediss://")):
+        # Longer than any wait a message can meet (retries are scheduled in the outbox, not here).
+        broker_options = {"visibility_timeout": 3 * 3600}
+    app.config["CELERY"]["broker_transport_options"] = broker_options
     logging.getLogger("service").setLevel(settings["LOG_LEVEL"])
+    if settings["LOG_FORMAT"] == "json":
+        from .ops import use_json_logs
+
+        use_json_logs()
+        # Celery would set up its own text logging; the worker keeps ours.
+        app.config["CELERY"]["worker_hijack_root_logger"] = False
+    if settings["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(settings["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
 
     db.init_app(app)
     # Flask-Mail builds the messages; the connection reads OSA's SMTP_* settings (service.outbox).
@@ -70,10 +88,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from .web import init_web
 
     init_web(app)
-    from . import admin, errors, hotel, rsvp
+    from . import admin, errors, hotel, ops, rsvp
 
     app.register_blueprint(rsvp.bp)
     app.register_blueprint(hotel.bp)
+    app.register_blueprint(ops.bp)
+    if settings["MAILBOX_DIR"]:
+        from . import mailbox
+
+        app.register_blueprint(mailbox.bp)
     admin.init_app(app)
     errors.register(app)
 

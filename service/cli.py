@@ -8,6 +8,7 @@
     osa jobs run [JOB]         run due reminders and day-before emails now (--dry-run to preview)
     osa schedule               when each job is due, in the event's local time
     osa admin create-user NAME an account for the secretariat's admin (--generate-password prints one)
+    osa demo [--simulate]      run it all on the embedded default: web, worker, beat and a mailbox
 """
 
 from __future__ import annotations
@@ -230,7 +231,10 @@ def create_user_command(username: str, name: str, language: str, generate_passwo
 
 def register(app: Flask) -> None:
     """Add OSA's commands to the app's CLI."""
-    for command in (event_cli, invitees_cli, invitations_cli, outbox_cli, jobs_cli, admin_cli, schedule_command):
+    from .demo import demo_command
+
+    for command in (event_cli, invitees_cli, invitations_cli, outbox_cli, jobs_cli, admin_cli, schedule_command,
+                    demo_command):
         app.cli.add_command(command)
 
 

@@ -131,8 +131,9 @@ def dispatch(ids: list[int]) -> None:
     for start in range(0, len(ids), size):
         try:
             send_outbox.delay(ids[start:start + size])
-        except Exception:  # the broker is down; `requeue_stale` will find these rows
-            log.warning("could not queue %d outbox rows; the sweeper will retry", len(ids[start:start + size]))
+        except Exception as error:  # the broker is down; `requeue_stale` will find these rows
+            log.warning("could not queue %d outbox rows (%s); the sweeper will retry",
+                        len(ids[start:start + size]), type(error).__name__)
 
 
 # --- Sending ------------------------------------------------------------------------------

@@ -1,0 +1,243 @@
+"""`osa demo`: OSA running whole on the embedded default, with nothing to install.
+
+It migrates the SQLite database, loads the bundled event moved so its first day
+is two weeks ahead, adds 40 fictional invitees (example.se), creates an admin
+account, and starts the web app (gunicorn), a Celery worker and beat (on the
+SQLite broker) and a built-in SMTP catcher whose mail is shown at /mailbox/.
+Then it sends the invitations and prints where to look. Ctrl-C stops it all.
+Run again, it reuses what exists: the same invitees, account and mailbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+from flask import Flask, current_app
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from .answers import Answer, DayAnswer, check_answer, save_answer
+from .db import begin_write, db
+from .eventfile import read_event_file
+from .events import store_event
+from .invitees import import_invitees
+from .mailbox import MailCatcher
+from .models import AdminUser, Event, Invitee, Response
+from .notifications import invitees_to_invite, queue_answer_emails, queue_invitations
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_EVENT = ROOT / "config" / "events" / "innovationsmotet-2021.toml"
+DEMO_USER = "admin"
+INVITEES = 40
+
+FIRST_NAMES = ("Anna", "Erik", "Maria", "Lars", "Karin", "Johan", "Eva", "Anders", "Sara", "Per", "Lena",
+               "Mikael", "Ingrid", "Nils", "Kerstin", "Olof", "Åsa", "Göran", "Birgitta", "Stefan")
+LAST_NAMES = ("Lindqvist", "Berg", "Öhman", "Sundberg", "Nyström", "Holm", "Ek", "Forsberg", "Åberg", "Lund")
+#: Member municipalities of the kind that come to this meeting.
+ORGANISATIONS = ("Skellefteå kommun", "Luleå kommun", "Sandvikens kommun", "Olofströms kommun",
+                 "Finspångs kommun", "Oskarshamns kommun", "Ludvika kommun", "Köpings kommun")
+
+
+def fictional_invitees(count: int = INVITEES) -> str:
+    """A CSV of `count` made-up invitees with example.se addresses; the same every time."""
+    rows = ["namn;e-post;organisation;roll;språk"]
+    for n in range(count):
+        first = FIRST_NAMES[n % len(FIRST_NAMES)]
+        last = LAST_NAMES[(n * 7 + n // len(FIRST_NAMES)) % len(LAST_NAMES)]
+        address = f"{first}.{last}.{n + 1}".lower().translate(str.maketrans("åäö", "aao"))
+        role = "kso" if n % 4 == 0 else "official"
+        language = "en" if n % 10 == 9 else "sv"
+        rows.append(f"{first} {last};{address}@example.se;{ORGANISATIONS[n % len(ORGANISATIONS)]};{role};{language}")
+    return "\n".join(rows) + "\n"
+
+
+def prepare(instance: Path) -> tuple[Event, str]:
+    """Migrate, load the event, add the invitees and the admin account; return the event and the password."""
+    upgrade()
+    result = store_event(read_event_file(BUNDLED_EVENT, starts_in_days=14))
+    db.session.commit()
+    event = result.event
+    import_invitees(event, "demo.csv", fictional_invitees().encode("utf-8"))
+    db.session.commit()
+    password_file = instance / "demo-admin-password.txt"
+    user = db.session.scalar(select(AdminUser).where(AdminUser.username == DEMO_USER))
+    if user is None or not password_file.exists():
+        password = secrets.token_urlsafe(12)
+        if user is None:
+            user = AdminUser(username=DEMO_USER, name="Demo", language="sv")
+            db.session.add(user)
+        user.set_password(password)
+        db.session.commit()
+        password_file.write_text(password + "\n")
+        password_file.chmod(0o600)
+    return event, password_file.read_text().strip()
+
+
+def simulate_answers(event: Event, share: float = 0.6, seed: int = 2021) -> int:
+    """Make `share` of the invitees who have not answered answer, as they might; return how many did."""
+    chooser = random.Random(seed)
+    answered = select(Response.invitee_id)
+    invitees = db.session.scalars(
+        select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None), Invitee.id.not_in(answered))
+        .order_by(Invitee.id)
+    ).all()
+    count = 0
+    for invitee in invitees:
+        if chooser.random() >= share:
+            continue
+        answer = _likely_answer(event, chooser)
+        if check_answer(event, answer):
+            continue  # a combination the page would refuse; a real invitee would fix it
+        begin_write()
+        queue_answer_emails(invitee, save_answer(invitee, answer))
+        db.session.commit()
+        count += 1
+    return count
+
+
+def _likely_answer(event: Event, chooser: random.Random) -> Answer:
+    if chooser.random() < 0.15:
+        return Answer.decline(event)
+    days, meals = {}, set()
+    zone = ZoneInfo(event.timezone)
+    for day in event.days:
+        coming = chooser.random() < 0.85
+        options = [o for o in event.transport_options if o.day_id == day.id]
+        option = chooser.choice(options) if coming and options else None
+        flight = option is not None and option.asks_flight
+        days[day.key] = DayAnswer(
+            attending=coming, transport=option.key if option else None,
+            flight_number=f"SK {2010 + chooser.randrange(8)}" if flight else "",
+            # Landing a little before the pickup, as the page asks.
+            flight_arrival=(option.departs_at - dt.timedelta(minutes=25)).astimezone(zone).time() if flight else None,
+        )
+        if coming:
+            meals |= {m.key for m in event.meals if m.day_id == day.id and chooser.random() < 0.9}
+    attending = any(d.attending for d in days.values())
+    diets = {chooser.choice(event.diet_options).key} if attending and event.diet_options and chooser.random() < 0.3 else set()
+    nights = {n.key for n in event.hotel_nights if attending and chooser.random() < 0.5}
+    return Answer(days=days, meals=meals, diets=diets, hotel_nights=nights,
+                  allergies="Nötter" if attending and chooser.random() < 0.1 else "")
+
+
+def _child_environment(app: Flask, mailbox: Path, smtp_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "OSA_INSTANCE_PATH": app.instance_path,
+        "OSA_MAILBOX_DIR": str(mailbox),
+        "OSA_SMTP_HOST": "127.0.0.1",
+        "OSA_SMTP_PORT": str(smtp_port),
+        "OSA_BASE_URL": app.config["BASE_URL"],
+    })
+    # The catcher takes mail as fast as it comes; a relay's limit would only make the demo slow.
+    env.setdefault("OSA_SEND_RATE_PER_MINUTE", "0")
+    return env
+
+
+def _wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        if any(p.poll() is not None for p in processes):
+            raise click.ClickException("a part of the demo stopped while starting; see its messages above")
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"the web app did not answer at {url} within {timeout:.0f} s")
+        time.sleep(0.3)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 20
+    for process in processes:
+        try:
+            process.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@click.command("demo")
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help="The web app's port.")
+@click.option("--smtp-port", type=click.IntRange(1, 65535), default=1025, show_default=True,
+              help="The built-in SMTP catcher's port.")
+@click.option("--simulate", is_flag=True, help="Make about 60 % of the fictional invitees answer, so the numbers move.")
+def demo_command(port: int, smtp_port: int, simulate: bool) -> None:
+    """Run OSA on the embedded default: web app, worker, beat and a mailbox. Ctrl-C stops it."""
+    app = current_app._get_current_object()
+    instance = Path(app.instance_path)
+    base_url = f"http://127.0.0.1:{port}"
+    if not os.environ.get("OSA_BASE_URL"):
+        app.config["BASE_URL"] = base_url
+    mailbox = instance / "mailbox"
+    event, password = prepare(instance)
+    click.echo(f"Event '{event.slug}': {event.days[0].date:%Y-%m-%d} – {event.days[-1].date:%Y-%m-%d}, "
+               f"{INVITEES} fictional invitees.")
+
+    # A `kill` (or a terminal closing) stops the demo as cleanly as Ctrl-C does.
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)  # even when started with Ctrl-C ignored (a background job)
+    catcher = MailCatcher(mailbox, port=smtp_port)
+    try:
+        catcher.start()
+    except OSError as error:
+        raise click.ClickException(f"cannot listen for mail on port {smtp_port} ({error}); try --smtp-port") from None
+    env = _child_environment(app, mailbox, smtp_port)
+    run = [sys.executable, "-m"]
+    processes = [
+        subprocess.Popen(run + ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning",
+                                "service:create_app()"], env=env, cwd=ROOT),
+        subprocess.Popen(run + ["celery", "-A", "tasks.worker", "worker", "--pool", "solo", "--loglevel", "WARNING",
+                                "--without-heartbeat", "--without-mingle", "--without-gossip"], env=env, cwd=ROOT),
+        subprocess.Popen(run + ["celery", "-A", "tasks.worker", "beat", "--loglevel", "WARNING",
+                                "--schedule", str(instance / "celerybeat-schedule")], env=env, cwd=ROOT),
+    ]
+    code = 0
+    try:
+        _wait_until_up(f"http://127.0.0.1:{port}/healthz", processes)
+        # Invitations render links with this process's settings: point them at the catcher too.
+        app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_port)
+        sent = queue_invitations(event, invitees_to_invite(event))
+        answered = simulate_answers(event) if simulate else 0
+        click.echo(
+            f"\nOSA is running.\n"
+            f"  Admin:    {base_url}/admin/   (user: {DEMO_USER}, password: {password})\n"
+            f"  Mailbox:  {base_url}/mailbox/\n"
+            f"  {sent} invitation(s) on their way" + (f", {answered} simulated answer(s)" if simulate else "")
+            + ". Press Ctrl-C to stop.\n"
+        )
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        click.echo("A part of the demo stopped; stopping the rest.", err=True)
+        code = 1
+    except KeyboardInterrupt:
+        click.echo("\nStopping…")
+    finally:
+        _stop(processes)
+        catcher.stop()
+        db.session.remove()
+    if code:
+        sys.exit(code)
+    click.echo("Stopped.")

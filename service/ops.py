@@ -1,0 +1,72 @@
+"""What operations need from the app: `/healthz` for load balancers and orchestrators,
+and JSON-lines logging for log collectors.
+
+`/healthz` answers 200 when the database answers a query and the Celery broker
+accepts a connection, and 503 saying which failed otherwise. It names no
+server, user or address, so it is safe to leave open.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+from flask import Blueprint, current_app, jsonify
+from sqlalchemy import text
+
+from .db import db
+
+bp = Blueprint("ops", __name__)
+log = logging.getLogger(__name__)
+
+
+@bp.get("/healthz")
+def healthz():
+    """{"database": "ok", "broker": "ok"} with 200, or what failed with 503."""
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1")).scalar_one()
+        checks["database"] = "ok"
+    except Exception as error:  # any failure of the database is a failed check, never a 500
+        db.session.rollback()
+        checks["database"] = "unreachable"
+        log.warning("health check: database unreachable (%s)", type(error).__name__)
+    try:
+        with current_app.extensions["celery"].connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, interval_start=0, timeout=3)
+        checks["broker"] = "ok"
+    except Exception as error:
+        checks["broker"] = "unreachable"
+        log.warning("health check: broker unreachable (%s)", type(error).__name__)
+    healthy = all(value == "ok" for value in checks.values())
+    response = jsonify(status="ok" if healthy else "failing", **checks)
+    response.status_code = 200 if healthy else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per line: time (UTC), level, logger, message, and the exception if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+def use_json_logs() -> None:
+    """Write every log record (the app's, gunicorn's, Celery's) as JSON lines on stderr."""
+    formatter = JsonLines()
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.StreamHandler())
+    for name in ("", "gunicorn.error", "gunicorn.access", "celery", "celery.task"):
+        for handler in logging.getLogger(name).handlers:
+            handler.setFormatter(formatter)
