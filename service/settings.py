@@ -68,3 +68,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise SettingsError(f"{key}: unknown setting (see the settings reference in README.md)")
         settings[name] = _coerce(name, raw, settings[name])
     return settings
+
+
+def check_for_production(settings: Mapping[str, Any]) -> None:
+    """Refuse the development key anywhere but the embedded default: it is public, in this repository."""
+    uses_server = not str(settings["DATABASE_URL"]).startswith("sqlite")
+    if uses_server and list(settings["SECRET_KEYS"]) == list(defaults.SECRET_KEYS):
+        raise SettingsError(
+            f"{PREFIX}SECRET_KEYS is the development key, which anyone can read in OSA's code; set it to a "
+            "long random key before using a database server (see .env.example)"
+        )

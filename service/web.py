@@ -38,12 +38,11 @@ class RedactLinkTokens(logging.Filter):
     """Replace the token in `/r/<token>` with `[link]` in any log record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(
-                _TOKEN_IN_PATH.sub(r"\1[link]", arg) if isinstance(arg, str) else arg for arg in record.args
-            )
-        if isinstance(record.msg, str):
-            record.msg = _TOKEN_IN_PATH.sub(r"\1[link]", record.msg)
+        # Redact the finished message: a token may sit in the arguments or in the format itself.
+        message = record.getMessage()
+        redacted = _TOKEN_IN_PATH.sub(r"\1[link]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, ()
         return True
 
 

@@ -31,6 +31,7 @@ def test_app_uses_the_environment(monkeypatch, tmp_path):
 
     monkeypatch.setenv("OSA_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
     monkeypatch.setenv("OSA_BASE_URL", "https://osa.example.se")
+    monkeypatch.setenv("OSA_BROKER_URL", "redis://127.0.0.1:6379/0")
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"].endswith("x.sqlite3")
     assert app.config["BASE_URL"] == "https://osa.example.se"
@@ -42,3 +43,60 @@ def test_app_uses_the_environment(monkeypatch, tmp_path):
     from service.outbox import MAX_RETRY_DELAY
 
     assert celery.broker_transport_options["visibility_timeout"] > MAX_RETRY_DELAY
+
+
+def test_the_embedded_broker_is_a_folder_in_the_instance(monkeypatch, tmp_path):
+    from service import create_app
+
+    monkeypatch.setenv("OSA_INSTANCE_PATH", str(tmp_path))
+    app = create_app()
+    assert app.instance_path == str(tmp_path)
+    assert app.config["BROKER_URL"].startswith("filesystem://")
+    options = app.extensions["celery"].conf.broker_transport_options
+    assert options["data_folder_in"] == options["data_folder_out"] == str(tmp_path / "celery-queue")
+    assert (tmp_path / "celery-queue" / "processed").is_dir()
+    assert app.config["SESSION_COOKIE_SECURE"] is False  # http://127.0.0.1: the browser would drop a Secure cookie
+
+
+def test_the_development_key_is_refused_with_a_database_server(monkeypatch):
+    from service import create_app
+
+    monkeypatch.setenv("OSA_DATABASE_URL", "postgresql+psycopg://osa@db.example.org/osa")
+    with pytest.raises(SettingsError, match="OSA_SECRET_KEYS is the development key"):
+        create_app()
+    monkeypatch.setenv("OSA_SECRET_KEYS", "a-long-random-production-key")
+    assert create_app().config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+def test_production_behind_a_proxy_sees_the_clients_address_and_https(monkeypatch, tmp_path):
+    from flask import request
+
+    from service import create_app
+
+    monkeypatch.setenv("OSA_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    monkeypatch.setenv("OSA_BASE_URL", "https://osa.example.se")
+    monkeypatch.setenv("OSA_PROXY_COUNT", "1")
+    app = create_app()
+    assert app.config["SESSION_COOKIE_SECURE"] is True and app.config["REMEMBER_COOKIE_SECURE"] is True
+
+    @app.get("/whoami")
+    def whoami():
+        return f"{request.remote_addr} {request.scheme}"
+
+    seen = app.test_client().get("/whoami", headers={"X-Forwarded-For": "198.51.100.7", "X-Forwarded-Proto": "https"})
+    assert seen.get_data(as_text=True) == "198.51.100.7 https"
+
+
+def test_json_logs_are_one_object_per_line_without_tokens(monkeypatch, tmp_path):
+    import json
+    import logging
+
+    from service.ops import JsonLines
+    from service.web import RedactLinkTokens
+
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '"GET /r/%s HTTP/1.1" 200', ("WzEsMV0.abc.def",), None)
+    RedactLinkTokens().filter(record)
+    line = JsonLines().format(record)
+    entry = json.loads(line)
+    assert "\n" not in line and entry["level"] == "INFO" and entry["logger"] == "werkzeug"
+    assert entry["message"] == '"GET /r/[link] HTTP/1.1" 200'
