@@ -26,12 +26,12 @@ from aiosmtpd.controller import Controller
 from flask import Blueprint, Response, abort, current_app, render_template
 from markupsafe import Markup
 
+from .web import email_in_frame
+
 bp = Blueprint("mailbox", __name__, url_prefix="/mailbox")
 
 _NAME = re.compile(r"^\d{19}-[0-9a-f]{32}\.eml$")
 _URL = re.compile(r"https?://[^\s<>\"]+")
-#: The HTML part is framed by the message page; its links open in a new tab.
-FRAME_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 
 
 class _Keep:
@@ -152,11 +152,7 @@ def message_html(name: str):
     if part is None:
         abort(404)
     body = part.get_content()
-    body = re.sub(r"(<head[^>]*>)", r'\1<base target="_blank">', body, count=1, flags=re.I)
-    response = Response(body, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = FRAME_POLICY
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
+    return email_in_frame(re.sub(r"(<head[^>]*>)", r'\1<base target="_blank">', body, count=1, flags=re.I))
 
 
 @bp.get("/<name>/part/<int:index>")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -30,6 +30,9 @@ CONTENT_SECURITY_POLICY = (
 
 #: The admin's pages also frame an email's HTML part and fetch live numbers, both from the admin itself.
 ADMIN_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY + "; frame-src 'self'; connect-src 'self'"
+
+#: An email's HTML part, shown in a sandboxed frame of an admin or mailbox page and nowhere else.
+EMAIL_FRAME_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 
 _TOKEN_IN_PATH = re.compile(r"(?<![\w-])(/(?:r|hotel)/)[^/\s?\"]+")
 
@@ -51,6 +54,14 @@ def redact_tokens_in_logs() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactLinkTokens) for f in logger.filters):
             logger.addFilter(RedactLinkTokens())
+
+
+def email_in_frame(html: str) -> Response:
+    """An email's HTML part as a page that only OSA's own pages may frame, and that runs nothing."""
+    response = Response(html, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = EMAIL_FRAME_POLICY
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    return response
 
 
 def set_language(language: str | None) -> str:

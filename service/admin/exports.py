@@ -75,14 +75,19 @@ def lists():
     return render_template("admin/lists.html", event=event, language=current_language())
 
 
+def _by_key(rows, key: str):
+    found = next((row for row in rows if row.key == key), None)
+    if found is None:
+        abort(404)
+    return found
+
+
 @bp.get("/lists/meal/<key>")
 def meal_list(key: str):
     """Who eats at this meal, with diets and allergies: for the kitchen."""
     event = event_or_404()
     language = current_language()
-    meal = next((m for m in event.meals if m.key == key), None)
-    if meal is None:
-        abort(404)
+    meal = _by_key(event.meals, key)
     people = []
     for invitee in invitees_with_answers(event):
         response = invitee.response
@@ -104,9 +109,7 @@ def transport_list(key: str):
     """Who travels with this option: the bus passenger list, or the pickup list with flights."""
     event = event_or_404()
     language = current_language()
-    option = next((o for o in event.transport_options if o.key == key), None)
-    if option is None:
-        abort(404)
+    option = _by_key(event.transport_options, key)
     people, waiting = [], []
     for invitee in invitees_with_answers(event):
         if invitee.response is None:

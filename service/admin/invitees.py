@@ -219,53 +219,53 @@ def answer_for(invitee_id: int):
     ), status
 
 
+def _act_on(invitee_id: int, change, message, listed_only: bool = True):
+    """Make one change to an invitee in its own transaction, say what was done (`message(invitee)`),
+    and go back to their page."""
+    invitee = _invitee_or_404(invitee_id)
+    if listed_only and invitee.removed_at is not None:
+        abort(409)
+    begin_write()
+    change(invitee)
+    db.session.commit()
+    flash(message(invitee))
+    return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+
+
 @bp.post("/invitees/<int:invitee_id>/remove")
 def remove_invitee(invitee_id: int):
     """Take the invitee off the list: their link stops working, and the numbers no longer count them."""
-    invitee = _invitee_or_404(invitee_id)
-    begin_write()
-    invitee.removed_at = invitee.removed_at or utcnow()
-    db.session.commit()
-    flash(_("%(name)s is removed from the list.", name=invitee.name))
-    return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+    def remove(invitee: Invitee) -> None:
+        invitee.removed_at = invitee.removed_at or utcnow()
+
+    return _act_on(invitee_id, remove, lambda i: _("%(name)s is removed from the list.", name=i.name), listed_only=False)
 
 
 @bp.post("/invitees/<int:invitee_id>/restore")
 def restore_invitee(invitee_id: int):
     """Put a removed invitee back on the list; their link works again."""
-    invitee = _invitee_or_404(invitee_id)
-    begin_write()
-    invitee.removed_at = None
-    db.session.commit()
-    flash(_("%(name)s is back on the list.", name=invitee.name))
-    return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+    def restore(invitee: Invitee) -> None:
+        invitee.removed_at = None
+
+    return _act_on(invitee_id, restore, lambda i: _("%(name)s is back on the list.", name=i.name), listed_only=False)
 
 
 @bp.post("/invitees/<int:invitee_id>/new-link")
 def new_link(invitee_id: int):
     """Revoke the invitee's link and send them the invitation with a new one."""
-    invitee = _invitee_or_404(invitee_id)
-    if invitee.removed_at is not None:
-        abort(409)
-    begin_write()
-    issue_new_link(invitee)
-    queue_invitation(invitee)
-    db.session.commit()
-    flash(_("The old link no longer works. %(name)s gets the invitation with a new link.", name=invitee.name))
-    return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+    def renew(invitee: Invitee) -> None:
+        issue_new_link(invitee)
+        queue_invitation(invitee)
+
+    return _act_on(invitee_id, renew, lambda i: _(
+        "The old link no longer works. %(name)s gets the invitation with a new link.", name=i.name))
 
 
 @bp.post("/invitees/<int:invitee_id>/resend")
 def resend_invitation(invitee_id: int):
     """Send the invitation again, with the link they have."""
-    invitee = _invitee_or_404(invitee_id)
-    if invitee.removed_at is not None:
-        abort(409)
-    begin_write()
-    queue_invitation(invitee, again=True)
-    db.session.commit()
-    flash(_("The invitation is on its way to %(email)s again.", email=invitee.email))
-    return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+    return _act_on(invitee_id, lambda i: queue_invitation(i, again=True),
+                   lambda i: _("The invitation is on its way to %(email)s again.", email=i.email))
 
 
 class ImportForm(FlaskForm):

@@ -4,7 +4,6 @@ every kind of email, and the mail log of every outbox row with retries."""
 from __future__ import annotations
 
 from flask import (
-    Response,
     abort,
     flash,
     jsonify,
@@ -22,14 +21,12 @@ from ..models import Invitee, Outbox
 from ..notifications import invitation_progress, invitees_to_invite, queue_invitations
 from ..outbox import retry_failed
 from ..previews import KINDS, preview_email
-from ..web import LANGUAGES, current_language
+from ..web import LANGUAGES, current_language, email_in_frame
 from . import bp
 from .invitees import event_or_404
 
 #: Outbox states, in the order a message passes through them.
 STATES = ("queued", "sending", "sent", "failed")
-#: A preview's HTML is shown in a sandboxed frame of the preview page, and nowhere else.
-PREVIEW_FRAME_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 
 
 def _chosen_invitee(event) -> Invitee | None:
@@ -112,10 +109,7 @@ def preview(kind: str, language: str):
 def preview_html(kind: str, language: str):
     """The HTML part alone, for the preview page's frame."""
     _, shown = _preview_or_404(kind, language)
-    response = Response(shown.html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = PREVIEW_FRAME_POLICY
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
+    return email_in_frame(shown.html)
 
 
 @bp.get("/mail")
@@ -144,13 +138,18 @@ def mail_log():
     )
 
 
+def _row_or_404(row_id: int) -> Outbox:
+    row = db.session.get(Outbox, row_id)
+    if row is None or row.event_id != event_or_404().id:
+        abort(404)
+    return row
+
+
 @bp.get("/mail/<int:row_id>")
 def mail_message(row_id: int):
     """One email exactly as written to the outbox."""
+    row = _row_or_404(row_id)
     event = event_or_404()
-    row = db.session.get(Outbox, row_id)
-    if row is None or row.event_id != event.id:
-        abort(404)
     return render_template("admin/mail_message.html", event=event, row=row,
                            created=format_datetime(row.created_at, event.timezone, current_language()),
                            sent=format_datetime(row.sent_at, event.timezone, current_language()) if row.sent_at else "",
@@ -160,14 +159,7 @@ def mail_message(row_id: int):
 @bp.get("/mail/<int:row_id>/html")
 def mail_message_html(row_id: int):
     """The HTML part of a written email, for the message page's frame."""
-    event = event_or_404()
-    row = db.session.get(Outbox, row_id)
-    if row is None or row.event_id != event.id:
-        abort(404)
-    response = Response(row.body_html, mimetype="text/html")
-    response.headers["Content-Security-Policy"] = PREVIEW_FRAME_POLICY
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    return response
+    return email_in_frame(_row_or_404(row_id).body_html)
 
 
 @bp.post("/mail/retry")
