@@ -15,16 +15,13 @@ from .headcount import hotel_changes, hotel_numbers
 from .jobs import numbers_sent_to_hotel
 from .links import LinkError, resolve_hotel_token
 from .models import JobRun
-from .web import current_language, limiter, set_language
+from .web import current_language, limiter, never_cached, set_language
 
 bp = Blueprint("hotel", __name__, url_prefix="/hotel")
 limiter.limit(lambda: current_app.config["LINK_RATE_LIMIT"])(bp)
 
 
-@bp.after_request
-def _private(response):
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(never_cached)
 
 
 @bp.errorhandler(LinkError)

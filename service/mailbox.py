@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from flask import Blueprint, Response, abort, current_app, render_template
 from markupsafe import Markup
 
-from .web import email_in_frame
+from .web import FRAMING_CONTENT_SECURITY_POLICY, email_in_frame, never_cached
 
 bp = Blueprint("mailbox", __name__, url_prefix="/mailbox")
 
@@ -117,13 +117,8 @@ def _linked(text: str) -> Markup:
 
 @bp.after_request
 def _frame_own_parts(response):
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'self'; img-src 'self'; frame-src 'self'; form-action 'self'; "
-        "base-uri 'none'; frame-ancestors 'none'",
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    response.headers.setdefault("Content-Security-Policy", FRAMING_CONTENT_SECURITY_POLICY)
+    return never_cached(response)
 
 
 @bp.get("/")

@@ -28,8 +28,8 @@ CONTENT_SECURITY_POLICY = (
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 )
 
-#: The admin's pages also frame an email's HTML part and fetch live numbers, both from the admin itself.
-ADMIN_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY + "; frame-src 'self'; connect-src 'self'"
+#: Pages that frame an email's HTML part or fetch live numbers, both from OSA itself (the admin, the mailbox).
+FRAMING_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY + "; frame-src 'self'; connect-src 'self'"
 
 #: An email's HTML part, shown in a sandboxed frame of an admin or mailbox page and nowhere else.
 EMAIL_FRAME_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
@@ -54,6 +54,12 @@ def redact_tokens_in_logs() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactLinkTokens) for f in logger.filters):
             logger.addFilter(RedactLinkTokens())
+
+
+def never_cached(response: Response) -> Response:
+    """Personal pages: never cached, by the browser or anything between."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def email_in_frame(html: str) -> Response:

@@ -14,7 +14,7 @@ from flask_login import LoginManager, current_user
 from ..db import db
 from ..events import get_event
 from ..models import AdminUser
-from ..web import ADMIN_CONTENT_SECURITY_POLICY, set_language
+from ..web import FRAMING_CONTENT_SECURITY_POLICY, never_cached, set_language
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 login_manager = LoginManager()
@@ -41,9 +41,8 @@ def _require_login():
 
 @bp.after_request
 def _private(response):
-    response.headers["Cache-Control"] = "no-store"
-    response.headers.setdefault("Content-Security-Policy", ADMIN_CONTENT_SECURITY_POLICY)
-    return response
+    response.headers.setdefault("Content-Security-Policy", FRAMING_CONTENT_SECURITY_POLICY)
+    return never_cached(response)
 
 
 @bp.app_template_global()

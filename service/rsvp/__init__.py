@@ -38,7 +38,7 @@ from ..eventview import event_view
 from ..links import LinkError, resolve_token
 from ..models import Invitee, Response
 from ..notifications import queue_answer_emails
-from ..web import current_language, limiter, set_language
+from ..web import current_language, limiter, never_cached, set_language
 from .forms import DeclineForm, answer_form_class, answer_from_form, form_data
 
 bp = Blueprint("rsvp", __name__, url_prefix="/r")
@@ -48,11 +48,7 @@ limiter.limit(lambda: current_app.config["LINK_RATE_LIMIT"])(bp)
 LINK_STATUS = {"invalid": 400, "revoked": 403, "removed": 410, "expired": 410}
 
 
-@bp.after_request
-def _private(response):
-    """Personal pages: never cached, by the browser or anything between."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(never_cached)
 
 
 @bp.errorhandler(LinkError)
