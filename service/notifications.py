@@ -20,20 +20,44 @@ from .calendar import event_calendar
 from .dates import format_date, format_date_range, format_datetime, format_time
 from .db import begin_write, db
 from .emails import RenderedEmail, render_email
+from .eventview import event_view
 from .links import rsvp_url
 from .models import Event, Invitee, Outbox, Response, ResponseChange
-from .outbox import queue_email
+from .outbox import queue_email, queue_emails
+
+
+def _event_texts(event: Event, language: str) -> dict:
+    """The event's dates, deadline and each day's heading and hours in `language`: the same
+    in every email of a round, so made once per version of the event."""
+    cache = event_view(event).cache
+    key = ("email texts", language)
+    texts = cache.get(key)
+    if texts is None:
+        texts = cache[key] = {
+            "dates": format_date_range(event.days[0].date, event.days[-1].date, language),
+            "deadline": format_datetime(event.rsvp_deadline, event.timezone, language),
+            "days": [
+                {
+                    "heading": f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
+                    "span": f"{format_time(day.starts_at, event.timezone, language)}–"
+                            f"{format_time(day.ends_at, event.timezone, language)}",
+                    "summary": day.summary,
+                }
+                for day in event.days
+            ],
+        }
+    return texts
 
 
 def email_context(event: Event, invitee: Invitee) -> dict:
     """What every email to an invitee shows: the event, their name and link, the dates and the deadline."""
-    language = invitee.language
+    texts = _event_texts(event, invitee.language)
     return {
         "event": event,
         "invitee": invitee,
         "link": rsvp_url(invitee),
-        "dates": format_date_range(event.days[0].date, event.days[-1].date, language),
-        "deadline": format_datetime(event.rsvp_deadline, event.timezone, language),
+        "dates": texts["dates"],
+        "deadline": texts["deadline"],
     }
 
 
@@ -53,15 +77,22 @@ def render_invitation_preview(invitee: Invitee) -> RenderedEmail:
 def _render_invitation(invitee: Invitee) -> RenderedEmail:
     event = invitee.event
     language = invitee.language
-    days = []
-    for day in event.days:
-        starts = format_time(day.starts_at, event.timezone, language)
-        days.append({
-            "heading": f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
-            "span": f"{starts}–{format_time(day.ends_at, event.timezone, language)}",
-            "summary": day.summary,
-        })
-    return render_email("invitation", language, days=days, **email_context(event, invitee))
+    return render_email("invitation", language, days=_event_texts(event, language)["days"], **email_context(event, invitee))
+
+
+def _invitation(invitee: Invitee, key: str) -> dict:
+    """The invitation with the invitee's current link, and the whole event as .ics, ready for the outbox."""
+    event = invitee.event
+    return {
+        "kind": "invitation",
+        "key": key,
+        "event": event,
+        "invitee": invitee,
+        "recipient": invitee.email,
+        "language": invitee.language,
+        "rendered": _render_invitation(invitee),
+        "attachments": [_ics(f"{event.slug}.ics", event_calendar(event, language=invitee.language))],
+    }
 
 
 def queue_invitation(invitee: Invitee, again: bool = False) -> Outbox | None:
@@ -69,25 +100,13 @@ def queue_invitation(invitee: Invitee, again: bool = False) -> Outbox | None:
 
     `again` sends it once more even if it was sent (the secretariat's "resend").
     """
-    event = invitee.event
-    language = invitee.language
-    rendered = _render_invitation(invitee)
     key = invitation_key(invitee)
     if again:
         sent_before = db.session.scalar(
             select(func.count(Outbox.id)).where(Outbox.invitee_id == invitee.id, Outbox.kind == "invitation")
         )
         key = f"{key}:again:{sent_before}"
-    return queue_email(
-        kind="invitation",
-        key=key,
-        event=event,
-        invitee=invitee,
-        recipient=invitee.email,
-        language=language,
-        rendered=rendered,
-        attachments=[_ics(f"{event.slug}.ics", event_calendar(event, language=language))],
-    )
+    return queue_email(**_invitation(invitee, key))
 
 
 def _changes_so_far(invitee: Invitee) -> int:
@@ -191,10 +210,10 @@ def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 200) -
     ids = [invitee.id for invitee in invitees]
     for start in range(0, len(ids), chunk):
         begin_write()
-        for invitee_id in ids[start:start + chunk]:
-            invitee = db.session.get(Invitee, invitee_id)
-            if queue_invitation(invitee) is not None:
-                written += 1
+        batch = db.session.scalars(
+            select(Invitee).where(Invitee.id.in_(ids[start:start + chunk])).order_by(Invitee.id)
+        ).all()
+        written += queue_emails([_invitation(invitee, invitation_key(invitee)) for invitee in batch])
         db.session.commit()
     return written
 

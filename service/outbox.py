@@ -18,13 +18,14 @@ crash carries the same Message-ID and mail clients show it once.
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
-import email.charset
+import email.policy
 import logging
 import random
 import smtplib
 import socket
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formataddr, make_msgid
 from typing import Any
 
@@ -32,6 +33,8 @@ from flask import current_app
 from flask_mail import BadHeaderError, Connection, Message
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,7 +59,7 @@ def _header_safe(**values: str) -> None:
             raise HeaderInjection(f"{name} contains a line break; refusing to build an email header from it")
 
 
-def queue_email(
+def _row_values(
     *,
     kind: str,
     key: str,
@@ -67,34 +70,47 @@ def queue_email(
     invitee: Invitee | None = None,
     attachments: list[dict[str, str]] | None = None,
     auto_submitted: bool = True,
-) -> Outbox | None:
-    """Write one email to the outbox in the current transaction; None if `key` was written before.
-
-    The row's id goes on the Celery queue after the caller commits (never before,
-    so a worker cannot look for a row that is not there yet, or send a rolled-back one).
-    """
+) -> dict[str, Any]:
+    """Every column of a new outbox row, checked for header injection."""
     sender = formataddr((event.sender_name, event.sender_email))
     _header_safe(recipient=recipient, subject=rendered.subject, sender=sender, reply_to=event.reply_to, key=key)
-    if db.session.scalar(select(Outbox.id).where(Outbox.idempotency_key == key)) is not None:
+    now = utcnow()
+    return {
+        "event_id": event.id,
+        "invitee_id": invitee.id if invitee is not None else None,
+        "kind": kind,
+        "recipient": recipient,
+        "language": language,
+        "idempotency_key": key,
+        "state": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "message_id": make_msgid(idstring="osa", domain=event.sender_email.rsplit("@", 1)[1]),
+        "sender": sender,
+        "reply_to": event.reply_to,
+        "subject": rendered.subject,
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        "attachments": attachments or [],
+        "auto_submitted": auto_submitted,
+        "dispatched_at": now,
+        "created_at": now,
+    }
+
+
+def queue_email(**email: Any) -> Outbox | None:
+    """Write one email to the outbox in the current transaction; None if its key was written before.
+
+    Takes `kind`, `key`, `event`, `recipient`, `language`, `rendered`, and optionally
+    `invitee`, `attachments` and `auto_submitted`. The row's id goes on the Celery
+    queue after the caller commits (never before, so a worker cannot look for a row
+    that is not there yet, or send a rolled-back one).
+    """
+    values = _row_values(**email)
+    if db.session.scalar(select(Outbox.id).where(Outbox.idempotency_key == values["idempotency_key"])) is not None:
         return None
-    domain = event.sender_email.rsplit("@", 1)[1]
-    row = Outbox(
-        event_id=event.id,
-        invitee_id=invitee.id if invitee is not None else None,
-        kind=kind,
-        recipient=recipient,
-        language=language,
-        idempotency_key=key,
-        message_id=make_msgid(idstring="osa", domain=domain),
-        sender=sender,
-        reply_to=event.reply_to,
-        subject=rendered.subject,
-        body_text=rendered.text,
-        body_html=rendered.html,
-        attachments=attachments or [],
-        auto_submitted=auto_submitted,
-        dispatched_at=utcnow(),
-    )
+    row = Outbox(**values)
     try:
         with db.session.begin_nested():
             db.session.add(row)
@@ -103,6 +119,24 @@ def queue_email(
         return None
     db.session.info.setdefault(_PENDING, []).append(row.id)
     return row
+
+
+def queue_emails(emails: list[dict[str, Any]]) -> int:
+    """Write many emails in one statement (a round of invitations); return how many were new.
+
+    The same as `queue_email` for each, but a key written before is skipped by the
+    database itself (INSERT … ON CONFLICT DO NOTHING), with no savepoint per row.
+    """
+    if not emails:
+        return 0
+    rows = [_row_values(**email) for email in emails]
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Outbox).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Outbox.id)
+    # One statement with many parameter sets: SQLAlchemy sends it as a few multi-row INSERTs.
+    ids = list(db.session.connection().execute(statement, rows).scalars())
+    db.session.info.setdefault(_PENDING, []).extend(ids)
+    return len(ids)
 
 
 @sa_event.listens_for(Session, "after_commit")
@@ -164,16 +198,27 @@ class _Connection(Connection):
             self.host = None
 
 
-_QUOTED_PRINTABLE = email.charset.Charset("utf-8")
-_QUOTED_PRINTABLE.body_encoding = email.charset.QP
+
+#: Flask-Mail flattens with `email.policy.SMTP`, which parses every header again on the way
+#: out; the headers are already encoded, and the classic generator writes them five times faster.
+_SMTP_WIRE = email.policy.compat32.clone(linesep="\r\n")
 
 
 class _Message(Message):
-    """Flask-Mail's message with quoted-printable text parts: SMTP allows lines of at most
-    998 characters, and a paragraph of an invitation can be longer."""
+    """Flask-Mail's message with quoted-printable text parts (SMTP allows lines of at most
+    998 characters, and a paragraph of an invitation can be longer), flattened quickly."""
 
     def _mimetext(self, text, subtype="plain"):
-        return MIMEText(text, _subtype=subtype, _charset=_QUOTED_PRINTABLE)
+        # binascii's quoted-printable is the C one; MIMEText's is pure Python, and slow on a long HTML part.
+        part = MIMENonMultipart("text", subtype, charset="utf-8")
+        part["Content-Transfer-Encoding"] = "quoted-printable"
+        part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
+        return part
+
+    def _message(self):
+        message = super()._message()
+        message.policy = _SMTP_WIRE
+        return message
 
 
 def build_message(row: Outbox) -> Message:
@@ -221,7 +266,7 @@ def _claim(row_id: int) -> Outbox | None:
     begin_write()
     now = utcnow()
     lease = dt.timedelta(seconds=int(current_app.config["SEND_LEASE_SECONDS"]))
-    claimed = db.session.execute(
+    row = db.session.scalar(
         update(Outbox)
         .where(
             Outbox.id == row_id,
@@ -231,8 +276,9 @@ def _claim(row_id: int) -> Outbox | None:
             ),
         )
         .values(state="sending", lease_until=now + lease, attempts=Outbox.attempts + 1)
-    ).rowcount
-    row = db.session.get(Outbox, row_id) if claimed else None
+        .returning(Outbox),
+        execution_options={"synchronize_session": False},
+    )
     if row is not None:
         db.session.expunge(row)
     db.session.commit()
@@ -241,7 +287,10 @@ def _claim(row_id: int) -> Outbox | None:
 
 def _finish(row_id: int, **values: Any) -> None:
     begin_write()
-    db.session.execute(update(Outbox).where(Outbox.id == row_id, Outbox.state == "sending").values(**values))
+    db.session.execute(
+        update(Outbox).where(Outbox.id == row_id, Outbox.state == "sending").values(**values),
+        execution_options={"synchronize_session": False},
+    )
     db.session.commit()
 
 
