@@ -35,7 +35,7 @@ from .headcount import (
     hotel_changes,
     hotel_numbers,
 )
-from .links import opt_out_url
+from .links import hotel_url, opt_out_url
 from .models import Event, EventDay, Invitee, JobRun, Outbox, Response, ResponseDay
 from .notifications import email_context
 from .outbox import queue_email
@@ -254,7 +254,7 @@ def _hotel_final(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, dic
 def render_hotel_final(event: Event, numbers: dict, language: str | None = None) -> RenderedEmail:
     language = language or event.default_language
     return render_email(
-        "hotel_final", language, event=event, numbers=numbers,
+        "hotel_final", language, event=event, numbers=numbers, hotel_link=hotel_url(event),
         dates=format_date_range(event.days[0].date, event.days[-1].date, language),
     )
 
@@ -285,4 +285,5 @@ def _hotel_changes(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, d
 
 
 def render_hotel_change(event: Event, changes: list[str], language: str | None = None) -> RenderedEmail:
-    return render_email("hotel_change", language or event.default_language, event=event, changes=changes)
+    return render_email("hotel_change", language or event.default_language, event=event, changes=changes,
+                        hotel_link=hotel_url(event))

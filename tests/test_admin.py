@@ -374,6 +374,8 @@ def test_the_hotel_link_shows_the_numbers_until_it_is_revoked(before_deadline, a
 
     admin_page = admin_client.get("/admin/hotel")
     assert link in admin_page.get_data(as_text=True)
+    final_numbers = page_text(admin_client.get("/admin/previews/hotel_final/sv"))
+    assert f"Antalet som det står just nu finns alltid på {app.config['BASE_URL']}{link}" in final_numbers
     admin_client.post("/admin/hotel/revoke", data={"csrf_token": csrf_token(admin_page)})
     revoked = admin_client.get(link)
     assert revoked.status_code == 403
