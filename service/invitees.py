@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from .db import db, utcnow
@@ -41,17 +42,43 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
 
 
+def N_(template: str) -> str:
+    """Mark an English message for translation; it is translated when shown (`RowError.describe`)."""
+    return template
+
+
 @dataclass(frozen=True)
 class RowError:
     """One bad cell (or row, when `column` is empty) of an import file."""
 
     line: int
     column: str
-    message: str
+    #: The English message, with %(name)s for each of `params`.
+    template: str
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def message(self) -> str:
+        return self.template % dict(self.params) if self.params else self.template
 
     def __str__(self) -> str:
         where = f"line {self.line}" if self.line else "file"
         return f"{where}, {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
+
+    def message_in(self, language: str) -> str:
+        with force_locale(language):
+            return gettext(self.template, **dict(self.params))
+
+    def describe(self, language: str) -> str:
+        """The error with its line and column in `language`, for the admin's import page."""
+        with force_locale(language):
+            where = gettext("line %(line)d", line=self.line) if self.line else gettext("file")
+        message = self.message_in(language)
+        return f"{where}, {self.column}: {message}" if self.column else f"{where}: {message}"
+
+
+def _problem(line: int, column: str, template: str, **params: object) -> RowError:
+    return RowError(line, column, template, tuple((name, str(value)) for name, value in params.items()))
 
 
 class InviteeFileError(ValueError):
@@ -104,7 +131,7 @@ def _decode(data: bytes) -> str:
         return data.decode("cp1252")
     except UnicodeDecodeError:
         raise InviteeFileError(
-            [RowError(0, "", "the file is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8 or XLSX")]
+            [_problem(0, "", N_("the file is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8 or XLSX"))]
         ) from None
 
 
@@ -112,7 +139,7 @@ def _csv_rows(data: bytes) -> list[tuple[int, list[str]]]:
     try:
         text = _decode(data)
     except UnicodeDecodeError as error:
-        raise InviteeFileError([RowError(0, "", f"the file could not be read as text: {error.reason}")]) from None
+        raise InviteeFileError([_problem(0, "", N_("the file could not be read as text: %(reason)s"), reason=error.reason)]) from None
     first_line = text.split("\n", 1)[0]
     delimiter = max((";", ",", "\t"), key=first_line.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
@@ -123,7 +150,7 @@ def _csv_rows(data: bytes) -> list[tuple[int, list[str]]]:
             rows.append((line, cells))
             line = reader.line_num + 1
     except csv.Error as error:
-        raise InviteeFileError([RowError(line, "", f"not valid CSV: {error}")]) from None
+        raise InviteeFileError([_problem(line, "", N_("not valid CSV: %(reason)s"), reason=error)]) from None
     return rows
 
 
@@ -133,7 +160,7 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a damaged file
-        raise InviteeFileError([RowError(0, "", f"the XLSX file could not be opened: {error}")]) from None
+        raise InviteeFileError([_problem(0, "", N_("the XLSX file could not be opened: %(reason)s"), reason=error)]) from None
     try:
         sheet = workbook.worksheets[0]
         rows = []
@@ -157,9 +184,9 @@ def read_rows(filename: str, data: bytes) -> list[tuple[int, list[str]]]:
     if data.startswith(b"PK\x03\x04"):
         return _xlsx_rows(data)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InviteeFileError([RowError(0, "", "this is an old Excel .xls file; save it as .xlsx or CSV")])
+        raise InviteeFileError([_problem(0, "", N_("this is an old Excel .xls file; save it as .xlsx or CSV"))])
     if filename.lower().endswith(".xlsx"):
-        raise InviteeFileError([RowError(0, "", "the file is named .xlsx but is not an Excel workbook")])
+        raise InviteeFileError([_problem(0, "", N_("the file is named .xlsx but is not an Excel workbook"))])
     return _csv_rows(data)
 
 
@@ -183,13 +210,15 @@ def _map_headers(header: list[str]) -> tuple[dict[str, int], list[str], list[Row
         if name is None:
             ignored.append(title.strip())
         elif name in columns:
-            errors.append(RowError(1, title.strip(), f"a second column for {name} (the first is '{header[columns[name]].strip()}')"))
+            errors.append(_problem(1, title.strip(), N_("a second column for %(field)s (the first is '%(first)s')"),
+                                   field=name, first=header[columns[name]].strip()))
         else:
             columns[name] = index
     for name in REQUIRED_FIELDS:
         if name not in columns:
             accepted = ", ".join(f"'{alias}'" for alias in HEADERS[name])
-            errors.append(RowError(1, "", f"no column for {name}; the header row must have one of {accepted}"))
+            errors.append(_problem(1, "", N_("no column for %(field)s; the header row must have one of %(accepted)s"),
+                                   field=name, accepted=accepted))
     return columns, ignored, errors
 
 
@@ -210,13 +239,13 @@ def check_rows(event: Event, rows: list[tuple[int, list[str]]]) -> tuple[list[_R
     """Check every row; return the good rows, the ignored columns and every error."""
     rows = [(line, cells) for line, cells in rows if any(_clean(cell) for cell in cells)]
     if not rows:
-        return [], [], [RowError(0, "", "the file is empty: it needs a header row and at least one invitee")]
+        return [], [], [_problem(0, "", N_("the file is empty: it needs a header row and at least one invitee"))]
     (_, header), body = rows[0], rows[1:]
     columns, ignored, errors = _map_headers(header)
     if errors:
         return [], ignored, errors
     if not body:
-        return [], ignored, [RowError(0, "", "the file has a header row but no invitees")]
+        return [], ignored, [_problem(0, "", N_("the file has a header row but no invitees"))]
 
     titles = {name: header[index].strip() for name, index in columns.items()}
     roles = _role_lookup(event)
@@ -229,31 +258,33 @@ def check_rows(event: Event, rows: list[tuple[int, list[str]]]) -> tuple[list[_R
         for name, index in columns.items():
             raw = _clean(cells[index]) if index < len(cells) else ""
             if _CONTROL.search(raw):
-                row_errors.append(RowError(line, titles[name], "contains a line break or another control character"))
+                row_errors.append(_problem(line, titles[name], N_("contains a line break or another control character")))
                 raw = ""
             values[name] = raw
         extra = [c for c in cells[len(header):] if _clean(c)]
         if extra:
-            row_errors.append(RowError(line, "", f"has {len(extra)} more cell(s) than the header row"))
+            row_errors.append(_problem(line, "", N_("has %(count)s more cell(s) than the header row"), count=len(extra)))
 
         name = _SPACES.sub(" ", values["name"])
         if not name and not any(e.column == titles["name"] for e in row_errors):
-            row_errors.append(RowError(line, titles["name"], "the name is missing"))
+            row_errors.append(_problem(line, titles["name"], N_("the name is missing")))
 
         email, email_key = values["email"], ""
         if not email:
             if not any(e.column == titles["email"] for e in row_errors):
-                row_errors.append(RowError(line, titles["email"], "the email address is missing"))
+                row_errors.append(_problem(line, titles["email"], N_("the email address is missing")))
         else:
             try:
                 email = validate_email(email, check_deliverability=False).normalized
                 email_key = email.lower()
             except EmailNotValidError as error:
-                row_errors.append(RowError(line, titles["email"], f"'{email}' is not a valid email address: {error}"))
+                row_errors.append(_problem(line, titles["email"], N_("'%(email)s' is not a valid email address: %(reason)s"),
+                                           email=email, reason=error))
         if email_key:
             if email_key in first_line_of:
                 row_errors.append(
-                    RowError(line, titles["email"], f"'{email}' is already on line {first_line_of[email_key]}")
+                    _problem(line, titles["email"], N_("'%(email)s' is already on line %(first)s"),
+                             email=email, first=first_line_of[email_key])
                 )
             else:
                 first_line_of[email_key] = line
@@ -263,7 +294,8 @@ def check_rows(event: Event, rows: list[tuple[int, list[str]]]) -> tuple[list[_R
             role_id = roles.get(_normal_header(values["role"]))
             if role_id is None:
                 row_errors.append(
-                    RowError(line, titles["role"], f"unknown role '{values['role']}' (the event's roles: {role_names})")
+                    _problem(line, titles["role"], N_("unknown role '%(role)s' (the event's roles: %(roles)s)"),
+                             role=values["role"], roles=role_names)
                 )
 
         language = event.default_language
@@ -271,7 +303,8 @@ def check_rows(event: Event, rows: list[tuple[int, list[str]]]) -> tuple[list[_R
             language = LANGUAGE_NAMES.get(values["language"].lower(), "")
             if not language:
                 row_errors.append(
-                    RowError(line, titles["language"], f"unknown language '{values['language']}' (use sv or en)")
+                    _problem(line, titles["language"], N_("unknown language '%(language)s' (use sv or en)"),
+                             language=values["language"])
                 )
 
         if row_errors:

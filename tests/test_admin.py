@@ -214,7 +214,7 @@ def test_the_list_filters_by_status_role_organisation_transport_and_search(befor
     bad = admin_client.post("/admin/invitees/new", data={
         "csrf_token": csrf_token(new), "name": "", "email": "inte-en-adress", "role": "", "language": "sv"})
     assert bad.status_code == 400
-    assert "the name is missing" in page_text(bad) and "is not a valid email address" in page_text(bad)
+    assert "namnet saknas" in page_text(bad) and "'inte-en-adress' är inte en giltig e-postadress" in page_text(bad)
 
     assert listed_names(admin_client, "") == {"Anna Andersson", "Bo Berg", "Cecilia Ceder"}
     assert listed_names(admin_client, "?role=official") == {"Bo Berg", "Cecilia Ceder"}
@@ -235,7 +235,7 @@ def test_an_import_with_an_error_reports_the_row_and_imports_nothing(event, admi
         "csrf_token": csrf_token(page), "file": (io.BytesIO(bad.encode("cp1252")), "inbjudna.csv")},
         content_type="multipart/form-data")
     assert response.status_code == 400
-    assert "line 3, e-post: 'bo-at-example.se' is not a valid email address" in page_text(response)
+    assert "rad 3, e-post: 'bo-at-example.se' är inte en giltig e-postadress" in page_text(response)
     assert database_state() == before
 
     good = bad.replace("bo-at-example.se", "bo@example.se")

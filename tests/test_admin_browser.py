@@ -48,7 +48,7 @@ def test_the_secretariat_imports_previews_sends_and_answers_for_an_invitee(
     page.get_by_role("button", name="Importera").click()
     errors = page.locator("#import-errors").inner_text()
     assert "Filen har 1 fel; ingenting importerades:" in errors
-    assert "line 3, e-post: 'bo-at-example.se' is not a valid email address" in errors
+    assert "rad 3, e-post: 'bo-at-example.se' är inte en giltig e-postadress" in errors
     page.screenshot(path=shots / "02-import-error.png", full_page=True)
 
     # Fix it and import.

@@ -25,7 +25,7 @@ def test_every_message_in_the_code_is_translated_to_swedish(tmp_path):
     template = tmp_path / "messages.pot"
     subprocess.run(
         [str(Path(sys.executable).parent / "pybabel"), "-q", "extract", "-F", "babel.cfg",
-         "-k", "_l", "-k", "lazy_gettext", "-o", str(template), "."],
+         "-k", "_l", "-k", "lazy_gettext", "-k", "N_", "-o", str(template), "."],
         cwd=ROOT, check=True,
     )
     wanted = set(catalog(template))

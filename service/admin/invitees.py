@@ -149,7 +149,7 @@ def new_invitee():
             db.session.rollback()
             for problem in error.errors:
                 field = form._fields.get(problem.column)
-                (field.errors if field is not None else form.form_errors).append(problem.message)
+                (field.errors if field is not None else form.form_errors).append(problem.message_in(current_language()))
             return render_template("admin/invitee_new.html", event=event, form=form, language=current_language()), 400
         db.session.commit()
         invitee = db.session.scalar(
