@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-import email.policy
 import logging
 import random
 import smtplib
@@ -199,14 +198,9 @@ class _Connection(Connection):
 
 
 
-#: Flask-Mail flattens with `email.policy.SMTP`, which parses every header again on the way
-#: out; the headers are already encoded, and the classic generator writes them five times faster.
-_SMTP_WIRE = email.policy.compat32.clone(linesep="\r\n")
-
-
 class _Message(Message):
-    """Flask-Mail's message with quoted-printable text parts (SMTP allows lines of at most
-    998 characters, and a paragraph of an invitation can be longer), flattened quickly."""
+    """Flask-Mail's message with quoted-printable text parts: SMTP allows lines of at most
+    998 characters, and a paragraph of an invitation can be longer."""
 
     def _mimetext(self, text, subtype="plain"):
         # binascii's quoted-printable is the C one; MIMEText's is pure Python, and slow on a long HTML part.
@@ -214,11 +208,6 @@ class _Message(Message):
         part["Content-Transfer-Encoding"] = "quoted-printable"
         part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
         return part
-
-    def _message(self):
-        message = super()._message()
-        message.policy = _SMTP_WIRE
-        return message
 
 
 def build_message(row: Outbox) -> Message:
@@ -341,7 +330,10 @@ def deliver(ids: list[int]) -> dict[str, int]:
                 if connection.host is None:
                     connection.host = connection.configure_host()
                 throttle.wait_turn()
-                connection.host.sendmail(row.sender_address, [row.recipient], data)
+                try:
+                    connection.host.sendmail(row.sender_address, [row.recipient], data)
+                finally:
+                    throttle.sent()
             except BadHeaderError:
                 _finish(row.id, state="failed", lease_until=None, last_error="a header contains a line break")
                 counts["failed"] += 1

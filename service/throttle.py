@@ -1,8 +1,8 @@
 """The send rate, shared by every worker: no relay ever sees more than the configured
 messages per minute, however many workers send.
 
-Each message takes the next free slot, `interval` after the one before, from a
-counter in Redis (the Redis server's clock, so workers on machines with
+Each message takes the next free slot, `interval` after the one before (and at
+least `interval` after the last message reached the relay), from a counter in Redis (the Redis server's clock, so workers on machines with
 different clocks agree). A relay that says it is overloaded (Microsoft 365's 432,
 421 4.3.2) pauses every worker. Without Redis (the embedded default, one worker)
 the slots are kept in the process. OSA keeps 10 % under the configured rate so
@@ -30,6 +30,18 @@ local slot = math.max(now, next_slot, paused)
 local interval = tonumber(ARGV[1])
 redis.call('SET', KEYS[1], tostring(slot + interval), 'PX', math.ceil((slot + interval - now) * 1000) + 60000)
 return {tostring(slot), tostring(now)}
+"""
+
+# After a send: the next slot is at least one interval from now, so a message that reached the
+# relay late (a slow connection, a busy machine) still has a full interval before the next.
+_SENT = """
+local now_parts = redis.call('TIME')
+local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local next_slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if now + tonumber(ARGV[1]) > next_slot then
+  redis.call('SET', KEYS[1], tostring(now + tonumber(ARGV[1])), 'PX', math.ceil(tonumber(ARGV[1]) * 1000) + 60000)
+end
+return 1
 """
 
 _PAUSE = """
@@ -65,6 +77,16 @@ class SendThrottle:
             delay = slot - now
         if delay > 0:
             time.sleep(delay)
+
+    def sent(self) -> None:
+        """A message has just reached the relay: keep the next one a full interval away."""
+        if not self.interval:
+            return
+        if self._redis is not None:
+            self._redis.eval(_SENT, 1, _NEXT_SLOT, self.interval)
+        else:
+            with self._lock:
+                self._next_slot = max(self._next_slot, time.monotonic() + self.interval)
 
     def pause_all(self, seconds: float) -> None:
         """The relay asked us to slow down: no worker sends for `seconds`."""
