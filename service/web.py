@@ -38,7 +38,7 @@ _TOKEN_IN_PATH = re.compile(r"(?<![\w-])(/(?:r|hotel)/)[^/\s?\"]+")
 
 
 class RedactLinkTokens(logging.Filter):
-    """Replace the token in `/r/<token>` with `[link]` in any log record."""
+    """Replace the token in `/r/<token>` and `/hotel/<token>` with `[link]` in any log record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         # Redact the finished message: a token may sit in the arguments or in the format itself.
