@@ -41,15 +41,15 @@ def numbers(token: str):
     final = db.session.scalar(
         select(JobRun).where(JobRun.event_id == event.id, JobRun.job == "hotel-final", JobRun.numbers.is_not(None))
     )
-    current = hotel_numbers(event, language)
-    changes = []
-    if final is not None:
-        changes = hotel_changes(final.numbers, hotel_numbers(event), language)
+    # The numbers as sent are labelled in the event's language; compare like with like.
+    as_sent = hotel_numbers(event)
+    current = as_sent if language == event.default_language else hotel_numbers(event, language)
+    changes = hotel_changes(final.numbers, as_sent, language) if final is not None else []
     last_sent = numbers_sent_to_hotel(event)
     return render_template(
         "hotel/numbers.html", event=event, numbers=current, changes=changes,
         final_sent=format_datetime(final.ran_at, event.timezone, language) if final else None,
-        unsent=last_sent is not None and last_sent != hotel_numbers(event),
+        unsent=last_sent is not None and last_sent != as_sent,
         dates=format_date_range(event.days[0].date, event.days[-1].date, language), language=language,
         page_title=event.hotel_name,
     )
