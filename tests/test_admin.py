@@ -384,3 +384,18 @@ def test_the_hotel_link_shows_the_numbers_until_it_is_revoked(before_deadline, a
     new_link = hotel_url(db.session.get(Event, event.id)).removeprefix(app.config["BASE_URL"])
     assert new_link != link and admin_client.get(new_link).status_code == 200
     assert admin_client.get("/hotel/garbage").status_code == 400
+
+
+def test_the_hotel_page_shows_the_changes_since_the_final_numbers(before_deadline, app, event, client):
+    from service.headcount import hotel_numbers
+    from service.models import JobRun
+
+    db.session.add(JobRun(job="hotel-final", event_id=event.id, scheduled_for=event.final_numbers_at, state="done",
+                          emails=1, numbers=hotel_numbers(event)))
+    db.session.commit()
+    answer_directly(add_invitee(event), True, False)
+    page = page_text(client.get(hotel_url(event).removeprefix(app.config["BASE_URL"])))
+    assert "Det slutliga antalet skickades" in page
+    assert "Ändringar sedan det slutliga antalet" in page
+    assert "Dag 1, torsdag 25 november 2021: 0 → 1 personer" in page
+    assert "De senaste av dessa når er med e-post inom en timme." in page
