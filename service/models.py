@@ -9,6 +9,7 @@ diet, role) has a `key`: the id it has in the event file, stable across reloads.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from email.utils import parseaddr
 from typing import Any
 
@@ -465,6 +466,11 @@ class AdminUser(UserMixin, db.Model):
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method="scrypt")
+
+    def get_id(self) -> str:
+        """The session's reference to this user: it names the password too, so a new
+        password signs out every session that was signed in with the old one."""
+        return f"{self.id}.{hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]}"
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -86,6 +86,13 @@ def test_create_user_prints_a_password_that_signs_in_and_stores_only_a_hash(app,
     assert client.get("/admin/").location.startswith("/admin/login")
 
 
+def test_a_new_password_signs_out_the_sessions_of_the_old_one(app, runner, admin_client):
+    assert admin_client.get("/admin/").status_code == 200
+    reset = runner.invoke(args=["admin", "create-user", "sekretariatet", "--reset", "--generate-password"])
+    assert reset.exit_code == 0, reset.output
+    assert admin_client.get("/admin/").location.startswith("/admin/login")
+
+
 def test_every_admin_url_sends_a_stranger_to_the_sign_in_page(app, event, client):
     invitee = add_invitee(event)
     before = database_state()

@@ -8,6 +8,8 @@ The admin runs the newest event; its pages are Swedish unless the admin chose En
 
 from __future__ import annotations
 
+import hmac
+
 from flask import Blueprint, Flask, redirect, request, url_for
 from flask_login import LoginManager, current_user
 
@@ -24,8 +26,12 @@ PUBLIC_ENDPOINTS = {"admin.login"}
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> AdminUser | None:
-    return db.session.get(AdminUser, int(user_id)) if user_id.isdigit() else None
+def _load_user(session_id: str) -> AdminUser | None:
+    user_id, _, _ = session_id.partition(".")
+    user = db.session.get(AdminUser, int(user_id)) if user_id.isdigit() else None
+    if user is None or not hmac.compare_digest(user.get_id(), session_id):
+        return None  # removed, or the password has changed since this session signed in
+    return user
 
 
 @bp.before_request
