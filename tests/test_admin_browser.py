@@ -101,8 +101,17 @@ def test_the_secretariat_imports_previews_sends_and_answers_for_an_invitee(
     assert page.locator("#transport tr", has_text="Bussen").locator("td").first.inner_text().startswith("1 / 50")
     page.screenshot(path=shots / "06-dashboard.png", full_page=True)
 
+    # The secretariat on a phone: every page fits the width.
+    page.set_viewport_size({"width": 375, "height": 740})
+    for link in ("Översikt", "Inbjudna", "Skicka inbjudningar", "E-postlogg", "Listor och export"):
+        with page.expect_navigation():
+            page.get_by_role("link", name=link, exact=True).click()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (link, page.evaluate(
+            "Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))"))
+    page.screenshot(path=shots / "07-phone.png", full_page=True)
+
     wait_for(lambda: mailer.recipients().count("anna@example.se") == 2)
     confirmation = [m for m in mailer.messages if m.rcpt_tos == ["anna@example.se"]][-1]
     assert "Bekräftelse" in confirmation.message["Subject"]
-    assert len(list(shots.glob("*.png"))) == 6
+    assert len(list(shots.glob("*.png"))) == 7
     context.close()
