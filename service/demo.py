@@ -156,7 +156,8 @@ def _wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float =
         except (urllib.error.URLError, OSError):
             pass
         if any(p.poll() is not None for p in processes):
-            raise click.ClickException("a part of the demo stopped while starting; see its messages above")
+            raise click.ClickException("a part of the demo stopped while starting; see its messages above "
+                                       "(a port in use? try --port and --smtp-port)")
         if time.monotonic() > deadline:
             raise click.ClickException(f"the web app did not answer at {url} within {timeout:.0f} s")
         time.sleep(0.3)
