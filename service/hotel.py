@@ -51,5 +51,5 @@ def numbers(token: str):
         final_sent=format_datetime(final.ran_at, event.timezone, language) if final else None,
         unsent=last_sent is not None and last_sent != as_sent,
         dates=format_date_range(event.days[0].date, event.days[-1].date, language), language=language,
-        page_title=event.hotel_name,
+        place=f"{event.hotel_name}, {event.hotel_address}", page_title=event.hotel_name,
     )

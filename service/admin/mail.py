@@ -138,9 +138,9 @@ def mail_log():
     )
 
 
-def _row_or_404(row_id: int) -> Outbox:
+def _row_or_404(row_id: int, event) -> Outbox:
     row = db.session.get(Outbox, row_id)
-    if row is None or row.event_id != event_or_404().id:
+    if row is None or row.event_id != event.id:
         abort(404)
     return row
 
@@ -148,8 +148,8 @@ def _row_or_404(row_id: int) -> Outbox:
 @bp.get("/mail/<int:row_id>")
 def mail_message(row_id: int):
     """One email exactly as written to the outbox."""
-    row = _row_or_404(row_id)
     event = event_or_404()
+    row = _row_or_404(row_id, event)
     return render_template("admin/mail_message.html", event=event, row=row,
                            created=format_datetime(row.created_at, event.timezone, current_language()),
                            sent=format_datetime(row.sent_at, event.timezone, current_language()) if row.sent_at else "",
@@ -159,7 +159,7 @@ def mail_message(row_id: int):
 @bp.get("/mail/<int:row_id>/html")
 def mail_message_html(row_id: int):
     """The HTML part of a written email, for the message page's frame."""
-    return email_in_frame(_row_or_404(row_id).body_html)
+    return email_in_frame(_row_or_404(row_id, event_or_404()).body_html)
 
 
 @bp.post("/mail/retry")
