@@ -72,9 +72,9 @@ def main() -> None:
         from service.db import db
         from service.eventfile import read_event_file
         from service.events import store_event
+        from service.mime import message_bytes
         from service.models import Invitee, Outbox
         from service.notifications import queue_invitations
-        from service.outbox import build_message
 
         app = create_app()
         with app.app_context():
@@ -109,7 +109,7 @@ def main() -> None:
 
             # The baseline: the very same messages, as bytes, over as many connections.
             messages = [
-                (row.sender_address, row.recipient, build_message(row).as_bytes())
+                (row.sender_address, row.recipient, message_bytes(row))
                 for row in db.session.scalars(select(Outbox).order_by(Outbox.id))
             ]
             batch = int(app.config["SEND_BATCH_SIZE"])

@@ -186,8 +186,7 @@ def main() -> None:
         "OSA_DATABASE_URL": database_url,
         "OSA_SECRET_KEYS": "bench-key",
         "OSA_LINK_RATE_LIMIT": "100000000 per minute",
-        "OSA_BROKER_URL": f"sqla+sqlite:///{instance}/broker.sqlite3",
-        "OSA_RESULT_BACKEND": f"db+sqlite:///{instance}/results.sqlite3",
+        "OSA_INSTANCE_PATH": instance,  # the embedded broker and results live here
     }
     servers: list[subprocess.Popen] = []
     try:

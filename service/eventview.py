@@ -56,7 +56,7 @@ def _picture(event: Event) -> SimpleNamespace:
 def event_view(event: Event) -> SimpleNamespace:
     """The plain picture of `event` at its current version (only the event row need be loaded)."""
     # created_at tells apart an event made again under a reused id (SQLite reuses them).
-    key = (db.engine.url.render_as_string(hide_password=True), event.id, event.version, event.created_at)
+    key = (db.engine.url, event.id, event.version, event.created_at)
     with _LOCK:
         view = _CACHE.get(key)
         if view is not None:

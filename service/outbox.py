@@ -17,20 +17,17 @@ crash carries the same Message-ID and mail clients show it once.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import logging
 import random
 import smtplib
 import socket
-from email.mime.nonmultipart import MIMENonMultipart
 from email.utils import formataddr, make_msgid
 from typing import Any
 
 from flask import current_app
-from flask_mail import BadHeaderError, Connection, Message
-from sqlalchemy import and_, or_, select, update
+from flask_mail import BadHeaderError, Connection
+from sqlalchemy import and_, or_, select, text, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -39,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from .db import begin_write, db, utcnow
 from .emails import RenderedEmail
+from .mime import message_bytes
 from .models import Event, Invitee, Outbox
 from .throttle import SendThrottle
 
@@ -198,46 +196,6 @@ class _Connection(Connection):
 
 
 
-class _Message(Message):
-    """Flask-Mail's message with quoted-printable text parts: SMTP allows lines of at most
-    998 characters, and a paragraph of an invitation can be longer."""
-
-    def _mimetext(self, text, subtype="plain"):
-        # binascii's quoted-printable is the C one; MIMEText's is pure Python, and slow on a long HTML part.
-        part = MIMENonMultipart("text", subtype, charset="utf-8")
-        part["Content-Transfer-Encoding"] = "quoted-printable"
-        part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
-        return part
-
-
-def build_message(row: Outbox) -> Message:
-    """The row as a Flask-Mail message: text part, then HTML, then attachments."""
-    headers = {"Auto-Submitted": "auto-generated"} if row.auto_submitted else {}
-    message = _Message(
-        subject=row.subject,
-        recipients=[row.recipient],
-        body=row.body_text,
-        html=row.body_html or None,
-        sender=row.sender,
-        reply_to=row.reply_to or None,
-        date=row.created_at.timestamp(),
-        extra_headers=headers,
-    )
-    message.msgId = row.message_id
-    for attachment in row.attachments:
-        if attachment.get("encoding") == "base64":
-            data = base64.b64decode(attachment["data"])
-        else:
-            data = attachment["data"].encode("utf-8")
-        content_id = attachment.get("content_id")
-        message.attach(
-            attachment["filename"], attachment["content_type"], data,
-            disposition="inline" if content_id else "attachment",
-            headers={"Content-ID": f"<{content_id}>"} if content_id else None,
-        )
-    return message
-
-
 def _throttle() -> SendThrottle:
     throttle = current_app.extensions.get("osa_throttle")
     if throttle is None:
@@ -247,15 +205,10 @@ def _throttle() -> SendThrottle:
     return throttle
 
 
-def _claim(row_id: int) -> Outbox | None:
-    """Take the row for sending, unless it is sent, failed, or another worker holds it.
-
-    The row comes back detached, so no transaction stays open while the relay talks.
-    """
-    begin_write()
+def _claim_statement(row_id: int):
     now = utcnow()
     lease = dt.timedelta(seconds=int(current_app.config["SEND_LEASE_SECONDS"]))
-    row = db.session.scalar(
+    return (
         update(Outbox)
         .where(
             Outbox.id == row_id,
@@ -265,35 +218,58 @@ def _claim(row_id: int) -> Outbox | None:
             ),
         )
         .values(state="sending", lease_until=now + lease, attempts=Outbox.attempts + 1)
-        .returning(Outbox),
-        execution_options={"synchronize_session": False},
+        .returning(Outbox)
     )
-    if row is not None:
-        db.session.expunge(row)
+
+
+def _advance(ended: tuple[int, dict[str, Any]] | None, next_id: int | None) -> Outbox | None:
+    """In one transaction: record how the row just tried ended, and take the next row for
+    sending, unless it is sent, failed, or another worker holds it.
+
+    The sent row is marked the moment the relay has accepted it, before anything
+    else happens. The next row comes back detached, so no transaction stays open
+    while the relay talks.
+
+    On PostgreSQL these commits do not wait for the disk (`synchronous_commit`
+    off): only a crash of the database server itself can undo one, and what it
+    undoes is a row's state, so the row is sent again (with the same
+    Message-ID), never lost. Waiting for the disk twice per message would
+    otherwise bound how fast a round goes.
+    """
+    begin_write()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    if ended is not None:
+        row_id, values = ended
+        db.session.execute(
+            update(Outbox).where(Outbox.id == row_id, Outbox.state == "sending").values(**values),
+            execution_options={"synchronize_session": False},
+        )
+    row = None
+    if next_id is not None:
+        row = db.session.scalar(_claim_statement(next_id), execution_options={"synchronize_session": False})
+        if row is not None:
+            db.session.expunge(row)
     db.session.commit()
     return row
 
 
-def _finish(row_id: int, **values: Any) -> None:
-    begin_write()
-    db.session.execute(
-        update(Outbox).where(Outbox.id == row_id, Outbox.state == "sending").values(**values),
-        execution_options={"synchronize_session": False},
-    )
-    db.session.commit()
+def _failed(reason: str) -> dict[str, Any]:
+    return {"state": "failed", "lease_until": None, "last_error": reason}
 
 
-def _retry_later(row: Outbox, reason: str) -> None:
+def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
+    """The row's new state after a temporary failure: queued again after a growing, jittered
+    delay, or failed once it has had its attempts."""
     config = current_app.config
     if row.attempts >= int(config["SEND_MAX_ATTEMPTS"]):
-        _finish(row.id, state="failed", lease_until=None, last_error=f"gave up after {row.attempts} attempts: {reason}")
-        return
+        return _failed(f"gave up after {row.attempts} attempts: {reason}")
     delay = min(float(config["SEND_RETRY_SECONDS"]) * 2 ** (row.attempts - 1), MAX_RETRY_DELAY)
     delay *= random.uniform(0.8, 1.2)
-    _finish(
-        row.id, state="queued", lease_until=None, dispatched_at=None, last_error=reason,
-        next_attempt_at=utcnow() + dt.timedelta(seconds=delay),
-    )
+    return {
+        "state": "queued", "lease_until": None, "dispatched_at": None, "last_error": reason,
+        "next_attempt_at": utcnow() + dt.timedelta(seconds=delay),
+    }
 
 
 def _release(ids: list[int]) -> None:
@@ -311,68 +287,68 @@ def _is_overload(code: int, text: str) -> bool:
     return code == 432 or (code == 421 and "4.3.2" in text)
 
 
+def _reason(code: int, text: bytes | str) -> str:
+    return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+
+
 def deliver(ids: list[int]) -> dict[str, int]:
     """Send the rows over one SMTP connection; return how many were sent, retried, failed, skipped."""
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
     throttle = _throttle()
     connection = _Connection(current_app.extensions["mail"])
+    ended: tuple[int, dict[str, Any]] | None = None
     try:
         for index, row_id in enumerate(ids):
-            row = _claim(row_id)
+            row = _advance(ended, row_id)
+            ended = None
             if row is None:
                 counts["skipped"] += 1
                 continue
-            try:
-                message = build_message(row)
-                if message.has_bad_headers():
-                    raise BadHeaderError
-                data = message.as_bytes()  # before waiting our turn, so the turn is kept to the millisecond
-                if connection.host is None:
-                    connection.host = connection.configure_host()
-                throttle.wait_turn()
-                try:
-                    connection.host.sendmail(row.sender_address, [row.recipient], data)
-                finally:
-                    throttle.sent()
-            except BadHeaderError:
-                _finish(row.id, state="failed", lease_until=None, last_error="a header contains a line break")
-                counts["failed"] += 1
-                continue
-            except smtplib.SMTPRecipientsRefused as error:
-                code, text = next(iter(error.recipients.values()))
-                reason = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
-                if code >= 500:
-                    _finish(row.id, state="failed", lease_until=None, last_error=reason)
-                    counts["failed"] += 1
-                else:
-                    _retry_later(row, reason)
-                    counts["retry"] += 1
-                continue
-            except smtplib.SMTPResponseException as error:
-                text = error.smtp_error.decode(errors="replace") if isinstance(error.smtp_error, bytes) else str(error.smtp_error)
-                reason = f"{error.smtp_code} {text}"
-                if error.smtp_code >= 500:
-                    _finish(row.id, state="failed", lease_until=None, last_error=reason)
-                    counts["failed"] += 1
-                    continue
-                _retry_later(row, reason)
-                counts["retry"] += 1
-                if _is_overload(error.smtp_code, text):
-                    throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
-                if error.smtp_code in (421, 432):
-                    _release(ids[index + 1:])  # the relay closes the connection
-                    break
-                continue
-            except (smtplib.SMTPException, OSError, socket.timeout) as error:
-                _retry_later(row, f"{type(error).__name__}: {error}")
-                counts["retry"] += 1
-                _release(ids[index + 1:])  # no connection to the relay
+            outcome, values, stop = _send(row, connection, throttle)
+            ended = (row.id, values)
+            counts[outcome] += 1
+            if stop:
+                _advance(ended, None)
+                ended = None
+                _release(ids[index + 1:])
                 break
-            _finish(row.id, state="sent", sent_at=utcnow(), lease_until=None, last_error="")
-            counts["sent"] += 1
+        if ended is not None:
+            _advance(ended, None)
     finally:
         connection.close()
     return counts
+
+
+def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple[str, dict[str, Any], bool]:
+    """Send one claimed row. Returns the outcome ("sent", "retry" or "failed"), the row's new
+    values, and whether the connection is gone (the rest of the batch waits for the sweeper)."""
+    try:
+        data = message_bytes(row)  # before waiting our turn, so the turn is kept to the millisecond
+        if connection.host is None:
+            connection.host = connection.configure_host()
+        throttle.wait_turn()
+        try:
+            connection.host.sendmail(row.sender_address, [row.recipient], data)
+        finally:
+            throttle.sent()
+    except BadHeaderError:
+        return "failed", _failed("a header contains a line break"), False
+    except smtplib.SMTPRecipientsRefused as error:
+        code, text = next(iter(error.recipients.values()))
+        if code >= 500:
+            return "failed", _failed(_reason(code, text)), False
+        return "retry", _retry_later(row, _reason(code, text)), False
+    except smtplib.SMTPResponseException as error:
+        text = _reason(error.smtp_code, error.smtp_error)
+        if error.smtp_code >= 500:
+            return "failed", _failed(text), False
+        if _is_overload(error.smtp_code, text):
+            throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
+        # After 421 or 432 the relay closes the connection.
+        return "retry", _retry_later(row, text), error.smtp_code in (421, 432)
+    except (smtplib.SMTPException, OSError, socket.timeout) as error:
+        return "retry", _retry_later(row, f"{type(error).__name__}: {error}"), True  # no connection to the relay
+    return "sent", {"state": "sent", "sent_at": utcnow(), "lease_until": None, "last_error": ""}, False
 
 
 def requeue_stale() -> int:

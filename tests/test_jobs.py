@@ -176,6 +176,7 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
 
     from sqlalchemy import func
 
+    from service.mime import message_bytes
     from service.models import (
         Meal,
         Response,
@@ -184,7 +185,6 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
         TransportOption,
         response_meal,
     )
-    from service.outbox import build_message
 
     random.seed(25)
     people = [add_invitee(event, name, f"person{n}@example.se", role=random.choice(["kso", "official"]))
@@ -237,7 +237,7 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
     assert f"Natten efter onsdag 24 november 2021: {nights} av 60 rum" in text
     assert "svarade" in text and "Hans Hägg" in text.split("EJ SVARAT")[1]
 
-    message = message_from_bytes(build_message(row).as_bytes(), policy=policy.default)
+    message = message_from_bytes(message_bytes(row), policy=policy.default)
     assert message["Auto-Submitted"] == "auto-generated"
     chart = next(part for part in message.walk() if part.get_content_type() == "image/png")
     assert chart.get_content_disposition() == "inline"

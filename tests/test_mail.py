@@ -1,17 +1,23 @@
 """The email pipeline end to end: outbox, a real Celery worker, Redis and an SMTP server."""
 
+import base64
+import binascii
 import datetime as dt
 import re
 from collections import Counter
+from email.mime.nonmultipart import MIMENonMultipart
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+from flask_mail import BadHeaderError, Message
 from sqlalchemy import select
 
 from service.db import db
 from service.emails import RenderedEmail
 from service.eventfile import read_event_file
+from service.mime import message_bytes
 from service.models import Invitee, Outbox
 from service.notifications import queue_invitation
 from service.outbox import HeaderInjection, queue_email
@@ -215,3 +221,74 @@ def test_the_secretariat_sees_a_failed_email_and_sends_it_again(before_deadline,
     assert retried.output == "1 email(s) queued again.\n"
     wait_for_outbox(all_sent(1))
     assert mailer.recipients() == ["cia.berg@example.se"]
+
+
+class _FlaskMailMessage(Message):
+    """Flask-Mail's message with OSA's quoted-printable text parts: the reference `message_bytes` must equal."""
+
+    def _mimetext(self, text, subtype="plain"):
+        part = MIMENonMultipart("text", subtype, charset="utf-8")
+        part["Content-Transfer-Encoding"] = "quoted-printable"
+        part.set_payload(binascii.b2a_qp(text.encode("utf-8"), istext=True).decode("ascii"))
+        return part
+
+
+def _flask_mail_bytes(row) -> bytes:
+    message = _FlaskMailMessage(
+        subject=row.subject, recipients=[row.recipient], body=row.body_text, html=row.body_html or None,
+        sender=row.sender, reply_to=row.reply_to or None, date=row.created_at.timestamp(),
+        extra_headers={"Auto-Submitted": "auto-generated"} if row.auto_submitted else {},
+    )
+    message.msgId = row.message_id
+    for attachment in row.attachments:
+        data = (base64.b64decode(attachment["data"]) if attachment.get("encoding") == "base64"
+                else attachment["data"].encode("utf-8"))
+        content_id = attachment.get("content_id")
+        message.attach(attachment["filename"], attachment["content_type"], data,
+                       disposition="inline" if content_id else "attachment",
+                       headers={"Content-ID": f"<{content_id}>"} if content_id else None)
+    return message.as_bytes()
+
+
+def _same_boundaries(data: bytes) -> bytes:
+    for n, boundary in enumerate(dict.fromkeys(re.findall(rb'boundary="([^"]+)"', data))):
+        data = data.replace(boundary, b"BOUNDARY-%d" % n)
+    return data
+
+
+def test_the_bytes_sent_are_what_flask_mail_builds(before_deadline, app, event):
+    anna = add_invitee(event)
+    bo = add_invitee(event, "Bo Ek", "bo.ek@example.se", "official", "en")
+    queue_invitation(anna)
+    queue_invitation(bo)
+    db.session.commit()
+    rows = list(db.session.scalars(select(Outbox).order_by(Outbox.id)))
+    created = dt.datetime(2021, 11, 2, 6, 0, tzinfo=dt.timezone.utc)
+    png = base64.b64encode(b"\x89PNG\r\n" + bytes(range(256)) * 8).decode("ascii")
+    rows += [
+        SimpleNamespace(  # a report: an inline picture and a CSV, a long plain subject, a name to encode
+            subject="Daglig rapport " + "med en rubrik som är längre än en rad får vara " * 2, body_text="Rad ett\n" + "å" * 400,
+            body_html="<p>Rapport</p>\n<img src=\"cid:chart@example.se\">", sender="Sekretariatet, Öst <osa@example.se>",
+            recipient="sekretariatet@example.se", reply_to="Åsa Öberg <asa@example.se>", created_at=created,
+            message_id="<report.1@example.se>", auto_submitted=True,
+            attachments=[
+                {"filename": "svar-over-tid.png", "content_type": "image/png", "encoding": "base64", "data": png,
+                 "content_id": "chart@example.se"},
+                {"filename": "svar.csv", "content_type": "text/csv; charset=utf-8", "data": "\ufeffNamn;E-post\nÅsa;a@example.se\n"},
+            ],
+        ),
+        SimpleNamespace(  # text only: a single part, no Reply-To, not automated
+            subject="Plain", body_text="Only text.\n.\nA line with a dot.", body_html="", attachments=[],
+            sender="osa@example.se", recipient="Bo Ek <bo.ek@example.se>", reply_to="", created_at=created,
+            message_id="<plain.1@example.se>", auto_submitted=False,
+        ),
+    ]
+    for row in rows:
+        sent = message_bytes(row)
+        assert _same_boundaries(sent) == _same_boundaries(_flask_mail_bytes(row)), row.subject
+        assert b"\n" not in sent.replace(b"\r\n", b"")  # SMTP's line endings only
+        assert max(len(line) for line in sent.split(b"\r\n")) <= 78
+
+    bad = SimpleNamespace(**{**vars(rows[-1]), "subject": "Hej\nBcc: victim@example.org"})
+    with pytest.raises(BadHeaderError):
+        message_bytes(bad)
