@@ -3,9 +3,9 @@ causes it, and sent by a Celery task after that transaction commits.
 
 - `queue_email` writes the row (a second row with the same idempotency key is a
   no-op) and, once the caller commits, puts its id on the Celery queue.
-- `deliver` sends rows over one SMTP connection: it claims each row (queued →
-  sending, with a lease) so no two workers send it, sends it, and marks it sent
-  the moment the relay accepts it. Temporary failures (timeouts, lost
+- `deliver` sends a batch of rows over one SMTP connection: it claims them
+  (queued → sending, with a lease) so no two workers send one, sends each, and
+  marks it sent the moment the relay accepts it. Temporary failures (timeouts, lost
   connections, 4xx) are tried again later with growing, jittered delays; a
   permanent one (5xx) fails the row at once with the relay's reason.
 - `requeue_stale` (run by beat) queues again rows whose task was lost (a broker
@@ -22,12 +22,13 @@ import logging
 import random
 import smtplib
 import socket
+from contextlib import contextmanager
 from email.utils import formataddr, make_msgid
 from typing import Any
 
 from flask import current_app
 from flask_mail import BadHeaderError, Connection
-from sqlalchemy import and_, or_, select, text, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -205,53 +206,58 @@ def _throttle() -> SendThrottle:
     return throttle
 
 
-def _claim_statement(row_id: int):
+def _claim(ids: list[int], seconds_each: float) -> list[Outbox]:
+    """Take the rows for sending, in the order given, leaving out those sent, failed, or held
+    by another worker. The lease covers the whole batch at the send rate; the rows come back
+    detached, so no transaction stays open while the relay talks."""
+    begin_write()
     now = utcnow()
-    lease = dt.timedelta(seconds=int(current_app.config["SEND_LEASE_SECONDS"]))
-    return (
+    lease = float(current_app.config["SEND_LEASE_SECONDS"]) + seconds_each * len(ids)
+    rows = db.session.scalars(
         update(Outbox)
         .where(
-            Outbox.id == row_id,
+            Outbox.id.in_(ids),
             or_(
                 and_(Outbox.state == "queued", Outbox.next_attempt_at <= now),
                 and_(Outbox.state == "sending", Outbox.lease_until < now),
             ),
         )
-        .values(state="sending", lease_until=now + lease, attempts=Outbox.attempts + 1)
-        .returning(Outbox)
-    )
-
-
-def _advance(ended: tuple[int, dict[str, Any]] | None, next_id: int | None) -> Outbox | None:
-    """In one transaction: record how the row just tried ended, and take the next row for
-    sending, unless it is sent, failed, or another worker holds it.
-
-    The sent row is marked the moment the relay has accepted it, before anything
-    else happens. The next row comes back detached, so no transaction stays open
-    while the relay talks.
-
-    On PostgreSQL these commits do not wait for the disk (`synchronous_commit`
-    off): only a crash of the database server itself can undo one, and what it
-    undoes is a row's state, so the row is sent again (with the same
-    Message-ID), never lost. Waiting for the disk twice per message would
-    otherwise bound how fast a round goes.
-    """
-    begin_write()
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    if ended is not None:
-        row_id, values = ended
-        db.session.execute(
-            update(Outbox).where(Outbox.id == row_id, Outbox.state == "sending").values(**values),
-            execution_options={"synchronize_session": False},
-        )
-    row = None
-    if next_id is not None:
-        row = db.session.scalar(_claim_statement(next_id), execution_options={"synchronize_session": False})
-        if row is not None:
-            db.session.expunge(row)
+        .values(state="sending", lease_until=now + dt.timedelta(seconds=lease), attempts=Outbox.attempts + 1)
+        .returning(Outbox),
+        execution_options={"synchronize_session": False},
+    ).all()
+    for row in rows:
+        db.session.expunge(row)
     db.session.commit()
-    return row
+    order = {row_id: index for index, row_id in enumerate(ids)}
+    return sorted(rows, key=lambda row: order[row.id])
+
+
+@contextmanager
+def _recording():
+    """A connection on which each row's new state is committed the moment it is written.
+
+    On PostgreSQL the commits do not wait for the disk (`synchronous_commit` off,
+    for this connection while the batch lasts): only a crash of the database
+    server itself can undo one, and what it undoes is a row's state, so the row
+    is sent again (with the same Message-ID), never lost. Waiting for the disk
+    once per message would otherwise bound how fast a round goes.
+    """
+    postgresql = db.engine.dialect.name == "postgresql"
+    with db.engine.connect() as connection:
+        if postgresql:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("SET synchronous_commit TO OFF")
+        try:
+            yield connection
+        finally:
+            if postgresql:
+                connection.exec_driver_sql("RESET synchronous_commit")
+
+
+def _record(connection, row_id: int, values: dict[str, Any]) -> None:
+    connection.execute(update(Outbox).where(Outbox.id == row_id, Outbox.state == "sending").values(**values))
+    connection.commit()
 
 
 def _failed(reason: str) -> dict[str, Any]:
@@ -272,14 +278,16 @@ def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
     }
 
 
-def _release(ids: list[int]) -> None:
-    """Rows this batch will not try now: the sweeper queues them at its next run."""
-    if ids:
-        begin_write()
-        db.session.execute(
-            update(Outbox).where(Outbox.id.in_(ids), Outbox.state == "queued").values(dispatched_at=None)
+def _release(connection, rows: list[Outbox]) -> None:
+    """Claimed rows this batch will not try now: queued again, the attempt not counted,
+    for the sweeper to queue at its next run."""
+    if rows:
+        connection.execute(
+            update(Outbox)
+            .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == "sending")
+            .values(state="queued", lease_until=None, dispatched_at=None, attempts=Outbox.attempts - 1)
         )
-        db.session.commit()
+        connection.commit()
 
 
 def _is_overload(code: int, text: str) -> bool:
@@ -292,28 +300,23 @@ def _reason(code: int, text: bytes | str) -> str:
 
 
 def deliver(ids: list[int]) -> dict[str, int]:
-    """Send the rows over one SMTP connection; return how many were sent, retried, failed, skipped."""
-    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": 0}
+    """Send the rows over one SMTP connection; return how many were sent, retried, failed, skipped.
+
+    Each row is marked the moment the relay has answered for it, before the next is sent.
+    """
     throttle = _throttle()
+    rows = _claim(ids, throttle.interval)
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(ids) - len(rows)}
     connection = _Connection(current_app.extensions["mail"])
-    ended: tuple[int, dict[str, Any]] | None = None
     try:
-        for index, row_id in enumerate(ids):
-            row = _advance(ended, row_id)
-            ended = None
-            if row is None:
-                counts["skipped"] += 1
-                continue
-            outcome, values, stop = _send(row, connection, throttle)
-            ended = (row.id, values)
-            counts[outcome] += 1
-            if stop:
-                _advance(ended, None)
-                ended = None
-                _release(ids[index + 1:])
-                break
-        if ended is not None:
-            _advance(ended, None)
+        with _recording() as recording:
+            for index, row in enumerate(rows):
+                outcome, values, stop = _send(row, connection, throttle)
+                _record(recording, row.id, values)
+                counts[outcome] += 1
+                if stop:
+                    _release(recording, rows[index + 1:])
+                    break
     finally:
         connection.close()
     return counts

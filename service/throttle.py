@@ -2,11 +2,13 @@
 messages per minute, however many workers send.
 
 Each message takes the next free slot, `interval` after the one before (and at
-least `interval` after the last message reached the relay), from a counter in Redis (the Redis server's clock, so workers on machines with
-different clocks agree). A relay that says it is overloaded (Microsoft 365's 432,
+least `interval` after the last message reached the relay), from a counter in
+Redis (the Redis server's clock, so workers on machines with different clocks
+agree). A relay that says it is overloaded (Microsoft 365's 432,
 421 4.3.2) pauses every worker. Without Redis (the embedded default, one worker)
 the slots are kept in the process. OSA keeps 10 % under the configured rate so
-that network jitter never makes the relay see it exceeded.
+that network jitter never makes the relay see it exceeded. With no rate
+configured, a worker asks Redis about pauses only every PAUSE_CHECK_SECONDS.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import time
 import redis
 
 MARGIN = 0.90
+#: With no rate to keep, how long a worker goes on without asking whether another has paused all.
+PAUSE_CHECK_SECONDS = 0.25
 _NEXT_SLOT = "osa:send:next-slot"
 _PAUSED_UNTIL = "osa:send:paused-until"
 
@@ -63,12 +67,16 @@ class SendThrottle:
         self._lock = threading.Lock()
         self._next_slot = 0.0
         self._paused_until = 0.0
+        self._next_check = 0.0
 
     def wait_turn(self) -> None:
         """Block until this worker may send one message."""
         if self._redis is not None:
+            if not self.interval and time.monotonic() < self._next_check:
+                return  # no rate to keep, and no pause a moment ago
             slot, now = self._redis.eval(_TAKE_SLOT, 2, _NEXT_SLOT, _PAUSED_UNTIL, self.interval)
             delay = float(slot) - float(now)
+            self._next_check = time.monotonic() + max(delay, 0.0) + PAUSE_CHECK_SECONDS
         else:
             with self._lock:
                 now = time.monotonic()
@@ -90,6 +98,7 @@ class SendThrottle:
 
     def pause_all(self, seconds: float) -> None:
         """The relay asked us to slow down: no worker sends for `seconds`."""
+        self._next_check = 0.0
         if self._redis is not None:
             self._redis.eval(_PAUSE, 1, _PAUSED_UNTIL, seconds)
         else:
