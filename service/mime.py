@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 from email import policy
 from email.utils import encode_rfc2231, formatdate
@@ -40,8 +41,18 @@ def _header(name: str, value: str) -> bytes:
     return _folded(name, value)
 
 
-@lru_cache(maxsize=1024)
+#: An address that `sanitize_address` gives back as it is: ASCII, no name, nothing to quote.
+_BARE_ADDRESS = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
 def _address(address: str) -> str:
+    if _BARE_ADDRESS.fullmatch(address):
+        return address
+    return _named_address(address)
+
+
+@lru_cache(maxsize=1024)
+def _named_address(address: str) -> str:
     return sanitize_address(address, "utf-8")
 
 

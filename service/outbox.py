@@ -24,11 +24,12 @@ import smtplib
 import socket
 from contextlib import contextmanager
 from email.utils import formataddr, make_msgid
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
 from flask_mail import BadHeaderError, Connection
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -255,8 +256,19 @@ def _recording():
                 connection.exec_driver_sql("RESET synchronous_commit")
 
 
+@lru_cache(maxsize=16)
+def _recording_statement(columns: tuple[str, ...]):
+    # Built once per set of columns: building the statement costs more than running it.
+    return (
+        update(Outbox)
+        .where(Outbox.id == bindparam("row_id"), Outbox.state == "sending")
+        .values({column: bindparam(f"new_{column}") for column in columns})
+    )
+
+
 def _record(connection, row_id: int, values: dict[str, Any]) -> None:
-    connection.execute(update(Outbox).where(Outbox.id == row_id, Outbox.state == "sending").values(**values))
+    statement = _recording_statement(tuple(sorted(values)))
+    connection.execute(statement, {"row_id": row_id, **{f"new_{column}": value for column, value in values.items()}})
     connection.commit()
 
 
