@@ -77,6 +77,13 @@ def _text_part(text: str, subtype: str) -> bytes:
 
 
 def _attachment_part(attachment: dict[str, str]) -> bytes:
+    # A round's invitations all carry the same .ics: it is encoded once.
+    return _encoded_attachment(tuple(sorted(attachment.items())))
+
+
+@lru_cache(maxsize=64)
+def _encoded_attachment(items: tuple[tuple[str, str], ...]) -> bytes:
+    attachment = dict(items)
     if attachment.get("encoding") == "base64":
         data = base64.b64decode(attachment["data"])
     else:
