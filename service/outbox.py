@@ -22,6 +22,8 @@ import logging
 import random
 import smtplib
 import socket
+import time
+from collections import deque
 from contextlib import contextmanager
 from email.utils import formataddr, make_msgid
 from functools import lru_cache
@@ -207,13 +209,12 @@ def _throttle() -> SendThrottle:
     return throttle
 
 
-def _claim(ids: list[int], seconds_each: float) -> list[Outbox]:
+def _claim(ids: list[int], lease_seconds: float) -> list[Outbox]:
     """Take the rows for sending, in the order given, leaving out those sent, failed, or held
-    by another worker. The lease covers the whole batch at the send rate; the rows come back
-    detached, so no transaction stays open while the relay talks."""
+    by another worker. The rows come back detached, so no transaction stays open while the
+    relay talks."""
     begin_write()
     now = utcnow()
-    lease = float(current_app.config["SEND_LEASE_SECONDS"]) + seconds_each * len(ids)
     rows = db.session.scalars(
         update(Outbox)
         .where(
@@ -223,7 +224,7 @@ def _claim(ids: list[int], seconds_each: float) -> list[Outbox]:
                 and_(Outbox.state == "sending", Outbox.lease_until < now),
             ),
         )
-        .values(state="sending", lease_until=now + dt.timedelta(seconds=lease), attempts=Outbox.attempts + 1)
+        .values(state="sending", lease_until=now + dt.timedelta(seconds=lease_seconds), attempts=Outbox.attempts + 1)
         .returning(Outbox),
         execution_options={"synchronize_session": False},
     ).all()
@@ -232,6 +233,24 @@ def _claim(ids: list[int], seconds_each: float) -> list[Outbox]:
     db.session.commit()
     order = {row_id: index for index, row_id in enumerate(ids)}
     return sorted(rows, key=lambda row: order[row.id])
+
+
+def _renew(connection, rows: list[Outbox], lease_seconds: float) -> list[Outbox]:
+    """Hold the rows not sent yet for another lease, so the sweeper never hands them to another
+    worker while this one is still on its way to them (a slow relay, a low send rate).
+    Returns the rows still held: any whose lease ran out and that another worker took are left out."""
+    until = utcnow() + dt.timedelta(seconds=lease_seconds)
+    held = set(connection.execute(
+        update(Outbox)
+        .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == "sending",
+               Outbox.lease_until == rows[0].lease_until)
+        .values(lease_until=until)
+        .returning(Outbox.id)
+    ).scalars())
+    connection.commit()
+    for row in rows:
+        row.lease_until = until
+    return [row for row in rows if row.id in held]
 
 
 @contextmanager
@@ -314,20 +333,30 @@ def _reason(code: int, text: bytes | str) -> str:
 def deliver(ids: list[int]) -> dict[str, int]:
     """Send the rows over one SMTP connection; return how many were sent, retried, failed, skipped.
 
-    Each row is marked the moment the relay has answered for it, before the next is sent.
+    Each row is marked the moment the relay has answered for it, before the next is
+    sent. The batch's lease is renewed when half of it has passed.
     """
     throttle = _throttle()
-    rows = _claim(ids, throttle.interval)
+    lease = float(current_app.config["SEND_LEASE_SECONDS"])
+    rows = deque(_claim(ids, lease))
+    renew_at = time.monotonic() + lease / 2
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(ids) - len(rows)}
     connection = _Connection(current_app.extensions["mail"])
     try:
         with _recording() as recording:
-            for index, row in enumerate(rows):
+            while rows:
+                if time.monotonic() >= renew_at:
+                    held = _renew(recording, list(rows), lease)
+                    counts["skipped"] += len(rows) - len(held)
+                    rows, renew_at = deque(held), time.monotonic() + lease / 2
+                    if not rows:
+                        break
+                row = rows.popleft()
                 outcome, values, stop = _send(row, connection, throttle)
                 _record(recording, row.id, values)
                 counts[outcome] += 1
                 if stop:
-                    _release(recording, rows[index + 1:])
+                    _release(recording, list(rows))
                     break
     finally:
         connection.close()

@@ -476,12 +476,21 @@ def start_worker_process(app) -> subprocess.Popen:
 @contextlib.contextmanager
 def running_worker(app):
     """A worker process for the block; stopped (warmly) after it."""
-    worker = start_worker_process(app)
+    with running_workers(app, 1) as workers:
+        yield workers[0]
+
+
+@contextlib.contextmanager
+def running_workers(app, count: int):
+    """`count` worker processes for the block; stopped (warmly) after it."""
+    workers = [start_worker_process(app) for _ in range(count)]
     try:
-        yield worker
+        yield workers
     finally:
-        worker.terminate()
-        worker.wait(20)
+        for worker in workers:
+            worker.terminate()
+        for worker in workers:
+            worker.wait(20)
 
 
 class OwnRedis:

@@ -2,11 +2,13 @@
 
 It records every accepted message with its envelope and the time it arrived,
 and can be told to answer some attempts with an error (a 421 while "down", a
-550 for one recipient) to test how OSA's sending copes.
+550 for one recipient) or to take its time over each message, to test how
+OSA's sending copes.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -36,6 +38,8 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, smtp_server, session, envelope):
+        if self.server.data_delay:
+            await asyncio.sleep(self.server.data_delay)
         with self.server.lock:
             if self.server.fail_next_data:
                 self.server.fail_next_data -= 1
@@ -58,6 +62,8 @@ class RecordingSMTPServer:
         #: How many DATA commands to refuse next, and with what reply.
         self.fail_next_data = 0
         self.failure_reply = "421 4.3.2 Service not available, try again later"
+        #: Seconds the relay takes over each message (a slow relay).
+        self.data_delay = 0.0
         self._controller = Controller(_Handler(self), hostname=host, port=port)
 
     def start(self) -> None:

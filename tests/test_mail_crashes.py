@@ -1,4 +1,5 @@
-"""What must hold when things break: a worker killed mid-send, a Redis that restarts.
+"""What must hold when things break: a worker killed mid-send, a Redis that restarts,
+a relay so slow that a batch outlasts its lease.
 
 Workers here are separate processes (`celery -A tasks.worker worker`) so they can be
 killed with SIGKILL; the test plays beat's part by running the sweeper.
@@ -23,6 +24,7 @@ from .conftest import (
     BUNDLED_EVENT,
     all_sent,
     running_worker,
+    running_workers,
     start_worker_process,
     wait_for_outbox,
 )
@@ -103,3 +105,20 @@ def test_a_redis_restart_loses_the_queue_and_the_sweeper_sends_everything_once(p
     with running_worker(pg_app):
         wait_for_outbox(all_sent(20), timeout=120)
     assert sorted(smtp.recipients()) == sorted(invitee.email for invitee in invitees)
+
+
+def test_a_batch_slower_than_its_lease_is_sent_once_while_other_workers_wait(pg_app, smtp, redis_url):
+    configure(pg_app, smtp, redis_url)
+    pg_app.config["SEND_BATCH_SIZE"] = 10
+    smtp.data_delay = 0.4  # 10 messages take 4 s; the lease is 2 s
+    assert pg_app.config["SEND_LEASE_SECONDS"] == 2
+    event, invitees = load_event_with_invitees(20)
+
+    # Two workers take a batch each; the third is free to take any row the sweeper hands out.
+    with running_workers(pg_app, 3):
+        queue_invitations(event, invitees)
+        wait_for_outbox(all_sent(20), timeout=120)  # sweeping every 0.2 s, as an eager beat would
+
+    copies = Counter(smtp.recipients())
+    assert sorted(copies) == sorted(invitee.email for invitee in invitees)
+    assert set(copies.values()) == {1}, f"sent twice: {[a for a, n in copies.items() if n > 1]}"
