@@ -3,6 +3,8 @@
 import base64
 import binascii
 import datetime as dt
+import email
+import email.policy
 import re
 from collections import Counter
 from email.mime.nonmultipart import MIMENonMultipart
@@ -288,6 +290,12 @@ def test_the_bytes_sent_are_what_flask_mail_builds(before_deadline, app, event):
         assert _same_boundaries(sent) == _same_boundaries(_flask_mail_bytes(row)), row.subject
         assert b"\n" not in sent.replace(b"\r\n", b"")  # SMTP's line endings only
         assert max(len(line) for line in sent.split(b"\r\n")) <= 78
+
+    # A name outside ASCII is written as RFC 2231 says (Flask-Mail would label it "UTF8", not "utf-8").
+    report = rows[-2]
+    swedish = SimpleNamespace(**{**vars(report), "attachments": [{**report.attachments[1], "filename": "svar-över-tid.csv"}]})
+    parsed = email.message_from_bytes(message_bytes(swedish), policy=email.policy.default)
+    assert [part.get_filename() for part in parsed.iter_attachments()] == ["svar-över-tid.csv"]
 
     bad = SimpleNamespace(**{**vars(rows[-1]), "subject": "Hej\nBcc: victim@example.org"})
     with pytest.raises(BadHeaderError):
