@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from .answers import SaveResult, describe_answer, describe_logistics, localized
 from .calendar import event_calendar
@@ -207,7 +207,8 @@ def invitees_to_invite(event: Event, only_new: bool = False) -> list[Invitee]:
 def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 200) -> int:
     """Write the invitations, committing every `chunk` rows so a round cut short resumes where it stopped."""
     written = 0
-    ids = [invitee.id for invitee in invitees]
+    # The ids from the identity map: reading `.id` would reload each invitee expired by a commit.
+    ids = [inspect(invitee).identity[0] for invitee in invitees]
     for start in range(0, len(ids), chunk):
         begin_write()
         batch = db.session.scalars(
