@@ -368,6 +368,12 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
     values, and whether the connection is gone (the rest of the batch waits for the sweeper)."""
     try:
         data = message_bytes(row)  # before waiting our turn, so the turn is kept to the millisecond
+    except BadHeaderError:
+        return "failed", _failed("a header contains a line break"), False
+    except UnicodeError:
+        # An address with letters outside ASCII before the @ (åsa@…) needs SMTPUTF8, which OSA does not send.
+        return "failed", _failed(f"the address {row.recipient!r} cannot be written in an email header"), False
+    try:
         if connection.host is None:
             connection.host = connection.configure_host()
         throttle.wait_turn()
@@ -375,8 +381,6 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
             connection.host.sendmail(row.sender_address, [row.recipient], data)
         finally:
             throttle.sent()
-    except BadHeaderError:
-        return "failed", _failed("a header contains a line break"), False
     except smtplib.SMTPRecipientsRefused as error:
         code, text = next(iter(error.recipients.values()))
         if code >= 500:

@@ -300,3 +300,19 @@ def test_the_bytes_sent_are_what_flask_mail_builds(before_deadline, app, event):
     bad = SimpleNamespace(**{**vars(rows[-1]), "subject": "Hej\nBcc: victim@example.org"})
     with pytest.raises(BadHeaderError):
         message_bytes(bad)
+
+
+def test_an_address_outside_ascii_fails_with_the_reason_and_the_rest_of_the_batch_arrives(
+    before_deadline, event, mailer, celery_worker
+):
+    asa = add_invitee(event, "Åsa Öberg", "åsa.öberg@example.se")
+    bo = add_invitee(event, "Bo Ek", "bo.ek@example.se")
+    queue_invitation(asa)
+    queue_invitation(bo)
+    db.session.commit()
+    states = wait_for_outbox(lambda states: sorted(states.values()) == ["failed", "sent"])
+    assert mailer.recipients() == ["bo.ek@example.se"]
+    failed = db.session.get(Outbox, next(row_id for row_id, state in states.items() if state == "failed"))
+    assert failed.recipient == "åsa.öberg@example.se"
+    assert failed.last_error == "the address 'åsa.öberg@example.se' cannot be written in an email header"
+    assert failed.attempts == 1
