@@ -69,11 +69,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         use_json_logs()
         # Celery would set up its own text logging; the worker keeps ours.
         app.config["CELERY"]["worker_hijack_root_logger"] = False
-    if settings["PROXY_COUNT"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
-        count = int(settings["PROXY_COUNT"])
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
 
     db.init_app(app)
     # Flask-Mail builds the messages; the connection reads OSA's SMTP_* settings (service.outbox).
@@ -104,4 +99,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     from . import cli
 
     cli.register(app)
+
+    from .rsvp.pages import KeptPageLane
+
+    # Kept answer pages are sent before Flask's request machinery; behind a proxy, the
+    # lane (and its rate limit) sees the client's address as Flask does.
+    app.wsgi_app = KeptPageLane(app, app.wsgi_app)
+    if settings["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = int(settings["PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
     return app

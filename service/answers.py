@@ -7,7 +7,8 @@ caller's transaction: it locks what it counts (the invitee's row, then each
 limited option in a fixed order; on SQLite the whole database is locked from
 BEGIN), gives a seat or a room while there is one and a place on the waiting
 list when there is not, moves the first waiting invitee up when a seat is
-freed, and writes a `ResponseChange` for every answer that changed.
+freed, and writes a `ResponseChange` for every answer that changed and raises
+the event's `AnswersVersion`.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from flask_babel import gettext as _
 from sqlalchemy import func, literal, select, union_all
 
 from .dates import format_date, format_time
-from .db import db, holds_write_lock, utcnow
+from .db import db, holds_write_lock, insert, utcnow
 from .models import (
+    AnswersVersion,
     Event,
     Invitee,
     Response,
@@ -348,7 +350,18 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
         for change in places.move_up(option)
     ]
     db.session.flush()
+    if change is not None or moved_up:
+        raise_answers_version(event.id)
     return SaveResult(response, change, moved_up)
+
+
+def raise_answers_version(event_id: int) -> None:
+    """Count a change to the event's answers, in the caller's transaction (the last thing it locks)."""
+    db.session.execute(
+        insert(AnswersVersion)
+        .values(event_id=event_id, version=1)
+        .on_conflict_do_update(index_elements=["event_id"], set_={"version": AnswersVersion.version + 1})
+    )
 
 
 # --- Describing an answer to a person -----------------------------------------------------

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, TypeDecorator, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase
 
 # Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
@@ -103,3 +107,23 @@ def holds_write_lock() -> bool:
     """Whether the session's transaction was begun by `begin_write` (always true off SQLite)."""
     connection = db.session.connection()
     return connection.dialect.name != "sqlite" or bool(connection.get_execution_options().get(WRITE_LOCK))
+
+
+def insert(entity):
+    """An INSERT for the session's database that can say ON CONFLICT (PostgreSQL's or SQLite's)."""
+    dialect = db.session.get_bind().dialect.name
+    return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(entity)
+
+
+@contextmanager
+def autocommit() -> Iterator[Connection]:
+    """A connection of its own, outside the session, on which each statement stands alone.
+
+    On PostgreSQL it is in autocommit mode: a read costs one round trip, with no
+    BEGIN before it and no ROLLBACK after. SQLite's connection works as usual
+    (a write on it is committed by the caller).
+    """
+    with db.engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection

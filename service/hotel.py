@@ -5,7 +5,7 @@ The secretariat revokes the link from the admin; a revoked link gets the bad-lin
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from sqlalchemy import select
 
 from .dates import format_date_range, format_datetime
@@ -15,10 +15,10 @@ from .headcount import hotel_changes, hotel_numbers
 from .jobs import numbers_sent_to_hotel
 from .links import LinkError, resolve_hotel_token
 from .models import JobRun
-from .web import current_language, limiter, never_cached, set_language
+from .web import current_language, limit_link_pages, never_cached, set_language
 
 bp = Blueprint("hotel", __name__, url_prefix="/hotel")
-limiter.limit(lambda: current_app.config["LINK_RATE_LIMIT"])(bp)
+limit_link_pages(bp)
 
 
 bp.after_request(never_cached)

@@ -5,17 +5,24 @@ per purpose (an RSVP link cannot be used as a hotel link). The first of the
 configured SECRET_KEYS signs and every one of them verifies, so keys can be
 rotated. Raising an invitee's `link_version` revokes every link issued before.
 Links work until the event has ended (the end of its last day, local time).
+
+The forms on an invitee's pages carry `form_token`, a signature of the link's
+purpose, invitee and version, in place of a session's CSRF token.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hmac
+from functools import lru_cache
 from types import SimpleNamespace
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
+import psycopg
 from flask import current_app
-from itsdangerous import BadSignature, URLSafeTimedSerializer
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
+from psycopg import pq
 from sqlalchemy.orm import joinedload
 
 from .db import db, utcnow
@@ -28,6 +35,7 @@ SALTS = {
     "optout": "osa.link.reminder-opt-out",
     "hotel": "osa.link.hotel-numbers",
 }
+FORM_SALT = "osa.form.link"
 
 
 class LinkError(Exception):
@@ -85,6 +93,92 @@ def resolve_token(token: str, purpose: str = "rsvp") -> Invitee:
     return invitee
 
 
+class PageStamp(NamedTuple):
+    """What an invitee's answer page shows that can change, besides the clock."""
+
+    invitee_id: int
+    link_version: int
+    language: str
+    name: str
+    role_id: int | None
+    event_version: int
+    #: As the database writes it: tells apart an event made again under a reused id (SQLite reuses them).
+    event_created_at: str
+    #: Raised by every change to the event's answers (`AnswersVersion`).
+    answers_version: int
+
+
+#: The stamp in SQL, {} being the driver's placeholder for the invitee's id.
+_STAMP_SQL = (
+    "SELECT i.link_version, i.removed_at, i.language, i.name, i.role_id, e.version, e.created_at, a.version"
+    " FROM invitee i JOIN event e ON e.id = i.event_id LEFT JOIN answers_version a ON a.event_id = e.id"
+    " WHERE i.id = {}"
+)
+_STAMP_STATEMENT = b"osa_page_stamp"
+
+
+def page_stamp(token: str) -> PageStamp | None:
+    """The `PageStamp` of an answer link; None when the link's invitee is gone, removed,
+    or has a newer link (`resolve_token` says which). A link whose signature fails
+    raises `LinkError("invalid")`. Whether the link has expired is the caller's to
+    check, from the event's dates.
+
+    It is asked on every opening of a kept page, so it goes straight to the driver
+    (libpq's prepared statement on PostgreSQL) on a connection of the pool, with no
+    transaction: SQLAlchemy's and psycopg's handling of a statement would cost
+    more than the database's.
+    """
+    invitee_id, version = _verified(tuple(current_app.config["SECRET_KEYS"]), "rsvp", token)
+    engine = db.engine
+    connection = engine.raw_connection()
+    try:
+        if engine.dialect.name == "postgresql":
+            row = _stamp_row_postgresql(connection, invitee_id)
+        else:  # SQLite's connections are in autocommit mode already (service.db)
+            cursor = connection.cursor()
+            row = cursor.execute(_STAMP_SQL.format("?"), (invitee_id,)).fetchone()
+            cursor.close()
+    except Exception:
+        connection.invalidate()
+        raise
+    finally:
+        connection.close()
+    if row is None or row[1] is not None or row[0] != version:
+        return None
+    return PageStamp(invitee_id, version, row[2], row[3], row[4], row[5], str(row[6]), row[7] or 0)
+
+
+def _stamp_row_postgresql(connection, invitee_id: int) -> tuple | None:
+    pgconn = connection.driver_connection.pgconn
+    if not connection.info.get(_STAMP_STATEMENT):
+        _check(pgconn, pgconn.prepare(_STAMP_STATEMENT, _STAMP_SQL.format("$1").encode()))
+        connection.info[_STAMP_STATEMENT] = True
+    result = pgconn.exec_prepared(_STAMP_STATEMENT, [str(invitee_id).encode()])
+    _check(pgconn, result)
+    if result.ntuples == 0:
+        return None
+    values = [result.get_value(0, column) for column in range(8)]
+    number = [0, 4, 5, 7]
+    return tuple(
+        None if value is None else int(value) if column in number else value.decode()
+        for column, value in enumerate(values)
+    )
+
+
+def _check(pgconn, result) -> None:
+    if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
+        raise psycopg.OperationalError(
+            (result.error_message or pgconn.error_message).decode(errors="replace") or "the page stamp could not be read"
+        )
+
+
+@lru_cache(maxsize=4096)
+def _verified(keys: tuple[str, ...], purpose: str, token: str) -> tuple[int, int]:
+    """`_load`, remembered for tokens that verify (a token's payload never changes, and OSA's
+    links carry no age limit of their own)."""
+    return _load(token, purpose)
+
+
 def _load(token: str, purpose: str) -> tuple[int, int]:
     """The (id, version) a token carries, or `LinkError("invalid")`."""
     try:
@@ -98,6 +192,22 @@ def _load(token: str, purpose: str) -> tuple[int, int]:
     ):
         raise LinkError("invalid")
     return payload[0], payload[1]
+
+
+def _form_signer() -> Signer:
+    return Signer(list(reversed(current_app.config["SECRET_KEYS"])), salt=FORM_SALT)
+
+
+def form_token(purpose: str, invitee_id: int, link_version: int) -> str:
+    """The token an invitee's forms carry: it holds for that link (purpose and version) only."""
+    return _form_signer().get_signature(f"{purpose}.{invitee_id}.{link_version}").decode()
+
+
+def is_form_token(purpose: str, invitee_id: int, link_version: int, value: str | None) -> bool:
+    """Whether `value` is `form_token` for the link under any of the keys (compared in constant time)."""
+    if not value or not value.isascii():
+        return False
+    return _form_signer().verify_signature(f"{purpose}.{invitee_id}.{link_version}".encode(), value.encode())
 
 
 def hotel_url(event: Event) -> str:

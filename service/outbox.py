@@ -33,12 +33,10 @@ from flask import current_app
 from flask_mail import BadHeaderError, Connection
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .db import begin_write, db, utcnow
+from .db import autocommit, begin_write, db, insert, utcnow
 from .emails import RenderedEmail
 from .mime import message_bytes
 from .models import Event, Invitee, Outbox
@@ -131,8 +129,6 @@ def queue_emails(emails: list[dict[str, Any]]) -> int:
     if not emails:
         return 0
     rows = [_row_values(**email) for email in emails]
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = insert(Outbox).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Outbox.id)
     # One statement with many parameter sets: SQLAlchemy sends it as a few multi-row INSERTs.
     ids = list(db.session.connection().execute(statement, rows).scalars())
@@ -263,10 +259,9 @@ def _recording():
     is sent again (with the same Message-ID), never lost. Waiting for the disk
     once per message would otherwise bound how fast a round goes.
     """
-    postgresql = db.engine.dialect.name == "postgresql"
-    with db.engine.connect() as connection:
+    with autocommit() as connection:
+        postgresql = connection.dialect.name == "postgresql"
         if postgresql:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             connection.exec_driver_sql("SET synchronous_commit TO OFF")
         try:
             yield connection

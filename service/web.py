@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -22,6 +22,14 @@ LANGUAGES = ("sv", "en")
 babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
+#: The one bucket per client address that every personal-link page counts against
+#: (LINK_RATE_LIMIT), whether Flask answers or `service.rsvp.pages.KeptPageLane` does.
+LINK_LIMIT_SCOPE = "personal-links"
+
+
+def limit_link_pages(blueprint) -> None:
+    """Count the blueprint's pages against the personal links' limit per client address."""
+    limiter.shared_limit(lambda: current_app.config["LINK_RATE_LIMIT"], scope=LINK_LIMIT_SCOPE)(blueprint)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
@@ -98,7 +106,8 @@ def init_web(app: Flask) -> None:
     app.config.setdefault("WTF_I18N_ENABLED", False)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    # No X-RateLimit-* headers: people's browsers ignore them, and a kept page is sent as it was.
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     limiter.init_app(app)
     app.after_request(_security_headers)
     redact_tokens_in_logs()

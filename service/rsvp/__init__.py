@@ -5,6 +5,10 @@ never writes (mail scanners open every link). POST checks the answer and saves
 it in one transaction with its history, then redirects to a thank-you page.
 After the RSVP deadline the answer is shown read-only. A link that cannot be
 used gets a page that says why and how to reach the secretariat.
+
+The forms carry a token bound to the link, not to a session (`forms.LinkCSRF`),
+so the pages set no cookie, and a page already rendered is served again while
+nothing it shows has changed (`pages`).
 """
 
 from __future__ import annotations
@@ -12,7 +16,6 @@ from __future__ import annotations
 from flask import (
     Blueprint,
     abort,
-    current_app,
     redirect,
     render_template,
     request,
@@ -35,14 +38,17 @@ from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import begin_write, db, utcnow
 from ..events import get_event
 from ..eventview import event_view
-from ..links import LinkError, resolve_token
+from ..links import LinkError, links_expire_at, page_stamp, resolve_token
 from ..models import Invitee, Response
 from ..notifications import queue_answer_emails
-from ..web import current_language, limiter, never_cached, set_language
-from .forms import DeclineForm, answer_form_class, answer_from_form, form_data
+from ..web import csrf, current_language, limit_link_pages, never_cached, set_language
+from .forms import DeclineForm, answer_from_form, form_data, invitee_answer_form_class
+from .pages import keep_page, page_key
 
 bp = Blueprint("rsvp", __name__, url_prefix="/r")
-limiter.limit(lambda: current_app.config["LINK_RATE_LIMIT"])(bp)
+limit_link_pages(bp)
+# The forms check their link-bound token themselves (forms.LinkCSRF).
+csrf.exempt(bp)
 
 #: HTTP status of each kind of unusable link.
 LINK_STATUS = {"invalid": 400, "revoked": 403, "removed": 410, "expired": 410}
@@ -143,6 +149,11 @@ def answer_form_context(invitee: Invitee, event, answer_: dict | None) -> dict:
     }
 
 
+def _link(invitee: Invitee, purpose: str = "rsvp") -> dict:
+    """The form arguments that bind a form's token to the invitee's link."""
+    return {"meta": {"csrf_context": (purpose, invitee.id, invitee.link_version)}}
+
+
 def _page(invitee: Invitee, form=None, status: int = 200):
     """The answer page: the event from its cached picture, the answer from its snapshot."""
     event = event_view(invitee.event)
@@ -150,13 +161,13 @@ def _page(invitee: Invitee, form=None, status: int = 200):
     answer_ = current_snapshot(invitee.id)
     closed = utcnow() >= event.rsvp_deadline
     if form is None and not closed:
-        form = answer_form_class(event)(data=form_data(answer_))
+        form = invitee_answer_form_class(event)(data=form_data(answer_), **_link(invitee))
     return render_template(
         "rsvp/answer.html",
         event=event,
         invitee=invitee,
         form=form,
-        decline_form=DeclineForm(),
+        decline_form=DeclineForm(**_link(invitee)),
         closed=closed,
         summary=describe_answer(invitee.event, _response_of(invitee), language) if closed and answer_ else None,
         answered=answer_ is not None,
@@ -179,8 +190,17 @@ def put_problems_on_form(form, problems: dict[str, str]) -> None:
 
 @bp.get("/<token>")
 def answer(token: str):
-    """The answer page, prefilled. Reads only."""
-    return _page(_open(token))
+    """The answer page, prefilled. Reads only. Once rendered, it is kept (`pages`)."""
+    # The stamp is read first, so the page rendered below is at least as new as it says.
+    stamp = page_stamp(token)
+    invitee = _open(token)
+    page = _page(invitee)
+    if stamp is not None:
+        event = event_view(invitee.event)
+        now, expires = utcnow(), links_expire_at(event)
+        until = expires if now >= event.rsvp_deadline else min(event.rsvp_deadline, expires)
+        keep_page(request.environ, page_key(token, current_language(), stamp), until)
+    return page
 
 
 @bp.post("/<token>")
@@ -190,7 +210,7 @@ def save(token: str):
     event = event_view(invitee.event)
     if utcnow() >= event.rsvp_deadline:
         return _page(invitee, status=403)
-    form = answer_form_class(event)()
+    form = invitee_answer_form_class(event)(**_link(invitee))
     if not form.validate_on_submit():
         return _page(invitee, form, status=400)
     answer_, problems = answer_from_form(event, form)
@@ -208,7 +228,7 @@ def decline(token: str):
     invitee = _open(token)
     if utcnow() >= invitee.event.rsvp_deadline:
         return _page(invitee, status=403)
-    if not DeclineForm().validate_on_submit():
+    if not DeclineForm(**_link(invitee)).validate_on_submit():
         abort(400)
     _save(invitee, Answer.decline(invitee.event))
     return redirect(url_for("rsvp.thanks", token=token, lang=current_language()), code=303)
@@ -250,7 +270,7 @@ def opt_out(token: str):
     """Stop reminders. GET only asks (mail scanners open links); the button POSTs."""
     invitee = resolve_token(token, purpose="optout")
     set_language(request.args.get("lang") or invitee.language)
-    form = DeclineForm()
+    form = DeclineForm(**_link(invitee, "optout"))
     done = False
     if request.method == "POST":
         if not form.validate_on_submit():

@@ -4,6 +4,11 @@ transport and meals, diets and allergies, hotel nights and a comment.
 The form checks only what a field can check alone (lengths, CSRF); choices that
 contradict each other are found by `service.answers.check_answer`, whose
 messages are put beside the fields they concern.
+
+An invitee's forms carry a token bound to their link (`LinkCSRF`) instead of
+one bound to a session: the link is the secret that opens the page, so a
+session adds nothing, and without one a mail scanner's GET sets no cookie and
+the same page can be served again from `service.rsvp.pages`.
 """
 
 from __future__ import annotations
@@ -13,10 +18,13 @@ import re
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFError
 from wtforms import BooleanField, StringField, TextAreaField
+from wtforms.csrf.core import CSRF
 from wtforms.validators import Length, Optional
 
 from ..answers import Answer, DayAnswer
+from ..links import form_token, is_form_token
 from ..models import Event
 
 _TIME = re.compile(r"^\s*(\d{1,2})[:.]?(\d{2})\s*$")
@@ -26,8 +34,44 @@ def _at_most(characters: int) -> Length:
     return Length(max=characters, message=_l("At most %(max)d characters, please.", max=characters))
 
 
-class DeclineForm(FlaskForm):
-    """'I can't come': one button, with only a CSRF token."""
+class LinkCSRF(CSRF):
+    """A CSRF token made from the link the form was opened with: the form's
+    `meta.csrf_context` is that link's `(purpose, invitee id, link version)`.
+
+    A wrong or missing token raises Flask-WTF's `CSRFError`, the same page and
+    status (400) as a session form's."""
+
+    def setup_form(self, form):
+        self.link = form.meta.csrf_context
+        return super().setup_form(form)
+
+    def generate_csrf_token(self, csrf_token_field) -> str:
+        return form_token(*self.link)
+
+    def validate_csrf_token(self, form, field) -> None:
+        if not is_form_token(*self.link, field.data):
+            raise CSRFError("The form's token does not belong to this link.")
+
+
+class LinkForm(FlaskForm):
+    """A form on an invitee's page: make it with `meta={"csrf_context": (purpose, id, version)}`."""
+
+    class Meta:
+        csrf_class = LinkCSRF
+        csrf_context = None
+
+
+class DeclineForm(LinkForm):
+    """'I can't come' (and 'no more reminders'): one button, with only the link's token."""
+
+
+def invitee_answer_form_class(event) -> type[FlaskForm]:
+    """`answer_form_class` for the invitee's own page: its token is bound to their link."""
+    form_class = event.cache.get("invitee_answer_form")
+    if form_class is None:
+        form_class = type("InviteeAnswerForm", (LinkForm, answer_form_class(event)), {})
+        event.cache["invitee_answer_form"] = form_class
+    return form_class
 
 
 def parse_time(text: str) -> dt.time | None:
