@@ -58,6 +58,23 @@ def test_a_page_opened_again_is_sent_as_flask_sent_it_without_flask(before_deadl
     assert len(flask_requests) == 1
 
 
+@pytest.mark.parametrize("query, greeting", [
+    ("", "Hej Anna Andersson!"),
+    ("?lang=en", "Hello Anna Andersson!"),
+    ("?lang=en&lang=sv", "Hello Anna Andersson!"),
+    ("?lang=&lang=en", "Hej Anna Andersson!"),
+    ("?lang=fi", "Hello Anna Andersson!"),  # not one OSA speaks: the browser's language (English here)
+])
+def test_a_kept_page_is_in_the_language_flask_would_choose(before_deadline, app, invitee, query, greeting):
+    browser = app.test_client(use_cookies=False)
+    link = link_path(invitee)
+    for kept in (link, link + "?lang=sv", link + "?lang=en"):  # both languages kept already
+        opened_twice(browser, kept)
+    for _ in range(2):
+        got = browser.get(link + query, headers={"Accept-Language": "en-GB,en;q=0.8"})
+        assert greeting in page_text(got)
+
+
 def test_a_kept_page_follows_every_change_to_what_it_shows(before_deadline, app, event, flask_requests):
     anna = add_invitee(event)
     bo = add_invitee(event, "Bo Berg", "bo.berg@example.se")

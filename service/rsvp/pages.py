@@ -111,27 +111,29 @@ class KeptPageLane:
 
     def _kept(self, environ: dict, token: str) -> tuple[list, bytes] | None:
         """The kept page for this request, once it is counted against the limit; None to ask Flask."""
-        language = dict(parse_qsl(environ.get("QUERY_STRING", ""))).get("lang")
         try:
             stamp = page_stamp(token)
+            if stamp is None:
+                return None
+            # As Flask reads it: the first `lang` of the query, else the invitee's language.
+            asked = next((value for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+                          if name == "lang"), None)
+            language = asked or stamp.language
+            if language not in LANGUAGES:
+                return None  # Flask chooses from Accept-Language
+            kept = self.pages.get(page_key(token, language, stamp), utcnow())
+            if kept is None:
+                return None
+            if limiter.enabled and not limiter.limiter.hit(
+                self.link_limit, environ.get("REMOTE_ADDR") or "127.0.0.1", LINK_LIMIT_SCOPE
+            ):
+                return None  # Flask counts it again and answers 429
+            return kept
         except LinkError:
             return None
-        except Exception:  # the database: Flask meets the same failure and answers it
-            log.warning("reading a page stamp failed; the request goes to Flask", exc_info=True)
+        except Exception:  # the database or the limiter's storage: Flask meets the same failure and answers it
+            log.warning("a kept page could not be sent; the request goes to Flask", exc_info=True)
             return None
-        if stamp is None:
-            return None
-        language = language or stamp.language
-        if language not in LANGUAGES:
-            return None  # Flask chooses from Accept-Language
-        kept = self.pages.get(page_key(token, language, stamp), utcnow())
-        if kept is None:
-            return None
-        if limiter.enabled and not limiter.limiter.hit(
-            self.link_limit, environ.get("REMOTE_ADDR") or "127.0.0.1", LINK_LIMIT_SCOPE
-        ):
-            return None  # Flask counts it again and answers 429
-        return kept
 
     def _through_flask(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         sent: dict = {}
