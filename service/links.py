@@ -157,11 +157,10 @@ def _stamp_row_postgresql(connection, invitee_id: int) -> tuple | None:
     _check(pgconn, result)
     if result.ntuples == 0:
         return None
-    values = [result.get_value(0, column) for column in range(8)]
-    number = [0, 4, 5, 7]
+    # libpq gives text: the link version, role id, event version and answers version are numbers.
     return tuple(
-        None if value is None else int(value) if column in number else value.decode()
-        for column, value in enumerate(values)
+        None if value is None else int(value) if column in (0, 4, 5, 7) else value.decode()
+        for column, value in ((column, result.get_value(0, column)) for column in range(8))
     )
 
 

@@ -197,8 +197,8 @@ def answer(token: str):
     page = _page(invitee)
     if stamp is not None:
         event = event_view(invitee.event)
-        now, expires = utcnow(), links_expire_at(event)
-        until = expires if now >= event.rsvp_deadline else min(event.rsvp_deadline, expires)
+        expires = links_expire_at(event)
+        until = expires if utcnow() >= event.rsvp_deadline else min(event.rsvp_deadline, expires)
         keep_page(request.environ, page_key(token, current_language(), stamp), until)
     return page
 
