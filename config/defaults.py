@@ -64,8 +64,9 @@ HOTEL_NOTICE_MINUTES = 60
 #: A scheduled job that could not run on time (workers down) still runs this many hours late; later, it is missed.
 JOB_GRACE_HOURS = 6
 
-#: Requests per client address to personal-link pages (Flask-Limiter syntax).
-LINK_RATE_LIMIT = "60 per minute"
+#: Requests per client address to all personal-link pages together (Flask-Limiter syntax). Answering is
+#: about three (the page, the save, the thank-you page), and colleagues often share one address.
+LINK_RATE_LIMIT = "180 per minute"
 #: Sign-in attempts per client address to the admin (Flask-Limiter syntax).
 LOGIN_RATE_LIMIT = "10 per minute"
 
