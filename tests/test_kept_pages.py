@@ -204,6 +204,16 @@ def test_kept_pages_count_against_the_link_limit_with_every_other_link_page(befo
     assert statuses == [200, 200, 303, 429]
 
 
+def test_with_redis_every_web_process_counts_kept_pages_in_one_limit(before_deadline, other_app, event, redis_url):
+    invitee = add_invitee(event)
+    path = link_path(invitee)
+    first, second = (other_app(LINK_RATE_LIMIT="4 per minute", REDIS_URL=redis_url).test_client() for _ in range(2))
+    statuses = [first.get(path).status_code, first.get(path).status_code,  # Flask, then kept
+                second.get(path).status_code, second.get(path).status_code,
+                first.get(path).status_code]
+    assert statuses == [200, 200, 200, 200, 429]
+
+
 def test_every_saved_change_raises_the_answers_version_and_nothing_else_does(before_deadline, client, invitee):
     path = link_path(invitee)
     token = csrf_token(client.get(path))
