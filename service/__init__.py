@@ -16,7 +16,7 @@ from flask_mail import Mail
 from flask_migrate import Migrate
 
 from .db import db, render_item
-from .settings import check_for_production, load_settings
+from .settings import check_for_production, check_rate_limits, load_settings
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 BUNDLED_EVENTS_DIR = Path(__file__).resolve().parent.parent / "config" / "events"
@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if test_config:
         settings.update(test_config)
     check_for_production(settings)
+    check_rate_limits(settings)
     app = Flask(__name__, instance_relative_config=True, instance_path=settings["INSTANCE_PATH"] or None)
     os.makedirs(app.instance_path, exist_ok=True)
 

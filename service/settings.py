@@ -11,6 +11,8 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import limits
+
 from config import defaults
 
 PREFIX = "OSA_"
@@ -68,6 +70,18 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             raise SettingsError(f"{key}: unknown setting (see the settings reference in README.md)")
         settings[name] = _coerce(name, raw, settings[name])
     return settings
+
+
+def check_rate_limits(settings: Mapping[str, Any]) -> None:
+    """A rate limit that does not parse stops the start (else every page it guards would fail)."""
+    for name in ("LINK_RATE_LIMIT", "LOGIN_RATE_LIMIT"):
+        try:
+            limits.parse_many(settings[name])
+        except ValueError:
+            raise SettingsError(
+                f"{PREFIX}{name}: expected a rate limit such as '180 per minute' or '10/minute; 100/hour', "
+                f"got {settings[name]!r}"
+            ) from None
 
 
 def check_for_production(settings: Mapping[str, Any]) -> None:

@@ -204,6 +204,12 @@ def test_kept_pages_count_against_the_link_limit_with_every_other_link_page(befo
     assert statuses == [200, 200, 303, 429]
 
 
+def test_kept_pages_count_against_every_limit_of_the_setting(before_deadline, other_app, event):
+    invitee = add_invitee(event)
+    limited = other_app(LINK_RATE_LIMIT="100 per hour; 3 per minute").test_client()
+    assert [limited.get(link_path(invitee)).status_code for _ in range(4)] == [200, 200, 200, 429]
+
+
 def test_with_redis_every_web_process_counts_kept_pages_in_one_limit(before_deadline, other_app, event, redis_url):
     invitee = add_invitee(event)
     path = link_path(invitee)

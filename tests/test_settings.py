@@ -68,6 +68,15 @@ def test_the_development_key_is_refused_with_a_database_server(monkeypatch):
     assert create_app().config["SESSION_COOKIE_HTTPONLY"] is True
 
 
+@pytest.mark.parametrize("name", ["LINK_RATE_LIMIT", "LOGIN_RATE_LIMIT"])
+def test_a_rate_limit_that_does_not_parse_stops_the_start(monkeypatch, name):
+    from service import create_app
+
+    monkeypatch.setenv(f"OSA_{name}", "sixty a minute")
+    with pytest.raises(SettingsError, match=f"OSA_{name}: expected a rate limit such as '180 per minute'"):
+        create_app()
+
+
 def test_production_behind_a_proxy_sees_the_clients_address_and_https(monkeypatch, tmp_path):
     from flask import request
 

@@ -35,7 +35,7 @@ from ..web import LANGUAGES, LINK_LIMIT_SCOPE, limiter
 
 log = logging.getLogger(__name__)
 
-#: Pages kept per process (one per link and language; about 20 KB each).
+#: Pages kept per process (one per link and language; about 11 KB each).
 SIZE = 1000
 #: Where the answer view leaves `(key, until)` for a page fit to keep.
 KEEP = "osa.keep_page"
@@ -77,9 +77,6 @@ class KeptPages:
             while len(self._pages) > self.size:
                 self._pages.popitem(last=False)
 
-    def __len__(self) -> int:
-        return len(self._pages)
-
 
 class KeptPageLane:
     """WSGI middleware: a kept answer page without Flask's request machinery.
@@ -93,7 +90,7 @@ class KeptPageLane:
         self.app = app
         self.wsgi_app = wsgi_app
         self.pages = KeptPages()
-        self.link_limit = limits.parse(app.config["LINK_RATE_LIMIT"])
+        self.link_limits = sorted(limits.parse_many(app.config["LINK_RATE_LIMIT"]))
 
     def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD")
@@ -124,8 +121,9 @@ class KeptPageLane:
             kept = self.pages.get(page_key(token, language, stamp), utcnow())
             if kept is None:
                 return None
-            if limiter.enabled and not limiter.limiter.hit(
-                self.link_limit, environ.get("REMOTE_ADDR") or "127.0.0.1", LINK_LIMIT_SCOPE
+            address = environ.get("REMOTE_ADDR") or "127.0.0.1"
+            if limiter.enabled and not all(
+                limiter.limiter.hit(limit, address, LINK_LIMIT_SCOPE) for limit in self.link_limits
             ):
                 return None  # Flask counts it again and answers 429
             return kept
