@@ -236,7 +236,8 @@ def decline(token: str):
 
 def _save(invitee: Invitee, answer_: Answer) -> None:
     begin_write()
-    invitee.language = current_language()
+    if invitee.language != current_language():  # the language they answered in, for their emails
+        invitee.language = current_language()
     result = save_answer(invitee, answer_, actor="invitee")
     queue_answer_emails(invitee, result)
     db.session.commit()
