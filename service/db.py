@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import Connection, DateTime, Engine, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase
@@ -114,16 +112,3 @@ def insert(entity):
     dialect = db.session.get_bind().dialect.name
     return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(entity)
 
-
-@contextmanager
-def autocommit() -> Iterator[Connection]:
-    """A connection of its own, outside the session, on which each statement stands alone.
-
-    On PostgreSQL it is in autocommit mode: a read costs one round trip, with no
-    BEGIN before it and no ROLLBACK after. SQLite's connection works as usual
-    (a write on it is committed by the caller).
-    """
-    with db.engine.connect() as connection:
-        if connection.dialect.name == "postgresql":
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-        yield connection

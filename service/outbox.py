@@ -36,7 +36,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from .db import autocommit, begin_write, db, insert, utcnow
+from .db import begin_write, db, insert, utcnow
 from .emails import RenderedEmail
 from .mime import message_bytes
 from .models import Event, Invitee, Outbox
@@ -259,9 +259,10 @@ def _recording():
     is sent again (with the same Message-ID), never lost. Waiting for the disk
     once per message would otherwise bound how fast a round goes.
     """
-    with autocommit() as connection:
-        postgresql = connection.dialect.name == "postgresql"
+    postgresql = db.engine.dialect.name == "postgresql"
+    with db.engine.connect() as connection:
         if postgresql:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
             connection.exec_driver_sql("SET synchronous_commit TO OFF")
         try:
             yield connection

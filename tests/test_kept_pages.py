@@ -126,15 +126,15 @@ def test_a_kept_page_follows_every_change_to_what_it_shows(before_deadline, app,
 def test_an_answer_saved_while_the_page_renders_is_never_hidden_by_it(before_deadline, app, invitee, monkeypatch, moment):
     """A save landing just before or just after the page's stamp is read, while the page
     renders: the page is never kept as older than its stamp (the stamp is read first)."""
-    import service.rsvp as rsvp
+    import service.rsvp.pages as pages
 
     path = link_path(invitee)
     saver = app.test_client()
     token = csrf_token(saver.get(path + "?lang=en"))
-    read_stamp = rsvp.page_stamp
+    read_stamp = pages.page_stamp
 
     def a_save_elsewhere():
-        monkeypatch.setattr(rsvp, "page_stamp", read_stamp)
+        monkeypatch.setattr(pages, "page_stamp", read_stamp)
         assert saver.post(path, data=answer_form(token, **{"meal_dinner-day1": "y"})).status_code == 303
 
     def stamp_with_a_save(link):
@@ -145,7 +145,7 @@ def test_an_answer_saved_while_the_page_renders_is_never_hidden_by_it(before_dea
             a_save_elsewhere()
         return stamp
 
-    monkeypatch.setattr(rsvp, "page_stamp", stamp_with_a_save)
+    monkeypatch.setattr(pages, "page_stamp", stamp_with_a_save)
     scanner = app.test_client(use_cookies=False)
     scanner.get(path)  # rendered while the save lands
     for _ in range(2):

@@ -38,12 +38,12 @@ from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import begin_write, db, utcnow
 from ..events import get_event
 from ..eventview import event_view
-from ..links import LinkError, links_expire_at, page_stamp, resolve_token
+from ..links import LinkError, links_expire_at, resolve_token
 from ..models import Invitee, Response
 from ..notifications import queue_answer_emails
 from ..web import csrf, current_language, limit_link_pages, never_cached, set_language
 from .forms import DeclineForm, answer_from_form, form_data, invitee_answer_form_class
-from .pages import keep_page, page_key
+from .pages import keep_page, page_key, read_stamp
 
 bp = Blueprint("rsvp", __name__, url_prefix="/r")
 limit_link_pages(bp)
@@ -191,8 +191,8 @@ def put_problems_on_form(form, problems: dict[str, str]) -> None:
 @bp.get("/<token>")
 def answer(token: str):
     """The answer page, prefilled. Reads only. Once rendered, it is kept (`pages`)."""
-    # The stamp is read first, so the page rendered below is at least as new as it says.
-    stamp = page_stamp(token)
+    # The stamp is read first (by the lane, as a rule), so the page rendered below is at least as new as it says.
+    stamp = read_stamp(request.environ, token)
     invitee = _open(token)
     page = _page(invitee)
     if stamp is not None:

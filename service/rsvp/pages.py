@@ -39,11 +39,19 @@ log = logging.getLogger(__name__)
 SIZE = 1000
 #: Where the answer view leaves `(key, until)` for a page fit to keep.
 KEEP = "osa.keep_page"
+#: Where the lane leaves the stamp it read, for the answer view when the page was not kept.
+STAMP = "osa.page_stamp"
 PREFIX = "/r/"
 
 
 def page_key(token: str, language: str, stamp: PageStamp) -> tuple:
     return (token, language, stamp)
+
+
+def read_stamp(environ: dict, token: str) -> PageStamp | None:
+    """The page's stamp: the one the lane read for this request, else read now."""
+    stamp = environ.get(STAMP)
+    return stamp if stamp is not None else page_stamp(token)
 
 
 def keep_page(environ: dict, key: tuple, until: dt.datetime) -> None:
@@ -112,6 +120,7 @@ class KeptPageLane:
             stamp = page_stamp(token)
             if stamp is None:
                 return None
+            environ[STAMP] = stamp
             # As Flask reads it: the first `lang` of the query, else the invitee's language.
             asked = next((value for name, value in parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True)
                           if name == "lang"), None)
