@@ -115,6 +115,7 @@ _STAMP_SQL = (
     " WHERE i.id = {}"
 )
 _STAMP_STATEMENT = b"osa_page_stamp"
+_NO_SUCH_STATEMENT = b"26000"  # SQLSTATE invalid_sql_statement_name
 
 
 def page_stamp(token: str) -> PageStamp | None:
@@ -150,10 +151,15 @@ def page_stamp(token: str) -> PageStamp | None:
 
 def _stamp_row_postgresql(connection, invitee_id: int) -> tuple | None:
     pgconn = connection.driver_connection.pgconn
-    if not connection.info.get(_STAMP_STATEMENT):
-        _check(pgconn, pgconn.prepare(_STAMP_STATEMENT, _STAMP_SQL.format("$1").encode()))
-        connection.info[_STAMP_STATEMENT] = True
-    result = pgconn.exec_prepared(_STAMP_STATEMENT, [str(invitee_id).encode()])
+    for _attempt in range(2):
+        if not connection.info.get(_STAMP_STATEMENT):
+            _check(pgconn, pgconn.prepare(_STAMP_STATEMENT, _STAMP_SQL.format("$1").encode()))
+            connection.info[_STAMP_STATEMENT] = True
+        result = pgconn.exec_prepared(_STAMP_STATEMENT, [str(invitee_id).encode()])
+        if result.error_field(pq.DiagnosticField.SQLSTATE) != _NO_SUCH_STATEMENT:
+            break
+        # psycopg ends some rollbacks with DEALLOCATE ALL, which takes this statement too.
+        connection.info[_STAMP_STATEMENT] = False
     _check(pgconn, result)
     if result.ntuples == 0:
         return None

@@ -271,3 +271,24 @@ def test_a_page_is_still_sent_after_the_database_closed_the_connection(before_de
     again = scanner.get(path)
     assert again.status_code == 200
     assert "Hej Anna Andersson!" in page_text(again)
+
+
+def test_a_page_is_still_sent_after_the_database_forgot_its_prepared_statements(before_deadline, app, invitee, database_url):
+    """psycopg ends some rollbacks with DEALLOCATE ALL, on any connection of the pool."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no prepared statements on the server")
+    from service.links import _stamp_row_postgresql
+
+    scanner = app.test_client(use_cookies=False)
+    path = link_path(invitee)
+    opened_twice(scanner, path)
+    pool = [db.engine.raw_connection() for _ in range(3)]
+    for connection in pool:
+        _stamp_row_postgresql(connection, invitee.id)  # each has the statement, and knows it
+        connection.driver_connection.execute("DEALLOCATE ALL")
+    for connection in pool:
+        connection.close()
+    for _ in range(3):
+        again = scanner.get(path)
+        assert again.status_code == 200
+        assert "Hej Anna Andersson!" in page_text(again)
