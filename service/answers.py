@@ -8,7 +8,9 @@ limited option in a fixed order; on SQLite the whole database is locked from
 BEGIN), gives a seat or a room while there is one and a place on the waiting
 list when there is not, moves the first waiting invitee up when a seat is
 freed, and writes a `ResponseChange` for every answer that changed and raises
-the event's `AnswersVersion`.
+the event's `AnswersVersion`. `take_off_list` and `put_back_on_list` remove an
+invitee and bring them back: a removed invitee's answer is kept but holds no
+place and waits for none.
 """
 
 from __future__ import annotations
@@ -218,9 +220,20 @@ class Places:
     option_id: Any
     waitlisted_at: Any
 
+    def listed(self, query):
+        """`query` narrowed to the rows of invitees on the list: a removed invitee's rows are
+        kept (putting them back brings their answer back) but hold no place and wait for none."""
+        return (
+            query.join(Response, Response.id == self.row.response_id)
+            .join(Invitee, Invitee.id == Response.invitee_id)
+            .where(Invitee.removed_at.is_(None))
+        )
+
     def held(self, option_id: int, excluding: Response | None = None) -> int:
         """Places of the option held, leaving out `excluding`'s own."""
-        query = select(func.count(self.row.id)).where(self.option_id == option_id, self.waitlisted_at.is_(None))
+        query = self.listed(select(func.count(self.row.id)).select_from(self.row)).where(
+            self.option_id == option_id, self.waitlisted_at.is_(None)
+        )
         if excluding is not None and excluding.id is not None:
             query = query.where(self.row.response_id != excluding.id)
         return db.session.scalar(query) or 0
@@ -231,7 +244,7 @@ class Places:
         if free <= 0:
             return []
         waiting = db.session.scalars(
-            select(self.row)
+            self.listed(select(self.row))
             .where(self.option_id == option.id, self.waitlisted_at.is_not(None))
             .order_by(self.waitlisted_at, self.row.id)
             .limit(free)
@@ -255,7 +268,10 @@ def places_held() -> tuple[dict[int, int], dict[int, int]]:
     """Seats held per transport option and rooms held per night, in one query."""
     def per_option(places: Places, kind: str):
         return (
-            select(literal(kind).label("kind"), places.option_id.label("option_id"), func.count().label("held"))
+            places.listed(
+                select(literal(kind).label("kind"), places.option_id.label("option_id"), func.count().label("held"))
+                .select_from(places.row)
+            )
             .where(places.option_id.is_not(None), places.waitlisted_at.is_(None))
             .group_by(places.option_id)
         )
@@ -352,6 +368,78 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
     db.session.flush()
     if change is not None or moved_up:
         raise_answers_version(event.id)
+    return SaveResult(response, change, moved_up)
+
+
+def _limited_rows(event: Event, response: Response | None) -> list[tuple[Places, Any, Any]]:
+    """(places, option, row) for each of the answer's rows in an option with a capacity."""
+    if response is None:
+        return []
+    options = {o.id: o for o in event.transport_options if o.capacity is not None}
+    nights = {n.id: n for n in event.hotel_nights if n.capacity is not None}
+    rows = [(SEATS, options[d.transport_option_id], d) for d in response.days if d.transport_option_id in options]
+    rows += [(ROOMS, nights[n.hotel_night_id], n) for n in response.hotel_nights if n.hotel_night_id in nights]
+    return rows
+
+
+def _waiting(places: Places, row: Any) -> bool:
+    return getattr(row, places.waitlisted_at.key) is not None
+
+
+def _lock_listing(invitee: Invitee) -> tuple[Response | None, list[tuple[Places, Any, Any]]]:
+    """Lock the invitee, then each limited option their answer names (the order `save_answer` locks in),
+    and return their answer with its rows in those options."""
+    if not holds_write_lock():
+        raise RuntimeError("taking an invitee off the list or back needs a transaction begun with begin_write()")
+    db.session.refresh(invitee, with_for_update=True)
+    response = db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
+    limited = _limited_rows(invitee.event, response)
+    _lock([option for _, option, _ in limited])
+    return response, limited
+
+
+def take_off_list(invitee: Invitee) -> list[ResponseChange]:
+    """Remove the invitee from the list, in the caller's write transaction: their link stops
+    working and the seats and rooms they held go to the first waiting, whose history rows
+    (the move-ups) are returned. Their answer is kept for `put_back_on_list`."""
+    response, limited = _lock_listing(invitee)
+    if invitee.removed_at is not None:
+        return []
+    invitee.removed_at = utcnow()
+    db.session.flush()
+    moved_up = [moved for places, option, row in limited if not _waiting(places, row) for moved in places.move_up(option)]
+    if response is not None:
+        raise_answers_version(invitee.event_id)
+    return moved_up
+
+
+def put_back_on_list(invitee: Invitee) -> SaveResult | None:
+    """Put a removed invitee back, in the caller's write transaction; None when they have no answer.
+
+    Their answer counts again: a seat or room given away meanwhile puts them at the end of its
+    waiting list (the result's `change`), and where they were waiting and a place is free, the
+    first waiting move up (`moved_up`)."""
+    response, limited = _lock_listing(invitee)
+    if invitee.removed_at is None:
+        return None
+    invitee.removed_at = None
+    db.session.flush()
+    if response is None:
+        return None
+    old = snapshot(response)
+    now = utcnow()
+    for places, option, row in limited:
+        if not _waiting(places, row) and places.held(option.id, response) >= option.capacity:
+            setattr(row, places.waitlisted_at.key, now)
+    db.session.flush()
+    new = snapshot(response)
+    change = None
+    if new != old:
+        change = ResponseChange(invitee_id=invitee.id, actor="system", old=old, new=new)
+        db.session.add(change)
+    moved_up = [moved for places, option, row in limited if _waiting(places, row) for moved in places.move_up(option)]
+    db.session.flush()
+    raise_answers_version(invitee.event_id)
     return SaveResult(response, change, moved_up)
 
 

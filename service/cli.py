@@ -23,7 +23,7 @@ from flask.cli import FlaskGroup
 from sqlalchemy import func, select
 
 from .dates import format_datetime
-from .db import db
+from .db import begin_write, db
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .invitees import InviteeFileError, import_invitees
@@ -93,6 +93,7 @@ def show_event_command(slug: str | None, lang: str) -> None:
 def import_invitees_command(file: Path, slug: str | None) -> None:
     """Import invitees from a CSV or XLSX FILE. Any bad row: nothing is imported."""
     event = _event_or_fail(slug)
+    begin_write()
     try:
         result = import_invitees(event, file.name, file.read_bytes())
     except InviteeFileError as error:

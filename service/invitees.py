@@ -20,8 +20,10 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
+from .answers import put_back_on_list
 from .db import db, utcnow
 from .models import Event, Invitee
+from .notifications import queue_answer_emails
 
 #: Accepted headers (compared lower-cased, spaces collapsed) for each field.
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -364,12 +366,15 @@ def _store(event: Event, rows: list[_Row], result: ImportResult) -> ImportResult
             result.created += 1
             continue
         changed = {name: value for name, value in values.items() if getattr(invitee, name) != value}
-        if invitee.removed_at is not None:
-            invitee.removed_at = None
-            changed["removed_at"] = None
+        restored = invitee.removed_at is not None
+        if restored:
+            # Back on the list, with their answer; a place given away meanwhile puts them on its waiting list.
+            put_back = put_back_on_list(invitee)
+            if put_back is not None:
+                queue_answer_emails(invitee, put_back)
         for name, value in changed.items():
             setattr(invitee, name, value)
-        if changed:
+        if changed or restored:
             invitee.updated_at = utcnow()
             result.updated += 1
         else:

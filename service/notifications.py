@@ -149,7 +149,12 @@ def queue_answer_emails(invitee: Invitee, result: SaveResult) -> None:
     if result.change is not None:
         kind = "confirmation" if result.response.attending else "decline"
         _answer_email(kind, f"confirmation:{result.change.id}", invitee, result.response)
-    for change in result.moved_up:
+    queue_moved_up_emails(result.moved_up)
+
+
+def queue_moved_up_emails(moved_up: list[ResponseChange]) -> None:
+    """A notice to each invitee a waiting list moved up, naming the seat or room they got."""
+    for change in moved_up:
         moved = db.session.get(Invitee, change.invitee_id)
         _answer_email(
             "moved_up", f"moved-up:{change.id}", moved, moved.response, freed=_what_was_freed(moved, change),

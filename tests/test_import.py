@@ -6,9 +6,10 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from service.db import db
+from service.answers import Answer, DayAnswer, save_answer, take_off_list
+from service.db import begin_write, db
 from service.invitees import InviteeFileError, import_invitees
-from service.models import Invitee
+from service.models import Invitee, Outbox, Response, ResponseDay, TransportOption
 
 SWEDISH_HEADER = ["Namn", "E-post", "Kommun", "Roll", "Språk"]
 ENGLISH_HEADER = ["Name", "Email", "Organisation", "Role", "Language"]
@@ -207,3 +208,34 @@ def test_ten_thousand_rows_in_one_transaction(event):
     db.session.commit()
     assert result.created == 10_000
     assert db.session.scalar(select(func.count()).select_from(Invitee)) == 10_000
+
+
+def test_reimporting_a_removed_invitee_puts_them_back_in_line_for_the_seat_given_away(runner, event, tmp_path):
+    bus = db.session.scalar(select(TransportOption).where(TransportOption.key == "bus"))
+    bus.capacity = 1
+    db.session.commit()
+    path = tmp_path / "inbjudna.csv"
+    path.write_bytes(csv_bytes([SWEDISH_HEADER, *PEOPLE], "utf-8-sig", ";"))
+    assert runner.invoke(args=["invitees", "import", str(path)]).exit_code == 0
+    asa, marta, _ = db.session.scalars(select(Invitee).order_by(Invitee.id))
+    for person in (asa, marta):  # Åsa takes the seat, Märta waits for it
+        begin_write()
+        save_answer(person, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}))
+        db.session.commit()
+    begin_write()
+    moved_up = take_off_list(asa)
+    db.session.commit()
+    assert [change.invitee_id for change in moved_up] == [marta.id]
+
+    result = runner.invoke(args=["invitees", "import", str(path)])
+    assert result.output == "inbjudna.csv: 0 added, 1 updated, 2 unchanged.\n"
+    db.session.rollback()
+    waiting = dict(db.session.execute(
+        select(Response.invitee_id, ResponseDay.transport_waitlisted_at.is_not(None))
+        .join(Response, Response.id == ResponseDay.response_id)
+        .where(ResponseDay.transport_option_id == bus.id)
+    ).all())
+    assert waiting == {asa.id: True, marta.id: False}
+    assert db.session.get(Invitee, asa.id).removed_at is None
+    told = db.session.scalars(select(Outbox.kind).where(Outbox.invitee_id == asa.id).order_by(Outbox.id)).all()
+    assert told == ["confirmation"]

@@ -12,7 +12,13 @@ from sqlalchemy import func, select, text
 
 from service.db import db, utcnow
 from service.links import SALTS, issue_new_link, make_token
-from service.models import Response, ResponseChange, ResponseDay, TransportOption
+from service.models import (
+    Outbox,
+    Response,
+    ResponseChange,
+    ResponseDay,
+    TransportOption,
+)
 
 from .conftest import add_invitee, csrf_token, link_path
 
@@ -237,6 +243,62 @@ def test_a_full_bus_offers_the_waiting_list_and_a_freed_seat_moves_the_first_up(
         (c.actor, c.old and c.old["days"]["day1"]["waitlisted"], c.new["days"]["day1"]["waitlisted"]) for c in moved
     ]
     assert waitlisted == [("invitee", None, True), ("system", True, False)]
+
+
+def test_removing_an_invitee_frees_their_seat_and_putting_them_back_puts_them_last_in_line(
+    before_deadline, app, event, admin_client
+):
+    bus = db.session.scalar(select(TransportOption).where(TransportOption.key == "bus"))
+    bus.capacity = 1
+    db.session.commit()
+    anna, bo, cia, dan = (
+        add_invitee(event, name, f"{name.split()[0].lower()}@example.se")
+        for name in ("Anna Andersson", "Bo Berg", "Cia Carlsson", "Dan Dahl")
+    )
+    for invitee in (anna, bo, cia):  # Anna takes the seat; Bo, then Cia, wait for it
+        browser = app.test_client()
+        browser.post(link_path(invitee), data=answer_form(csrf_token(browser.get(link_path(invitee)))))
+
+    def page(invitee) -> str:
+        return page_text(app.test_client().get(link_path(db.session.get(type(invitee), invitee.id))))
+
+    def act(invitee, action: str) -> str:
+        form = admin_client.get(f"/admin/invitees/{invitee.id}")
+        done = admin_client.post(
+            f"/admin/invitees/{invitee.id}/{action}", data={"csrf_token": csrf_token(form)}, follow_redirects=True
+        )
+        db.session.rollback()
+        return page_text(done)
+
+    def emails(invitee) -> list[str]:
+        return list(db.session.scalars(select(Outbox.kind).where(Outbox.invitee_id == invitee.id).order_by(Outbox.id)))
+
+    waiting = "Du står på väntelistan"
+    assert waiting in page(bo) and waiting in page(cia)
+
+    assert "Anna Andersson är borttagen från listan. Flyttade upp från väntelistan: Bo Berg." in act(anna, "remove")
+    assert waiting not in page(bo) and waiting in page(cia)
+    assert emails(bo) == ["confirmation", "moved_up"]
+    assert "Fullt" in page(dan)
+
+    back = act(anna, "restore")
+    assert "Anna Andersson står på listan igen. En plats eller ett rum som de hade gick till någon annan" in back
+    assert waiting in page(anna) and waiting not in page(bo)
+    assert emails(anna) == ["confirmation", "confirmation"]
+    last = db.session.scalars(
+        select(ResponseChange).where(ResponseChange.invitee_id == anna.id).order_by(ResponseChange.id.desc())
+    ).first()
+    assert (last.actor, last.old["days"]["day1"]["waitlisted"], last.new["days"]["day1"]["waitlisted"]) == (
+        "system", False, True,
+    )
+
+    # Cia waited longer than Anna, but a removed invitee waits for nothing.
+    assert "Flyttade upp" not in act(cia, "remove")
+    assert "Flyttade upp från väntelistan: Anna Andersson." in act(bo, "remove")
+    assert waiting not in page(anna)
+    assert "Fullt" in page(dan)
+    act(anna, "remove")
+    assert "1 plats kvar" in page(dan)
 
 
 # --- Headers, limits and logs ---------------------------------------------------------------

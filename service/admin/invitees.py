@@ -15,15 +15,22 @@ from sqlalchemy import select
 from wtforms import StringField
 from wtforms.validators import Length
 
-from ..answers import check_answer, current_snapshot, describe_answer, save_answer
+from ..answers import (
+    check_answer,
+    current_snapshot,
+    describe_answer,
+    put_back_on_list,
+    save_answer,
+    take_off_list,
+)
 from ..dates import format_datetime
-from ..db import begin_write, db, utcnow
+from ..db import begin_write, db
 from ..eventview import event_view
 from ..headcount import describe_change, invitees_with_answers
 from ..invitees import InviteeFileError, add_invitee, import_invitees
 from ..links import issue_new_link, rsvp_url
 from ..models import Event, Invitee, Outbox, ResponseChange
-from ..notifications import queue_answer_emails, queue_invitation
+from ..notifications import queue_answer_emails, queue_invitation, queue_moved_up_emails
 from ..rsvp import answer_form_context, put_problems_on_form
 from ..rsvp.forms import answer_form_class, answer_from_form, form_data
 from ..web import current_language
@@ -220,32 +227,51 @@ def answer_for(invitee_id: int):
 
 
 def _act_on(invitee_id: int, change, message, listed_only: bool = True):
-    """Make one change to an invitee in its own transaction, say what was done (`message(invitee)`),
-    and go back to their page."""
+    """Make one change to an invitee in its own transaction, say what was done (`message(invitee)`,
+    then what `change` returns, if anything), and go back to their page."""
     invitee = _invitee_or_404(invitee_id)
     if listed_only and invitee.removed_at is not None:
         abort(409)
     begin_write()
-    change(invitee)
+    more = change(invitee)
     db.session.commit()
-    flash(message(invitee))
+    flash(" ".join(filter(None, (message(invitee), more))))
     return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+
+
+def _moved_up_text(moved_up: list[ResponseChange]) -> str | None:
+    if not moved_up:
+        return None
+    names = sorted({db.session.get(Invitee, change.invitee_id).name for change in moved_up})
+    return _("Moved up from the waiting list: %(names)s.", names=", ".join(names))
 
 
 @bp.post("/invitees/<int:invitee_id>/remove")
 def remove_invitee(invitee_id: int):
-    """Take the invitee off the list: their link stops working, and the numbers no longer count them."""
-    def remove(invitee: Invitee) -> None:
-        invitee.removed_at = invitee.removed_at or utcnow()
+    """Take the invitee off the list: their link stops working, the numbers no longer count them,
+    and the seats and rooms they held go to the first on the waiting lists."""
+    def remove(invitee: Invitee) -> str | None:
+        moved_up = take_off_list(invitee)
+        queue_moved_up_emails(moved_up)
+        return _moved_up_text(moved_up)
 
     return _act_on(invitee_id, remove, lambda i: _("%(name)s is removed from the list.", name=i.name), listed_only=False)
 
 
 @bp.post("/invitees/<int:invitee_id>/restore")
 def restore_invitee(invitee_id: int):
-    """Put a removed invitee back on the list; their link works again."""
-    def restore(invitee: Invitee) -> None:
-        invitee.removed_at = None
+    """Put a removed invitee back on the list; their link works again, and their answer counts
+    again (on a waiting list where their seat or room was given away)."""
+    def restore(invitee: Invitee) -> str | None:
+        result = put_back_on_list(invitee)
+        if result is None:
+            return None
+        queue_answer_emails(invitee, result)
+        waiting = None
+        if result.change is not None:
+            waiting = _("A seat or room they held was given away while they were removed: they are on its "
+                        "waiting list, and an email tells them so.")
+        return " ".join(filter(None, (waiting, _moved_up_text(result.moved_up)))) or None
 
     return _act_on(invitee_id, restore, lambda i: _("%(name)s is back on the list.", name=i.name), listed_only=False)
 
@@ -264,8 +290,10 @@ def new_link(invitee_id: int):
 @bp.post("/invitees/<int:invitee_id>/resend")
 def resend_invitation(invitee_id: int):
     """Send the invitation again, with the link they have."""
-    return _act_on(invitee_id, lambda i: queue_invitation(i, again=True),
-                   lambda i: _("The invitation is on its way to %(email)s again.", email=i.email))
+    def resend(invitee: Invitee) -> None:
+        queue_invitation(invitee, again=True)
+
+    return _act_on(invitee_id, resend, lambda i: _("The invitation is on its way to %(email)s again.", email=i.email))
 
 
 class ImportForm(FlaskForm):
