@@ -239,9 +239,10 @@ class Places:
         return db.session.scalar(query) or 0
 
     def move_up(self, option: Any) -> list[ResponseChange]:
-        """Give the option's free places to the earliest waiting, with a history row for each."""
-        free = option.capacity - self.held(option.id)
-        if free <= 0:
+        """Give the option's free places (all of them when it no longer has a capacity) to the
+        earliest waiting, with a history row for each."""
+        free = None if option.capacity is None else option.capacity - self.held(option.id)
+        if free is not None and free <= 0:
             return []
         waiting = db.session.scalars(
             self.listed(select(self.row))
@@ -441,6 +442,25 @@ def put_back_on_list(invitee: Invitee) -> SaveResult | None:
     db.session.flush()
     raise_answers_version(invitee.event_id)
     return SaveResult(response, change, moved_up)
+
+
+def fill_raised_capacities(event: Event, before: dict[tuple[str, str], int | None]) -> list[ResponseChange]:
+    """After the event's file was loaded again: where an option's capacity grew (or went), the
+    earliest waiting move up into the new places. `before` holds the capacities as they were,
+    by ("transport" | "night", key). The caller has flushed the new capacities, which locks
+    their rows on PostgreSQL before anything is counted."""
+    moved_up = []
+    for places, kind, options in ((SEATS, "transport", event.transport_options), (ROOMS, "night", event.hotel_nights)):
+        for option in options:
+            key = (kind, option.key)
+            if key not in before or before[key] is None:
+                continue
+            if option.capacity is None or option.capacity > before[key]:
+                moved_up += places.move_up(option)
+    if moved_up:
+        db.session.flush()
+        raise_answers_version(event.id)
+    return moved_up
 
 
 def raise_answers_version(event_id: int) -> None:

@@ -33,6 +33,7 @@ from .notifications import (
     invitation_progress,
     invitees_to_invite,
     queue_invitations,
+    queue_moved_up_emails,
     render_invitation_preview,
 )
 from .outbox import retry_failed
@@ -62,12 +63,14 @@ admin_cli = click.Group("admin", help="Accounts for the secretariat's admin.")
 )
 def load_event_command(file: Path, starts_in: int | None) -> None:
     """Validate FILE and create or update its event."""
+    begin_write()
     try:
         definition = read_event_file(file, starts_in_days=starts_in)
         result = store_event(definition)
     except EventFileError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
+    queue_moved_up_emails(result.moved_up)
     db.session.commit()
     state = "created" if result.created else ("updated" if result.changed else "unchanged")
     event = result.event
@@ -77,6 +80,9 @@ def load_event_command(file: Path, starts_in: int | None) -> None:
         f"{len(event.meals)} meals, {len(event.transport_options)} transport options, "
         f"{len(event.hotel_nights)} hotel nights."
     )
+    if result.moved_up:
+        moved = len({change.invitee_id for change in result.moved_up})
+        click.echo(f"{moved} invitee(s) moved up from a waiting list into the places added; each gets an email.")
 
 
 @event_cli.command("show")

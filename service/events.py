@@ -2,18 +2,20 @@
 
 `store_event(definition)` creates the event or brings it up to date with its
 file, keeping the rows of options that still exist (answers point at them), so
-loading the same file twice changes nothing. An option that answers or
+loading the same file twice changes nothing. A capacity raised by a reload moves
+the first waiting up into the new places. An option that answers or
 invitees refer to cannot be removed by a reload: that is refused, with the count.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 
+from .answers import fill_raised_capacities
 from .dates import format_date, format_datetime, format_time
 from .db import db
 from .eventfile import EventDefinition, EventFileError, Problem
@@ -26,6 +28,7 @@ from .models import (
     HotelNight,
     Invitee,
     Meal,
+    ResponseChange,
     ResponseDay,
     ResponseHotelNight,
     Role,
@@ -40,6 +43,8 @@ class StoreResult:
     event: Event
     created: bool
     changed: bool
+    #: History rows of the invitees a raised capacity moved up from a waiting list.
+    moved_up: list[ResponseChange] = field(default_factory=list)
 
 
 class _Changes:
@@ -106,6 +111,8 @@ def store_event(definition: EventDefinition) -> StoreResult:
         db.session.add(event)
     changes.assign(event, definition.fields)
     problems: list[Problem] = []
+    capacities = {("transport", o.key): o.capacity for o in event.transport_options}
+    capacities.update({("night", n.key): n.capacity for n in event.hotel_nights})
 
     _sync_keyed(
         changes,
@@ -197,7 +204,8 @@ def store_event(definition: EventDefinition) -> StoreResult:
     if problems:
         raise EventFileError(definition.slug, problems)
     db.session.flush()
-    return StoreResult(event, created, created or changes.count > 0)
+    moved_up = fill_raised_capacities(event, capacities)
+    return StoreResult(event, created, created or changes.count > 0, moved_up)
 
 
 def _sync_items(changes: _Changes, day: EventDay, items: list) -> None:

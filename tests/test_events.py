@@ -2,10 +2,11 @@
 
 from sqlalchemy import func, select
 
-from service.db import db
-from service.models import AgendaItem, Event, Invitee, Meal, Response
+from service.answers import Answer, DayAnswer, save_answer
+from service.db import begin_write, db
+from service.models import AgendaItem, Event, Invitee, Meal, Outbox, Response, ResponseDay
 
-from .conftest import BUNDLED_EVENT
+from .conftest import BUNDLED_EVENT, add_invitee
 
 # Every agenda item of the seed, with its local start time, as the secretariat wrote it.
 SEED_AGENDA = [
@@ -122,3 +123,45 @@ def test_show_without_an_event_says_how_to_load_one(runner):
     result = runner.invoke(args=["event", "show"])
     assert result.exit_code == 1
     assert "no event is loaded; load one with: osa event load" in result.output
+
+
+def test_a_raised_capacity_moves_the_first_waiting_up_into_the_new_places(runner, event, tmp_path):
+    text = BUNDLED_EVENT.read_text(encoding="utf-8")
+    bus_capacity = 'place = "The Wood Hotel, Torggatan 3, Skellefteå centrum"\ncapacity = 50\n'
+    assert bus_capacity in text
+
+    def load(capacity: int | None) -> str:
+        line = "" if capacity is None else f"capacity = {capacity}\n"
+        path = tmp_path / "event.toml"
+        path.write_text(text.replace(bus_capacity, bus_capacity.replace("capacity = 50\n", line)), encoding="utf-8")
+        result = runner.invoke(args=["event", "load", str(path)])
+        assert result.exit_code == 0, result.output
+        db.session.rollback()
+        return result.output
+
+    def waiting() -> dict[str, bool]:
+        return dict(db.session.execute(
+            select(Invitee.name, ResponseDay.transport_waitlisted_at.is_not(None))
+            .join(Response, Response.invitee_id == Invitee.id).join(ResponseDay, ResponseDay.response_id == Response.id)
+            .where(ResponseDay.transport_option_id.is_not(None))
+        ).all())
+
+    load(1)
+    for name in ("Anna Andersson", "Bo Berg", "Cia Carlsson"):
+        person = add_invitee(event, name, f"{name.split()[0].lower()}@example.se")
+        begin_write()
+        save_answer(person, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}))
+        db.session.commit()
+    assert waiting() == {"Anna Andersson": False, "Bo Berg": True, "Cia Carlsson": True}
+
+    assert "1 invitee(s) moved up from a waiting list" in load(2)
+    assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": True}
+    moved = db.session.scalars(select(Outbox).where(Outbox.kind == "moved_up")).all()
+    assert [m.recipient for m in moved] == ["bo@example.se"]
+    assert "Bussen från The Wood Hotel" in moved[0].body_text
+
+    assert "moved up" not in load(2)  # the same file again
+    assert "1 invitee(s) moved up" in load(None)  # no limit any more
+    assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": False}
+    assert "moved up" not in load(1)  # a lower capacity takes no seat from anyone
+    assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": False}
