@@ -275,6 +275,15 @@ def check_rows(event: Event, rows: list[tuple[int, list[str]]]) -> tuple[list[_R
         if not email:
             if not any(e.column == titles["email"] for e in row_errors):
                 row_errors.append(_problem(line, titles["email"], N_("the email address is missing")))
+        elif not email.partition("@")[0].isascii():
+            # Such an address needs SMTPUTF8, which OSA does not send (nor do many receiving servers accept it).
+            letters = "".join(dict.fromkeys(c for c in email.partition("@")[0] if not c.isascii()))
+            row_errors.append(_problem(
+                line, titles["email"],
+                N_("'%(email)s' cannot be sent to: letters such as %(letters)s before the @ are not possible in "
+                   "an email address OSA sends to; ask the invitee for another address"),
+                email=email, letters=letters,
+            ))
         else:
             try:
                 email = validate_email(email, check_deliverability=False).normalized

@@ -4,7 +4,15 @@ from sqlalchemy import func, select
 
 from service.answers import Answer, DayAnswer, save_answer
 from service.db import begin_write, db
-from service.models import AgendaItem, Event, Invitee, Meal, Outbox, Response, ResponseDay
+from service.models import (
+    AgendaItem,
+    Event,
+    Invitee,
+    Meal,
+    Outbox,
+    Response,
+    ResponseDay,
+)
 
 from .conftest import BUNDLED_EVENT, add_invitee
 

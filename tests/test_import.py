@@ -239,3 +239,20 @@ def test_reimporting_a_removed_invitee_puts_them_back_in_line_for_the_seat_given
     assert db.session.get(Invitee, asa.id).removed_at is None
     told = db.session.scalars(select(Outbox.kind).where(Outbox.invitee_id == asa.id).order_by(Outbox.id)).all()
     assert told == ["confirmation"]
+
+
+def test_an_address_with_letters_outside_ascii_before_the_at_is_refused_at_import(event):
+    rows = [SWEDISH_HEADER, *PEOPLE]
+    rows[1] = ["Åsa Öberg", "åsa.öberg@example.se", "Skellefteå kommun", "KSO", "sv"]
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "inbjudna.csv", csv_bytes(rows, "utf-8-sig", ";"))
+    db.session.rollback()
+    assert [str(error) for error in caught.value.errors] == [
+        "line 2, E-post: 'åsa.öberg@example.se' cannot be sent to: letters such as åö before the @ are not possible "
+        "in an email address OSA sends to; ask the invitee for another address",
+    ]
+    assert [e.message_in("sv") for e in caught.value.errors] == [
+        "'åsa.öberg@example.se' går inte att skicka till: bokstäver som åö före @ går inte i en e-postadress som "
+        "OSA skickar till; be den inbjudna om en annan adress",
+    ]
+    assert db.session.scalar(select(func.count()).select_from(Invitee)) == 0
