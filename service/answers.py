@@ -210,6 +210,19 @@ def _lock(rows: list[Any]) -> None:
         db.session.execute(select(type(row).id).where(type(row).id == row.id).with_for_update())
 
 
+def _read_places_again(response: Response | None) -> None:
+    """Read the answer's seats and rooms again once the options are locked (PostgreSQL): while
+    this transaction waited for a lock, the save holding it may have moved this invitee up a
+    waiting list, and a seat read as "waiting" would then be dropped without being passed on.
+    SQLite's transactions see no other writer after BEGIN."""
+    if response is None or response.id is None or db.engine.dialect.name != "postgresql":
+        return
+    for row in (ResponseDay, ResponseHotelNight):
+        db.session.execute(
+            select(row).where(row.response_id == response.id).execution_options(populate_existing=True)
+        ).all()
+
+
 @dataclass(frozen=True)
 class Places:
     """Where the places of limited options are held: seats are `ResponseDay` rows naming a
@@ -297,7 +310,6 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
     nights = {night.key: night for night in event.hotel_nights}
     db.session.execute(select(Invitee.id).where(Invitee.id == invitee.id).with_for_update())
     response = db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
-    old = snapshot(response)
 
     # Lock every limited option this save may take or free, before counting.
     held = {d.transport_option_id for d in response.days} if response else set()
@@ -306,6 +318,8 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
     limited = [o for o in event.transport_options if o.capacity is not None and (o.key in wanted or o.id in held)]
     limited += [n for n in event.hotel_nights if n.capacity is not None and (n.key in answer.hotel_nights or n.id in held_nights)]
     _lock(limited)
+    _read_places_again(response)
+    old = snapshot(response)
 
     if response is None:
         response = Response(invitee=invitee)
@@ -396,6 +410,7 @@ def _lock_listing(invitee: Invitee) -> tuple[Response | None, list[tuple[Places,
     response = db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
     limited = _limited_rows(invitee.event, response)
     _lock([option for _, option, _ in limited])
+    _read_places_again(response)
     return response, limited
 
 

@@ -4,14 +4,17 @@ exactly one gets the seat and the other the waiting list, every time."""
 import http.cookiejar
 import multiprocessing
 import re
+import threading
+import time
 import urllib.parse
 import urllib.request
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
-from service.db import db
-from service.models import Response, ResponseDay, TransportOption
+from service.answers import Answer, DayAnswer, save_answer
+from service.db import begin_write, db
+from service.models import Response, ResponseChange, ResponseDay, TransportOption
 
 from .concurrent_poster import post_when_released
 from .conftest import add_invitee, link_path
@@ -74,3 +77,70 @@ def test_two_processes_race_for_the_last_bus_seat(before_deadline, live_server, 
         ).scalars().all()
         outcomes.append((seated, sorted(mine)))
     assert outcomes == [(round_ + 1, [False, True]) for round_ in range(ROUNDS)]
+
+
+def test_a_seat_given_while_a_save_waits_for_the_lock_is_passed_on_when_that_save_drops_it(
+    before_deadline, app, event, database_url
+):
+    """Bo waits for the bus and changes to his own car. While his save waits for the bus's lock,
+    the transaction holding it (Anna leaving the bus) moves him up. His save must see the seat
+    he now holds and pass it on to Cia, next in line."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks: SQLite's writers hold the whole database from BEGIN")
+    bus = db.session.scalar(select(TransportOption).where(TransportOption.key == "bus"))
+    bus.capacity = 1
+    db.session.commit()
+    people = [add_invitee(event, name, f"{name.split()[0].lower()}@example.se") for name in ("Anna A", "Bo B", "Cia C")]
+    for person in people:  # Anna takes the seat; Bo, then Cia, wait for it
+        begin_write()
+        save_answer(person, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}))
+        db.session.commit()
+    anna, bo, cia = people
+    own = db.session.scalar(select(TransportOption.id).where(TransportOption.key == "own"))
+    row_of = {
+        invitee_id: row_id for invitee_id, row_id in db.session.execute(
+            select(Response.invitee_id, ResponseDay.id).join(Response).where(ResponseDay.transport_option_id == bus.id)
+        )
+    }
+
+    with db.engine.connect() as holder:  # Anna's save, holding the bus's lock
+        holder.execute(text("SELECT id FROM transport_option WHERE id = :id FOR UPDATE"), {"id": bus.id})
+        path, form = link_path(bo), {"csrf_token": form_token_of(app, bo), "day_day1": "yes", "transport_day1": "own",
+                                     "day_day2": "no"}
+        statuses = []
+        bos_save = threading.Thread(target=lambda: statuses.append(app.test_client().post(path, data=form).status_code))
+        bos_save.start()
+        waiting_for_lock(holder)
+        holder.execute(text("UPDATE response_day SET transport_option_id = :own WHERE id = :id"),
+                       {"own": own, "id": row_of[anna.id]})
+        holder.execute(text("UPDATE response_day SET transport_waitlisted_at = NULL WHERE id = :id"), {"id": row_of[bo.id]})
+        holder.commit()
+        bos_save.join(30)
+    assert statuses == [303]
+
+    db.session.rollback()
+    on_the_bus = dict(db.session.execute(
+        select(Response.invitee_id, ResponseDay.transport_waitlisted_at.is_(None))
+        .join(Response).where(ResponseDay.transport_option_id == bus.id)
+    ).all())
+    assert on_the_bus == {cia.id: True}
+    moved = db.session.scalars(select(ResponseChange.actor).where(ResponseChange.invitee_id == cia.id)).all()
+    assert moved == ["invitee", "system"]
+
+
+def waiting_for_lock(connection, timeout: float = 30.0) -> None:
+    """Return once another session of this database waits for a row lock."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        waiting = connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).scalar()
+        if waiting:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the save never waited for the lock")
+
+
+def form_token_of(app, invitee) -> str:
+    html = app.test_client().get(link_path(invitee)).get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
