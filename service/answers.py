@@ -387,14 +387,15 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
 
 
 def _limited_rows(event: Event, response: Response | None) -> list[tuple[Places, Any, Any]]:
-    """(places, option, row) for each of the answer's rows in an option with a capacity."""
+    """(places, option, row) for each of the answer's rows that holds a place in an option with a
+    capacity or waits for one (an option may have lost its capacity while its waiting were removed)."""
     if response is None:
         return []
-    options = {o.id: o for o in event.transport_options if o.capacity is not None}
-    nights = {n.id: n for n in event.hotel_nights if n.capacity is not None}
-    rows = [(SEATS, options[d.transport_option_id], d) for d in response.days if d.transport_option_id in options]
-    rows += [(ROOMS, nights[n.hotel_night_id], n) for n in response.hotel_nights if n.hotel_night_id in nights]
-    return rows
+    options = {o.id: o for o in event.transport_options}
+    nights = {n.id: n for n in event.hotel_nights}
+    rows = [(SEATS, options[d.transport_option_id], d) for d in response.days if d.transport_option_id is not None]
+    rows += [(ROOMS, nights[n.hotel_night_id], n) for n in response.hotel_nights]
+    return [(places, option, row) for places, option, row in rows if option.capacity is not None or _waiting(places, row)]
 
 
 def _waiting(places: Places, row: Any) -> bool:
@@ -445,7 +446,7 @@ def put_back_on_list(invitee: Invitee) -> SaveResult | None:
     old = snapshot(response)
     now = utcnow()
     for places, option, row in limited:
-        if not _waiting(places, row) and places.held(option.id, response) >= option.capacity:
+        if not _waiting(places, row) and option.capacity is not None and places.held(option.id, response) >= option.capacity:
             setattr(row, places.waitlisted_at.key, now)
     db.session.flush()
     new = snapshot(response)

@@ -2,7 +2,13 @@
 
 from sqlalchemy import func, select
 
-from service.answers import Answer, DayAnswer, save_answer
+from service.answers import (
+    Answer,
+    DayAnswer,
+    put_back_on_list,
+    save_answer,
+    take_off_list,
+)
 from service.db import begin_write, db
 from service.models import (
     AgendaItem,
@@ -155,11 +161,13 @@ def test_a_raised_capacity_moves_the_first_waiting_up_into_the_new_places(runner
         ).all())
 
     load(1)
-    for name in ("Anna Andersson", "Bo Berg", "Cia Carlsson"):
-        person = add_invitee(event, name, f"{name.split()[0].lower()}@example.se")
+    people = [add_invitee(event, name, f"{name.split()[0].lower()}@example.se")
+              for name in ("Anna Andersson", "Bo Berg", "Cia Carlsson")]
+    for person in people:
         begin_write()
         save_answer(person, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}))
         db.session.commit()
+    cia = people[2]
     assert waiting() == {"Anna Andersson": False, "Bo Berg": True, "Cia Carlsson": True}
 
     assert "1 invitee(s) moved up from a waiting list" in load(2)
@@ -169,7 +177,14 @@ def test_a_raised_capacity_moves_the_first_waiting_up_into_the_new_places(runner
     assert "Bussen från The Wood Hotel" in moved[0].body_text
 
     assert "moved up" not in load(2)  # the same file again
-    assert "1 invitee(s) moved up" in load(None)  # no limit any more
+    begin_write()
+    take_off_list(cia)
+    db.session.commit()
+    assert "moved up" not in load(None)  # no limit any more, but Cia, the only one waiting, is off the list
+    begin_write()
+    back = put_back_on_list(db.session.get(Invitee, cia.id))
+    db.session.commit()
+    assert [change.invitee_id for change in back.moved_up] == [cia.id]  # back, on a bus with no limit
     assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": False}
     assert "moved up" not in load(1)  # a lower capacity takes no seat from anyone
     assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": False}
