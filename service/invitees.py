@@ -23,7 +23,7 @@ from sqlalchemy import select
 from .answers import put_back_on_list
 from .db import db, utcnow
 from .models import Event, Invitee
-from .notifications import queue_answer_emails
+from .notifications import queue_put_back_emails
 
 #: Accepted headers (compared lower-cased, spaces collapsed) for each field.
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -380,7 +380,7 @@ def _store(event: Event, rows: list[_Row], result: ImportResult) -> ImportResult
             # Back on the list, with their answer; a place given away meanwhile puts them on its waiting list.
             put_back = put_back_on_list(invitee)
             if put_back is not None:
-                queue_answer_emails(invitee, put_back)
+                queue_put_back_emails(invitee, put_back)
         for name, value in changed.items():
             setattr(invitee, name, value)
         if changed or restored:

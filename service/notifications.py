@@ -152,6 +152,14 @@ def queue_answer_emails(invitee: Invitee, result: SaveResult) -> None:
     queue_moved_up_emails(result.moved_up)
 
 
+def queue_put_back_emails(invitee: Invitee, result: SaveResult) -> None:
+    """For an invitee put back on the list: their answer, saying why they now wait for a place
+    they had, when one was given away meanwhile; and a notice to everyone it moved up."""
+    if result.change is not None:
+        _answer_email("confirmation", f"confirmation:{result.change.id}", invitee, result.response, put_back=True)
+    queue_moved_up_emails(result.moved_up)
+
+
 def queue_moved_up_emails(moved_up: list[ResponseChange]) -> None:
     """A notice to each invitee a waiting list moved up, naming the seat or room they got."""
     for change in moved_up:

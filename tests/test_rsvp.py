@@ -285,6 +285,9 @@ def test_removing_an_invitee_frees_their_seat_and_putting_them_back_puts_them_la
     assert "Anna Andersson står på listan igen. En plats eller ett rum som de hade gick till någon annan" in back
     assert waiting in page(anna) and waiting not in page(bo)
     assert emails(anna) == ["confirmation", "confirmation"]
+    told = db.session.scalars(select(Outbox).where(Outbox.invitee_id == anna.id).order_by(Outbox.id.desc())).first()
+    assert "Du står på listan igen, med ditt svar. En plats som du hade gick till någon annan" in told.body_text
+    assert "på väntelistan" in told.body_text and ">Du står på listan igen</h1>" in told.body_html
     last = db.session.scalars(
         select(ResponseChange).where(ResponseChange.invitee_id == anna.id).order_by(ResponseChange.id.desc())
     ).first()

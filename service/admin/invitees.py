@@ -30,7 +30,12 @@ from ..headcount import describe_change, invitees_with_answers
 from ..invitees import InviteeFileError, add_invitee, import_invitees
 from ..links import issue_new_link, rsvp_url
 from ..models import Event, Invitee, Outbox, ResponseChange
-from ..notifications import queue_answer_emails, queue_invitation, queue_moved_up_emails
+from ..notifications import (
+    queue_answer_emails,
+    queue_invitation,
+    queue_moved_up_emails,
+    queue_put_back_emails,
+)
 from ..rsvp import answer_form_context, put_problems_on_form
 from ..rsvp.forms import answer_form_class, answer_from_form, form_data
 from ..web import current_language
@@ -266,7 +271,7 @@ def restore_invitee(invitee_id: int):
         result = put_back_on_list(invitee)
         if result is None:
             return None
-        queue_answer_emails(invitee, result)
+        queue_put_back_emails(invitee, result)
         waiting = None
         if result.change is not None:
             waiting = _("A seat or room they held was given away while they were removed: they are on its "
