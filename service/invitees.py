@@ -49,6 +49,16 @@ def N_(template: str) -> str:
     return template
 
 
+#: How a message names each field, translated with the message.
+FIELD_NAMES = {
+    "name": N_("the name"),
+    "email": N_("the email address"),
+    "organisation": N_("the organisation"),
+    "role": N_("the role"),
+    "language": N_("the language"),
+}
+
+
 @dataclass(frozen=True)
 class RowError:
     """One bad cell (or row, when `column` is empty) of an import file."""
@@ -69,7 +79,9 @@ class RowError:
 
     def message_in(self, language: str) -> str:
         with force_locale(language):
-            return gettext(self.template, **dict(self.params))
+            # A field's name is a message of its own (FIELD_NAMES), translated like the template.
+            params = {name: gettext(value) if name == "field" else value for name, value in self.params}
+            return gettext(self.template, **params)
 
     def describe(self, language: str) -> str:
         """The error with its line and column in `language`, for the admin's import page."""
@@ -213,14 +225,14 @@ def _map_headers(header: list[str]) -> tuple[dict[str, int], list[str], list[Row
             ignored.append(title.strip())
         elif name in columns:
             errors.append(_problem(1, title.strip(), N_("a second column for %(field)s (the first is '%(first)s')"),
-                                   field=name, first=header[columns[name]].strip()))
+                                   field=FIELD_NAMES[name], first=header[columns[name]].strip()))
         else:
             columns[name] = index
     for name in REQUIRED_FIELDS:
         if name not in columns:
             accepted = ", ".join(f"'{alias}'" for alias in HEADERS[name])
             errors.append(_problem(1, "", N_("no column for %(field)s; the header row must have one of %(accepted)s"),
-                                   field=name, accepted=accepted))
+                                   field=FIELD_NAMES[name], accepted=accepted))
     return columns, ignored, errors
 
 

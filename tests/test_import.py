@@ -152,7 +152,13 @@ def test_control_characters_and_line_breaks_in_a_field_are_refused(event):
 def test_missing_columns_and_unknown_language(event):
     with pytest.raises(InviteeFileError) as caught:
         import_invitees(event, "x.csv", b"Namn,Kommun\r\nBo Ek,Ume\xc3\xa5\r\n")
-    assert str(caught.value.errors[0]).startswith("line 1: no column for email; the header row must have one of 'e-post'")
+    missing = caught.value.errors[0]
+    assert str(missing).startswith("line 1: no column for the email address; the header row must have one of 'e-post'")
+    assert missing.describe("sv").startswith("rad 1: ingen kolumn för e-postadressen; rubrikraden måste ha en av 'e-post'")
+
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "x.csv", "Namn,E-post,Mail\r\nBo Ek,bo@example.se,bo@example.org\r\n".encode())
+    assert caught.value.errors[0].describe("sv") == "rad 1, Mail: en andra kolumn för e-postadressen (den första är 'E-post')"
 
     with pytest.raises(InviteeFileError) as caught:
         import_invitees(event, "x.csv", "Namn,E-post,Språk\r\nBo Ek,bo@example.se,finska\r\n".encode())
