@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import and_, func, literal, or_, select, union_all
 
 from .dates import format_date, format_time
 from .db import db, holds_write_lock, insert, utcnow
@@ -250,6 +250,21 @@ class Places:
         if excluding is not None and excluding.id is not None:
             query = query.where(self.row.response_id != excluding.id)
         return db.session.scalar(query) or 0
+
+    def places_in_line(self, invitee_id: int) -> dict[int, int]:
+        """{option id: 1 for first in line, 2 for next, ...} for each option the invitee waits for."""
+        mine = self.listed(
+            select(self.option_id.label("option_id"), self.waitlisted_at.label("at"), self.row.id.label("id"))
+            .select_from(self.row)
+        ).where(Response.invitee_id == invitee_id, self.waitlisted_at.is_not(None)).subquery()
+        ahead = self.listed(
+            select(mine.c.option_id, func.count(self.row.id)).select_from(self.row)
+        ).where(
+            self.option_id == mine.c.option_id,
+            self.waitlisted_at.is_not(None),
+            or_(self.waitlisted_at < mine.c.at, and_(self.waitlisted_at == mine.c.at, self.row.id <= mine.c.id)),
+        ).group_by(mine.c.option_id)
+        return dict(db.session.execute(ahead).all())
 
     def move_up(self, option: Any) -> list[ResponseChange]:
         """Give the option's free places (all of them when it no longer has a capacity) to the

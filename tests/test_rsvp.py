@@ -13,6 +13,7 @@ from sqlalchemy import func, select, text
 from service.db import db, utcnow
 from service.links import SALTS, issue_new_link, make_token
 from service.models import (
+    HotelNight,
     Outbox,
     Response,
     ResponseChange,
@@ -224,8 +225,9 @@ def test_a_full_bus_offers_the_waiting_list_and_a_freed_seat_moves_the_first_up(
     assert "Fullt: välj det för att stå på väntelistan" in page_text(app.test_client().get(link_path(second)))
     browser, _ = answer(second)
     page = page_text(browser.get(link_path(second)))
-    assert "Du står på väntelistan: vi skriver till dig om en plats blir ledig" in page
+    assert "Du är nummer 1 på väntelistan: vi skriver till dig om en plats blir ledig" in page
     answer(third)
+    assert "Du är nummer 2 på väntelistan" in page_text(app.test_client().get(link_path(third)))
 
     answer(first, transport_day1="own")  # the bus seat is freed
     db.session.rollback()
@@ -243,6 +245,24 @@ def test_a_full_bus_offers_the_waiting_list_and_a_freed_seat_moves_the_first_up(
         (c.actor, c.old and c.old["days"]["day1"]["waitlisted"], c.new["days"]["day1"]["waitlisted"]) for c in moved
     ]
     assert waitlisted == [("invitee", None, True), ("system", True, False)]
+
+
+def test_a_full_hotel_night_shows_each_waiting_invitee_their_place_in_line(before_deadline, app, event):
+    night = db.session.scalar(select(HotelNight).where(HotelNight.key == "night-24"))
+    night.capacity = 1
+    db.session.commit()
+    people = [add_invitee(event, f"Person {n}", f"person{n}@example.se") for n in (1, 2, 3)]
+    for person in people:
+        browser = app.test_client()
+        path = link_path(person)
+        assert browser.post(path, data=answer_form(csrf_token(browser.get(path)), **{"night_night-24": "y"})).status_code == 303
+    pages = [page_text(app.test_client().get(link_path(person))) for person in people]
+    assert "Natten efter onsdag 24 november 2021 (1 rum kvar)" in pages[0]  # the room Person 1 holds
+    assert "väntelistan" not in pages[0]
+    assert "Natten efter onsdag 24 november 2021 (du är nummer 1 på väntelistan)" in pages[1]
+    assert "Natten efter onsdag 24 november 2021 (du är nummer 2 på väntelistan)" in pages[2]
+    english = page_text(app.test_client().get(link_path(people[2]) + "?lang=en"))
+    assert "(you are number 2 on the waiting list)" in english
 
 
 def test_removing_an_invitee_frees_their_seat_and_putting_them_back_puts_them_last_in_line(
@@ -273,17 +293,17 @@ def test_removing_an_invitee_frees_their_seat_and_putting_them_back_puts_them_la
     def emails(invitee) -> list[str]:
         return list(db.session.scalars(select(Outbox.kind).where(Outbox.invitee_id == invitee.id).order_by(Outbox.id)))
 
-    waiting = "Du står på väntelistan"
-    assert waiting in page(bo) and waiting in page(cia)
+    waiting = "på väntelistan: vi skriver till dig"
+    assert "Du är nummer 1 " + waiting in page(bo) and "Du är nummer 2 " + waiting in page(cia)
 
     assert "Anna Andersson är borttagen från listan. Flyttade upp från väntelistan: Bo Berg." in act(anna, "remove")
-    assert waiting not in page(bo) and waiting in page(cia)
+    assert waiting not in page(bo) and "Du är nummer 1 " + waiting in page(cia)
     assert emails(bo) == ["confirmation", "moved_up"]
     assert "Fullt" in page(dan)
 
     back = act(anna, "restore")
     assert "Anna Andersson står på listan igen. En plats eller ett rum som de hade gick till någon annan" in back
-    assert waiting in page(anna) and waiting not in page(bo)
+    assert "Du är nummer 2 " + waiting in page(anna) and waiting not in page(bo)  # behind Cia
     assert emails(anna) == ["confirmation", "confirmation"]
     told = db.session.scalars(select(Outbox).where(Outbox.invitee_id == anna.id).order_by(Outbox.id.desc())).first()
     assert "Du står på listan igen, med ditt svar. En plats som du hade gick till någon annan" in told.body_text
@@ -297,6 +317,7 @@ def test_removing_an_invitee_frees_their_seat_and_putting_them_back_puts_them_la
 
     # Cia waited longer than Anna, but a removed invitee waits for nothing.
     assert "Flyttade upp" not in act(cia, "remove")
+    assert "Du är nummer 1 " + waiting in page(anna)
     assert "Flyttade upp från väntelistan: Anna Andersson." in act(bo, "remove")
     assert waiting not in page(anna)
     assert "Fullt" in page(dan)

@@ -26,6 +26,8 @@ from markupsafe import Markup
 from sqlalchemy import select
 
 from ..answers import (
+    ROOMS,
+    SEATS,
     Answer,
     check_answer,
     current_snapshot,
@@ -144,8 +146,9 @@ def answer_form_context(invitee: Invitee, event, answer_: dict | None) -> dict:
             n.id: n.capacity - rooms.get(n.id, 0) + (1 if n.id in my_nights else 0)
             for n in event.hotel_nights if n.capacity is not None
         },
-        "waiting": {option_ids.get(day["transport"]) for day in days if day["transport"] and day["waitlisted"]},
-        "waiting_nights": {night_ids.get(key) for key, night in nights if night["waitlisted"]},
+        # {option id: place in line} for each option the invitee waits for.
+        "waiting": SEATS.places_in_line(invitee.id) if any(day["waitlisted"] for day in days) else {},
+        "waiting_nights": ROOMS.places_in_line(invitee.id) if any(night["waitlisted"] for key, night in nights) else {},
     }
 
 
