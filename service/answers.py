@@ -383,11 +383,7 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
         response.hotel_nights.append(ResponseHotelNight(hotel_night=night, waitlisted_at=now if full else None))
 
     db.session.flush()
-    new = snapshot(response)
-    change = None
-    if new != old:
-        change = ResponseChange(invitee_id=invitee.id, actor=actor, actor_name=actor_name, old=old, new=new)
-        db.session.add(change)
+    change = _record_change(invitee, old, response, actor, actor_name)
     moved_up = [
         change
         for places, options, freed in ((SEATS, event.transport_options, freed_options), (ROOMS, event.hotel_nights, freed_nights))
@@ -399,6 +395,18 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
     if change is not None or moved_up:
         raise_answers_version(event.id)
     return SaveResult(response, change, moved_up)
+
+
+def _record_change(
+    invitee: Invitee, old: dict[str, Any] | None, response: Response, actor: str, actor_name: str = ""
+) -> ResponseChange | None:
+    """The history row of the answer's change from `old`, added to the session; None when it did not change."""
+    new = snapshot(response)
+    if new == old:
+        return None
+    change = ResponseChange(invitee_id=invitee.id, actor=actor, actor_name=actor_name, old=old, new=new)
+    db.session.add(change)
+    return change
 
 
 def _limited_rows(event: Event, response: Response | None) -> list[tuple[Places, Any, Any]]:
@@ -464,11 +472,7 @@ def put_back_on_list(invitee: Invitee) -> SaveResult | None:
         if not _waiting(places, row) and option.capacity is not None and places.held(option.id, response) >= option.capacity:
             setattr(row, places.waitlisted_at.key, now)
     db.session.flush()
-    new = snapshot(response)
-    change = None
-    if new != old:
-        change = ResponseChange(invitee_id=invitee.id, actor="system", old=old, new=new)
-        db.session.add(change)
+    change = _record_change(invitee, old, response, "system")
     moved_up = [moved for places, option, row in limited if _waiting(places, row) for moved in places.move_up(option)]
     db.session.flush()
     raise_answers_version(invitee.event_id)
