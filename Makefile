@@ -1,11 +1,12 @@
 # OSA's two commands: `make demo` runs the product on its embedded default
 # (SQLite, no server to install; `make demo ARGS=--simulate` makes invitees answer);
-# `make test` runs the tests.
+# `make test` runs the tests (bringing its own PostgreSQL and Redis when none answer);
+# `make test-fast` leaves out the slow end-to-end tests.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test install
+.PHONY: demo test test-fast install
 
 $(BIN)/osa: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,3 +21,6 @@ demo: $(BIN)/osa
 
 test: $(BIN)/osa
 	$(BIN)/python -m pytest
+
+test-fast: $(BIN)/osa
+	$(BIN)/python -m pytest -m "not slow"

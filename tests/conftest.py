@@ -1,15 +1,17 @@
 """Test harness: real databases, Redis, SMTP server and Celery worker.
 
-- `database_url` runs each database test twice: on a SQLite file and on a fresh
-  PostgreSQL database made for this run on the machine's server (dropped at the
-  end). Both are migrated to head with the real Alembic migrations.
+- Servers: the run uses the PostgreSQL and Redis that answer at the test addresses,
+  or starts its own for the run (tests/support/servers.py); the pytest header says which.
+  When neither can be had, the run stops at once with one message saying what to do.
+- `database_url`: a migrated database. A test runs on a SQLite file; a test marked
+  `both_backends` (locking, concurrency, migrations, SQL that differs) runs on that
+  and on a fresh PostgreSQL database made for this run (dropped at the end).
 - `app`, `client`, `runner`: the Flask app on that database, emptied after each test.
 - `event`: the bundled example event (the Skellefteå meeting), loaded from its file.
-- `redis_url`: the machine's Redis, on a database number of its own, flushed around each test.
+- `redis_url`: a Redis database number of the run's own, flushed around each test.
 - `smtp`: an aiosmtpd server in the test process that records every message.
 - `celery_worker`: a real Celery worker thread on Redis running the app's tasks.
 
-PostgreSQL or Redis being unreachable is a failure, never a skip.
 Settings for the servers: TEST_POSTGRES_URL, TEST_REDIS_URL (by default the run takes a free
 database number on the machine's Redis, so two runs at once do not collide).
 """
@@ -18,10 +20,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import datetime as dt
 import os
-import re
-import socket
 import subprocess
 import sys
 import threading
@@ -44,51 +45,65 @@ from service.events import store_event
 from service.links import make_token
 from service.models import Invitee
 
-from .smtp import RecordingSMTPServer
+from .support.helpers import csrf_token, free_port
+from .support.servers import OwnRedis, Servers, ServerUnavailable, find_or_start_servers
+from .support.smtp import RecordingSMTPServer
 
-POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-REDIS_SERVER = "redis://127.0.0.1:6379"
 _RUN_CLAIM = "osa:test-run"
+#: The run's servers, found or started in pytest_sessionstart.
+SERVERS: Servers | None = None
 
 
-def _claim_redis_database() -> str:
+def pytest_sessionstart(session):
+    """Find or start PostgreSQL and Redis before anything else, or stop the run with one clear message."""
+    global SERVERS
+    try:
+        SERVERS = find_or_start_servers()
+    except ServerUnavailable as error:
+        pytest.exit(f"OSA's tests cannot run: {error}.", returncode=3)
+
+
+def pytest_report_header(config):
+    return SERVERS.notes if SERVERS else []
+
+
+def _claim_redis_database(server: str) -> str:
     """A Redis database number no other test run is using, so runs on one machine cannot collide:
     each run marks the database it takes with a key that expires if the run dies."""
-    if os.environ.get("TEST_REDIS_URL"):
-        return os.environ["TEST_REDIS_URL"]
     for number in (11, 12, 13, 15, 10, 9, 8, 7):  # 14 is bench/fanout.py's
-        client = redis_lib.Redis.from_url(f"{REDIS_SERVER}/{number}")
+        client = redis_lib.Redis.from_url(f"{server}/{number}")
         try:
             if client.set(_RUN_CLAIM, os.getpid(), nx=True, ex=3 * 3600):
-                return f"{REDIS_SERVER}/{number}"
-        except redis_lib.ConnectionError:
-            return f"{REDIS_SERVER}/11"  # the redis_url fixture reports it unreachable
+                return f"{server}/{number}"
         finally:
             client.close()
     raise RuntimeError("every test Redis database is taken by another run")
 
 
-REDIS_URL = _claim_redis_database()
+@functools.cache
+def run_redis_url() -> str:
+    """The Redis database this run uses (broker, result store, rate limits, send throttle), claimed at first use."""
+    return SERVERS.redis_url or _claim_redis_database(SERVERS.redis_server)
+
+
 BUNDLED_EVENT = BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml"
 BACKENDS = ("sqlite", "postgresql")
 
 
 def _create_postgres_database() -> tuple[str, str]:
-    """Create an empty database for this run; return its URL and name."""
+    """Create an empty database for this run on the run's PostgreSQL; return its URL and name."""
     name = f"osa_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(SERVERS.postgres_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
             connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as error:
-        pytest.fail(f"PostgreSQL at {POSTGRES_URL} is unreachable: {error}", pytrace=False)
     finally:
         admin.dispose()
-    return sa.engine.make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False), name
+    return sa.engine.make_url(SERVERS.postgres_url).set(database=name).render_as_string(hide_password=False), name
 
 
 def _drop_postgres_database(name: str) -> None:
-    admin = sa.create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(SERVERS.postgres_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
@@ -107,8 +122,8 @@ def make_app(database_url: str, **settings):
     config = {
         "DATABASE_URL": database_url,
         "SECRET_KEYS": ["test-key-new", "test-key-old"],
-        "BROKER_URL": REDIS_URL,
-        "RESULT_BACKEND": REDIS_URL,
+        "BROKER_URL": run_redis_url(),
+        "RESULT_BACKEND": run_redis_url(),
         "BASE_URL": "http://osa.example.se",
         # Tests open many links from one address; the rate limit has its own test.
         "LINK_RATE_LIMIT": "10000 per minute",
@@ -137,9 +152,16 @@ def postgres_url():
     _drop_postgres_database(name)
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
+def pytest_generate_tests(metafunc):
+    """A database test runs on SQLite; one marked `both_backends` runs on PostgreSQL too."""
+    if "database_url" in metafunc.fixturenames:
+        both = metafunc.definition.get_closest_marker("both_backends") is not None
+        metafunc.parametrize("database_url", BACKENDS if both else BACKENDS[:1], indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 def database_url(request, tmp_path_factory):
-    """A migrated database: every test that uses it runs on SQLite and on PostgreSQL."""
+    """A migrated database of the backend the test is parametrized with (see pytest_generate_tests)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'osa.sqlite3'}"
     else:
@@ -206,13 +228,12 @@ def event(app):
 
 @pytest.fixture
 def redis_url():
-    client = redis_lib.Redis.from_url(REDIS_URL)
-    try:
-        client.flushdb()
-    except redis_lib.ConnectionError as error:
-        pytest.fail(f"Redis at {REDIS_URL} is unreachable: {error}", pytrace=False)
+    """The run's Redis database, empty at the start and the end of the test."""
+    url = run_redis_url()
+    client = redis_lib.Redis.from_url(url)
+    client.flushdb()
     client.set(_RUN_CLAIM, os.getpid(), ex=3 * 3600)
-    yield REDIS_URL
+    yield url
     client.flushdb()
     client.set(_RUN_CLAIM, os.getpid(), ex=3 * 3600)
     client.close()
@@ -220,20 +241,23 @@ def redis_url():
 
 def pytest_sessionfinish(session, exitstatus):
     """Give the run's Redis database back."""
-    client = redis_lib.Redis.from_url(REDIS_URL)
-    try:
-        if client.get(_RUN_CLAIM) == str(os.getpid()).encode():
-            client.delete(_RUN_CLAIM)
-    except redis_lib.ConnectionError:
-        pass
-    finally:
-        client.close()
+    if SERVERS is None:
+        return
+    if run_redis_url.cache_info().currsize and not SERVERS.redis_url:
+        client = redis_lib.Redis.from_url(run_redis_url())
+        try:
+            if client.get(_RUN_CLAIM) == str(os.getpid()).encode():
+                client.delete(_RUN_CLAIM)
+        except redis_lib.ConnectionError:
+            pass
+        finally:
+            client.close()
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def pytest_unconfigure(config):
+    """Stop the servers the run started, after every fixture is torn down."""
+    if SERVERS is not None:
+        SERVERS.stop()
 
 
 @pytest.fixture
@@ -318,11 +342,6 @@ def add_admin(username: str = "sekretariatet", password: str = ADMIN_PASSWORD):
     return user
 
 
-def csrf_token(response) -> str:
-    """The CSRF token of the (first) form on a page."""
-    return re.search(r'name="csrf_token"[^>]* value="([^"]+)"', response.get_data(as_text=True)).group(1)
-
-
 @pytest.fixture
 def admin_client(app, client):
     """A test client signed in to the admin as the secretariat."""
@@ -363,19 +382,28 @@ def live_server(app):
         yield server
 
 
-CHROMIUM = "/usr/bin/chromium"
+#: Debian's chromium by default; TEST_CHROMIUM names another Chromium build.
+CHROMIUM = os.environ.get("TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--no-first-run",
 ]
 
 
+def pytest_collection_modifyitems(session, config, items):
+    """Browser tests need chromium: say so once, before anything runs, rather than once per test."""
+    if not os.path.exists(CHROMIUM) and any("browser" in getattr(item, "fixturenames", ()) for item in items):
+        pytest.exit(
+            f"OSA's browser tests need Chromium at {CHROMIUM}: install Debian's chromium "
+            "(apt-get install chromium), set TEST_CHROMIUM to another Chromium, or run `make test-fast`, "
+            "which leaves the browser tests out.", returncode=3,
+        )
+
+
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
 
-    if not os.path.exists(CHROMIUM):
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium)", pytrace=False)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield browser
@@ -491,38 +519,6 @@ def running_workers(app, count: int):
             worker.terminate()
         for worker in workers:
             worker.wait(20)
-
-
-class OwnRedis:
-    """A redis-server of the test's own, on a free port, that can be restarted (it keeps nothing)."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        client = redis_lib.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis_lib.ConnectionError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
-        client.close()
-
-    def stop(self):
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
 
 @pytest.fixture

@@ -3,17 +3,17 @@ behalf, import, previews, the mail log, exports and the hotel's link."""
 
 from __future__ import annotations
 
-import html
 import io
 import re
 
 import openpyxl
 import pytest
+import time_machine
 from markupsafe import escape
 from sqlalchemy import func, select, text
 from werkzeug.routing import IntegerConverter
 
-from service.db import db
+from service.db import db, utcnow
 from service.links import hotel_url
 from service.models import (
     AdminUser,
@@ -26,19 +26,13 @@ from service.models import (
 )
 from service.notifications import queue_invitation
 
-from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, csrf_token, link_path
+from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, link_path
+from .support.helpers import csrf_token, database_state, page_text
 
 TABLES = ("admin_user", "event", "invitee", "response", "response_day", "response_meal", "response_diet",
           "response_hotel_night", "response_change", "outbox")
 
 
-def database_state() -> dict:
-    db.session.rollback()
-    return {table: db.session.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all() for table in TABLES}
-
-
-def page_text(response) -> str:
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
 
 
 def admin_urls(app) -> list[tuple[str, str]]:
@@ -95,7 +89,7 @@ def test_a_new_password_signs_out_the_sessions_of_the_old_one(app, runner, admin
 
 def test_every_admin_url_sends_a_stranger_to_the_sign_in_page(app, event, client):
     invitee = add_invitee(event)
-    before = database_state()
+    before = database_state(db.session, TABLES)
     token = csrf_token(client.get("/admin/login"))  # a stranger's own valid token, so only the login check stops them
     urls = admin_urls(app)
     assert len(urls) >= 30
@@ -104,20 +98,20 @@ def test_every_admin_url_sends_a_stranger_to_the_sign_in_page(app, event, client
         assert response.status_code in (302, 401, 403), (method, url, response.status_code)
         if response.status_code == 302:
             assert response.location.startswith("/admin/login"), (method, url, response.location)
-    assert database_state() == before
+    assert database_state(db.session, TABLES) == before
     assert db.session.get(Invitee, invitee.id).removed_at is None
 
 
 def test_with_a_session_but_no_csrf_token_every_post_is_refused(app, event, admin_client):
     add_invitee(event)
-    before = database_state()
+    before = database_state(db.session, TABLES)
     posts = [url for method, url in admin_urls(app) if method == "POST"]
     assert len(posts) >= 10
     for url in posts:
         response = admin_client.post(url, data={"id": "1"})
         assert response.status_code == 400, (url, response.status_code)
         assert "Försök igen" in page_text(response)
-    assert database_state() == before
+    assert database_state(db.session, TABLES) == before
     assert admin_client.get("/admin/").status_code == 200  # still signed in: nothing was logged out either
 
 
@@ -172,13 +166,13 @@ def test_an_answer_on_someones_behalf_is_recorded_as_such_and_confirmed_to_them(
 def test_an_inconsistent_answer_on_someones_behalf_is_refused_and_changes_nothing(before_deadline, event, admin_client):
     anna = add_invitee(event)
     path = f"/admin/invitees/{anna.id}/answer"
-    before = database_state()
+    before = database_state(db.session, TABLES)
     refused = admin_client.post(path, data={
         "csrf_token": csrf_token(admin_client.get(path)), "day_day1": "no", "meal_dinner-day1": "y", "day_day2": "no",
     })
     assert refused.status_code == 400
     assert "Inget är sparat ännu." in page_text(refused)
-    assert database_state() == before
+    assert database_state(db.session, TABLES) == before
 
 
 def test_a_new_link_revokes_the_old_and_sends_the_invitation_with_the_new(before_deadline, event, admin_client):
@@ -241,13 +235,13 @@ def test_the_list_filters_by_status_role_organisation_transport_and_search(befor
 def test_an_import_with_an_error_reports_the_row_and_imports_nothing(event, admin_client):
     page = admin_client.get("/admin/import")
     bad = "namn;e-post;roll\nAnna Andersson;anna@example.se;kso\nBo Berg;bo-at-example.se;official\n"
-    before = database_state()
+    before = database_state(db.session, TABLES)
     response = admin_client.post("/admin/import", data={
         "csrf_token": csrf_token(page), "file": (io.BytesIO(bad.encode("cp1252")), "inbjudna.csv")},
         content_type="multipart/form-data")
     assert response.status_code == 400
     assert "rad 3, e-post: 'bo-at-example.se' är inte en giltig e-postadress" in page_text(response)
-    assert database_state() == before
+    assert database_state(db.session, TABLES) == before
 
     good = bad.replace("bo-at-example.se", "bo@example.se")
     response = admin_client.post("/admin/import", data={
@@ -267,7 +261,7 @@ KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_b
 @pytest.mark.parametrize("language", ["sv", "en"])
 def test_every_kind_of_email_has_a_preview_and_writes_nothing(before_deadline, event, admin_client, language):
     add_invitee(event)
-    before = database_state()
+    before = database_state(db.session, TABLES)
     for kind in KINDS:
         page = admin_client.get(f"/admin/previews/{kind}/{language}")
         assert page.status_code == 200, kind
@@ -277,15 +271,17 @@ def test_every_kind_of_email_has_a_preview_and_writes_nothing(before_deadline, e
         assert frame.status_code == 200 and frame.get_data(as_text=True).lstrip().lower().startswith("<!doctype html")
         assert "frame-ancestors 'self'" in frame.headers["Content-Security-Policy"]
     assert admin_client.get("/admin/previews/nonsense/sv").status_code == 404
-    assert database_state() == before
+    assert database_state(db.session, TABLES) == before
 
 
 def test_the_invitation_preview_is_the_invitation_as_sent(before_deadline, event, admin_client):
     anna = add_invitee(event, language="en")
-    preview = admin_client.get(f"/admin/previews/invitation/en?invitee={anna.id}").get_data(as_text=True)
+    # The personal link carries the second it was signed: preview and send happen in the same second.
+    with time_machine.travel(utcnow(), tick=False):
+        preview = admin_client.get(f"/admin/previews/invitation/en?invitee={anna.id}").get_data(as_text=True)
+        queue_invitation(anna)
+        db.session.commit()
     text_part = re.search(r'<pre class="text-part">(.*?)</pre>', preview, re.S).group(1)
-    queue_invitation(anna)
-    db.session.commit()
     sent = db.session.scalar(select(Outbox).where(Outbox.invitee_id == anna.id))
     assert text_part == str(escape(sent.body_text))
     assert f'<dd class="subject">{escape(sent.subject)}</dd>' in preview
@@ -376,23 +372,25 @@ def test_the_bus_and_pickup_lists_show_who_travels(before_deadline, event, admin
 def test_the_hotel_link_shows_the_numbers_until_it_is_revoked(before_deadline, app, event, admin_client):
     anna = add_invitee(event)
     answer_directly(anna, True, True)
-    link = hotel_url(event).removeprefix(app.config["BASE_URL"])
+    # A link carries the second it was signed, so each is read from what the secretariat sees.
+    hotel_link = re.compile(re.escape(app.config["BASE_URL"]) + r"(/hotel/[\w.-]+)")
+    admin_page = admin_client.get("/admin/hotel")
+    link = hotel_link.search(admin_page.get_data(as_text=True)).group(1)
     page = admin_client.get(link)
     assert page.status_code == 200
     text_ = page_text(page)
     assert "The Wood Hotel" in text_ and "Antal just nu" in text_
     assert re.search(r"Dag 1, torsdag 25 november 2021 1\b", text_)
 
-    admin_page = admin_client.get("/admin/hotel")
-    assert link in admin_page.get_data(as_text=True)
     final_numbers = page_text(admin_client.get("/admin/previews/hotel_final/sv"))
-    assert f"Antalet som det står just nu finns alltid på {app.config['BASE_URL']}{link}" in final_numbers
-    admin_client.post("/admin/hotel/revoke", data={"csrf_token": csrf_token(admin_page)})
+    assert "Antalet som det står just nu finns alltid på " + app.config["BASE_URL"] + "/hotel/" in final_numbers
+    assert admin_client.get(hotel_link.search(final_numbers).group(1)).status_code == 200
+    revoked_page = admin_client.post("/admin/hotel/revoke", data={"csrf_token": csrf_token(admin_page)},
+                                     follow_redirects=True)
     revoked = admin_client.get(link)
     assert revoked.status_code == 403
     assert "Länken fungerar inte längre Sekretariatet har ersatt eller stängt den här länken" in page_text(revoked)
-    db.session.rollback()
-    new_link = hotel_url(db.session.get(Event, event.id)).removeprefix(app.config["BASE_URL"])
+    new_link = hotel_link.search(revoked_page.get_data(as_text=True)).group(1)
     assert new_link != link and admin_client.get(new_link).status_code == 200
     assert admin_client.get("/hotel/garbage").status_code == 400
 

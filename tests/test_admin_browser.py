@@ -6,9 +6,13 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
+
 from playwright.sync_api import expect
 
 from .conftest import ADMIN_PASSWORD, add_admin
+
+pytestmark = pytest.mark.slow
 
 BAD_FILE = "namn;e-post;organisation;roll\nAnna Andersson;anna@example.se;Skellefteå kommun;kso\n" \
            "Bo Berg;bo-at-example.se;Luleå kommun;official\n"

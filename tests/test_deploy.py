@@ -176,6 +176,7 @@ def http_ok(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_the_procfile_stack_runs_an_invitation_answer_and_confirmation(pg_app, redis_url, smtp, tmp_path):
     port = free_port()
     pg_app.config.update(SMTP_HOST=smtp.host, SMTP_PORT=smtp.port, REDIS_URL=redis_url, SEND_RATE_PER_MINUTE=0)
@@ -231,6 +232,7 @@ def test_the_procfile_stack_runs_an_invitation_answer_and_confirmation(pg_app, r
 # --- The demo -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_ctrl_c(tmp_path):
     port, smtp_port = free_port(), free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("OSA_")}

@@ -1,5 +1,6 @@
 """`osa event load` and `osa event show`: the secretariat defines the meeting from its file."""
 
+import pytest
 from sqlalchemy import func, select
 
 from service.answers import (
@@ -89,6 +90,7 @@ def test_loading_the_same_file_again_changes_nothing(runner, event):
     assert db.session.get(Event, event.id).updated_at == updated_at
 
 
+@pytest.mark.both_backends
 def test_a_changed_file_updates_the_event_in_place(runner, event, tmp_path):
     lunch_id = db.session.scalar(select(Meal.id).where(Meal.key == "lunch-day1"))
     changed = tmp_path / "event.toml"
@@ -139,6 +141,7 @@ def test_show_without_an_event_says_how_to_load_one(runner):
     assert "no event is loaded; load one with: osa event load" in result.output
 
 
+@pytest.mark.both_backends
 def test_a_raised_capacity_moves_the_first_waiting_up_into_the_new_places(runner, event, tmp_path):
     text = BUNDLED_EVENT.read_text(encoding="utf-8")
     bus_capacity = 'place = "The Wood Hotel, Torggatan 3, Skellefteå centrum"\ncapacity = 50\n'

@@ -4,6 +4,7 @@ import smtplib
 from email.message import EmailMessage
 
 import redis
+import pytest
 from sqlalchemy import text
 
 from service.db import db
@@ -38,6 +39,7 @@ def test_a_real_worker_runs_a_task_against_the_test_database(app, celery_worker)
     assert result == {"database": db.engine.dialect.name, "status": "ok"}
 
 
+@pytest.mark.both_backends
 def test_database_fixture_is_migrated(app):
     tables = set(db.session.execute(text(
         "SELECT name FROM sqlite_master WHERE type='table'"

@@ -178,6 +178,7 @@ def test_files_that_are_not_invitee_lists(event):
     assert db.session.scalar(select(func.count()).select_from(Invitee)) == 0
 
 
+@pytest.mark.both_backends
 def test_reimporting_changes_nothing_and_a_changed_row_updates_that_invitee(event):
     data = csv_bytes([SWEDISH_HEADER, *PEOPLE], "utf-8-sig", ";")
     import_invitees(event, "a.csv", data)
@@ -199,6 +200,7 @@ def test_reimporting_changes_nothing_and_a_changed_row_updates_that_invitee(even
     assert db.session.scalar(select(func.count()).select_from(Invitee)) == 3
 
 
+@pytest.mark.both_backends
 def test_ten_thousand_rows_in_one_transaction(event):
     rows = [ENGLISH_HEADER] + [
         [f"Invitee {n}", f"invitee{n}@example.se", f"Kommun {n % 290}", "official", "sv"] for n in range(10_000)

@@ -5,6 +5,7 @@ import datetime as dt
 import re
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from service.answers import Answer, DayAnswer, save_answer
@@ -49,6 +50,7 @@ def test_schedule_shows_every_job_in_local_time(event, runner):
     ]
 
 
+@pytest.mark.both_backends
 def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event, runner):
     answered = add_invitee(event, "Anna Svar", "anna.svar@example.se")
     opted_out = add_invitee(event, "Bo Nej", "bo.nej@example.se")
@@ -132,6 +134,7 @@ def test_the_day_before_each_attendee_gets_their_own_logistics(before_deadline, 
     assert run_due_jobs(only="day-before") == [("day-before-day2", "missed", 0)]
 
 
+@pytest.mark.both_backends
 def test_jobs_fire_at_the_local_hour_on_both_sides_of_the_end_of_summer_time(app):
     # The meeting three weeks earlier: reminders in October (summer time), the days in November.
     moved = store_event(parse_event(BUNDLED_EVENT.read_text(encoding="utf-8"), move_days=-21)).event
@@ -167,6 +170,7 @@ def test_opting_out_of_reminders_asks_first_and_stops_only_reminders(before_dead
     assert invitee.reminders_opted_out is True
 
 
+@pytest.mark.both_backends
 def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, event):
     import base64
     import csv
@@ -252,6 +256,7 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
     assert base64.b64decode(next(a for a in row.attachments if a["filename"].endswith(".png"))["data"])[:4] == b"\x89PNG"
 
 
+@pytest.mark.both_backends
 def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_changes(before_deadline, event):
     def choose(person, meals, nights=(), diets=()):
         begin_write()

@@ -44,6 +44,7 @@ def parts(message) -> list[str]:
     return [part.get_content_type() for part in message.walk() if not part.is_multipart()]
 
 
+@pytest.mark.both_backends
 def test_inviting_200_delivers_one_each_and_again_delivers_none(before_deadline, event, mailer, celery_worker, runner):
     invitees = add_invitees(event, 200)
     result = runner.invoke(args=["invitations", "send"])
@@ -150,6 +151,7 @@ def test_invitation_ics_times_equal_the_event_file(before_deadline, event, maile
     assert entries[0].decoded("DTSTART") == dt.datetime(2021, 11, 25, 9, 0, tzinfo=STOCKHOLM)
 
 
+@pytest.mark.both_backends
 def test_a_relay_that_answers_421_at_first_gets_everything_once(before_deadline, event, mailer, celery_worker):
     invitees = add_invitees(event, 10)
     mailer.fail_next_data = 3
@@ -180,6 +182,7 @@ def test_a_recipient_refused_with_550_fails_at_once_and_the_others_arrive(
     assert sorted(mailer.recipients()) == sorted(i.email for i in invitees if i is not invitees[2])
 
 
+@pytest.mark.slow
 def test_the_send_rate_is_never_exceeded(before_deadline, app, event, mailer, celery_worker):
     app.config["SEND_RATE_PER_MINUTE"] = 120
     for invitee in add_invitees(event, 60):

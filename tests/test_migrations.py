@@ -15,6 +15,8 @@ from .conftest import (
     make_app,
 )
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture(params=BACKENDS)
 def empty_database_url(request, tmp_path):

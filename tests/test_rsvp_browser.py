@@ -2,12 +2,16 @@
 
 import re
 
+import pytest
+
 from sqlalchemy import select
 
 from service.db import db
 from service.models import Response, ResponseChange
 
 from .conftest import link_path
+
+pytestmark = pytest.mark.slow
 
 
 def no_horizontal_scroll(page) -> bool:

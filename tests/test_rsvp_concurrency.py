@@ -16,8 +16,10 @@ from service.answers import Answer, DayAnswer, save_answer
 from service.db import begin_write, db
 from service.models import Response, ResponseChange, ResponseDay, TransportOption
 
-from .concurrent_poster import post_when_released
 from .conftest import add_invitee, link_path
+from .support.concurrent_poster import post_when_released
+
+pytestmark = pytest.mark.both_backends
 
 ROUNDS = 50
 
@@ -48,6 +50,7 @@ def two_clients():
         process.join(30)
 
 
+@pytest.mark.slow
 def test_two_processes_race_for_the_last_bus_seat(before_deadline, live_server, event, two_clients):
     queues, results = two_clients
     bus = db.session.scalar(select(TransportOption).where(TransportOption.key == "bus"))

@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlalchemy import select
 
 from service.answers import Answer, DayAnswer, save_answer
@@ -17,6 +18,8 @@ from service.models import Invitee, Outbox
 from service.notifications import queue_answer_emails
 
 from .conftest import add_invitee, link_path, wait_for_outbox
+
+pytestmark = pytest.mark.both_backends
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 

@@ -2,8 +2,9 @@
 
 It records every accepted message with its envelope and the time it arrived,
 and can be told to answer some attempts with an error (a 421 while "down", a
-550 for one recipient) or to take its time over each message, to test how
-OSA's sending copes.
+550 for one recipient), to take its time over each message, or to hold its reply
+to one message until released (a sender that dies at the instant the relay
+accepted its message), to test how OSA's sending copes.
 """
 
 from __future__ import annotations
@@ -48,6 +49,13 @@ class _Handler:
             self.server.messages.append(
                 ReceivedMessage(envelope.mail_from, list(envelope.rcpt_tos), message, time.monotonic())
             )
+            hold = self.server.hold_after is not None and len(self.server.messages) > self.server.hold_after
+            if hold:
+                self.server.hold_after = None
+                self.server.held.append(envelope.rcpt_tos[0])
+                self.server.holding.set()
+        if hold:
+            await asyncio.get_running_loop().run_in_executor(None, self.server._released.wait)
         return "250 Message accepted for delivery"
 
 
@@ -64,13 +72,31 @@ class RecordingSMTPServer:
         self.failure_reply = "421 4.3.2 Service not available, try again later"
         #: Seconds the relay takes over each message (a slow relay).
         self.data_delay = 0.0
+        #: Hold the reply to the message that comes after this many are recorded (None: never).
+        self.hold_after: int | None = None
+        #: Set while a reply is held; `held` lists the recipients of every message held so far.
+        self.holding = threading.Event()
+        self.held: list[str] = []
+        self._released = threading.Event()
         self._controller = Controller(_Handler(self), hostname=host, port=port)
 
     def start(self) -> None:
         self._controller.start()
 
     def stop(self) -> None:
+        self.release()
         self._controller.stop()
+
+    def hold_reply_after(self, count: int) -> None:
+        """Record the message that comes after `count` have been, then keep its sender waiting for the reply."""
+        self._released.clear()
+        self.holding.clear()
+        self.hold_after = count
+
+    def release(self) -> None:
+        """Send the held reply (to whoever is still listening)."""
+        self.hold_after = None
+        self._released.set()
 
     def recipients(self) -> list[str]:
         with self.lock:

@@ -1,0 +1,49 @@
+"""Small helpers every test file may use: free ports, waiting for a condition,
+a form's CSRF token, what a page says, and a snapshot of the database."""
+
+from __future__ import annotations
+
+import html
+import re
+import socket
+import time
+
+from sqlalchemy import text
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "the condition"):
+    """Poll `predicate` until it returns something true, and return that.
+
+    The timeout only stops a test that would otherwise hang: nothing here races a clock.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def csrf_token(response) -> str:
+    """The CSRF token of the (first) form on a page."""
+    return re.search(r'name="csrf_token"[^>]* value="([^"]+)"', response.get_data(as_text=True)).group(1)
+
+
+def page_text(response) -> str:
+    """The words a reader sees on a page: tags gone, entities decoded, white space collapsed."""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
+
+
+def database_state(session, tables) -> dict:
+    """Every row of `tables` with all columns (timestamps included), to prove a request changed nothing."""
+    session.rollback()
+    return {table: session.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all() for table in tables}
