@@ -44,8 +44,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         queue = Path(app.instance_path) / "celery-queue"
         (queue / "processed").mkdir(parents=True, exist_ok=True)
         app.config["BROKER_URL"] = "filesystem://localhost/"
+        # Every folder kombu uses lies in the instance (its control folder defaults to ./control).
         broker_options = {"data_folder_in": str(queue), "data_folder_out": str(queue),
-                          "processed_folder": str(queue / "processed"), "store_processed": False}
+                          "processed_folder": str(queue / "processed"), "store_processed": False,
+                          "control_folder": str(queue / "control")}
     if not settings["RESULT_BACKEND"]:
         results_db = Path(app.instance_path) / "celery-results.sqlite3"
         app.config["RESULT_BACKEND"] = f"db+sqlite:///{results_db}"

@@ -13,17 +13,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 import time
 from pathlib import Path
 
 import click
-from flask import Flask
-from flask.cli import FlaskGroup
+from flask import Flask, current_app
+from flask_babel import force_locale, gettext, ngettext
+from flask.cli import FlaskGroup, ScriptInfo
 from sqlalchemy import func, select
 
 from .dates import format_datetime
-from .db import begin_write, db
+from .db import begin_write, db, schema_problem, utcnow
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .invitees import InviteeFileError, import_invitees
@@ -47,12 +49,33 @@ def _event_or_fail(slug: str | None):
     return event
 
 
-event_cli = click.Group("event", help="Define the event from its TOML file.")
-invitees_cli = click.Group("invitees", help="Import and list invitees.")
-invitations_cli = click.Group("invitations", help="Send the invitations.")
-outbox_cli = click.Group("outbox", help="See and retry the emails OSA sends.")
-jobs_cli = click.Group("jobs", help="Run scheduled jobs now, or preview them.")
-admin_cli = click.Group("admin", help="Accounts for the secretariat's admin.")
+class _NeedsDatabase:
+    """A command that reads or writes OSA's tables: before it runs, the database must be reachable
+    and migrated, or the user is told what to do (exit status 1) instead of meeting a raw SQL error."""
+
+    def invoke(self, ctx: click.Context):
+        if not current_app:
+            ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
+        problem = schema_problem()
+        if problem:
+            raise click.ClickException(problem)
+        return super().invoke(ctx)
+
+
+class DatabaseGroup(_NeedsDatabase, click.Group):
+    pass
+
+
+class DatabaseCommand(_NeedsDatabase, click.Command):
+    pass
+
+
+event_cli = DatabaseGroup("event", help="Define the event from its TOML file.")
+invitees_cli = DatabaseGroup("invitees", help="Import and list invitees.")
+invitations_cli = DatabaseGroup("invitations", help="Send the invitations.")
+outbox_cli = DatabaseGroup("outbox", help="See and retry the emails OSA sends.")
+jobs_cli = DatabaseGroup("jobs", help="Run scheduled jobs now, or preview them.")
+admin_cli = DatabaseGroup("admin", help="Accounts for the secretariat's admin.")
 
 
 @event_cli.command("load")
@@ -184,24 +207,55 @@ def run_jobs_command(job: str | None, dry_run: bool) -> None:
         click.echo(f"{name}: {state}, {emails} email(s)")
 
 
-@click.command("schedule")
+@click.command("schedule", cls=DatabaseCommand)
 @click.option("--event", "slug", help="The event's id (default: the newest event).")
-def schedule_command(slug: str | None) -> None:
-    """Each scheduled job, when it is due in the event's local time, and whether it has run."""
+@click.option("--lang", type=click.Choice(["sv", "en"]), help="The language to write in (default: the event's).")
+def schedule_command(slug: str | None, lang: str | None) -> None:
+    """Each scheduled job, when it is due in the event's local time, and whether it ran, was missed or is to come."""
     event = _event_or_fail(slug)
+    language = lang or event.default_language
+    with force_locale(language):
+        for line in schedule_lines(event, language):
+            click.echo(line)
+
+
+def schedule_lines(event, language: str) -> list[str]:
+    """The lines of `osa schedule`: a due time, the job, and what became of it or will."""
+    now = utcnow()
+    grace = dt.timedelta(hours=float(current_app.config["JOB_GRACE_HOURS"]))
     runs = {(run.job, run.scheduled_for): run for run in db.session.scalars(select(JobRun).where(JobRun.event_id == event.id))}
-    notices = [due for due in due_times(event) if due.job == "hotel-changes"]
-    for due in due_times(event):
+
+    def when(instant: dt.datetime) -> str:
+        return format_datetime(instant, event.timezone, language)
+
+    due_list = list(due_times(event))
+    notices = [due for due in due_list if due.job == "hotel-changes"]
+    rows = []
+    for due in due_list:
         if due.job == "hotel-changes":
             if due.at == notices[0].at:
                 sent = sum(runs[(n.job, n.at)].emails for n in notices if (n.job, n.at) in runs)
                 minutes = int((notices[1].at - notices[0].at).total_seconds() // 60) if len(notices) > 1 else 0
-                click.echo(f"{format_datetime(due.at, event.timezone)}  {due.job:<18} every {minutes} min until "
-                           f"{format_datetime(notices[-1].at, event.timezone)}, {sent} notice(s) sent")
+                state = ngettext("every %(minutes)d min until %(end)s, %(num)d notice sent",
+                                 "every %(minutes)d min until %(end)s, %(num)d notices sent", sent,
+                                 minutes=minutes, end=when(notices[-1].at))
+                rows.append((when(due.at), due.job, state))
             continue
         run = runs.get((due.job, due.at))
-        state = f"{run.state}, {run.emails} email(s)" if run else "to come"
-        click.echo(f"{format_datetime(due.at, event.timezone)}  {due.job:<18} {state}")
+        last_chance = min(due.at + grace, due.too_late_at)
+        if run is not None and run.state == "done":
+            state = ngettext("ran, %(num)d email", "ran, %(num)d emails", run.emails)
+        elif run is not None:
+            state = gettext("missed: it was too late when the workers ran it")
+        elif due.at > now:
+            state = gettext("to come")
+        elif now < last_chance:
+            state = gettext("late: runs when a worker is up, until %(time)s", time=when(last_chance))
+        else:
+            state = gettext("missed: it passed while no worker ran, and it is too late now")
+        rows.append((when(due.at), due.job, state))
+    width = max((len(row[0]) for row in rows), default=0)
+    return [f"{at:<{width}}  {job:<18} {state}" for at, job, state in rows]
 
 
 @admin_cli.command("create-user")

@@ -11,7 +11,7 @@ import datetime as dt
 import sqlite3
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event, exc
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase
@@ -112,3 +112,28 @@ def insert(entity):
     dialect = db.session.get_bind().dialect.name
     return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(entity)
 
+
+
+def schema_problem() -> str | None:
+    """Why the database cannot be used yet, in words for the person at the terminal; None when it can.
+
+    It is reachable and at the newest migration, or this says what to do: set it up, upgrade it,
+    or reach it (the address shown without its password).
+    """
+    from alembic.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+    from flask import current_app
+
+    migrate = current_app.extensions["migrate"]
+    heads = set(ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory)).get_heads())
+    try:
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except exc.OperationalError as error:
+        address = db.engine.url.render_as_string(hide_password=True)
+        return f"the database at {address} cannot be reached ({type(error.orig).__name__})"
+    if not current:
+        return "the database is not set up: run `osa db upgrade`"
+    if current != heads:
+        return "the database was made by another version of OSA: run `osa db upgrade`"
+    return None

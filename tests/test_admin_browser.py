@@ -4,26 +4,17 @@ with a real Celery worker sending to a real SMTP server."""
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
-
 from playwright.sync_api import expect
 
 from .conftest import ADMIN_PASSWORD, add_admin
+from .support.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 
 BAD_FILE = "namn;e-post;organisation;roll\nAnna Andersson;anna@example.se;Skellefteå kommun;kso\n" \
            "Bo Berg;bo-at-example.se;Luleå kommun;official\n"
-
-
-def wait_for(predicate, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.2)
 
 
 def test_the_secretariat_imports_previews_sends_and_answers_for_an_invitee(

@@ -6,6 +6,7 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import select
 
 from service.answers import Answer, DayAnswer, save_answer
@@ -37,17 +38,44 @@ def outbox_of(address: str) -> list[str]:
     return list(db.session.scalars(select(Outbox.kind).where(Outbox.recipient == address).order_by(Outbox.id)))
 
 
-def test_schedule_shows_every_job_in_local_time(event, runner):
-    result = runner.invoke(args=["schedule"])
-    assert result.output.splitlines() == [
-        "måndag 8 november 2021 kl. 09.00  reminder-7         to come",
-        "lördag 13 november 2021 kl. 09.00  reminder-2         to come",
-        "torsdag 18 november 2021 kl. 12.00  hotel-final        to come",
-        "torsdag 18 november 2021 kl. 13.00  hotel-changes      every 60 min until "
-        "fredag 26 november 2021 kl. 12.00, 0 notice(s) sent",
-        "onsdag 24 november 2021 kl. 14.00  day-before-day1    to come",
-        "torsdag 25 november 2021 kl. 14.00  day-before-day2    to come",
+def test_schedule_shows_every_job_in_local_time_and_what_became_of_it(event, runner):
+    with time_machine.travel(local(2021, 11, 1, 9, 0), tick=False):
+        queue_invitation(add_invitee(event))
+        db.session.commit()
+        assert runner.invoke(args=["schedule"]).output.splitlines() == [
+            "måndag 8 november 2021 kl. 09.00    reminder-7         kommer",
+            "lördag 13 november 2021 kl. 09.00   reminder-2         kommer",
+            "torsdag 18 november 2021 kl. 12.00  hotel-final        kommer",
+            "torsdag 18 november 2021 kl. 13.00  hotel-changes      "
+            "var 60:e minut till fredag 26 november 2021 kl. 12.00, 0 ändringsbesked skickade",
+            "onsdag 24 november 2021 kl. 14.00   day-before-day1    kommer",
+            "torsdag 25 november 2021 kl. 14.00  day-before-day2    kommer",
+        ]
+    # No worker ran for days: the first reminder is past its grace, the second is still within it.
+    with time_machine.travel(local(2021, 11, 13, 10, 30), tick=False):
+        lines = runner.invoke(args=["schedule"]).output.splitlines()
+        assert lines[0].endswith("reminder-7         missad: tiden gick medan ingen arbetsprocess var igång, "
+                                 "och nu är det för sent")
+        assert lines[1].endswith("reminder-2         sen: körs när en arbetsprocess är igång, "
+                                 "senast lördag 13 november 2021 kl. 15.00")
+        assert lines[2].endswith("hotel-final        kommer")
+        run_due_jobs()
+        english = runner.invoke(args=["schedule", "--lang", "en"]).output.splitlines()
+    assert [re.split(r" {2,}", line) for line in english[:3]] == [
+        ["Monday 8 November 2021 at 09:00", "reminder-7", "missed: it was too late when the workers ran it"],
+        ["Saturday 13 November 2021 at 09:00", "reminder-2", "ran, 1 email"],
+        ["Thursday 18 November 2021 at 12:00", "hotel-final", "to come"],
     ]
+
+
+def test_every_command_on_a_database_never_set_up_says_how_to_set_it_up(tmp_path, other_app):
+    fresh = other_app(DATABASE_URL=f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}")
+    runner = fresh.test_cli_runner()
+    for args in (["event", "load", str(BUNDLED_EVENT)], ["schedule"], ["outbox", "list"], ["invitees", "import", str(BUNDLED_EVENT)]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 1, args
+        assert result.stderr == "Error: the database is not set up: run `osa db upgrade`\n", args
+        assert result.stdout == ""
 
 
 @pytest.mark.both_backends

@@ -184,14 +184,16 @@ def test_a_recipient_refused_with_550_fails_at_once_and_the_others_arrive(
 
 @pytest.mark.slow
 def test_the_send_rate_is_never_exceeded(before_deadline, app, event, mailer, celery_worker):
+    # At 120 a minute no second may see more than 2 messages, however the machine's speed varies:
+    # each slot is a full interval after the relay's last reply.
     app.config["SEND_RATE_PER_MINUTE"] = 120
-    for invitee in add_invitees(event, 60):
+    for invitee in add_invitees(event, 20):
         queue_invitation(invitee)
     db.session.commit()
-    wait_for_outbox(all_sent(60), timeout=120)
+    wait_for_outbox(all_sent(20), timeout=120)
     arrivals = sorted(received.received_at for received in mailer.messages)
     busiest = max(sum(1 for t in arrivals if start <= t < start + 1.0) for start in arrivals)
-    assert len(arrivals) == 60
+    assert len(arrivals) == 20
     assert busiest <= 2, sorted(round(c - a, 3) for a, c in zip(arrivals, arrivals[2:]))[:5]
 
 

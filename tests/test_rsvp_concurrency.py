@@ -5,7 +5,6 @@ import http.cookiejar
 import multiprocessing
 import re
 import threading
-import time
 import urllib.parse
 import urllib.request
 
@@ -18,6 +17,7 @@ from service.models import Response, ResponseChange, ResponseDay, TransportOptio
 
 from .conftest import add_invitee, link_path
 from .support.concurrent_poster import post_when_released
+from .support.helpers import wait_for
 
 pytestmark = pytest.mark.both_backends
 
@@ -133,15 +133,9 @@ def test_a_seat_given_while_a_save_waits_for_the_lock_is_passed_on_when_that_sav
 
 def waiting_for_lock(connection, timeout: float = 30.0) -> None:
     """Return once another session of this database waits for a row lock."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        waiting = connection.exec_driver_sql(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        ).scalar()
-        if waiting:
-            return
-        time.sleep(0.02)
-    raise AssertionError("the save never waited for the lock")
+    wait_for(lambda: connection.exec_driver_sql(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    ).scalar(), timeout, "the save to wait for the lock")
 
 
 def form_token_of(app, invitee) -> str:

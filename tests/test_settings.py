@@ -55,6 +55,7 @@ def test_the_embedded_broker_is_a_folder_in_the_instance(monkeypatch, tmp_path):
     options = app.extensions["celery"].conf.broker_transport_options
     assert options["data_folder_in"] == options["data_folder_out"] == str(tmp_path / "celery-queue")
     assert (tmp_path / "celery-queue" / "processed").is_dir()
+    assert options["control_folder"] == str(tmp_path / "celery-queue" / "control")  # not ./control
     assert app.config["SESSION_COOKIE_SECURE"] is False  # http://127.0.0.1: the browser would drop a Secure cookie
 
 
