@@ -390,6 +390,7 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.hookimpl(trylast=True)  # after `-m "not slow"` has left out what it leaves out
 def pytest_collection_modifyitems(session, config, items):
     """Browser tests need chromium: say so once, before anything runs, rather than once per test."""
     if not os.path.exists(CHROMIUM) and any("browser" in getattr(item, "fixturenames", ()) for item in items):
