@@ -20,8 +20,8 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask_babel import force_locale, gettext, ngettext
 from flask.cli import FlaskGroup, ScriptInfo
+from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import func, select
 
 from .dates import format_datetime

@@ -113,7 +113,6 @@ def insert(entity):
     return (postgresql_insert if dialect == "postgresql" else sqlite_insert)(entity)
 
 
-
 def schema_problem() -> str | None:
     """Why the database cannot be used yet, in words for the person at the terminal; None when it can.
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import functools
 import datetime as dt
+import functools
 import os
 import subprocess
 import sys

@@ -14,8 +14,8 @@ from service.db import db, utcnow
 from service.links import issue_new_link, make_token
 from service.models import AnswersVersion, TransportOption
 
-from .conftest import add_invitee, csrf_token, link_path
-from .support.helpers import database_state, page_text
+from .conftest import add_invitee, link_path
+from .support.helpers import csrf_token, database_state, page_text
 from .test_rsvp import TABLES, answer_form
 
 pytestmark = pytest.mark.both_backends
