@@ -103,11 +103,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     cli.register(app)
 
-    from .rsvp.pages import KeptPageLane
-
-    # Kept answer pages are sent before Flask's request machinery; behind a proxy, the
-    # lane (and its rate limit) sees the client's address as Flask does.
-    app.wsgi_app = KeptPageLane(app, app.wsgi_app)
     if settings["PROXY_COUNT"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -7,8 +7,7 @@ caller's transaction: it locks what it counts (the invitee's row, then each
 limited option in a fixed order; on SQLite the whole database is locked from
 BEGIN), gives a seat or a room while there is one and a place on the waiting
 list when there is not, moves the first waiting invitee up when a seat is
-freed, and writes a `ResponseChange` for every answer that changed and raises
-the event's `AnswersVersion`. `take_off_list` and `put_back_on_list` remove an
+freed, and writes a `ResponseChange` for every answer that changed. `take_off_list` and `put_back_on_list` remove an
 invitee and bring them back: a removed invitee's answer is kept but holds no
 place and waits for none.
 """
@@ -26,9 +25,8 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, literal, or_, select, union_all
 
 from .dates import format_date, format_time
-from .db import db, holds_write_lock, insert, utcnow
+from .db import db, holds_write_lock, utcnow
 from .models import (
-    AnswersVersion,
     Event,
     Invitee,
     Response,
@@ -392,8 +390,6 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
         for change in places.move_up(option)
     ]
     db.session.flush()
-    if change is not None or moved_up:
-        raise_answers_version(event.id)
     return SaveResult(response, change, moved_up)
 
 
@@ -447,10 +443,7 @@ def take_off_list(invitee: Invitee) -> list[ResponseChange]:
         return []
     invitee.removed_at = utcnow()
     db.session.flush()
-    moved_up = [moved for places, option, row in limited if not _waiting(places, row) for moved in places.move_up(option)]
-    if response is not None:
-        raise_answers_version(invitee.event_id)
-    return moved_up
+    return [moved for places, option, row in limited if not _waiting(places, row) for moved in places.move_up(option)]
 
 
 def put_back_on_list(invitee: Invitee) -> SaveResult | None:
@@ -475,7 +468,6 @@ def put_back_on_list(invitee: Invitee) -> SaveResult | None:
     change = _record_change(invitee, old, response, "system")
     moved_up = [moved for places, option, row in limited if _waiting(places, row) for moved in places.move_up(option)]
     db.session.flush()
-    raise_answers_version(invitee.event_id)
     return SaveResult(response, change, moved_up)
 
 
@@ -494,17 +486,7 @@ def fill_raised_capacities(event: Event, before: dict[tuple[str, str], int | Non
                 moved_up += places.move_up(option)
     if moved_up:
         db.session.flush()
-        raise_answers_version(event.id)
     return moved_up
-
-
-def raise_answers_version(event_id: int) -> None:
-    """Count a change to the event's answers, in the caller's transaction (the last thing it locks)."""
-    db.session.execute(
-        insert(AnswersVersion)
-        .values(event_id=event_id, version=1)
-        .on_conflict_do_update(index_elements=["event_id"], set_={"version": AnswersVersion.version + 1})
-    )
 
 
 # --- Describing an answer to a person -----------------------------------------------------

@@ -14,15 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from functools import lru_cache
 from types import SimpleNamespace
-from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
-import psycopg
 from flask import current_app
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
-from psycopg import pq
 from sqlalchemy.orm import joinedload
 
 from .db import db, utcnow
@@ -91,97 +87,6 @@ def resolve_token(token: str, purpose: str = "rsvp") -> Invitee:
     if utcnow() >= links_expire_at(event_view(invitee.event)):
         raise LinkError("expired", invitee)
     return invitee
-
-
-class PageStamp(NamedTuple):
-    """What an invitee's answer page shows that can change, besides the clock."""
-
-    invitee_id: int
-    link_version: int
-    language: str
-    name: str
-    role_id: int | None
-    event_version: int
-    #: As the database writes it: tells apart an event made again under a reused id (SQLite reuses them).
-    event_created_at: str
-    #: Raised by every change to the event's answers (`AnswersVersion`).
-    answers_version: int
-
-
-#: The stamp in SQL, {} being the driver's placeholder for the invitee's id.
-_STAMP_SQL = (
-    "SELECT i.link_version, i.removed_at, i.language, i.name, i.role_id, e.version, e.created_at, a.version"
-    " FROM invitee i JOIN event e ON e.id = i.event_id LEFT JOIN answers_version a ON a.event_id = e.id"
-    " WHERE i.id = {}"
-)
-_STAMP_STATEMENT = b"osa_page_stamp"
-_NO_SUCH_STATEMENT = b"26000"  # SQLSTATE invalid_sql_statement_name
-
-
-def page_stamp(token: str) -> PageStamp | None:
-    """The `PageStamp` of an answer link; None when the link's invitee is gone, removed,
-    or has a newer link (`resolve_token` says which). A link whose signature fails
-    raises `LinkError("invalid")`. Whether the link has expired is the caller's to
-    check, from the event's dates.
-
-    It is asked on every opening of a kept page, so it goes straight to the driver
-    (libpq's prepared statement on PostgreSQL) on a connection of the pool, with no
-    transaction: SQLAlchemy's and psycopg's handling of a statement would cost
-    more than the database's.
-    """
-    invitee_id, version = _verified(tuple(current_app.config["SECRET_KEYS"]), "rsvp", token)
-    engine = db.engine
-    connection = engine.raw_connection()
-    try:
-        if engine.dialect.name == "postgresql":
-            row = _stamp_row_postgresql(connection, invitee_id)
-        else:  # SQLite's connections are in autocommit mode already (service.db)
-            cursor = connection.cursor()
-            row = cursor.execute(_STAMP_SQL.format("?"), (invitee_id,)).fetchone()
-            cursor.close()
-    except Exception:
-        connection.invalidate()
-        raise
-    finally:
-        connection.close()
-    if row is None or row[1] is not None or row[0] != version:
-        return None
-    return PageStamp(invitee_id, version, row[2], row[3], row[4], row[5], str(row[6]), row[7] or 0)
-
-
-def _stamp_row_postgresql(connection, invitee_id: int) -> tuple | None:
-    pgconn = connection.driver_connection.pgconn
-    for _attempt in range(2):
-        if not connection.info.get(_STAMP_STATEMENT):
-            _check(pgconn, pgconn.prepare(_STAMP_STATEMENT, _STAMP_SQL.format("$1").encode()))
-            connection.info[_STAMP_STATEMENT] = True
-        result = pgconn.exec_prepared(_STAMP_STATEMENT, [str(invitee_id).encode()])
-        if result.error_field(pq.DiagnosticField.SQLSTATE) != _NO_SUCH_STATEMENT:
-            break
-        # psycopg ends some rollbacks with DEALLOCATE ALL, which takes this statement too.
-        connection.info[_STAMP_STATEMENT] = False
-    _check(pgconn, result)
-    if result.ntuples == 0:
-        return None
-    # libpq gives text: the link version, role id, event version and answers version are numbers.
-    return tuple(
-        None if value is None else int(value) if column in (0, 4, 5, 7) else value.decode()
-        for column, value in ((column, result.get_value(0, column)) for column in range(8))
-    )
-
-
-def _check(pgconn, result) -> None:
-    if result.status not in (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK):
-        raise psycopg.OperationalError(
-            (result.error_message or pgconn.error_message).decode(errors="replace") or "the page stamp could not be read"
-        )
-
-
-@lru_cache(maxsize=4096)
-def _verified(keys: tuple[str, ...], purpose: str, token: str) -> tuple[int, int]:
-    """`_load`, remembered for tokens that verify (a token's payload never changes, and OSA's
-    links carry no age limit of their own)."""
-    return _load(token, purpose)
 
 
 def _load(token: str, purpose: str) -> tuple[int, int]:

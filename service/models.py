@@ -400,22 +400,6 @@ class ResponseChange(db.Model):
     new: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
-class AnswersVersion(db.Model):
-    """A number raised in the transaction of every change to an event's answers
-    (`service.answers.save_answer`, move-ups included): the answer page is kept,
-    rendered, by this number (`service.rsvp.pages`), so a kept page is never
-    older than the answers and places it shows.
-
-    A row of its own, written last in a save: raising it waits only for another
-    save's commit, and no transaction that locks the event or its options waits for it.
-    """
-
-    __tablename__ = "answers_version"
-
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), primary_key=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-
-
 class Outbox(db.Model):
     """One email to send, written in the same transaction as the change that causes it."""
 

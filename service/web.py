@@ -22,8 +22,7 @@ LANGUAGES = ("sv", "en")
 babel = Babel()
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
-#: The one bucket per client address that every personal-link page counts against
-#: (LINK_RATE_LIMIT), whether Flask answers or `service.rsvp.pages.KeptPageLane` does.
+#: The one bucket per client address that every personal-link page counts against (LINK_RATE_LIMIT).
 LINK_LIMIT_SCOPE = "personal-links"
 
 
@@ -106,7 +105,7 @@ def init_web(app: Flask) -> None:
     app.config.setdefault("WTF_I18N_ENABLED", False)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    # No X-RateLimit-* headers: people's browsers ignore them, and a kept page is sent as it was.
+    # No X-RateLimit-* headers: people's browsers ignore them.
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     limiter.init_app(app)
     app.after_request(_security_headers)

@@ -343,6 +343,35 @@ def test_link_pages_are_rate_limited_per_address(before_deadline, other_app, eve
     assert "Vänta en minut och försök igen" in page_text(limited.get(link_path(invitee)))
 
 
+def test_every_link_page_counts_against_one_limit_and_every_limit_of_the_setting(before_deadline, other_app, event):
+    invitee = add_invitee(event)
+    limited = other_app(LINK_RATE_LIMIT="100 per hour; 4 per minute").test_client()
+    path = link_path(invitee)
+    token = csrf_token(limited.get(path))
+    statuses = [limited.get(path).status_code, limited.post(path, data=answer_form(token)).status_code,
+                limited.get(f"{path}/thanks").status_code, limited.get(path).status_code]
+    assert statuses == [200, 303, 200, 429]
+
+
+def test_a_form_token_holds_for_its_own_link_only(before_deadline, app, event):
+    anna, bo = add_invitee(event), add_invitee(event, "Bo Berg", "bo.berg@example.se")
+    browser = app.test_client(use_cookies=False)  # no session is needed to answer
+    annas = csrf_token(browser.get(link_path(anna)))
+    before = database_state(db.session, TABLES)
+    refused = browser.post(link_path(bo), data=answer_form(annas))
+    assert refused.status_code == 400
+    assert "Försök igen" in page_text(refused)
+    assert database_state(db.session, TABLES) == before
+
+    old_token = make_token(anna)
+    issue_new_link(anna)
+    db.session.commit()
+    new_path = f"/r/{make_token(anna)}"
+    assert browser.post(new_path, data=answer_form(annas)).status_code == 400  # made for the replaced link
+    assert database_state(db.session, TABLES) != before  # only the link version changed
+    assert browser.post(new_path, data=answer_form(csrf_token(browser.get(new_path)))).status_code == 303
+    assert browser.get(f"/r/{old_token}").status_code == 403
+
 def test_tokens_never_reach_the_access_log(before_deadline, live_server, invitee, caplog):
     token = make_token(invitee)
     with caplog.at_level(logging.INFO):

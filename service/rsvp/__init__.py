@@ -45,7 +45,6 @@ from ..models import Invitee, Response
 from ..notifications import queue_answer_emails
 from ..web import csrf, current_language, limit_link_pages, never_cached, set_language
 from .forms import DeclineForm, answer_from_form, form_data, invitee_answer_form_class
-from .pages import keep_page, page_key, read_stamp
 
 bp = Blueprint("rsvp", __name__, url_prefix="/r")
 limit_link_pages(bp)
@@ -193,17 +192,8 @@ def put_problems_on_form(form, problems: dict[str, str]) -> None:
 
 @bp.get("/<token>")
 def answer(token: str):
-    """The answer page, prefilled. Reads only. Once rendered, it is kept (`pages`)."""
-    # The stamp is read first (by the lane, as a rule), so the page rendered below is at least as new as it says.
-    stamp = read_stamp(request.environ, token)
-    invitee = _open(token)
-    page = _page(invitee)
-    if stamp is not None:
-        event = event_view(invitee.event)
-        expires = links_expire_at(event)
-        until = expires if utcnow() >= event.rsvp_deadline else min(event.rsvp_deadline, expires)
-        keep_page(request.environ, page_key(token, current_language(), stamp), until)
-    return page
+    """The answer page, prefilled. Reads only: a mail scanner opening the link changes nothing."""
+    return _page(_open(token))
 
 
 @bp.post("/<token>")
