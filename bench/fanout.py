@@ -27,7 +27,8 @@ import redis
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.rsvp_http import create_database, drop_database, free_port  # noqa: E402
+from bench.rsvp_load import create_database, drop_database  # noqa: E402
+from tests.support.helpers import free_port  # noqa: E402
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
