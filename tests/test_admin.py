@@ -10,14 +10,13 @@ import openpyxl
 import pytest
 import time_machine
 from markupsafe import escape
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
 from service.db import db, utcnow
 from service.links import hotel_url
 from service.models import (
     AdminUser,
-    Event,
     Invitee,
     Outbox,
     Response,

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from service.db import db, utcnow
 from service.links import SALTS, issue_new_link, make_token

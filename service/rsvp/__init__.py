@@ -40,7 +40,7 @@ from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import begin_write, db, utcnow
 from ..events import get_event
 from ..eventview import event_view
-from ..links import LinkError, links_expire_at, resolve_token
+from ..links import LinkError, resolve_token
 from ..models import Invitee, Response
 from ..notifications import queue_answer_emails
 from ..web import csrf, current_language, limit_link_pages, never_cached, set_language
