@@ -75,12 +75,12 @@ def main() -> None:
         from sqlalchemy import select, text
 
         from service import BUNDLED_EVENTS_DIR, create_app
-        from service.db import db
         from service.eventfile import read_event_file
         from service.events import store_event
-        from service.mime import message_bytes
+        from service.extensions import db
+        from service.mail.compose import queue_invitations
+        from service.mail.delivery import build_message
         from service.models import Invitee, Outbox
-        from service.notifications import queue_invitations
 
         app = create_app()
         with app.app_context():
@@ -111,7 +111,7 @@ def main() -> None:
                 pipeline_seconds, writing_seconds = send_round(db, queue_invitations, event, invitees)
                 # The baseline, right after: the very same messages, as bytes, over as many connections.
                 messages = [
-                    (row.sender_address, row.recipient, message_bytes(row))
+                    (row.sender_address, row.recipient, build_message(row).as_bytes())
                     for row in db.session.scalars(select(Outbox).order_by(Outbox.id))
                 ]
                 db.session.rollback()

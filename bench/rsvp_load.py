@@ -62,9 +62,9 @@ def prepare(environment: dict[str, str]) -> list[str]:
     from flask_migrate import upgrade
 
     from service import BUNDLED_EVENTS_DIR, create_app
-    from service.db import db
     from service.eventfile import read_event_file
     from service.events import store_event
+    from service.extensions import db
     from service.links import make_token
     from service.models import Invitee
 

@@ -12,17 +12,16 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from flask_mail import Mail
-from flask_migrate import Migrate
 
-from .db import db, render_item
+from .db import render_item
+from .extensions import db, migrate
+from .extensions import (
+    mail as mail_extension,  # not `mail`: that name is the service.mail package
+)
 from .settings import check_for_production, check_rate_limits, load_settings
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 BUNDLED_EVENTS_DIR = Path(__file__).resolve().parent.parent / "config" / "events"
-
-migrate = Migrate()
-mail = Mail()
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -74,8 +73,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["CELERY"]["worker_hijack_root_logger"] = False
 
     db.init_app(app)
-    # Flask-Mail builds the messages; the connection reads OSA's SMTP_* settings (service.outbox).
-    mail.init_app(app)
+    mail_extension.init_app(app)
     migrate.init_app(
         app, db, directory=MIGRATIONS_DIR, render_as_batch=True, compare_type=True, render_item=render_item
     )
@@ -93,7 +91,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(hotel.bp)
     app.register_blueprint(ops.bp)
     if settings["MAILBOX_DIR"]:
-        from . import mailbox
+        from .mail import mailbox
 
         app.register_blueprint(mailbox.bp)
     admin.init_app(app)

@@ -25,7 +25,8 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, literal, or_, select, union_all
 
 from .dates import format_date, format_time
-from .db import db, holds_write_lock, utcnow
+from .db import holds_write_lock, utcnow
+from .extensions import db
 from .models import (
     Event,
     Invitee,

@@ -25,20 +25,21 @@ from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import func, select
 
 from .dates import format_datetime
-from .db import begin_write, db, schema_problem, utcnow
+from .db import begin_write, schema_problem, utcnow
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
-from .invitees import InviteeFileError, import_invitees
+from .extensions import db
+from .invitee_import import InviteeFileError, import_invitees
 from .jobs import due_times, run_due_jobs
-from .models import AdminUser, JobRun, Outbox
-from .notifications import (
+from .mail.compose import (
     invitation_progress,
     invitees_to_invite,
     queue_invitations,
     queue_moved_up_emails,
     render_invitation_preview,
 )
-from .outbox import retry_failed
+from .mail.delivery import retry_failed
+from .models import AdminUser, JobRun, Outbox
 
 
 def _event_or_fail(slug: str | None):

@@ -1,6 +1,6 @@
-"""The database handle and the column types every model shares.
+"""The database's shared parts: column types, write transactions, schema checks.
 
-`db` is Flask-SQLAlchemy's handle; `UTCDateTime` stores instants as naive UTC
+`UTCDateTime` stores instants as naive UTC
 (SQLite has no time zones) and always hands back aware UTC datetimes, so the
 rest of the code never meets a naive datetime.
 """
@@ -10,27 +10,11 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
-from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, event, exc
+from sqlalchemy import DateTime, Engine, TypeDecorator, event, exc
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import DeclarativeBase
 
-# Stable constraint names so Alembic migrations are the same on SQLite and PostgreSQL.
-NAMING_CONVENTION = {
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}
-
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-
-
-db = SQLAlchemy(model_class=Base)
+from .extensions import db
 
 
 def utcnow() -> dt.datetime:

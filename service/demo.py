@@ -29,13 +29,14 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from .answers import Answer, DayAnswer, check_answer, save_answer
-from .db import begin_write, db
+from .db import begin_write
 from .eventfile import read_event_file
 from .events import store_event
-from .invitees import import_invitees
-from .mailbox import MailCatcher
+from .extensions import db
+from .invitee_import import import_invitees
+from .mail.compose import invitees_to_invite, queue_answer_emails, queue_invitations
+from .mail.mailbox import MailCatcher
 from .models import AdminUser, Event, Invitee, Response
-from .notifications import invitees_to_invite, queue_answer_emails, queue_invitations
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_EVENT = ROOT / "config" / "events" / "innovationsmotet-2021.toml"

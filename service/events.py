@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 
 from .answers import fill_raised_capacities
 from .dates import format_date, format_datetime, format_time
-from .db import db
 from .eventfile import EventDefinition, EventFileError, Problem
+from .extensions import db
 from .models import (
     AgendaItem,
     Contact,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from .answers import localized
 from .dates import format_date
-from .db import db
+from .extensions import db
 from .models import (
     Event,
     Invitee,

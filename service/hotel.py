@@ -9,8 +9,8 @@ from flask import Blueprint, render_template, request
 from sqlalchemy import select
 
 from .dates import format_date_range, format_datetime
-from .db import db
 from .events import get_event
+from .extensions import db
 from .headcount import hotel_changes, hotel_numbers
 from .jobs import numbers_sent_to_hotel
 from .links import LinkError, resolve_hotel_token

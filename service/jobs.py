@@ -13,7 +13,6 @@ day begins); after that it is recorded as missed.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,22 +22,18 @@ from flask import current_app
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
-from .answers import describe_logistics, localized
-from .dates import format_date, format_date_range, format_time
-from .db import begin_write, db, utcnow
-from .emails import RenderedEmail, render_email
-from .headcount import (
-    answers_chart,
-    answers_csv,
-    changes_between,
-    headcount,
-    hotel_changes,
-    hotel_numbers,
+from .db import begin_write, utcnow
+from .extensions import db
+from .headcount import hotel_changes, hotel_numbers
+from .mail.compose import (
+    render_daily_report,
+    render_day_before,
+    render_hotel_change,
+    render_hotel_final,
+    render_reminder,
 )
-from .links import hotel_url, opt_out_url
+from .mail.outbox import queue_email
 from .models import Event, EventDay, Invitee, JobRun, Outbox, Response, ResponseDay
-from .notifications import email_context
-from .outbox import queue_email
 
 
 @dataclass(frozen=True)
@@ -119,10 +114,6 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
     return report
 
 
-def render_reminder(event: Event, invitee: Invitee) -> RenderedEmail:
-    return render_email("reminder", invitee.language, opt_out=opt_out_url(invitee), **email_context(event, invitee))
-
-
 def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
     def run(event: Event, at: dt.datetime, dry_run: bool) -> int:
         """Remind those invited before this reminder's time who have not answered and not opted out."""
@@ -167,29 +158,6 @@ def _day_before(day_id: int) -> Callable[[Event, dt.datetime, bool], int]:
     return run
 
 
-def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: Response) -> RenderedEmail:
-    """The day's programme for the invitee's role, and their own transport and meals."""
-    language = invitee.language
-    role = invitee.role.key if invitee.role else None
-    agenda = [
-        {
-            "when": format_time(item.starts_at, event.timezone, language, item.approximate)
-            + (f"–{format_time(item.ends_at, event.timezone, language)}" if item.ends_at else ""),
-            "title": localized(item, "title", language),
-            "place": item.place,
-        }
-        for item in day.items
-        if not item.role_keys or role is None or role in item.role_keys
-    ]
-    return render_email(
-        "day_before", language,
-        day_heading=f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
-        logistics=describe_logistics(event, response, language, only_day=day),
-        agenda=agenda,
-        **email_context(event, invitee),
-    )
-
-
 def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
     """The headcount to the secretariat: numbers, changes since the last report, CSV and chart."""
     if dry_run:
@@ -216,27 +184,6 @@ def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
     return 1
 
 
-def render_daily_report(
-    event: Event, at: dt.datetime, previous: dt.datetime | None, missed: int, language: str | None = None
-) -> tuple[RenderedEmail, list[dict[str, str]]]:
-    """The report as of `at`, with the changes since `previous`, and its CSV and chart."""
-    language = language or event.default_language
-    report_date = format_date(at.astimezone(ZoneInfo(event.timezone)).date(), language)
-    chart_cid = f"chart-{at:%Y%m%d}@osa"
-    rendered = render_email(
-        "daily_report", language, event=event, report_date=report_date, counts=headcount(event, language),
-        changes=changes_between(event, previous, at, language), missed=missed, chart_cid=chart_cid,
-    )
-    day = at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
-    attachments = [
-        {"filename": f"{event.slug}-svar-{day}.csv", "content_type": "text/csv; charset=utf-8",
-         "data": answers_csv(event, language)},
-        {"filename": "svar-over-tid.png", "content_type": "image/png", "encoding": "base64",
-         "data": base64.b64encode(answers_chart(event, at)).decode("ascii"), "content_id": chart_cid},
-    ]
-    return rendered, attachments
-
-
 def _emails(result: int | tuple[int, dict | None]) -> int:
     return result[0] if isinstance(result, tuple) else result
 
@@ -249,14 +196,6 @@ def _hotel_final(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, dic
     queue_email(kind="hotel_final", key=f"hotel-final:{event.id}", event=event, recipient=event.hotel_email,
                 language=event.default_language, rendered=render_hotel_final(event, numbers))
     return 1, numbers
-
-
-def render_hotel_final(event: Event, numbers: dict, language: str | None = None) -> RenderedEmail:
-    language = language or event.default_language
-    return render_email(
-        "hotel_final", language, event=event, numbers=numbers, hotel_link=hotel_url(event),
-        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
-    )
 
 
 def numbers_sent_to_hotel(event: Event, before: dt.datetime | None = None) -> dict | None:
@@ -282,8 +221,3 @@ def _hotel_changes(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, d
                 recipient=event.hotel_email, language=event.default_language,
                 rendered=render_hotel_change(event, changes))
     return 1, numbers
-
-
-def render_hotel_change(event: Event, changes: list[str], language: str | None = None) -> RenderedEmail:
-    return render_email("hotel_change", language or event.default_language, event=event, changes=changes,
-                        hotel_link=hotel_url(event))

@@ -21,8 +21,8 @@ from flask import current_app
 from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 from sqlalchemy.orm import joinedload
 
-from .db import db, utcnow
-from .eventview import event_view
+from .db import utcnow
+from .extensions import db
 from .models import Event, Invitee
 
 #: One salt per purpose: a token made for one purpose never verifies for another.
@@ -84,7 +84,7 @@ def resolve_token(token: str, purpose: str = "rsvp") -> Invitee:
         raise LinkError("removed", invitee)
     if not hmac.compare_digest(str(version).encode(), str(invitee.link_version).encode()):
         raise LinkError("revoked", invitee)
-    if utcnow() >= links_expire_at(event_view(invitee.event)):
+    if utcnow() >= links_expire_at(invitee.event):
         raise LinkError("expired", invitee)
     return invitee
 
@@ -134,7 +134,7 @@ def resolve_hotel_token(token: str) -> Event:
         raise LinkError("removed")
     if not hmac.compare_digest(str(version).encode(), str(event.hotel_link_version).encode()):
         raise LinkError("revoked")
-    if utcnow() >= links_expire_at(event_view(event)):
+    if utcnow() >= links_expire_at(event):
         raise LinkError("expired")
     return event
 

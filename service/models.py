@@ -32,7 +32,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from .db import UTCDateTime, db, utcnow
+from .db import UTCDateTime, utcnow
+from .extensions import db
 
 # Lengths big enough for real names and the longest legal email address.
 NAME = 200
@@ -414,6 +415,8 @@ class Outbox(db.Model):
     #: The template, e.g. "invitation", "confirmation", "reminder".
     kind: Mapped[str] = mapped_column(String(40))
     recipient: Mapped[str] = mapped_column(String(EMAIL))
+    #: The name shown beside the address in `To:` (the invitee's, the secretariat's, the hotel's).
+    recipient_name: Mapped[str] = mapped_column(String(NAME), default="", server_default="")
     language: Mapped[str] = mapped_column(String(8))
     #: E.g. "invitation:<invitee>:<link version>": writing the same email twice is a no-op.
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)

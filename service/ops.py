@@ -15,7 +15,7 @@ import logging
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
-from .db import db
+from .extensions import db
 
 bp = Blueprint("ops", __name__)
 log = logging.getLogger(__name__)

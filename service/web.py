@@ -12,16 +12,11 @@ import logging
 import re
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from flask_babel import Babel
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
-from flask_wtf.csrf import CSRFProtect
+
+from .extensions import babel, csrf, limiter
 
 LANGUAGES = ("sv", "en")
 
-babel = Babel()
-csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 #: The one bucket per client address that every personal-link page counts against (LINK_RATE_LIMIT).
 LINK_LIMIT_SCOPE = "personal-links"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from sqlalchemy import text
 
-from service.db import db
+from service.extensions import db
 
 
 @shared_task(name="osa.health.check_database", ignore_result=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from service.outbox import deliver, requeue_stale
+from service.mail.delivery import deliver, requeue_stale
 
 
 @shared_task(name="osa.mail.send_outbox", ignore_result=True, acks_late=True, reject_on_worker_lost=True)

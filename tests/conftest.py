@@ -39,9 +39,9 @@ from flask.testing import FlaskClient
 from werkzeug.serving import make_server
 
 from service import BUNDLED_EVENTS_DIR, create_app
-from service.db import db
 from service.eventfile import read_event_file
 from service.events import store_event
+from service.extensions import db
 from service.links import make_token
 from service.models import Invitee
 
@@ -171,9 +171,6 @@ def database_url(request, tmp_path_factory):
 
 
 def _empty_database() -> None:
-    from service import eventview
-
-    eventview._CACHE.clear()  # the next test's event may get this one's id and version
     tables = [table.name for table in reversed(db.metadata.sorted_tables)]
     with db.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
@@ -436,8 +433,8 @@ def mailer(app, smtp, redis_url):
 
 def wait_for_outbox(predicate, timeout: float = 60.0, sweep: bool = True):
     """Run the sweeper (as beat would) until `predicate(states)` holds; return the states by row id."""
+    from service.mail.delivery import requeue_stale
     from service.models import Outbox
-    from service.outbox import requeue_stale
 
     deadline = time.monotonic() + timeout
     while True:

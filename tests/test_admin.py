@@ -13,8 +13,10 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
-from service.db import db, utcnow
+from service.db import utcnow
+from service.extensions import db
 from service.links import hotel_url
+from service.mail.compose import queue_invitation
 from service.models import (
     AdminUser,
     Invitee,
@@ -23,7 +25,6 @@ from service.models import (
     ResponseChange,
     ResponseDay,
 )
-from service.notifications import queue_invitation
 
 from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, link_path
 from .support.helpers import csrf_token, database_state, page_text

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service.mailbox import MailCatcher
+from service.mail.mailbox import MailCatcher
 from service.settings import default_settings
 
 from .conftest import BUNDLED_EVENT, worker_environment
@@ -85,7 +85,7 @@ def test_the_compose_file_runs_the_real_entry_points_with_known_settings():
     assert services["web"]["environment"]["OSA_SMTP_HOST"] == "mailpit"
     assert services["db"]["image"].startswith("postgres:") and services["redis"]["image"].startswith("redis:")
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for folder in ("service", "tasks", "config", "email_templates"):
+    for folder in ("service", "tasks", "config"):
         assert f"COPY {folder} {folder}" in dockerfile
 
 

@@ -10,7 +10,8 @@ from service.answers import (
     save_answer,
     take_off_list,
 )
-from service.db import begin_write, db
+from service.db import begin_write
+from service.extensions import db
 from service.models import (
     AgendaItem,
     Event,

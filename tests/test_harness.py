@@ -3,11 +3,11 @@
 import smtplib
 from email.message import EmailMessage
 
-import redis
 import pytest
+import redis
 from sqlalchemy import text
 
-from service.db import db
+from service.extensions import db
 
 
 def test_smtp_server_records_what_it_accepts_and_refuses_what_it_is_told(smtp):

@@ -7,8 +7,9 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from service.answers import Answer, DayAnswer, save_answer, take_off_list
-from service.db import begin_write, db
-from service.invitees import InviteeFileError, import_invitees
+from service.db import begin_write
+from service.extensions import db
+from service.invitee_import import InviteeFileError, import_invitees
 from service.models import Invitee, Outbox, Response, ResponseDay, TransportOption
 
 SWEDISH_HEADER = ["Namn", "E-post", "Kommun", "Roll", "Språk"]

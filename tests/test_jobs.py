@@ -10,12 +10,13 @@ import time_machine
 from sqlalchemy import select
 
 from service.answers import Answer, DayAnswer, save_answer
-from service.db import begin_write, db
+from service.db import begin_write
 from service.eventfile import parse_event
 from service.events import store_event
+from service.extensions import db
 from service.jobs import due_times, run_due_jobs
+from service.mail.compose import queue_invitation
 from service.models import JobRun, Outbox
-from service.notifications import queue_invitation
 
 from .conftest import BUNDLED_EVENT, add_invitee
 
@@ -208,7 +209,7 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
 
     from sqlalchemy import func
 
-    from service.mime import message_bytes
+    from service.mail.delivery import build_message
     from service.models import (
         Meal,
         Response,
@@ -269,8 +270,11 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
     assert f"Natten efter onsdag 24 november 2021: {nights} av 60 rum" in text
     assert "svarade" in text and "Hans Hägg" in text.split("EJ SVARAT")[1]
 
-    message = message_from_bytes(message_bytes(row), policy=policy.default)
+    message = message_from_bytes(build_message(row).as_bytes(), policy=policy.default)
     assert message["Auto-Submitted"] == "auto-generated"
+    # The chart travels with the HTML that shows it; the CSV is an attachment.
+    related = next(part for part in message.walk() if part.get_content_type() == "multipart/related")
+    assert [part.get_content_type() for part in related.iter_parts()] == ["text/html", "image/png"]
     chart = next(part for part in message.walk() if part.get_content_type() == "image/png")
     assert chart.get_content_disposition() == "inline"
     assert chart.get_payload(decode=True).startswith(b"\x89PNG")

@@ -13,12 +13,12 @@ from collections import Counter, defaultdict
 import pytest
 from sqlalchemy import func, select
 
-from service.db import db
 from service.eventfile import read_event_file
 from service.events import store_event
+from service.extensions import db
+from service.mail.compose import queue_invitations
+from service.mail.delivery import requeue_stale
 from service.models import Invitee, Outbox
-from service.notifications import queue_invitations
-from service.outbox import requeue_stale
 
 from .conftest import (
     BUNDLED_EVENT,

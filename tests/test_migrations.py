@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
-from service.db import db
+from service.extensions import db
 
 from .conftest import (
     BACKENDS,

@@ -10,7 +10,8 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 
-from service.db import db, utcnow
+from service.db import utcnow
+from service.extensions import db
 from service.links import SALTS, issue_new_link, make_token
 from service.models import (
     HotelNight,

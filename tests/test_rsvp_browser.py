@@ -3,10 +3,9 @@
 import re
 
 import pytest
-
 from sqlalchemy import select
 
-from service.db import db
+from service.extensions import db
 from service.models import Response, ResponseChange
 
 from .conftest import link_path

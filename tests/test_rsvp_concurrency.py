@@ -12,7 +12,8 @@ import pytest
 from sqlalchemy import func, select, text
 
 from service.answers import Answer, DayAnswer, save_answer
-from service.db import begin_write, db
+from service.db import begin_write
+from service.extensions import db
 from service.models import Response, ResponseChange, ResponseDay, TransportOption
 
 from .conftest import add_invitee, link_path

@@ -40,7 +40,7 @@ def test_app_uses_the_environment(monkeypatch, tmp_path):
     assert celery.task_reject_on_worker_lost is True
     assert celery.worker_prefetch_multiplier == 1
     # Longer than the longest retry delay, so Redis never hands a task to a second worker early.
-    from service.outbox import MAX_RETRY_DELAY
+    from service.mail.delivery import MAX_RETRY_DELAY
 
     assert celery.broker_transport_options["visibility_timeout"] > MAX_RETRY_DELAY
 

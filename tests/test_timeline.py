@@ -12,10 +12,11 @@ import pytest
 from sqlalchemy import select
 
 from service.answers import Answer, DayAnswer, save_answer
-from service.db import begin_write, db
+from service.db import begin_write
+from service.extensions import db
 from service.jobs import due_times
+from service.mail.compose import queue_answer_emails
 from service.models import Invitee, Outbox
-from service.notifications import queue_answer_emails
 
 from .conftest import add_invitee, link_path, wait_for_outbox
 

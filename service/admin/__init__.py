@@ -13,8 +13,8 @@ import hmac
 from flask import Blueprint, Flask, redirect, request, url_for
 from flask_login import LoginManager, current_user
 
-from ..db import db
 from ..events import get_event
+from ..extensions import db
 from ..models import AdminUser
 from ..web import FRAMING_CONTENT_SECURITY_POLICY, never_cached, set_language
 

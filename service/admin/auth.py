@@ -13,9 +13,10 @@ from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..db import begin_write, db, utcnow
+from ..db import begin_write, utcnow
+from ..extensions import db, limiter
 from ..models import AdminUser
-from ..web import LANGUAGES, current_language, limiter, set_language
+from ..web import LANGUAGES, current_language, set_language
 from . import bp
 
 

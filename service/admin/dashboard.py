@@ -6,7 +6,7 @@ from flask import Response, abort, render_template
 
 from ..db import utcnow
 from ..headcount import answers_chart, headcount
-from ..notifications import invitation_progress
+from ..mail.compose import invitation_progress
 from ..web import current_language
 from . import admin_event, bp
 

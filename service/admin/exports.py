@@ -13,7 +13,8 @@ from openpyxl.utils import get_column_letter
 
 from ..answers import localized
 from ..dates import format_date, format_time
-from ..db import begin_write, db
+from ..db import begin_write
+from ..extensions import db
 from ..headcount import answers_csv, answers_table, invitees_with_answers
 from ..links import hotel_url, revoke_hotel_links
 from ..web import current_language

@@ -24,20 +24,25 @@ from ..answers import (
     take_off_list,
 )
 from ..dates import format_datetime
-from ..db import begin_write, db
-from ..eventview import event_view
+from ..db import begin_write
+from ..extensions import db
+from ..forms import (
+    answer_form_class,
+    answer_form_context,
+    answer_from_form,
+    form_data,
+    put_problems_on_form,
+)
 from ..headcount import describe_change, invitees_with_answers
-from ..invitees import InviteeFileError, add_invitee, import_invitees
+from ..invitee_import import InviteeFileError, add_invitee, import_invitees
 from ..links import issue_new_link, rsvp_url
-from ..models import Event, Invitee, Outbox, ResponseChange
-from ..notifications import (
+from ..mail.compose import (
     queue_answer_emails,
     queue_invitation,
     queue_moved_up_emails,
     queue_put_back_emails,
 )
-from ..rsvp import answer_form_context, put_problems_on_form
-from ..rsvp.forms import answer_form_class, answer_from_form, form_data
+from ..models import Event, Invitee, Outbox, ResponseChange
 from ..web import current_language
 from . import admin_event, bp
 
@@ -203,7 +208,7 @@ def answer_for(invitee_id: int):
     invitee = _invitee_or_404(invitee_id)
     if invitee.removed_at is not None:
         abort(409)
-    event = event_view(invitee.event)
+    event = invitee.event
     language = current_language()
     snapshot_ = current_snapshot(invitee.id)
     form_class = answer_form_class(event)

@@ -16,11 +16,11 @@ from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
 from ..dates import format_datetime
-from ..db import db
+from ..extensions import db
+from ..mail.compose import invitation_progress, invitees_to_invite, queue_invitations
+from ..mail.delivery import retry_failed
+from ..mail.previews import KINDS, preview_email
 from ..models import Invitee, Outbox
-from ..notifications import invitation_progress, invitees_to_invite, queue_invitations
-from ..outbox import retry_failed
-from ..previews import KINDS, preview_email
 from ..web import LANGUAGES, current_language, email_in_frame
 from . import bp
 from .invitees import event_or_404

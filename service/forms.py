@@ -1,5 +1,6 @@
-"""The answer form, built for the event at hand: a yes/no per day, that day's
-transport and meals, diets and allergies, hotel nights and a comment.
+"""The answer form, built for the event at hand: a yes/no per day, that day's transport
+and meals, diets and allergies, hotel nights and a comment. The invitee's page and
+the admin's "answer for" page both use it, with the texts its fields show.
 
 The form checks only what a field can check alone (lengths, CSRF); choices that
 contradict each other are found by `service.answers.check_answer`, whose
@@ -8,7 +9,7 @@ messages are put beside the fields they concern.
 An invitee's forms carry a token bound to their link (`LinkCSRF`) instead of
 one bound to a session: the link is the secret that opens the page, so a
 session adds nothing, and without one a mail scanner's GET sets no cookie and
-the same page can be served again from `service.rsvp.pages`.
+nothing is stored for a visit.
 """
 
 from __future__ import annotations
@@ -16,16 +17,20 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from flask import render_template
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 from wtforms import BooleanField, StringField, TextAreaField
 from wtforms.csrf.core import CSRF
 from wtforms.validators import Length, Optional
 
-from ..answers import Answer, DayAnswer
-from ..links import form_token, is_form_token
-from ..models import Event
+from .answers import ROOMS, SEATS, Answer, DayAnswer, localized, places_held
+from .dates import format_date, format_time
+from .links import form_token, is_form_token
+from .models import Event, Invitee
+from .web import current_language
 
 _TIME = re.compile(r"^\s*(\d{1,2})[:.]?(\d{2})\s*$")
 
@@ -67,11 +72,7 @@ class DeclineForm(LinkForm):
 
 def invitee_answer_form_class(event) -> type[FlaskForm]:
     """`answer_form_class` for the invitee's own page: its token is bound to their link."""
-    form_class = event.cache.get("invitee_answer_form")
-    if form_class is None:
-        form_class = type("InviteeAnswerForm", (LinkForm, answer_form_class(event)), {})
-        event.cache["invitee_answer_form"] = form_class
-    return form_class
+    return type("InviteeAnswerForm", (LinkForm, answer_form_class(event)), {})
 
 
 def parse_time(text: str) -> dt.time | None:
@@ -86,16 +87,7 @@ def parse_time(text: str) -> dt.time | None:
 
 
 def answer_form_class(event) -> type[FlaskForm]:
-    """A form class with a field for every choice the event offers (made once per event picture)."""
-    form_class = event.cache.get("answer_form") if hasattr(event, "cache") else None
-    if form_class is None:
-        form_class = _make_answer_form_class(event)
-        if hasattr(event, "cache"):
-            event.cache["answer_form"] = form_class
-    return form_class
-
-
-def _make_answer_form_class(event) -> type[FlaskForm]:
+    """A form class with a field for every choice the event offers."""
 
     class AnswerForm(FlaskForm):
         allergies = TextAreaField(_l("Allergies or other needs"), validators=[Optional(), _at_most(1000)])
@@ -174,3 +166,75 @@ def answer_from_form(event: Event, form: FlaskForm) -> tuple[Answer, dict[str, s
         comment=form.comment.data or "",
     )
     return answer, problems
+
+
+def _page_texts(event, language: str, role_key: str | None) -> dict:
+    """The event's texts for the answer page in one language: headings, option labels
+    and each day's programme, already rendered."""
+    tz = event.timezone
+
+    def at(instant, approximate=False):
+        return format_time(instant, tz, language, approximate)
+
+    texts = {
+        "day": {day.id: f"{localized(day, 'title', language)}: {format_date(day.date, language)}" for day in event.days},
+        "day_date": {day.id: format_date(day.date, language) for day in event.days},
+        "programme": {
+            day.id: Markup(render_template(
+                "rsvp/_programme.html",
+                items=[i for i in day.items if not i.role_keys or not role_key or role_key in i.role_keys],
+                at=at, language=language,
+            ))
+            for day in event.days
+        },
+        "options": {day.id: [o for o in event.transport_options if o.day_id == day.id] for day in event.days},
+        "meals": {day.id: [m for m in event.meals if m.day_id == day.id] for day in event.days},
+        "transport": {
+            o.id: f"{localized(o, 'name', language)}: {at(o.departs_at, o.approximate)}, {o.place}"
+            for o in event.transport_options
+        },
+        "meal": {
+            m.id: f"{localized(m, 'name', language)} {at(m.starts_at)}" + (f", {m.place}" if m.place else "")
+            for m in event.meals
+        },
+        "diet": {d.id: localized(d, "name", language) for d in event.diet_options},
+        "night": {n.id: format_date(n.night_of, language) for n in event.hotel_nights},
+    }
+    return texts
+
+
+def answer_form_context(invitee: Invitee, event, answer_: dict | None) -> dict:
+    """What the answer form's fields show besides the form: the event's texts in the
+    page's language, places left, and where the invitee waits. The admin's form uses it too."""
+    language = current_language()
+    seats, rooms = places_held()
+    option_ids = {option.key: option.id for option in event.transport_options}
+    night_ids = {night.key: night.id for night in event.hotel_nights}
+    days = answer_["days"].values() if answer_ else []
+    nights = answer_["hotel_nights"].items() if answer_ else []
+    mine = {option_ids.get(day["transport"]) for day in days if day["transport"] and not day["waitlisted"]}
+    my_nights = {night_ids.get(key) for key, night in nights if not night["waitlisted"]}
+    role_key = invitee.role.key if invitee.role_id else None
+    return {
+        "texts": _page_texts(event, language, role_key),
+        "seats_left": {
+            o.id: o.capacity - seats.get(o.id, 0) + (1 if o.id in mine else 0)
+            for o in event.transport_options if o.capacity is not None
+        },
+        "rooms_left": {
+            n.id: n.capacity - rooms.get(n.id, 0) + (1 if n.id in my_nights else 0)
+            for n in event.hotel_nights if n.capacity is not None
+        },
+        # {option id: place in line} for each option the invitee waits for.
+        "waiting": SEATS.places_in_line(invitee.id) if any(day["waitlisted"] for day in days) else {},
+        "waiting_nights": ROOMS.places_in_line(invitee.id) if any(night["waitlisted"] for key, night in nights) else {},
+    }
+
+
+def put_problems_on_form(form, problems: dict[str, str]) -> None:
+    """Each problem beside its field, or above the form when no field is its own."""
+    for name, message in problems.items():
+        if name in form._fields:
+            form[name].errors = [message]
+        else:
+            form.form_errors.append(message)

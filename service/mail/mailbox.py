@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 from flask import Blueprint, Response, abort, current_app, render_template
 from markupsafe import Markup
 
-from .web import FRAMING_CONTENT_SECURITY_POLICY, email_in_frame, never_cached
+from ..web import FRAMING_CONTENT_SECURITY_POLICY, email_in_frame, never_cached
 
 bp = Blueprint("mailbox", __name__, url_prefix="/mailbox")
 

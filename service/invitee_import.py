@@ -21,9 +21,10 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from .answers import put_back_on_list
-from .db import db, utcnow
+from .db import utcnow
+from .extensions import db
+from .mail.compose import queue_put_back_emails
 from .models import Event, Invitee
-from .notifications import queue_put_back_emails
 
 #: Accepted headers (compared lower-cased, spaces collapsed) for each field.
 HEADERS: dict[str, tuple[str, ...]] = {

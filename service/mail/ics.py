@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
-from .db import utcnow
+from ..db import utcnow
 
 
 def _day_span(day) -> tuple[dt.datetime, dt.datetime]:

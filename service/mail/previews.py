@@ -14,19 +14,21 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from .answers import localized
-from .db import db, utcnow
-from .headcount import hotel_changes, hotel_numbers
-from .jobs import (
-    numbers_sent_to_hotel,
+from ..answers import localized
+from ..db import utcnow
+from ..extensions import db
+from ..headcount import hotel_changes, hotel_numbers
+from ..jobs import numbers_sent_to_hotel
+from ..models import Event, Invitee, Response, ResponseDay, ResponseHotelNight
+from .compose import (
+    render_answer_email,
     render_daily_report,
     render_day_before,
     render_hotel_change,
     render_hotel_final,
+    render_invitation_preview,
     render_reminder,
 )
-from .models import Event, Invitee, Response, ResponseDay, ResponseHotelNight
-from .notifications import render_answer_email, render_invitation_preview
 
 #: Every kind OSA sends, in the order the secretariat meets them.
 KINDS = (

@@ -15,9 +15,7 @@ from pathlib import Path
 import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-import email_templates
-
-TEMPLATES = Path(email_templates.__file__).parent
+TEMPLATES = Path(__file__).parent / "templates"
 KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before", "daily_report",
          "hotel_final", "hotel_change")
 LANGUAGES = ("sv", "en")

@@ -10,43 +10,41 @@ with an idempotency key that names what caused it:
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, inspect, select
 
-from .answers import SaveResult, describe_answer, describe_logistics, localized
-from .calendar import event_calendar
-from .dates import format_date, format_date_range, format_datetime, format_time
-from .db import begin_write, db
-from .emails import RenderedEmail, render_email
-from .eventview import event_view
-from .links import rsvp_url
-from .models import Event, Invitee, Outbox, Response, ResponseChange
+from ..answers import SaveResult, describe_answer, describe_logistics, localized
+from ..dates import format_date, format_date_range, format_datetime, format_time
+from ..db import begin_write
+from ..extensions import db
+from ..headcount import answers_chart, answers_csv, changes_between, headcount
+from ..links import hotel_url, opt_out_url, rsvp_url
+from ..models import Event, EventDay, Invitee, Outbox, Response, ResponseChange
+from .ics import event_calendar
 from .outbox import queue_email, queue_emails
+from .render import RenderedEmail, render_email
 
 
 def _event_texts(event: Event, language: str) -> dict:
-    """The event's dates, deadline and each day's heading and hours in `language`: the same
-    in every email of a round, so made once per version of the event."""
-    cache = event_view(event).cache
-    key = ("email texts", language)
-    texts = cache.get(key)
-    if texts is None:
-        texts = cache[key] = {
-            "dates": format_date_range(event.days[0].date, event.days[-1].date, language),
-            "deadline": format_datetime(event.rsvp_deadline, event.timezone, language),
-            "days": [
-                {
-                    "heading": f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
-                    "span": f"{format_time(day.starts_at, event.timezone, language)}–"
-                            f"{format_time(day.ends_at, event.timezone, language)}",
-                    "summary": day.summary,
-                }
-                for day in event.days
-            ],
-        }
-    return texts
+    """The event's dates, deadline and each day's heading and hours in `language`."""
+    return {
+        "dates": format_date_range(event.days[0].date, event.days[-1].date, language),
+        "deadline": format_datetime(event.rsvp_deadline, event.timezone, language),
+        "days": [
+            {
+                "heading": f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
+                "span": f"{format_time(day.starts_at, event.timezone, language)}–"
+                        f"{format_time(day.ends_at, event.timezone, language)}",
+                "summary": day.summary,
+            }
+            for day in event.days
+        ],
+    }
 
 
 def email_context(event: Event, invitee: Invitee) -> dict:
@@ -246,3 +244,67 @@ def invitation_progress(event: Event) -> RoundProgress:
     sent = sum(1 for key, state in states if key in invitees and state == "sent")
     failed = sum(1 for key, state in states if key in invitees and state == "failed")
     return RoundProgress(total=len(invitees), sent=sent, failed=failed)
+
+
+# --- Scheduled emails ------------------------------------------------------------------------
+
+
+def render_reminder(event: Event, invitee: Invitee) -> RenderedEmail:
+    return render_email("reminder", invitee.language, opt_out=opt_out_url(invitee), **email_context(event, invitee))
+
+
+def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: Response) -> RenderedEmail:
+    """The day's programme for the invitee's role, and their own transport and meals."""
+    language = invitee.language
+    role = invitee.role.key if invitee.role else None
+    agenda = [
+        {
+            "when": format_time(item.starts_at, event.timezone, language, item.approximate)
+            + (f"–{format_time(item.ends_at, event.timezone, language)}" if item.ends_at else ""),
+            "title": localized(item, "title", language),
+            "place": item.place,
+        }
+        for item in day.items
+        if not item.role_keys or role is None or role in item.role_keys
+    ]
+    return render_email(
+        "day_before", language,
+        day_heading=f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
+        logistics=describe_logistics(event, response, language, only_day=day),
+        agenda=agenda,
+        **email_context(event, invitee),
+    )
+
+
+def render_daily_report(
+    event: Event, at: dt.datetime, previous: dt.datetime | None, missed: int, language: str | None = None
+) -> tuple[RenderedEmail, list[dict[str, str]]]:
+    """The report as of `at`, with the changes since `previous`, and its CSV and chart."""
+    language = language or event.default_language
+    report_date = format_date(at.astimezone(ZoneInfo(event.timezone)).date(), language)
+    chart_cid = f"chart-{at:%Y%m%d}@osa"
+    rendered = render_email(
+        "daily_report", language, event=event, report_date=report_date, counts=headcount(event, language),
+        changes=changes_between(event, previous, at, language), missed=missed, chart_cid=chart_cid,
+    )
+    day = at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
+    attachments = [
+        {"filename": f"{event.slug}-svar-{day}.csv", "content_type": "text/csv; charset=utf-8",
+         "data": answers_csv(event, language)},
+        {"filename": "svar-over-tid.png", "content_type": "image/png", "encoding": "base64",
+         "data": base64.b64encode(answers_chart(event, at)).decode("ascii"), "content_id": chart_cid},
+    ]
+    return rendered, attachments
+
+
+def render_hotel_final(event: Event, numbers: dict, language: str | None = None) -> RenderedEmail:
+    language = language or event.default_language
+    return render_email(
+        "hotel_final", language, event=event, numbers=numbers, hotel_link=hotel_url(event),
+        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
+    )
+
+
+def render_hotel_change(event: Event, changes: list[str], language: str | None = None) -> RenderedEmail:
+    return render_email("hotel_change", language or event.default_language, event=event, changes=changes,
+                        hotel_link=hotel_url(event))

@@ -1,1 +1,0 @@
-"""Email templates: <kind>/<language>.txt and .html, with a shared base layout."""

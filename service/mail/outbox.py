@@ -1,0 +1,152 @@
+"""The outbox: every email is a row, written in the transaction of the change that
+causes it, and put on the Celery queue after that transaction commits.
+
+`queue_email` writes the row (a second row with the same idempotency key is a
+no-op) and, once the caller commits, `dispatch` sends its id to the sending task
+(by name: see `delivery` for what the task does). The Message-ID is fixed when
+the row is written, so a message sent again after a crash carries the same
+Message-ID and mail clients show it once.
+"""
+
+from __future__ import annotations
+
+import logging
+from email.headerregistry import Address
+from email.utils import make_msgid
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import event as sa_event
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..db import insert, utcnow
+from ..extensions import db
+from ..models import Event, Invitee, Outbox
+from .render import RenderedEmail
+
+log = logging.getLogger(__name__)
+
+_PENDING = "osa_outbox_pending"
+
+
+class HeaderInjection(ValueError):
+    """A value meant for an email header contains a line break."""
+
+
+def _header_safe(**values: str) -> None:
+    for name, value in values.items():
+        if "\r" in value or "\n" in value:
+            raise HeaderInjection(f"{name} contains a line break; refusing to build an email header from it")
+
+
+def _row_values(
+    *,
+    kind: str,
+    key: str,
+    event: Event,
+    recipient: str,
+    language: str,
+    rendered: RenderedEmail,
+    invitee: Invitee | None = None,
+    recipient_name: str = "",
+    attachments: list[dict[str, str]] | None = None,
+    auto_submitted: bool = True,
+) -> dict[str, Any]:
+    """Every column of a new outbox row, checked for header injection."""
+    sender = str(Address(event.sender_name, addr_spec=event.sender_email))
+    recipient_name = recipient_name or (invitee.name if invitee is not None else "")
+    _header_safe(recipient=recipient, recipient_name=recipient_name, subject=rendered.subject, sender=sender,
+                 reply_to=event.reply_to, key=key)
+    now = utcnow()
+    return {
+        "event_id": event.id,
+        "invitee_id": invitee.id if invitee is not None else None,
+        "kind": kind,
+        "recipient": recipient,
+        "recipient_name": recipient_name,
+        "language": language,
+        "idempotency_key": key,
+        "state": "queued",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "last_error": "",
+        "message_id": make_msgid(idstring="osa", domain=event.sender_email.rsplit("@", 1)[1]),
+        "sender": sender,
+        "reply_to": event.reply_to,
+        "subject": rendered.subject,
+        "body_text": rendered.text,
+        "body_html": rendered.html,
+        "attachments": attachments or [],
+        "auto_submitted": auto_submitted,
+        "dispatched_at": now,
+        "created_at": now,
+    }
+
+
+def queue_email(**email: Any) -> Outbox | None:
+    """Write one email to the outbox in the current transaction; None if its key was written before.
+
+    Takes `kind`, `key`, `event`, `recipient`, `language`, `rendered`, and optionally
+    `invitee`, `attachments` and `auto_submitted`. The row's id goes on the Celery
+    queue after the caller commits (never before, so a worker cannot look for a row
+    that is not there yet, or send a rolled-back one).
+    """
+    values = _row_values(**email)
+    if db.session.scalar(select(Outbox.id).where(Outbox.idempotency_key == values["idempotency_key"])) is not None:
+        return None
+    row = Outbox(**values)
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+    except IntegrityError:
+        # Another transaction wrote the same key first: the email is already on its way.
+        return None
+    db.session.info.setdefault(_PENDING, []).append(row.id)
+    return row
+
+
+def queue_emails(emails: list[dict[str, Any]]) -> int:
+    """Write many emails in one statement (a round of invitations); return how many were new.
+
+    The same as `queue_email` for each, but a key written before is skipped by the
+    database itself (INSERT … ON CONFLICT DO NOTHING), with no savepoint per row.
+    """
+    if not emails:
+        return 0
+    rows = [_row_values(**email) for email in emails]
+    statement = insert(Outbox).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Outbox.id)
+    # One statement with many parameter sets: SQLAlchemy sends it as a few multi-row INSERTs.
+    ids = list(db.session.connection().execute(statement, rows).scalars())
+    db.session.info.setdefault(_PENDING, []).extend(ids)
+    return len(ids)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _dispatch_after_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint, not the commit that makes the rows real
+    ids = session.info.pop(_PENDING, None)
+    if ids:
+        dispatch(ids)
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction) -> None:
+    if previous_transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+def dispatch(ids: list[int]) -> None:
+    """Put rows on the Celery queue in batches that each share one SMTP connection.
+
+    A broker that cannot be reached loses nothing: the sweeper finds the rows later.
+    """
+    size = max(1, int(current_app.config["SEND_BATCH_SIZE"]))
+    for start in range(0, len(ids), size):
+        try:
+            current_app.extensions["celery"].send_task("osa.mail.send_outbox", args=[ids[start:start + size]])
+        except Exception as error:  # the broker is down; `requeue_stale` will find these rows
+            log.warning("could not queue %d outbox rows (%s); the sweeper will retry",
+                        len(ids[start:start + size]), type(error).__name__)

@@ -1,0 +1,206 @@
+"""The invitee's pages, reached only through their personal link `/r/<token>`.
+
+GET shows the event and the answer form prefilled with the current answer and
+never writes (mail scanners open every link). POST checks the answer and saves
+it in one transaction with its history, then redirects to a thank-you page.
+After the RSVP deadline the answer is shown read-only. A link that cannot be
+used gets a page that says why and how to reach the secretariat.
+
+The forms carry a token bound to the link, not to a session (`forms.LinkCSRF`),
+so the pages set no cookie, and a page already rendered is served again while
+nothing it shows has changed (`pages`).
+"""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from ..answers import (
+    Answer,
+    check_answer,
+    current_snapshot,
+    describe_answer,
+    localized,
+    save_answer,
+)
+from ..dates import format_date_range, format_datetime
+from ..db import begin_write, utcnow
+from ..events import get_event
+from ..extensions import csrf, db
+from ..forms import (
+    DeclineForm,
+    answer_form_context,
+    answer_from_form,
+    form_data,
+    invitee_answer_form_class,
+    put_problems_on_form,
+)
+from ..links import LinkError, resolve_token
+from ..mail.compose import queue_answer_emails
+from ..models import Invitee, Response
+from ..web import current_language, limit_link_pages, never_cached, set_language
+
+bp = Blueprint("rsvp", __name__, url_prefix="/r")
+limit_link_pages(bp)
+# The forms check their link-bound token themselves (forms.LinkCSRF).
+csrf.exempt(bp)
+
+#: HTTP status of each kind of unusable link.
+LINK_STATUS = {"invalid": 400, "revoked": 403, "removed": 410, "expired": 410}
+
+
+bp.after_request(never_cached)
+
+
+@bp.errorhandler(LinkError)
+def bad_link(error: LinkError):
+    """A friendly page for a link that cannot be used, in the invitee's language when known."""
+    invitee = error.invitee
+    event = invitee.event if invitee is not None else get_event()
+    set_language(request.args.get("lang") or (invitee.language if invitee is not None else None))
+    return render_template("rsvp/bad_link.html", kind=error.kind, event=event), LINK_STATUS[error.kind]
+
+
+@bp.app_template_global()
+def tr(row, attr: str = "name") -> str:
+    """A row's text in the page's language."""
+    return localized(row, attr, current_language())
+
+
+def _open(token: str) -> Invitee:
+    invitee = resolve_token(token)
+    set_language(request.args.get("lang") or invitee.language)
+    return invitee
+
+
+def _response_of(invitee: Invitee) -> Response | None:
+    return db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
+
+
+def _link(invitee: Invitee, purpose: str = "rsvp") -> dict:
+    """The form arguments that bind a form's token to the invitee's link."""
+    return {"meta": {"csrf_context": (purpose, invitee.id, invitee.link_version)}}
+
+
+def _page(invitee: Invitee, form=None, status: int = 200):
+    """The answer page, the answer from its snapshot."""
+    event = invitee.event
+    language = current_language()
+    answer_ = current_snapshot(invitee.id)
+    closed = utcnow() >= event.rsvp_deadline
+    if form is None and not closed:
+        form = invitee_answer_form_class(event)(data=form_data(answer_), **_link(invitee))
+    return render_template(
+        "rsvp/answer.html",
+        event=event,
+        invitee=invitee,
+        form=form,
+        decline_form=DeclineForm(**_link(invitee)),
+        closed=closed,
+        summary=describe_answer(invitee.event, _response_of(invitee), language) if closed and answer_ else None,
+        answered=answer_ is not None,
+        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
+        deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
+        language=language,
+        token=request.view_args["token"],
+        **answer_form_context(invitee, event, answer_),
+    ), status
+
+
+@bp.get("/<token>")
+def answer(token: str):
+    """The answer page, prefilled. Reads only: a mail scanner opening the link changes nothing."""
+    return _page(_open(token))
+
+
+@bp.post("/<token>")
+def save(token: str):
+    """Check and save the answer, then show the thank-you page."""
+    invitee = _open(token)
+    event = invitee.event
+    if utcnow() >= event.rsvp_deadline:
+        return _page(invitee, status=403)
+    form = invitee_answer_form_class(event)(**_link(invitee))
+    if not form.validate_on_submit():
+        return _page(invitee, form, status=400)
+    answer_, problems = answer_from_form(event, form)
+    problems.update(check_answer(event, answer_, current_language()))
+    if problems:
+        put_problems_on_form(form, problems)
+        return _page(invitee, form, status=400)
+    _save(invitee, answer_)
+    return redirect(url_for("rsvp.thanks", token=token, lang=current_language()), code=303)
+
+
+@bp.post("/<token>/decline")
+def decline(token: str):
+    """'I can't come' in one tap."""
+    invitee = _open(token)
+    if utcnow() >= invitee.event.rsvp_deadline:
+        return _page(invitee, status=403)
+    if not DeclineForm(**_link(invitee)).validate_on_submit():
+        abort(400)
+    _save(invitee, Answer.decline(invitee.event))
+    return redirect(url_for("rsvp.thanks", token=token, lang=current_language()), code=303)
+
+
+def _save(invitee: Invitee, answer_: Answer) -> None:
+    begin_write()
+    if invitee.language != current_language():  # the language they answered in, for their emails
+        invitee.language = current_language()
+    result = save_answer(invitee, answer_, actor="invitee")
+    queue_answer_emails(invitee, result)
+    db.session.commit()
+
+
+@bp.get("/<token>/thanks")
+def thanks(token: str):
+    """The saved answer, summarised, with the way back to change it."""
+    invitee = _open(token)
+    event = invitee.event
+    response = _response_of(invitee)
+    if response is None:
+        return redirect(url_for("rsvp.answer", token=token, lang=current_language()))
+    language = current_language()
+    return render_template(
+        "rsvp/thanks.html",
+        event=event,
+        invitee=invitee,
+        attending=response.attending,
+        summary=describe_answer(event, response, language),
+        deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
+        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
+        language=language,
+        token=token,
+        page_title=_("Thank you"),
+    )
+
+
+@bp.route("/<token>/no-reminders", methods=["GET", "POST"])
+def opt_out(token: str):
+    """Stop reminders. GET only asks (mail scanners open links); the button POSTs."""
+    invitee = resolve_token(token, purpose="optout")
+    set_language(request.args.get("lang") or invitee.language)
+    form = DeclineForm(**_link(invitee, "optout"))
+    done = False
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        begin_write()
+        invitee.reminders_opted_out = True
+        db.session.commit()
+        done = True
+    return render_template(
+        "rsvp/opt_out.html", event=invitee.event, invitee=invitee, form=form, done=done,
+        opted_out=invitee.reminders_opted_out, language=current_language(),
+        page_title=_("Reminders"),
+    )
