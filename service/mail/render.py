@@ -1,9 +1,10 @@
-"""Rendering emails: the one place that turns a kind, a language and a context
-into a subject, a readable text part and an HTML part with its CSS inlined.
+"""Rendering emails: the one place that turns a kind, a language and a context into a
+subject, a readable text part and an HTML part with its CSS inlined.
 
-Templates live in `email_templates/<kind>/<language>.txt` and `.html`; the HTML
-ones extend `email_templates/base.html`. A text template sets its subject with
-`{% set subject = ... %}` on its first line.
+Each kind has one text template and one HTML template in `templates/` (`<kind>.txt`,
+`<kind>.html`), written in English with every sentence in `_()`; the recipient's
+language comes from the catalogue (`force_locale`). A text template sets its subject
+with `{% set subject = ... %}` on its first line; the HTML ones extend `base.html`.
 """
 
 from __future__ import annotations
@@ -13,7 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import css_inline
+from flask_babel import force_locale, gettext, ngettext
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from ..answers import localized
 
 TEMPLATES = Path(__file__).parent / "templates"
 KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before", "daily_report",
@@ -27,7 +31,9 @@ _environment = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
     keep_trailing_newline=True,
+    extensions=["jinja2.ext.i18n"],
 )
+_environment.install_gettext_callables(gettext, ngettext, newstyle=True)
 _inliner = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 _BLANK_LINES = re.compile(r"\n{3,}")
 
@@ -44,10 +50,14 @@ def render_email(kind: str, language: str, **context) -> RenderedEmail:
     if kind not in KINDS:
         raise ValueError(f"unknown email kind {kind!r}")
     language = language if language in LANGUAGES else "sv"
-    module = _environment.get_template(f"{kind}/{language}.txt").make_module(context)
-    subject = " ".join(str(module.subject).split())
-    text = _BLANK_LINES.sub("\n\n", str(module)).strip() + "\n"
-    html = _environment.get_template(f"{kind}/{language}.html").render(
-        subject=subject, language=language, text_body=text, **context
-    )
+    event = context["event"]
+    context.update(event_name=localized(event, "name", language),
+                   event_description=localized(event, "description", language))
+    with force_locale(language):
+        module = _environment.get_template(f"{kind}.txt").make_module(context)
+        subject = " ".join(str(module.subject).split())
+        text = _BLANK_LINES.sub("\n\n", str(module)).strip() + "\n"
+        html = _environment.get_template(f"{kind}.html").render(
+            subject=subject, language=language, text_body=text, **context
+        )
     return RenderedEmail(subject, text, _inliner.inline(html))
