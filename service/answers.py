@@ -24,7 +24,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, literal, or_, select, union_all
 
-from .dates import format_date, format_time
+from .dates import format_clock, format_date, format_time
 from .db import holds_write_lock, utcnow
 from .extensions import db
 from .models import (
@@ -66,70 +66,60 @@ class Answer:
 
 def check_answer(event: Event, answer: Answer, language: str = "sv") -> dict[str, str]:
     """Contradictions in an answer, as {form field name: message in `language`}."""
-    sv = language == "sv"
+    with force_locale(language):
+        return _contradictions(event, answer, language)
+
+
+def _contradictions(event: Event, answer: Answer, language: str) -> dict[str, str]:
     errors: dict[str, str] = {}
     days = {day.key: day for day in event.days}
     options = {option.key: option for option in event.transport_options}
     for day in event.days:
         choice = answer.days.get(day.key)
         if choice is None:
-            errors[f"day_{day.key}"] = "Svara ja eller nej för dagen." if sv else "Answer yes or no for the day."
+            errors[f"day_{day.key}"] = _("Answer yes or no for the day.")
             continue
         day_options = [o for o in event.transport_options if o.day_id == day.id]
         if not choice.attending:
             if choice.transport:
-                errors[f"transport_{day.key}"] = (
-                    "Du har valt resa men inte att komma den här dagen."
-                    if sv else "You chose transport but are not coming on this day."
-                )
+                errors[f"transport_{day.key}"] = _("You chose transport but are not coming on this day.")
             continue
         if day_options and not choice.transport:
-            errors[f"transport_{day.key}"] = "Välj hur du tar dig dit." if sv else "Choose how you will get there."
+            errors[f"transport_{day.key}"] = _("Choose how you will get there.")
             continue
         option = options.get(choice.transport) if choice.transport else None
         if choice.transport and (option is None or option.day_id != day.id):
-            errors[f"transport_{day.key}"] = "Välj ett av alternativen." if sv else "Choose one of the options."
+            errors[f"transport_{day.key}"] = _("Choose one of the options.")
             continue
         if option is not None and option.asks_flight:
             number = choice.flight_number.strip().upper()
             if not number:
-                errors[f"flight_number_{day.key}"] = (
-                    "Skriv ditt flightnummer, till exempel SK 2014." if sv else "Give your flight number, for example SK 2014."
-                )
+                errors[f"flight_number_{day.key}"] = _("Give your flight number, for example SK 2014.")
             elif not FLIGHT_NUMBER.match(number):
-                errors[f"flight_number_{day.key}"] = (
-                    f"'{choice.flight_number}' ser inte ut som ett flightnummer (till exempel SK 2014)."
-                    if sv else f"'{choice.flight_number}' does not look like a flight number (for example SK 2014)."
+                errors[f"flight_number_{day.key}"] = _(
+                    "'%(number)s' does not look like a flight number (for example SK 2014).",
+                    number=choice.flight_number,
                 )
             if choice.flight_arrival is None:
-                errors[f"flight_arrival_{day.key}"] = (
-                    "Skriv när flyget landar." if sv else "Give the time your flight lands."
-                )
+                errors[f"flight_arrival_{day.key}"] = _("Give the time your flight lands.")
             else:
                 pickup = option.departs_at.astimezone(ZoneInfo(event.timezone)).time()
                 if choice.flight_arrival > pickup:
-                    when = format_time(option.departs_at, event.timezone, language, option.approximate)
-                    errors[f"flight_arrival_{day.key}"] = (
-                        f"Flyget landar efter upphämtningen ({when}). Välj ett annat sätt att ta dig dit, "
-                        "eller kontakta sekretariatet."
-                        if sv else f"Your flight lands after the pickup ({when}). Choose another way to get there, "
-                        "or contact the secretariat."
+                    errors[f"flight_arrival_{day.key}"] = _(
+                        "Your flight lands after the pickup (%(time)s). Choose another way to get there, "
+                        "or contact the secretariat.",
+                        time=format_time(option.departs_at, event.timezone, language, option.approximate),
                     )
     for meal in event.meals:
         if meal.key in answer.meals:
             choice = answer.days.get(meal.day.key)
             if choice is None or not choice.attending:
-                date = format_date(meal.day.date, language)
-                errors[f"meal_{meal.key}"] = (
-                    f"Du har valt måltiden men inte att komma {date}."
-                    if sv else f"You chose this meal but are not coming on {date}."
+                errors[f"meal_{meal.key}"] = _(
+                    "You chose this meal but are not coming on %(date)s.", date=format_date(meal.day.date, language)
                 )
     if answer.hotel_nights and not any(choice.attending for choice in answer.days.values()):
         for key in answer.hotel_nights:
-            errors[f"night_{key}"] = (
-                "Du har valt en hotellnatt men kommer inte någon dag."
-                if sv else "You chose a hotel night but are not coming on any day."
-            )
+            errors[f"night_{key}"] = _("You chose a hotel night but are not coming on any day.")
     known = {
         "meals": {meal.key for meal in event.meals},
         "diets": {diet.key for diet in event.diet_options},
@@ -138,10 +128,10 @@ def check_answer(event: Event, answer: Answer, language: str = "sv") -> dict[str
     for name, keys in known.items():
         unknown = getattr(answer, name) - keys
         if unknown:
-            errors[name] = ("Okänt val: " if sv else "Unknown choice: ") + ", ".join(sorted(unknown))
+            errors[name] = _("Unknown choice: %(keys)s", keys=", ".join(sorted(unknown)))
     unknown_days = set(answer.days) - set(days)
     if unknown_days:
-        errors["days"] = ("Okänd dag: " if sv else "Unknown day: ") + ", ".join(sorted(unknown_days))
+        errors["days"] = _("Unknown day: %(keys)s", keys=", ".join(sorted(unknown_days)))
     return errors
 
 
@@ -521,7 +511,7 @@ def describe_answer(event: Event, response: Response | None, language: str) -> l
             option = row.transport_option
             if option is not None:
                 text = _("%(option)s: %(time)s, %(place)s", option=localized(option, "name", language),
-                         time=format_time(option.departs_at, tz, language, option.approximate), place=option.place)
+                         time=format_time(option.departs_at, tz, language, option.approximate), place=localized(option, 'place', language))
                 if option.asks_flight and row.flight_number:
                     text += ". " + _("Your flight %(flight)s lands at %(time)s.", flight=row.flight_number,
                                      time=_format_clock(row.flight_arrival, language))
@@ -552,9 +542,7 @@ def describe_answer(event: Event, response: Response | None, language: str) -> l
 
 
 def _format_clock(value: dt.time | None, language: str) -> str:
-    if value is None:
-        return ""
-    return value.strftime("%H.%M" if language == "sv" else "%H:%M")
+    return format_clock(value, language) if value is not None else ""
 
 
 def describe_logistics(event: Event, response: Response, language: str, only_day: Any = None) -> list[str]:
@@ -579,7 +567,7 @@ def describe_logistics(event: Event, response: Response, language: str, only_day
             elif option is not None and option.asks_flight:
                 lines.append(_(
                     "%(date)s: pickup at %(place)s at %(time)s. We have your flight %(flight)s, "
-                    "landing at %(arrival)s.", date=date, place=option.place,
+                    "landing at %(arrival)s.", date=date, place=localized(option, 'place', language),
                     time=format_time(option.departs_at, tz, language, option.approximate),
                     flight=row.flight_number, arrival=_format_clock(row.flight_arrival, language),
                 ))
@@ -587,13 +575,13 @@ def describe_logistics(event: Event, response: Response, language: str, only_day
                 lines.append(_(
                     "%(date)s: %(option)s, at %(time)s from %(place)s.", date=date,
                     option=localized(option, "name", language),
-                    time=format_time(option.departs_at, tz, language, option.approximate), place=option.place,
+                    time=format_time(option.departs_at, tz, language, option.approximate), place=localized(option, 'place', language),
                 ))
             meals = [m for m in event.meals if m.day_id == day.id and m.id in chosen_meals]
             if meals:
                 lines.append(_("%(date)s: %(meals)s.", date=date, meals=", ".join(
                     f"{localized(m, 'name', language)} {format_time(m.starts_at, tz, language)}"
-                    + (f" ({m.place})" if m.place else "") for m in meals
+                    + (f" ({localized(m, 'place', language)})" if m.place else "") for m in meals
                 )))
         nights = [n for n in sorted(response.hotel_nights, key=lambda n: n.hotel_night.night_of) if n.waitlisted_at is None]
         if nights:

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date as _babel_date
 from babel.dates import format_datetime as _babel_datetime
+from babel.dates import format_time as _babel_time
 
 _DATE = {"sv": "EEEE d MMMM y", "en": "EEEE d MMMM y"}
 _TIME = {"sv": "HH.mm", "en": "HH:mm"}
@@ -52,6 +53,12 @@ def format_time(instant: dt.datetime, timezone: str, language: str = "sv", appro
     lang = _lang(language)
     text = _babel_datetime(local(instant, timezone), _TIME[lang], locale=lang)
     return f"{_ABOUT[lang]}{text}" if approximate else text
+
+
+def format_clock(value: dt.time, language: str = "sv") -> str:
+    """A wall-clock time with no date or zone (a flight's landing): '09.10', '09:10'."""
+    lang = _lang(language)
+    return _babel_time(value, _TIME[lang], locale=lang)
 
 
 @lru_cache(maxsize=4096)  # pure, and Babel is slow: an answer page formats dozens

@@ -60,6 +60,7 @@ class AgendaItemDef:
     details: str
     place: str
     for_roles: list[str]
+    english: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -70,6 +71,7 @@ class DayDef:
     title_en: str | None
     summary: str
     items: list[AgendaItemDef]
+    english: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -89,6 +91,7 @@ class MealDef:
     name: str
     name_en: str | None
     place: str
+    english: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -102,6 +105,7 @@ class TransportDef:
     place: str
     capacity: int | None
     asks_flight: bool
+    english: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -117,6 +121,7 @@ class ContactDef:
     title: str
     email: str
     phone: str
+    english: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -211,6 +216,30 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
     },
     "hotel_nights": {"id": (TEXT, REQUIRED), "date": (DATE, REQUIRED), "capacity": (INT, OPTIONAL)},
 }
+
+#: Texts an invitee reads that the file may give in English too, as `<name>_en` (e.g. `summary_en`).
+ENGLISH = {
+    "event": ("description",),
+    "days": ("summary",),
+    "items": ("speakers", "details", "place"),
+    "meals": ("place",),
+    "transport": ("place",),
+    "contacts": ("title",),
+}
+for _table, _names in ENGLISH.items():
+    for _name in _names:
+        SCHEMA[_table][f"{_name}_en"] = (SCHEMA[_table][_name][0], OPTIONAL)
+
+
+def _english(table: str, row: dict[str, Any]) -> dict[str, str]:
+    """The row's English texts as model attributes (`summary_en`, ...); lists one item per line."""
+    english = {}
+    for name in ENGLISH[table]:
+        value = row.get(f"{name}_en")
+        if value is not None:
+            english[f"{name}_en"] = "\n".join(value) if isinstance(value, list) else value
+    return english
+
 
 #: Top-level tables: single tables, and arrays of tables (with whether at least one is required).
 TABLES = ("event", "sender", "secretariat", "hotel")
@@ -508,11 +537,13 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
                         details=item.get("details", ""),
                         place=item.get("place", ""),
                         for_roles=item.get("for_roles", []),
+                        english=_english("items", item),
                     )
                 )
         if {"id", "date", "title"} <= row.keys():
             days.append(
-                DayDef(row["id"], row["date"], row["title"], row.get("title_en"), row.get("summary", ""), items)
+                DayDef(row["id"], row["date"], row["title"], row.get("title_en"), row.get("summary", ""), items,
+                       _english("days", row))
             )
     days.sort(key=lambda day: day.date)
 
@@ -531,7 +562,8 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
         date = day_of(f"meals[{i}]", row, "meal")
         if date and zone and {"id", "time", "name"} <= row.keys():
             meals.append(
-                MealDef(row["id"], row["day"], instant(date, row["time"]), row["name"], row.get("name_en"), row.get("place", ""))
+                MealDef(row["id"], row["day"], instant(date, row["time"]), row["name"], row.get("name_en"),
+                        row.get("place", ""), _english("meals", row))
             )
 
     transport: list[TransportDef] = []
@@ -549,6 +581,7 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
                     place=row["place"],
                     capacity=row.get("capacity"),
                     asks_flight=row.get("asks_flight", False),
+                    english=_english("transport", row),
                 )
             )
 
@@ -587,6 +620,7 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
         "name_en": event.get("name_en"),
         "organiser": event["organiser"],
         "description": event.get("description", ""),
+        **_english("event", event),
         "venue": event["venue"],
         "address": event["address"],
         "timezone": event["timezone"],
@@ -608,7 +642,8 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
         slug=event["id"],
         fields=fields,
         contacts=[
-            ContactDef(row["name"], row.get("title", ""), row.get("email", ""), row.get("phone", ""))
+            ContactDef(row["name"], row.get("title", ""), row.get("email", ""), row.get("phone", ""),
+                       _english("contacts", row))
             for row in arrays["contacts"]
         ],
         roles=[OptionDef(row["id"], row["name"], row.get("name_en")) for row in arrays["roles"]],

@@ -13,9 +13,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from .answers import fill_raised_capacities
+from .answers import fill_raised_capacities, localized
 from .dates import format_date, format_datetime, format_time
 from .eventfile import EventDefinition, EventFileError, Problem
 from .extensions import db
@@ -136,7 +138,8 @@ def store_event(definition: EventDefinition) -> StoreResult:
         changes,
         event.days,
         (
-            (day.key, {"date": day.date, "title": day.title, "title_en": day.title_en, "summary": day.summary})
+            (day.key, {"date": day.date, "title": day.title, "title_en": day.title_en, "summary": day.summary,
+                       **day.english})
             for day in definition.days
         ),
         EventDay,
@@ -152,7 +155,8 @@ def store_event(definition: EventDefinition) -> StoreResult:
         changes,
         event.meals,
         (
-            (meal.key, {"day": days[meal.day], "name": meal.name, "name_en": meal.name_en, "starts_at": meal.starts_at, "place": meal.place})
+            (meal.key, {"day": days[meal.day], "name": meal.name, "name_en": meal.name_en, "starts_at": meal.starts_at, "place": meal.place,
+                        **meal.english})
             for meal in definition.meals
         ),
         Meal,
@@ -176,6 +180,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
                     "place": option.place,
                     "capacity": option.capacity,
                     "asks_flight": option.asks_flight,
+                    **option.english,
                 },
             )
             for i, option in enumerate(definition.transport)
@@ -196,7 +201,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
     )
 
     contacts = [
-        {"position": i, "name": c.name, "title": c.title, "email": c.email, "phone": c.phone}
+        {"position": i, "name": c.name, "title": c.title, "email": c.email, "phone": c.phone, **c.english}
         for i, c in enumerate(definition.contacts)
     ]
     _sync_positional(changes, event.contacts, contacts, Contact)
@@ -221,6 +226,7 @@ def _sync_items(changes: _Changes, day: EventDay, items: list) -> None:
             "details": item.details,
             "place": item.place,
             "for_roles": ",".join(item.for_roles),
+            **item.english,
         }
         for i, item in enumerate(items)
     ]
@@ -248,67 +254,74 @@ def get_event(slug: str | None = None) -> Event | None:
 
 def describe_event(event: Event, language: str = "sv") -> str:
     """The event as plain text: dates, places, agenda, meals, transport, nights."""
-    tz = event.timezone
-    sv = language == "sv"
+    with force_locale(language):
+        return "\n".join(_event_lines(event, language))
 
-    def label(sv_text: str, en_text: str) -> str:
-        return sv_text if sv else en_text
+
+def _event_lines(event: Event, language: str) -> list[str]:
+    tz = event.timezone
 
     def named(row: Any, attr: str = "name") -> str:
-        return (getattr(row, f"{attr}_en") if not sv else None) or getattr(row, attr)
+        return localized(row, attr, language)
+
+    def labelled(label: str, value: str) -> str:
+        return _("%(label)s: %(value)s", label=label, value=value)
 
     roles = {role.key: named(role) for role in event.roles}
     out: list[str] = [named(event), "=" * len(named(event))]
-    out.append(f"{label('Arrangör', 'Organiser')}: {event.organiser}")
-    out.append(f"{label('Plats', 'Venue')}: {event.venue}, {event.address}")
-    out.append(f"{label('Tidszon', 'Timezone')}: {tz}")
-    out.append(f"{label('Sista svarsdag', 'RSVP deadline')}: {format_datetime(event.rsvp_deadline, tz, language)}")
-    out.append(f"{label('Slutligt antal till hotellet', 'Final numbers to the hotel')}: {format_datetime(event.final_numbers_at, tz, language)}")
-    out.append(f"{label('Sekretariat', 'Secretariat')}: {event.secretariat_name}, {event.secretariat_email}, {event.secretariat_phone}")
-    out.append(f"{label('Hotell', 'Hotel')}: {event.hotel_name}, {event.hotel_address}, {event.hotel_email}, {event.hotel_phone}")
+    out.append(labelled(_("Organiser"), event.organiser))
+    out.append(labelled(_("Venue"), f"{event.venue}, {event.address}"))
+    out.append(labelled(_("Timezone"), tz))
+    out.append(labelled(_("RSVP deadline"), format_datetime(event.rsvp_deadline, tz, language)))
+    out.append(labelled(_("Final numbers to the hotel"), format_datetime(event.final_numbers_at, tz, language)))
+    out.append(labelled(_("Secretariat"), f"{event.secretariat_name}, {event.secretariat_email}, {event.secretariat_phone}"))
+    out.append(labelled(_("Hotel"), f"{event.hotel_name}, {event.hotel_address}, {event.hotel_email}, {event.hotel_phone}"))
     for contact in event.contacts:
-        details = ", ".join(part for part in (contact.title, contact.email, contact.phone) if part)
-        out.append(f"{label('Kontakt', 'Contact')}: {contact.name}" + (f" ({details})" if details else ""))
+        details = ", ".join(part for part in (named(contact, "title"), contact.email, contact.phone) if part)
+        out.append(labelled(_("Contact"), contact.name + (f" ({details})" if details else "")))
     if event.roles:
-        out.append(f"{label('Roller', 'Roles')}: " + ", ".join(f"{named(r)} [{r.key}]" for r in event.roles))
+        out.append(labelled(_("Roles"), ", ".join(f"{named(r)} [{r.key}]" for r in event.roles)))
 
     for day in event.days:
         out.append("")
         heading = f"{named(day, 'title')}: {format_date(day.date, language)}"
         out += [heading, "-" * len(heading)]
         if day.summary:
-            out.append(day.summary)
+            out.append(named(day, "summary"))
         for item in day.items:
             when = format_time(item.starts_at, tz, language, item.approximate)
             if item.ends_at:
                 when += "–" + format_time(item.ends_at, tz, language)
             line = f"  {when}  {named(item, 'title')}"
             if item.role_keys:
-                line += f"  ({label('för', 'for')} {', '.join(roles.get(k, k) for k in item.role_keys)})"
+                line += "  (" + _("for %(roles)s", roles=", ".join(roles.get(k, k) for k in item.role_keys)) + ")"
             out.append(line)
-            for speaker in item.speaker_list:
+            for speaker in item.speaker_list(language):
                 out.append(f"        {speaker}")
             if item.place:
-                out.append(f"        {label('Plats', 'Place')}: {item.place}")
-            for detail in item.details.splitlines():
+                out.append("        " + labelled(_("Place"), named(item, "place")))
+            for detail in named(item, "details").splitlines():
                 out.append(f"        {detail}")
 
     if event.meals:
-        out += ["", label("Måltider", "Meals")]
+        out += ["", _("Meals")]
         for meal in event.meals:
-            out.append(f"  {format_datetime(meal.starts_at, tz, language)}  {named(meal)} [{meal.key}]" + (f", {meal.place}" if meal.place else ""))
+            place = f", {named(meal, 'place')}" if meal.place else ""
+            out.append(f"  {format_datetime(meal.starts_at, tz, language)}  {named(meal)} [{meal.key}]{place}")
     if event.transport_options:
-        out += ["", label("Resor", "Transport")]
+        out += ["", _("Transport")]
         for option in event.transport_options:
-            seats = label("obegränsat", "unlimited") if option.capacity is None else str(option.capacity)
-            flight = label(", frågar efter flyg", ", asks for the flight") if option.asks_flight else ""
+            seats = _("unlimited") if option.capacity is None else str(option.capacity)
+            flight = ", " + _("asks for the flight") if option.asks_flight else ""
             when = format_datetime(option.departs_at, tz, language, option.approximate)
-            out.append(f"  {named(option)} [{option.key}]: {when}, {option.place} ({label('platser', 'seats')}: {seats}{flight})")
+            seats = labelled(_("seats"), seats)
+            out.append(f"  {named(option)} [{option.key}]: {when}, {named(option, 'place')} ({seats}{flight})")
     if event.hotel_nights:
-        out += ["", label("Hotellnätter", "Hotel nights")]
+        out += ["", _("Hotel nights")]
         for night in event.hotel_nights:
-            rooms = label("obegränsat", "unlimited") if night.capacity is None else str(night.capacity)
-            out.append(f"  {label('Natten efter', 'The night after')} {format_date(night.night_of, language)} [{night.key}] ({label('rum', 'rooms')}: {rooms})")
+            rooms = labelled(_("rooms"), _("unlimited") if night.capacity is None else str(night.capacity))
+            night_of = _("The night after %(date)s", date=format_date(night.night_of, language))
+            out.append(f"  {night_of} [{night.key}] ({rooms})")
     if event.diet_options:
-        out += ["", label("Kost", "Diets") + ": " + ", ".join(f"{named(d)} [{d.key}]" for d in event.diet_options)]
-    return "\n".join(out)
+        out += ["", labelled(_("Diets"), ", ".join(f"{named(d)} [{d.key}]" for d in event.diet_options))]
+    return out

@@ -190,11 +190,11 @@ def _page_texts(event, language: str, role_key: str | None) -> dict:
         "options": {day.id: [o for o in event.transport_options if o.day_id == day.id] for day in event.days},
         "meals": {day.id: [m for m in event.meals if m.day_id == day.id] for day in event.days},
         "transport": {
-            o.id: f"{localized(o, 'name', language)}: {at(o.departs_at, o.approximate)}, {o.place}"
+            o.id: f"{localized(o, 'name', language)}: {at(o.departs_at, o.approximate)}, {localized(o, 'place', language)}"
             for o in event.transport_options
         },
         "meal": {
-            m.id: f"{localized(m, 'name', language)} {at(m.starts_at)}" + (f", {m.place}" if m.place else "")
+            m.id: f"{localized(m, 'name', language)} {at(m.starts_at)}" + (f", {localized(m, 'place', language)}" if m.place else "")
             for m in event.meals
         },
         "diet": {d.id: localized(d, "name", language) for d in event.diet_options},

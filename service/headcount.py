@@ -1,25 +1,22 @@
 """The headcount: how many come, per day, meal, diet, transport, hotel night, role and
-organisation, computed from the answers as they stand. The daily report, and
-later the dashboard and the hotel's numbers, read it from here.
-
-Also the report's attachments: every answer as CSV (UTF-8 with BOM, so Excel
-shows å, ä, ö) and a PNG chart of answers over time.
+organisation, computed from the answers as they stand; what changed between two
+answers; and the numbers the hotel gets. The daily report, the dashboard and the
+hotel's page read them from here; `reports` turns answers into files.
 """
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 from collections import Counter
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from .answers import localized
-from .dates import format_date
+from .dates import format_clock, format_date, format_time
 from .extensions import db
 from .models import (
     Event,
@@ -123,7 +120,7 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
             if row.transport_option_id is not None:
                 (seat_waits if row.transport_waitlisted_at else seats)[row.transport_option_id] += 1
                 if row.transport_option.asks_flight and row.transport_waitlisted_at is None:
-                    arrival = row.flight_arrival.strftime("%H.%M" if language == "sv" else "%H:%M") if row.flight_arrival else ""
+                    arrival = format_clock(row.flight_arrival, language) if row.flight_arrival else ""
                     counts.flights.append((invitee.name, row.flight_number, arrival))
         for meal in response.meals:
             meals[meal.id] += 1
@@ -132,14 +129,13 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
         for stay in response.hotel_nights:
             (room_waits if stay.waitlisted_at else rooms)[stay.hotel_night_id] += 1
 
-    tz = ZoneInfo(event.timezone)
     counts.days = [
         (f"{localized(day, 'title', language)}, {format_date(day.date, language)}", coming_days[day.id], not_coming_days[day.id])
         for day in event.days
     ]
     counts.meals = [
         (f"{localized(meal, 'name', language)} {format_date(meal.day.date, language)} "
-         f"{meal.starts_at.astimezone(tz):%H.%M}", meals[meal.id], dict(meal_diets[meal.id]))
+         f"{format_time(meal.starts_at, event.timezone, language)}", meals[meal.id], dict(meal_diets[meal.id]))
         for meal in event.meals
     ]
     counts.diets = sorted(diets.items())
@@ -174,7 +170,11 @@ def changes_between(event: Event, since: dt.datetime | None, until: dt.datetime,
 
 def describe_change(event: Event, old: dict | None, new: dict, language: str = "sv") -> str:
     """What an answer says, or what changed in it: 'Dag 1: ja, Bussen från The Wood Hotel; +Middag på hotellet'."""
-    sv = language == "sv"
+    with force_locale(language):
+        return _describe_change(event, old, new, language)
+
+
+def _describe_change(event: Event, old: dict | None, new: dict, language: str) -> str:
     days = {day.key: localized(day, "title", language) for day in event.days}
     options = {option.key: localized(option, "name", language) for option in event.transport_options}
     meals = {meal.key: localized(meal, "name", language) for meal in event.meals}
@@ -183,11 +183,11 @@ def describe_change(event: Event, old: dict | None, new: dict, language: str = "
         before = (old or {"days": {}})["days"].get(key)
         if before == day:
             continue
-        text = f"{days.get(key, key)}: " + (("ja" if sv else "yes") if day["attending"] else ("nej" if sv else "no"))
+        text = f"{days.get(key, key)}: " + (_("yes") if day["attending"] else _("no"))
         if day["attending"] and day["transport"]:
             text += f", {options.get(day['transport'], day['transport'])}"
             if day["waitlisted"]:
-                text += " (väntelista)" if sv else " (waiting list)"
+                text += " " + _("(waiting list)")
         parts.append(text)
     before_meals = set((old or {}).get("meals", []))
     after_meals = set(new["meals"])
@@ -195,122 +195,12 @@ def describe_change(event: Event, old: dict | None, new: dict, language: str = "
     parts += [f"−{meals.get(key, key)}" for key in sorted(before_meals - after_meals)]
     before_nights = set((old or {}).get("hotel_nights", {}))
     after_nights = set(new["hotel_nights"])
-    nights = {n.key: ("natten efter " if sv else "the night after ") + format_date(n.night_of, language)
-              for n in event.hotel_nights}
+    nights = {n.key: _("the night after %(date)s", date=format_date(n.night_of, language)) for n in event.hotel_nights}
     parts += [f"+{nights.get(key, key)}" for key in sorted(after_nights - before_nights)]
     parts += [f"−{nights.get(key, key)}" for key in sorted(before_nights - after_nights)]
     if old is not None and (old.get("diets") != new["diets"] or old.get("allergies") != new["allergies"]):
-        parts.append("kost/allergier" if sv else "diet/allergies")
-    return "; ".join(parts) or ("ingen ändring av antal" if sv else "no change to the numbers")
-
-
-CSV_HEADER_SV = ["Namn", "E-post", "Organisation", "Roll", "Språk", "Svar"]
-
-
-def answers_table(event: Event, language: str = "sv") -> tuple[list[str], list[list[str]]]:
-    """Every invitee's answer, one row each: the header and the rows of the CSV and XLSX exports."""
-    sv = language == "sv"
-    rows: list[list[str]] = []
-    header = list(CSV_HEADER_SV) if sv else ["Name", "Email", "Organisation", "Role", "Language", "Answer"]
-    for day in event.days:
-        title = localized(day, "title", language)
-        header += [title, f"{title}: {'resa' if sv else 'transport'}", f"{title}: {'flyg' if sv else 'flight'}",
-                   f"{title}: {'landar' if sv else 'lands'}"]
-    header += ["Måltider" if sv else "Meals", "Kost" if sv else "Diet", "Allergier" if sv else "Allergies",
-               "Hotellnätter" if sv else "Hotel nights", "Kommentar" if sv else "Comment"]
-    for invitee in invitees_with_answers(event):
-        response = invitee.response
-        state = ("ej svarat" if sv else "no answer") if response is None else (
-            ("kommer" if sv else "coming") if response.attending else ("kommer inte" if sv else "not coming")
-        )
-        row = [invitee.name, invitee.email, invitee.organisation,
-               localized(invitee.role, "name", language) if invitee.role else "", invitee.language, state]
-        by_day = {d.day_id: d for d in response.days} if response else {}
-        for day in event.days:
-            answer = by_day.get(day.id)
-            if answer is None:
-                row += ["", "", "", ""]
-                continue
-            transport = localized(answer.transport_option, "name", language) if answer.transport_option else ""
-            if answer.transport_waitlisted_at is not None:
-                transport += " (väntelista)" if sv else " (waiting list)"
-            row += [("ja" if sv else "yes") if answer.attending else ("nej" if sv else "no"), transport,
-                    answer.flight_number, answer.flight_arrival.strftime("%H:%M") if answer.flight_arrival else ""]
-        if response is None:
-            row += ["", "", "", "", ""]
-        else:
-            row += [
-                "; ".join(localized(m, "name", language) + " " + format_date(m.day.date, language) for m in response.meals),
-                "; ".join(localized(d, "name", language) for d in response.diets),
-                response.allergies,
-                "; ".join(format_date(n.hotel_night.night_of, language) for n in response.hotel_nights),
-                response.comment,
-            ]
-        rows.append(row)
-    return header, rows
-
-
-def answers_csv(event: Event, language: str = "sv") -> str:
-    """Every invitee's answer as CSV text starting with a BOM (for Excel)."""
-    header, rows = answers_table(event, language)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    writer.writerows([[_not_a_formula(cell) for cell in row] for row in rows])
-    return "\ufeff" + out.getvalue()
-
-
-def _not_a_formula(text: str) -> str:
-    """Invitees write comments and allergies: a cell Excel would run as a formula gets a leading apostrophe."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def answers_chart(event: Event, until: dt.datetime) -> bytes:
-    """A PNG line chart: how many have said they come, and how many not, day by day."""
-    from PIL import Image, ImageDraw
-
-    tz = ZoneInfo(event.timezone)
-    firsts = db.session.execute(
-        select(ResponseChange.invitee_id, ResponseChange.changed_at, ResponseChange.new)
-        .join(Invitee, Invitee.id == ResponseChange.invitee_id)
-        .where(Invitee.event_id == event.id, ResponseChange.changed_at <= until)
-        .order_by(ResponseChange.id)
-    ).all()
-    start = min((row.changed_at for row in firsts), default=until).astimezone(tz).date()
-    end = until.astimezone(tz).date()
-    days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
-    latest: dict[int, bool] = {}
-    coming, not_coming = [], []
-    index = 0
-    for day in days:
-        while index < len(firsts) and firsts[index].changed_at.astimezone(tz).date() <= day:
-            row = firsts[index]
-            latest[row.invitee_id] = any(d["attending"] for d in row.new["days"].values())
-            index += 1
-        coming.append(sum(1 for v in latest.values() if v))
-        not_coming.append(sum(1 for v in latest.values() if not v))
-
-    width, height, margin = 600, 260, 30
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    top = max([1, *coming, *not_coming])
-    draw.line([(margin, margin), (margin, height - margin), (width - margin, height - margin)], fill="#555555", width=1)
-
-    def points(values: list[int]) -> list[tuple[float, float]]:
-        step = (width - 2 * margin) / max(1, len(values) - 1)
-        return [(margin + i * step, height - margin - (v / top) * (height - 2 * margin)) for i, v in enumerate(values)]
-
-    for values, colour in ((coming, "#2e7d32"), (not_coming, "#b3261e")):
-        line = points(values)
-        if len(line) > 1:
-            draw.line(line, fill=colour, width=3)
-        else:
-            x, y = line[0]
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-    draw.text((margin + 4, 6), f"{coming[-1] if coming else 0} / {not_coming[-1] if not_coming else 0}", fill="#1d2327")
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return out.getvalue()
+        parts.append(_("diet/allergies"))
+    return "; ".join(parts) or _("no change to the numbers")
 
 
 def hotel_numbers(event: Event, language: str | None = None) -> dict:
@@ -328,11 +218,15 @@ def hotel_numbers(event: Event, language: str | None = None) -> dict:
 
 def hotel_changes(old: dict, new: dict, language: str = "sv") -> list[str]:
     """Lines such as 'Lunch torsdag 25 november 2021 12.00: 24 → 23' for every number that differs."""
-    sv = language == "sv"
+    with force_locale(language):
+        return _hotel_changes(old, new)
+
+
+def _hotel_changes(old: dict, new: dict) -> list[str]:
     lines = []
     for label in new["days"]:
         if old["days"].get(label) != new["days"][label]:
-            lines.append(f"{label}: {old['days'].get(label, 0)} → {new['days'][label]} " + ("personer" if sv else "people"))
+            lines.append(_("%(day)s: %(old)s → %(new)s people", day=label, old=old["days"].get(label, 0), new=new["days"][label]))
     for label, meal in new["meals"].items():
         before = old["meals"].get(label, {"count": 0, "diets": {}})
         if before != meal:
@@ -345,10 +239,10 @@ def hotel_changes(old: dict, new: dict, language: str = "sv") -> list[str]:
             lines.append(line)
     for label in new["nights"]:
         if old["nights"].get(label) != new["nights"][label]:
-            lines.append(("Natten efter " if sv else "The night after ")
-                         + f"{label}: {old['nights'].get(label, 0)} → {new['nights'][label]} " + ("rum" if sv else "rooms"))
+            lines.append(_("The night after %(date)s: %(old)s → %(new)s rooms", date=label,
+                           old=old["nights"].get(label, 0), new=new["nights"][label]))
     for allergy in sorted(set(new["allergies"]) - set(old["allergies"])):
-        lines.append(("Ny allergi: " if sv else "New allergy: ") + allergy)
+        lines.append(_("New allergy: %(allergy)s", allergy=allergy))
     for allergy in sorted(set(old["allergies"]) - set(new["allergies"])):
-        lines.append(("Allergi borttagen: " if sv else "Allergy no longer: ") + allergy)
+        lines.append(_("Allergy no longer: %(allergy)s", allergy=allergy))
     return lines

@@ -51,6 +51,7 @@ class Event(db.Model):
     name_en: Mapped[str | None] = mapped_column(String(NAME))
     organiser: Mapped[str] = mapped_column(String(NAME))
     description: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str | None] = mapped_column(Text)
     venue: Mapped[str] = mapped_column(String(NAME))
     address: Mapped[str] = mapped_column(String(NAME))
     #: IANA name, e.g. Europe/Stockholm: every local time is shown in it.
@@ -121,6 +122,7 @@ class Contact(db.Model):
     name: Mapped[str] = mapped_column(String(NAME))
     #: What they do at the event, e.g. "moderator".
     title: Mapped[str] = mapped_column(String(NAME), default="")
+    title_en: Mapped[str | None] = mapped_column(String(NAME))
     email: Mapped[str] = mapped_column(String(EMAIL), default="")
     phone: Mapped[str] = mapped_column(String(64), default="")
 
@@ -141,6 +143,7 @@ class EventDay(db.Model):
     title_en: Mapped[str | None] = mapped_column(String(NAME))
     #: One line on what the day is about (here: the guided tour of day 1).
     summary: Mapped[str] = mapped_column(Text, default="")
+    summary_en: Mapped[str | None] = mapped_column(Text)
 
     event: Mapped[Event] = relationship(back_populates="days")
     items: Mapped[list[AgendaItem]] = relationship(
@@ -172,17 +175,20 @@ class AgendaItem(db.Model):
     title_en: Mapped[str | None] = mapped_column(Text)
     #: Speakers, one per line, each with their affiliation.
     speakers: Mapped[str] = mapped_column(Text, default="")
+    speakers_en: Mapped[str | None] = mapped_column(Text)
     #: Longer text under the title (points of a discussion, a note on coffee).
     details: Mapped[str] = mapped_column(Text, default="")
+    details_en: Mapped[str | None] = mapped_column(Text)
     place: Mapped[str] = mapped_column(String(NAME), default="")
+    place_en: Mapped[str | None] = mapped_column(String(NAME))
     #: Role keys this item is for, comma-separated; empty means everyone.
     for_roles: Mapped[str] = mapped_column(String(NAME), default="")
 
     day: Mapped[EventDay] = relationship(back_populates="items")
 
-    @property
-    def speaker_list(self) -> list[str]:
-        return [line for line in self.speakers.splitlines() if line]
+    def speaker_list(self, language: str = "sv") -> list[str]:
+        speakers = self.speakers_en if language == "en" and self.speakers_en else self.speakers
+        return [line for line in speakers.splitlines() if line]
 
     @property
     def role_keys(self) -> list[str]:
@@ -217,6 +223,7 @@ class Meal(db.Model):
     name_en: Mapped[str | None] = mapped_column(String(NAME))
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     place: Mapped[str] = mapped_column(String(NAME), default="")
+    place_en: Mapped[str | None] = mapped_column(String(NAME))
 
     day: Mapped[EventDay] = relationship()
 
@@ -238,6 +245,7 @@ class TransportOption(db.Model):
     departs_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     approximate: Mapped[bool] = mapped_column(Boolean, default=False)
     place: Mapped[str] = mapped_column(String(NAME))
+    place_en: Mapped[str | None] = mapped_column(String(NAME))
     #: Seats; None means unlimited.
     capacity: Mapped[int | None] = mapped_column(Integer)
     #: The invitee must give a flight number and arrival time (airport pickup).

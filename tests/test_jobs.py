@@ -154,7 +154,7 @@ def test_the_day_before_each_attendee_gets_their_own_logistics(before_deadline, 
     assert "Bussen från The Wood Hotel, kl. 09.00 från The Wood Hotel, Torggatan 3" in bus_text
     assert "070-174 06 05" in bus_text
     flyer_text = day_before(flyer.email)
-    assert "pickup at Skellefteå flygplats at about 09:30. We have your flight SK 2014, landing at 09:05." in flyer_text
+    assert "pickup at Skellefteå Airport at about 09:30. We have your flight SK 2014, landing at 09:05." in flyer_text
     driver_text = day_before(driver.email)
     assert "Egen väg, ansluter till lunchen kl. 12.00 utan turen, kl. 12.00" in driver_text
     assert outbox_of(away.email) == []

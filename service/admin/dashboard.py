@@ -5,8 +5,9 @@ from __future__ import annotations
 from flask import Response, abort, render_template
 
 from ..db import utcnow
-from ..headcount import answers_chart, headcount
+from ..headcount import headcount
 from ..mail.compose import invitation_progress
+from ..reports import answers_chart
 from ..web import current_language
 from . import admin_event, bp
 

@@ -3,20 +3,16 @@ transport (the bus passengers; the airport pickup with flights), and the hotel's
 
 from __future__ import annotations
 
-import io
-
 from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
 from ..answers import localized
-from ..dates import format_date, format_time
+from ..dates import format_clock, format_date, format_time
 from ..db import begin_write
 from ..extensions import db
-from ..headcount import answers_csv, answers_table, invitees_with_answers
+from ..headcount import invitees_with_answers
 from ..links import hotel_url, revoke_hotel_links
+from ..reports import answers_csv, answers_workbook
 from ..web import current_language
 from . import bp
 from .invitees import event_or_404
@@ -32,40 +28,15 @@ def _download(data: bytes | str, filename: str, mimetype: str) -> Response:
 def answers_csv_export():
     """Every answer as CSV (UTF-8 with BOM, so Excel shows å, ä and ö)."""
     event = event_or_404()
-    return _download(answers_csv(event, current_language()).encode("utf-8"), f"{event.slug}-svar.csv",
+    return _download(answers_csv(event, current_language()).encode("utf-8"), f"{event.slug}-{_('answers')}.csv",
                      "text/csv; charset=utf-8")
-
-
-def answers_workbook(event, language: str) -> bytes:
-    """Every answer as an Excel workbook: a bold, frozen header row and one row per invitee."""
-    header, rows = answers_table(event, language)
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "Svar" if language == "sv" else "Answers"
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    # openpyxl takes a text that starts with "=" for a formula; invitees' texts are never formulas.
-    for line in sheet.iter_rows(min_row=2):
-        for cell in line:
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"
-    for index, title in enumerate(header, start=1):
-        longest = max([len(title), *(len(row[index - 1]) for row in rows)])
-        sheet.column_dimensions[get_column_letter(index)].width = min(60, longest + 2)
-    sheet.freeze_panes = "B2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 @bp.get("/export/answers.xlsx")
 def answers_xlsx_export():
     """Every answer as an Excel workbook."""
     event = event_or_404()
-    return _download(answers_workbook(event, current_language()), f"{event.slug}-svar.xlsx",
+    return _download(answers_workbook(event, current_language()), f"{event.slug}-{_('answers')}.xlsx",
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 
 
@@ -120,8 +91,7 @@ def transport_list(key: str):
                 continue
             row = [invitee.name, invitee.organisation, invitee.email]
             if option.asks_flight:
-                row += [day.flight_number, day.flight_arrival.strftime("%H.%M" if language == "sv" else "%H:%M")
-                        if day.flight_arrival else ""]
+                row += [day.flight_number, format_clock(day.flight_arrival, language) if day.flight_arrival else ""]
             (waiting if day.transport_waitlisted_at else people).append(row)
     if option.asks_flight:
         people.sort(key=lambda row: (row[4], row[0]))  # by landing time, for the driver

@@ -22,9 +22,10 @@ from ..answers import SaveResult, describe_answer, describe_logistics, localized
 from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import begin_write
 from ..extensions import db
-from ..headcount import answers_chart, answers_csv, changes_between, headcount
+from ..headcount import changes_between, headcount
 from ..links import hotel_url, opt_out_url, rsvp_url
 from ..models import Event, EventDay, Invitee, Outbox, Response, ResponseChange
+from ..reports import answers_chart, answers_csv
 from .ics import event_calendar
 from .outbox import queue_email, queue_emails
 from .render import RenderedEmail, render_email
@@ -40,7 +41,7 @@ def _event_texts(event: Event, language: str) -> dict:
                 "heading": f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
                 "span": f"{format_time(day.starts_at, event.timezone, language)}–"
                         f"{format_time(day.ends_at, event.timezone, language)}",
-                "summary": day.summary,
+                "summary": localized(day, "summary", language),
             }
             for day in event.days
         ],
@@ -262,7 +263,7 @@ def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: R
             "when": format_time(item.starts_at, event.timezone, language, item.approximate)
             + (f"–{format_time(item.ends_at, event.timezone, language)}" if item.ends_at else ""),
             "title": localized(item, "title", language),
-            "place": item.place,
+            "place": localized(item, "place", language),
         }
         for item in day.items
         if not item.role_keys or role is None or role in item.role_keys
@@ -288,10 +289,12 @@ def render_daily_report(
         changes=changes_between(event, previous, at, language), missed=missed, chart_cid=chart_cid,
     )
     day = at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
+    with force_locale(language):
+        names = gettext("answers"), gettext("answers-over-time")
     attachments = [
-        {"filename": f"{event.slug}-svar-{day}.csv", "content_type": "text/csv; charset=utf-8",
+        {"filename": f"{event.slug}-{names[0]}-{day}.csv", "content_type": "text/csv; charset=utf-8",
          "data": answers_csv(event, language)},
-        {"filename": "svar-over-tid.png", "content_type": "image/png", "encoding": "base64",
+        {"filename": f"{names[1]}.png", "content_type": "image/png", "encoding": "base64",
          "data": base64.b64encode(answers_chart(event, at)).decode("ascii"), "content_id": chart_cid},
     ]
     return rendered, attachments

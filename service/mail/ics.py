@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 
+from ..answers import localized
+from ..dates import format_time
 from ..db import utcnow
 
 
@@ -63,13 +65,13 @@ def _make_calendar(event, day_keys: set[str] | None, sequence: int, language: st
     calendar.add("prodid", "-//OSA//Invitations and RSVP//EN")
     calendar.add("version", "2.0")
     calendar.add("method", "PUBLISH")
-    name = (event.name_en if language == "en" and event.name_en else event.name)
+    name = localized(event, "name", language)
     stamp = utcnow()
     for day in event.days:
         if day_keys is not None and day.key not in day_keys:
             continue
         starts, ends = _day_span(day)
-        title = (day.title_en if language == "en" and day.title_en else day.title)
+        title = localized(day, "title", language)
         entry = icalendar.Event()
         entry.add("uid", f"{event.slug}-{day.key}@{domain}")
         entry.add("dtstamp", stamp)
@@ -79,7 +81,8 @@ def _make_calendar(event, day_keys: set[str] | None, sequence: int, language: st
         entry.add("summary", f"{name}: {title}")
         entry.add("location", f"{event.venue}, {event.address}")
         programme = [
-            f"{item.starts_at.astimezone(zone):%H.%M} {item.title}" for item in day.items
+            f"{format_time(item.starts_at, event.timezone, language, item.approximate)} {localized(item, 'title', language)}"
+            for item in day.items
         ]
         entry.add("description", "\n".join(programme))
         entry.add("organizer", f"mailto:{event.reply_to}", parameters={"CN": event.organiser})

@@ -1,0 +1,157 @@
+"""Files made from the answers: every answer as a table (the CSV attached to the daily report,
+UTF-8 with a BOM so Excel shows å, ä, ö; the admin's CSV and XLSX downloads) and a PNG
+chart of answers over time.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from zoneinfo import ZoneInfo
+
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from openpyxl import Workbook
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from sqlalchemy import select
+
+from .answers import localized
+from .dates import format_clock, format_date
+from .extensions import db
+from .headcount import invitees_with_answers
+from .models import Event, Invitee, ResponseChange
+
+
+def answers_table(event: Event, language: str = "sv") -> tuple[list[str], list[list[str]]]:
+    """Every invitee's answer, one row each: the header and the rows of the CSV and XLSX exports."""
+    with force_locale(language):
+        return _answers_table(event, language)
+
+
+def _answers_table(event: Event, language: str) -> tuple[list[str], list[list[str]]]:
+    rows: list[list[str]] = []
+    header = [_("Name"), _("Email"), _("Organisation"), _("Role"), _("Language"), _("Answer")]
+    for day in event.days:
+        title = localized(day, "title", language)
+        header += [title] + [_("%(day)s: %(column)s", day=title, column=column)
+                             for column in (_("transport"), _("flight"), _("lands"))]
+    header += [_("Meals"), _("Diet"), _("Allergies"), _("Hotel nights"), _("Comment")]
+    for invitee in invitees_with_answers(event):
+        response = invitee.response
+        state = _("not answered") if response is None else (_("coming") if response.attending else _("not coming"))
+        row = [invitee.name, invitee.email, invitee.organisation,
+               localized(invitee.role, "name", language) if invitee.role else "", invitee.language, state]
+        by_day = {d.day_id: d for d in response.days} if response else {}
+        for day in event.days:
+            answer = by_day.get(day.id)
+            if answer is None:
+                row += ["", "", "", ""]
+                continue
+            transport = localized(answer.transport_option, "name", language) if answer.transport_option else ""
+            if answer.transport_waitlisted_at is not None:
+                transport += " " + _("(waiting list)")
+            row += [_("yes") if answer.attending else _("no"), transport, answer.flight_number,
+                    format_clock(answer.flight_arrival, language) if answer.flight_arrival else ""]
+        if response is None:
+            row += ["", "", "", "", ""]
+        else:
+            row += [
+                "; ".join(localized(m, "name", language) + " " + format_date(m.day.date, language) for m in response.meals),
+                "; ".join(localized(d, "name", language) for d in response.diets),
+                response.allergies,
+                "; ".join(format_date(n.hotel_night.night_of, language) for n in response.hotel_nights),
+                response.comment,
+            ]
+        rows.append(row)
+    return header, rows
+
+
+def answers_csv(event: Event, language: str = "sv") -> str:
+    """Every invitee's answer as CSV text starting with a BOM (for Excel)."""
+    header, rows = answers_table(event, language)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows([[_not_a_formula(cell) for cell in row] for row in rows])
+    return "\ufeff" + out.getvalue()
+
+
+def _not_a_formula(text: str) -> str:
+    """Invitees write comments and allergies: a cell Excel would run as a formula gets a leading apostrophe."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def answers_chart(event: Event, until: dt.datetime) -> bytes:
+    """A PNG line chart: how many have said they come, and how many not, day by day."""
+    from PIL import Image, ImageDraw
+
+    tz = ZoneInfo(event.timezone)
+    firsts = db.session.execute(
+        select(ResponseChange.invitee_id, ResponseChange.changed_at, ResponseChange.new)
+        .join(Invitee, Invitee.id == ResponseChange.invitee_id)
+        .where(Invitee.event_id == event.id, ResponseChange.changed_at <= until)
+        .order_by(ResponseChange.id)
+    ).all()
+    start = min((row.changed_at for row in firsts), default=until).astimezone(tz).date()
+    end = until.astimezone(tz).date()
+    days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
+    latest: dict[int, bool] = {}
+    coming, not_coming = [], []
+    index = 0
+    for day in days:
+        while index < len(firsts) and firsts[index].changed_at.astimezone(tz).date() <= day:
+            row = firsts[index]
+            latest[row.invitee_id] = any(d["attending"] for d in row.new["days"].values())
+            index += 1
+        coming.append(sum(1 for v in latest.values() if v))
+        not_coming.append(sum(1 for v in latest.values() if not v))
+
+    width, height, margin = 600, 260, 30
+    image = Image.new("RGB", (width, height), "white")
+    draw = ImageDraw.Draw(image)
+    top = max([1, *coming, *not_coming])
+    draw.line([(margin, margin), (margin, height - margin), (width - margin, height - margin)], fill="#555555", width=1)
+
+    def points(values: list[int]) -> list[tuple[float, float]]:
+        step = (width - 2 * margin) / max(1, len(values) - 1)
+        return [(margin + i * step, height - margin - (v / top) * (height - 2 * margin)) for i, v in enumerate(values)]
+
+    for values, colour in ((coming, "#2e7d32"), (not_coming, "#b3261e")):
+        line = points(values)
+        if len(line) > 1:
+            draw.line(line, fill=colour, width=3)
+        else:
+            x, y = line[0]
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+    draw.text((margin + 4, 6), f"{coming[-1] if coming else 0} / {not_coming[-1] if not_coming else 0}", fill="#1d2327")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def answers_workbook(event, language: str) -> bytes:
+    """Every answer as an Excel workbook: a bold, frozen header row and one row per invitee."""
+    header, rows = answers_table(event, language)
+    book = Workbook()
+    sheet = book.active
+    with force_locale(language):
+        sheet.title = _("Answers")
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    # openpyxl takes a text that starts with "=" for a formula; invitees' texts are never formulas.
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
+            if isinstance(cell.value, str) and cell.value.startswith("="):
+                cell.data_type = "s"
+    for index, title in enumerate(header, start=1):
+        longest = max([len(title), *(len(row[index - 1]) for row in rows)])
+        sheet.column_dimensions[get_column_letter(index)].width = min(60, longest + 2)
+    sheet.freeze_panes = "B2"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
