@@ -51,6 +51,8 @@ class Headcount:
     roles: list[tuple[str, int, int]] = field(default_factory=list)
     organisations: list[tuple[str, int, int]] = field(default_factory=list)
     not_answered: list[str] = field(default_factory=list)
+    #: What the hotel counts, keyed by the event file's ids (see `hotel_numbers`).
+    hotel: dict = field(default_factory=dict)
 
 
 def invitees_with_answers(event: Event, include_removed: bool = False) -> list[Invitee]:
@@ -79,6 +81,7 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     coming_days: Counter[int] = Counter()
     not_coming_days: Counter[int] = Counter()
     meals: Counter[int] = Counter()
+    #: {meal id: {diet key: eaters}}
     meal_diets: dict[int, Counter[str]] = {meal.id: Counter() for meal in event.meals}
     diets: Counter[str] = Counter()
     seats: Counter[int] = Counter()
@@ -107,9 +110,8 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
         counts.attending += 1
         role_coming[role] += 1
         org_coming[organisation] += 1
-        diet_names = [localized(diet, "name", language) for diet in response.diets]
-        for name in diet_names:
-            diets[name] += 1
+        diet_keys = [diet.key for diet in response.diets]
+        diets.update(diet_keys)
         if response.allergies:
             counts.allergies.append((invitee.name, response.allergies))
         for row in response.days:
@@ -124,31 +126,35 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
                     counts.flights.append((invitee.name, row.flight_number, arrival))
         for meal in response.meals:
             meals[meal.id] += 1
-            for name in diet_names:
-                meal_diets[meal.id][name] += 1
+            meal_diets[meal.id].update(diet_keys)
         for stay in response.hotel_nights:
             (room_waits if stay.waitlisted_at else rooms)[stay.hotel_night_id] += 1
 
-    counts.days = [
-        (f"{localized(day, 'title', language)}, {format_date(day.date, language)}", coming_days[day.id], not_coming_days[day.id])
-        for day in event.days
-    ]
+    labels = hotel_labels(event, language)
+    counts.days = [(labels["days"][day.key], coming_days[day.id], not_coming_days[day.id]) for day in event.days]
     counts.meals = [
-        (f"{localized(meal, 'name', language)} {format_date(meal.day.date, language)} "
-         f"{format_time(meal.starts_at, event.timezone, language)}", meals[meal.id], dict(meal_diets[meal.id]))
+        (labels["meals"][meal.key], meals[meal.id],
+         {labels["diets"][key]: n for key, n in sorted(meal_diets[meal.id].items())})
         for meal in event.meals
     ]
-    counts.diets = sorted(diets.items())
+    counts.diets = sorted((labels["diets"][key], n) for key, n in diets.items())
     counts.transport = [
         (localized(option, "name", language), seats[option.id], seat_waits[option.id], option.capacity)
         for option in event.transport_options
     ]
     counts.nights = [
-        (format_date(night.night_of, language), rooms[night.id], room_waits[night.id], night.capacity)
+        (labels["nights"][night.key], rooms[night.id], room_waits[night.id], night.capacity)
         for night in event.hotel_nights
     ]
     counts.roles = [(name, role_coming[name], role_invited[name]) for name in sorted(role_invited)]
     counts.organisations = [(name, org_coming[name], org_invited[name]) for name in sorted(org_invited)]
+    counts.hotel = {
+        "days": {day.key: coming_days[day.id] for day in event.days},
+        "meals": {meal.key: {"count": meals[meal.id], "diets": dict(sorted(meal_diets[meal.id].items()))}
+                  for meal in event.meals},
+        "allergies": sorted(f"{name}: {text}" for name, text in counts.allergies),
+        "nights": {night.key: rooms[night.id] for night in event.hotel_nights},
+    }
     return counts
 
 
@@ -203,23 +209,46 @@ def _describe_change(event: Event, old: dict | None, new: dict, language: str) -
     return "; ".join(parts) or _("no change to the numbers")
 
 
-def hotel_numbers(event: Event, language: str | None = None) -> dict:
-    """What the hotel counts, as plain data to send and to compare with later:
-    people per day, meals per sitting with diets, allergies, rooms per night."""
-    language = language or event.default_language
-    counts = headcount(event, language)
+def hotel_numbers(event: Event) -> dict:
+    """What the hotel counts, as plain data to send and to compare with later: people per day,
+    meals per sitting with diets, allergies, rooms per night. Keyed by the event file's ids, so a
+    renamed meal is the same meal; `hotel_labels` names them in a reader's language."""
+    return headcount(event).hotel
+
+
+def hotel_labels(event: Event, language: str) -> dict[str, dict[str, str]]:
+    """The names of what `hotel_numbers` counts, by id, in `language`."""
     return {
-        "days": {label: coming for label, coming, _ in counts.days},
-        "meals": {label: {"count": count, "diets": diets} for label, count, diets in counts.meals},
-        "allergies": sorted(f"{name}: {text}" for name, text in counts.allergies),
-        "nights": {label: taken for label, taken, _, _ in counts.nights},
+        "days": {day.key: f"{localized(day, 'title', language)}, {format_date(day.date, language)}"
+                 for day in event.days},
+        "meals": {meal.key: f"{localized(meal, 'name', language)} {format_date(meal.day.date, language)} "
+                            f"{format_time(meal.starts_at, event.timezone, language)}" for meal in event.meals},
+        "diets": {diet.key: localized(diet, "name", language) for diet in event.diet_options},
+        "nights": {night.key: format_date(night.night_of, language) for night in event.hotel_nights},
     }
 
 
-def hotel_changes(old: dict, new: dict, language: str = "sv") -> list[str]:
+def labelled_hotel_numbers(event: Event, numbers: dict, language: str) -> dict:
+    """`numbers` with every id replaced by its name in `language`, for the hotel's page and email."""
+    labels = hotel_labels(event, language)
+
+    def name(kind: str, key: str) -> str:
+        return labels[kind].get(key, key)  # a day or meal removed from the event since keeps its id
+
+    return {
+        "days": {name("days", key): count for key, count in numbers["days"].items()},
+        "meals": {name("meals", key): {"count": meal["count"],
+                                       "diets": {name("diets", d): n for d, n in meal["diets"].items()}}
+                  for key, meal in numbers["meals"].items()},
+        "allergies": numbers["allergies"],
+        "nights": {name("nights", key): count for key, count in numbers["nights"].items()},
+    }
+
+
+def hotel_changes(event: Event, old: dict, new: dict, language: str = "sv") -> list[str]:
     """Lines such as 'Lunch torsdag 25 november 2021 12.00: 24 → 23' for every number that differs."""
     with force_locale(language):
-        return _hotel_changes(old, new)
+        return _hotel_changes(labelled_hotel_numbers(event, old, language), labelled_hotel_numbers(event, new, language))
 
 
 def _hotel_changes(old: dict, new: dict) -> list[str]:

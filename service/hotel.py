@@ -11,7 +11,7 @@ from sqlalchemy import select
 from .dates import format_date_range, format_datetime
 from .events import get_event
 from .extensions import db
-from .headcount import hotel_changes, hotel_numbers
+from .headcount import hotel_changes, hotel_numbers, labelled_hotel_numbers
 from .jobs import numbers_sent_to_hotel
 from .links import LinkError, resolve_hotel_token
 from .models import JobRun
@@ -41,15 +41,13 @@ def numbers(token: str):
     final = db.session.scalar(
         select(JobRun).where(JobRun.event_id == event.id, JobRun.job == "hotel-final", JobRun.numbers.is_not(None))
     )
-    # The numbers as sent are labelled in the event's language; compare like with like.
-    as_sent = hotel_numbers(event)
-    current = as_sent if language == event.default_language else hotel_numbers(event, language)
-    changes = hotel_changes(final.numbers, as_sent, language) if final is not None else []
+    current = hotel_numbers(event)
+    changes = hotel_changes(event, final.numbers, current, language) if final is not None else []
     last_sent = numbers_sent_to_hotel(event)
     return render_template(
-        "hotel/numbers.html", event=event, numbers=current, changes=changes,
+        "hotel/numbers.html", event=event, numbers=labelled_hotel_numbers(event, current, language), changes=changes,
         final_sent=format_datetime(final.ran_at, event.timezone, language) if final else None,
-        unsent=last_sent is not None and last_sent != as_sent,
+        unsent=last_sent is not None and last_sent != current,
         dates=format_date_range(event.days[0].date, event.days[-1].date, language), language=language,
         place=f"{event.hotel_name}, {event.hotel_address}", page_title=event.hotel_name,
     )

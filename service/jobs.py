@@ -212,7 +212,7 @@ def _hotel_changes(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, d
     if last is None:
         return 0, None  # the final numbers have not gone out
     numbers = hotel_numbers(event)
-    changes = hotel_changes(last, numbers, event.default_language)
+    changes = hotel_changes(event, last, numbers, event.default_language)
     if not changes:
         return 0, None
     if dry_run:

@@ -1,5 +1,7 @@
 """Every text a person can see has a Swedish translation, and the compiled catalogue is current."""
 
+import html
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -37,3 +39,54 @@ def test_every_message_in_the_code_is_translated_to_swedish(tmp_path):
 
 def test_the_compiled_catalogue_matches_the_translations():
     assert catalog(CATALOG / "messages.mo", read_mo) == catalog(CATALOG / "messages.po")
+
+
+#: Words of the bundled event's Swedish that an English reader must never meet (proper names aside).
+SWEDISH = re.compile(
+    r"\b(dag|dagen|lunch på|kl\.|ca|måndag|onsdag|torsdag|fredag|välkommen|hej|svara|svar|svarat|flygplats|"
+    r"väntelista|väntelistan|måltider|kaffepaus|kaffe|middag|bussen|upphämtning|natten|hotellnätter|praktiskt|"
+    r"kommer|inte|och|för|med|till|på|av|om|guidad|samtal|gemensam|gemensamma|inledning|upphandling|"
+    r"tjänsteman|politiker|vegetarisk|laktosfri|rum|platser|resa|kost|allergier)\b",
+    re.IGNORECASE,
+)
+
+
+def swedish_words(text: str) -> list[str]:
+    return sorted({match.group(0) for match in SWEDISH.finditer(text)})
+
+
+def test_an_english_invitee_meets_no_swedish_in_pages_emails_or_calendars(before_deadline, app, event, client):
+    from service.extensions import db
+    from service.links import issue_new_link, opt_out_url
+    from service.mail.ics import event_calendar
+    from service.mail.previews import KINDS, preview_email
+
+    from .conftest import add_invitee, link_path
+    from .support.helpers import csrf_token, page_text
+
+    bo = add_invitee(event, "Bo Ek", "bo.ek@example.se", "official", "en")
+    replaced = link_path(bo)
+    issue_new_link(bo)
+    db.session.commit()
+    link = link_path(bo)
+    seen = {"replaced link page": page_text(client.get(replaced)), "answer page": page_text(client.get(link))}
+    form = {"csrf_token": csrf_token(client.get(link)), "day_day1": "yes", "transport_day1": "airport",
+            "flight_number_day1": "SK 2014", "flight_arrival_day1": "09:05", "day_day2": "yes",
+            "meal_lunch-day1": "y", "meal_dinner-day1": "y", "diet_vegetarian": "y", "night_night-24": "y"}
+    saved = client.post(link, data=form)
+    assert saved.status_code == 303, page_text(client.post(link, data=form))
+    seen["thanks page"] = page_text(client.get(saved.headers["Location"]))
+    seen["opt-out page"] = page_text(client.get(opt_out_url(bo).replace("http://osa.example.se", "")))
+    for kind in KINDS:
+        preview = preview_email(event, kind, "en", bo)
+        seen[f"{kind} email"] = "\n".join([preview.subject, preview.text, page_text_of(preview.html), *preview.attachments])
+    seen["calendar"] = event_calendar(event, language="en").replace("\\n", "\n").replace("\\,", ",")
+
+    assert "Skellefteå Airport" in seen["day_before email"]
+    # The link to the Swedish page names its language in Swedish, as language switchers do.
+    seen = {where: text.replace("På svenska", "") for where, text in seen.items()}
+    assert {where: swedish_words(text) for where, text in seen.items() if swedish_words(text)} == {}
+
+
+def page_text_of(html_text: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html_text)))

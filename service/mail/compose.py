@@ -22,7 +22,7 @@ from ..answers import SaveResult, describe_answer, describe_logistics, localized
 from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import begin_write
 from ..extensions import db
-from ..headcount import changes_between, headcount
+from ..headcount import changes_between, headcount, labelled_hotel_numbers
 from ..links import hotel_url, opt_out_url, rsvp_url
 from ..models import Event, EventDay, Invitee, Outbox, Response, ResponseChange
 from ..reports import answers_chart, answers_csv
@@ -303,7 +303,8 @@ def render_daily_report(
 def render_hotel_final(event: Event, numbers: dict, language: str | None = None) -> RenderedEmail:
     language = language or event.default_language
     return render_email(
-        "hotel_final", language, event=event, numbers=numbers, hotel_link=hotel_url(event),
+        "hotel_final", language, event=event, numbers=labelled_hotel_numbers(event, numbers, language),
+        hotel_link=hotel_url(event),
         dates=format_date_range(event.days[0].date, event.days[-1].date, language),
     )
 

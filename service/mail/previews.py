@@ -115,13 +115,12 @@ def preview_email(event: Event, kind: str, language: str, invitee: Invitee | Non
         rendered, attachments = render_daily_report(event, now, now - dt.timedelta(days=1), 0, language)
     elif kind == "hotel_final":
         recipient = event.hotel_email
-        rendered = render_hotel_final(event, hotel_numbers(event, language), language)
+        rendered = render_hotel_final(event, hotel_numbers(event), language)
     else:
         recipient = event.hotel_email
-        # Compared in the hotel's language, as the notice job does.
         current = hotel_numbers(event)
         before = numbers_sent_to_hotel(event) or {"days": {}, "meals": {}, "allergies": [], "nights": {}}
-        changes = hotel_changes(before, current, language)
+        changes = hotel_changes(event, before, current, language)
         if not changes:
             note = "no-changes"
         rendered = render_hotel_change(event, changes, language)
