@@ -3,7 +3,7 @@
 It migrates the SQLite database, loads the bundled event moved so its first day
 is two weeks ahead, adds 40 fictional invitees (example.se), creates an admin
 account, and starts the web app (gunicorn), a Celery worker and beat (on the
-SQLite broker) and a built-in SMTP catcher whose mail is shown at /mailbox/.
+embedded broker, kombu's filesystem transport in the instance folder) and a built-in SMTP catcher whose mail is shown at /mailbox/.
 Then it sends the invitations and prints where to look. Ctrl-C stops it all.
 Run again, it reuses what exists: the same invitees, account and mailbox.
 """

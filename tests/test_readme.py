@@ -1,4 +1,4 @@
-"""The README documents every setting and every key of the event file."""
+"""The README documents every setting, every key of the event file and every module."""
 
 import re
 import tomllib
@@ -29,3 +29,13 @@ def test_the_bundled_event_uses_only_documented_tables():
     data = tomllib.loads((BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml").read_text(encoding="utf-8"))
     for table in data:
         assert f"[{table}]" in README or f"[[{table}]]" in README, table
+
+
+def test_the_layout_names_every_module_and_folder():
+    layout = README[README.index("## Layout"):]
+    root = Path(__file__).resolve().parent.parent
+    wanted = {path.name for path in (root / "service").rglob("*.py")
+              if "migrations" not in path.parts and path.name != "__init__.py"}
+    wanted |= {path.name + "/" for path in (root / "service").iterdir()
+               if path.is_dir() and path.name not in ("__pycache__", "static", "templates")}
+    assert sorted(name for name in wanted if name not in layout) == []
