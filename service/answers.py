@@ -305,10 +305,10 @@ def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_
     """Store `answer` for `invitee` in the current transaction (the caller commits).
 
     The answer must have passed `check_answer`, and the transaction must have
-    been begun with `begin_write()`, so that counting seats and taking one is atomic.
+    been begun with `write_transaction()`, so that counting seats and taking one is atomic.
     """
     if not holds_write_lock():
-        raise RuntimeError("save_answer needs a transaction begun with begin_write()")
+        raise RuntimeError("save_answer needs a transaction begun with write_transaction()")
     event = invitee.event
     options = {option.key: option for option in event.transport_options}
     nights = {night.key: night for night in event.hotel_nights}
@@ -416,7 +416,7 @@ def _lock_listing(invitee: Invitee) -> tuple[Response | None, list[tuple[Places,
     """Lock the invitee, then each limited option their answer names (the order `save_answer` locks in),
     and return their answer with its rows in those options."""
     if not holds_write_lock():
-        raise RuntimeError("taking an invitee off the list or back needs a transaction begun with begin_write()")
+        raise RuntimeError("taking an invitee off the list or back needs a transaction begun with write_transaction()")
     db.session.refresh(invitee, with_for_update=True)
     response = db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
     limited = _limited_rows(invitee.event, response)

@@ -25,7 +25,7 @@ from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import func, select
 
 from .dates import format_datetime
-from .db import begin_write, schema_problem, utcnow
+from .db import schema_problem, utcnow, write_transaction
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .extensions import db
@@ -87,15 +87,12 @@ admin_cli = DatabaseGroup("admin", help="Accounts for the secretariat's admin.")
 )
 def load_event_command(file: Path, starts_in: int | None) -> None:
     """Validate FILE and create or update its event."""
-    begin_write()
     try:
-        definition = read_event_file(file, starts_in_days=starts_in)
-        result = store_event(definition)
+        with write_transaction():
+            result = store_event(read_event_file(file, starts_in_days=starts_in))
+            queue_moved_up_emails(result.moved_up)
     except EventFileError as error:
-        db.session.rollback()
         raise click.ClickException(str(error)) from None
-    queue_moved_up_emails(result.moved_up)
-    db.session.commit()
     state = "created" if result.created else ("updated" if result.changed else "unchanged")
     event = result.event
     items = sum(len(day.items) for day in event.days)
@@ -123,13 +120,11 @@ def show_event_command(slug: str | None, lang: str) -> None:
 def import_invitees_command(file: Path, slug: str | None) -> None:
     """Import invitees from a CSV or XLSX FILE. Any bad row: nothing is imported."""
     event = _event_or_fail(slug)
-    begin_write()
     try:
-        result = import_invitees(event, file.name, file.read_bytes())
+        with write_transaction():
+            result = import_invitees(event, file.name, file.read_bytes())
     except InviteeFileError as error:
-        db.session.rollback()
         raise click.ClickException(f"{file}: {error}") from None
-    db.session.commit()
     click.echo(f"{file.name}: {result}.")
 
 
@@ -281,11 +276,11 @@ def create_user_command(username: str, name: str, language: str, generate_passwo
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
         if len(password) < 10:
             raise click.ClickException("use a password of at least 10 characters")
-    if user is None:
-        user = AdminUser(username=username, name=name, language=language)
-        db.session.add(user)
-    user.set_password(password)
-    db.session.commit()
+    with write_transaction():
+        if user is None:
+            user = AdminUser(username=username, name=name, language=language)
+            db.session.add(user)
+        user.set_password(password)
     click.echo(f"Admin user '{username}' {'updated' if reset else 'created'}.")
     if generate_password:
         click.echo(f"Password: {password}")

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from sqlalchemy import DateTime, Engine, TypeDecorator, event, exc
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from .extensions import db
 
@@ -63,6 +66,7 @@ def _configure_sqlite(dbapi_connection, connection_record):
 
 
 WRITE_LOCK = "osa_write_lock"
+_FLUSHED = "osa_flushed"
 
 
 @event.listens_for(Engine, "begin")
@@ -73,20 +77,48 @@ def _begin_sqlite(connection):
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def begin_write() -> None:
-    """End the session's transaction (committing it) and begin one that may count, then write.
+class PendingChanges(RuntimeError):
+    """`write_transaction` was asked to start while the session held changes nobody committed."""
 
-    On SQLite the new transaction holds the database's write lock from BEGIN
-    (BEGIN IMMEDIATE), so what it counts (the last bus seat) cannot change before
-    it writes; on PostgreSQL the code that counts takes row locks as well.
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session, flush_context) -> None:
+    session.info[_FLUSHED] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_flush(session, transaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_FLUSHED, None)
+
+
+@contextmanager
+def write_transaction() -> Iterator[None]:
+    """A transaction that may count, then write; committed at the end, rolled back on an error.
+
+    Views, CLI commands and tasks own their transactions with this; the domain
+    functions they call only flush. On SQLite the transaction holds the database's
+    write lock from BEGIN (BEGIN IMMEDIATE), so what it counts (the last bus seat)
+    cannot change before it writes; on PostgreSQL the code that counts takes row
+    locks as well. It refuses to start while the session holds changes made
+    outside a transaction of this kind, instead of committing them unseen.
     """
-    if db.session().in_transaction():
-        db.session.commit()
-    db.session.connection(execution_options={WRITE_LOCK: True})
+    session = db.session()
+    if session.new or session.dirty or session.deleted or session.info.get(_FLUSHED):
+        raise PendingChanges("changes were made before write_transaction(); make them inside it")
+    if session.in_transaction():
+        session.rollback()  # a read-only transaction: nothing is lost, and the write one begins afresh
+    session.connection(execution_options={WRITE_LOCK: True})
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
 
 
 def holds_write_lock() -> bool:
-    """Whether the session's transaction was begun by `begin_write` (always true off SQLite)."""
+    """Whether the session's transaction was begun by `write_transaction` (always true off SQLite)."""
     connection = db.session.connection()
     return connection.dialect.name != "sqlite" or bool(connection.get_execution_options().get(WRITE_LOCK))
 

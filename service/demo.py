@@ -29,7 +29,7 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from .answers import Answer, DayAnswer, check_answer, save_answer
-from .db import begin_write
+from .db import write_transaction
 from .eventfile import read_event_file
 from .events import store_event
 from .extensions import db
@@ -67,20 +67,18 @@ def fictional_invitees(count: int = INVITEES) -> str:
 def prepare(instance: Path) -> tuple[Event, str]:
     """Migrate, load the event, add the invitees and the admin account; return the event and the password."""
     upgrade()
-    result = store_event(read_event_file(BUNDLED_EVENT, starts_in_days=14))
-    db.session.commit()
-    event = result.event
-    import_invitees(event, "demo.csv", fictional_invitees().encode("utf-8"))
-    db.session.commit()
+    with write_transaction():
+        event = store_event(read_event_file(BUNDLED_EVENT, starts_in_days=14)).event
+        import_invitees(event, "demo.csv", fictional_invitees().encode("utf-8"))
     password_file = instance / "demo-admin-password.txt"
     user = db.session.scalar(select(AdminUser).where(AdminUser.username == DEMO_USER))
     if user is None or not password_file.exists():
         password = secrets.token_urlsafe(12)
-        if user is None:
-            user = AdminUser(username=DEMO_USER, name="Demo", language="sv")
-            db.session.add(user)
-        user.set_password(password)
-        db.session.commit()
+        with write_transaction():
+            if user is None:
+                user = AdminUser(username=DEMO_USER, name="Demo", language="sv")
+                db.session.add(user)
+            user.set_password(password)
         password_file.write_text(password + "\n")
         password_file.chmod(0o600)
     return event, password_file.read_text().strip()
@@ -101,9 +99,8 @@ def simulate_answers(event: Event, share: float = 0.6, seed: int = 2021) -> int:
         answer = _likely_answer(event, chooser)
         if check_answer(event, answer):
             continue  # a combination the page would refuse; a real invitee would fix it
-        begin_write()
-        queue_answer_emails(invitee, save_answer(invitee, answer))
-        db.session.commit()
+        with write_transaction():
+            queue_answer_emails(invitee, save_answer(invitee, answer))
         count += 1
     return count
 

@@ -22,7 +22,7 @@ from flask import current_app
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
-from .db import begin_write, utcnow
+from .db import utcnow, write_transaction
 from .extensions import db
 from .headcount import hotel_changes, hotel_numbers
 from .mail.compose import (
@@ -97,19 +97,17 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
                 report.append((due.job, "would send", _emails(due.run(event, due.at, True))))
                 db.session.rollback()
                 continue
-            begin_write()
             late = now >= due.too_late_at or now - due.at > grace
-            result = 0 if late else due.run(event, due.at, False)
-            emails, numbers = result if isinstance(result, tuple) else (result, None)
-            db.session.add(JobRun(
-                job=due.job, event_id=event.id, scheduled_for=due.at, state="missed" if late else "done",
-                emails=emails, numbers=numbers,
-            ))
             try:
-                db.session.commit()
+                with write_transaction():
+                    result = 0 if late else due.run(event, due.at, False)
+                    emails, numbers = result if isinstance(result, tuple) else (result, None)
+                    db.session.add(JobRun(
+                        job=due.job, event_id=event.id, scheduled_for=due.at, state="missed" if late else "done",
+                        emails=emails, numbers=numbers,
+                    ))
             except IntegrityError:
-                db.session.rollback()  # another beat or worker ran it first: its emails stand, ours are gone
-                continue
+                continue  # another beat or worker ran it first: its emails stand, ours are gone
             report.append((due.job, "missed" if late else "done", emails))
     return report
 

@@ -10,7 +10,7 @@ from service.answers import (
     save_answer,
     take_off_list,
 )
-from service.db import begin_write
+from service.db import write_transaction
 from service.extensions import db
 from service.models import (
     AgendaItem,
@@ -168,9 +168,8 @@ def test_a_raised_capacity_moves_the_first_waiting_up_into_the_new_places(runner
     people = [add_invitee(event, name, f"{name.split()[0].lower()}@example.se")
               for name in ("Anna Andersson", "Bo Berg", "Cia Carlsson")]
     for person in people:
-        begin_write()
-        save_answer(person, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}))
-        db.session.commit()
+        with write_transaction():
+            save_answer(person, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}))
     cia = people[2]
     assert waiting() == {"Anna Andersson": False, "Bo Berg": True, "Cia Carlsson": True}
 
@@ -181,13 +180,11 @@ def test_a_raised_capacity_moves_the_first_waiting_up_into_the_new_places(runner
     assert "Bussen från The Wood Hotel" in moved[0].body_text
 
     assert "moved up" not in load(2)  # the same file again
-    begin_write()
-    take_off_list(cia)
-    db.session.commit()
+    with write_transaction():
+        take_off_list(cia)
     assert "moved up" not in load(None)  # no limit any more, but Cia, the only one waiting, is off the list
-    begin_write()
-    back = put_back_on_list(db.session.get(Invitee, cia.id))
-    db.session.commit()
+    with write_transaction():
+        back = put_back_on_list(db.session.get(Invitee, cia.id))
     assert [change.invitee_id for change in back.moved_up] == [cia.id]  # back, on a bus with no limit
     assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": False}
     assert "moved up" not in load(1)  # a lower capacity takes no seat from anyone

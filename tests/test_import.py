@@ -7,10 +7,12 @@ from openpyxl import Workbook
 from sqlalchemy import func, select
 
 from service.answers import Answer, DayAnswer, save_answer, take_off_list
-from service.db import begin_write
+from service.db import PendingChanges, write_transaction
 from service.extensions import db
 from service.invitee_import import InviteeFileError, import_invitees
 from service.models import Invitee, Outbox, Response, ResponseDay, TransportOption
+
+from .conftest import add_invitee
 
 SWEDISH_HEADER = ["Namn", "E-post", "Kommun", "Roll", "Språk"]
 ENGLISH_HEADER = ["Name", "Email", "Organisation", "Role", "Language"]
@@ -228,12 +230,10 @@ def test_reimporting_a_removed_invitee_puts_them_back_in_line_for_the_seat_given
     assert runner.invoke(args=["invitees", "import", str(path)]).exit_code == 0
     asa, marta, _ = db.session.scalars(select(Invitee).order_by(Invitee.id))
     for person in (asa, marta):  # Åsa takes the seat, Märta waits for it
-        begin_write()
-        save_answer(person, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}))
-        db.session.commit()
-    begin_write()
-    moved_up = take_off_list(asa)
-    db.session.commit()
+        with write_transaction():
+            save_answer(person, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}))
+    with write_transaction():
+        moved_up = take_off_list(asa)
     assert [change.invitee_id for change in moved_up] == [marta.id]
 
     result = runner.invoke(args=["invitees", "import", str(path)])
@@ -266,3 +266,23 @@ def test_an_address_with_letters_outside_ascii_before_the_at_is_refused_at_impor
         "OSA skickar till; be den inbjudna om en annan adress",
     ]
     assert db.session.scalar(select(func.count()).select_from(Invitee)) == 0
+
+
+def test_a_write_refuses_changes_made_outside_it_and_keeps_nothing_of_one_that_fails(app, event):
+    anna = add_invitee(event)
+    organisation = anna.organisation
+    anna.name = "Changed outside any write"
+    with pytest.raises(PendingChanges), write_transaction():
+        pass
+    db.session.rollback()
+    assert db.session.get(Invitee, anna.id).name == "Anna Andersson"
+
+    with pytest.raises(InviteeFileError), write_transaction():
+        db.session.get(Invitee, anna.id).organisation = "Half-written"
+        db.session.flush()
+        raise InviteeFileError([])
+    assert db.session.get(Invitee, anna.id).organisation == organisation
+    with write_transaction():  # the failed one left nothing behind that would stop the next
+        db.session.get(Invitee, anna.id).organisation = "Umeå kommun"
+    db.session.expire_all()
+    assert db.session.get(Invitee, anna.id).organisation == "Umeå kommun"

@@ -10,7 +10,7 @@ import time_machine
 from sqlalchemy import select
 
 from service.answers import Answer, DayAnswer, save_answer
-from service.db import begin_write
+from service.db import write_transaction
 from service.eventfile import parse_event
 from service.events import store_event
 from service.extensions import db
@@ -28,9 +28,8 @@ def local(*args) -> dt.datetime:
 
 
 def answer(invitee, **days):
-    begin_write()
-    save_answer(invitee, Answer(days={key: value for key, value in days.items()}))
-    db.session.commit()
+    with write_transaction():
+        save_answer(invitee, Answer(days={key: value for key, value in days.items()}))
 
 
 def outbox_of(address: str) -> list[str]:
@@ -84,18 +83,16 @@ def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event
     answered = add_invitee(event, "Anna Svar", "anna.svar@example.se")
     opted_out = add_invitee(event, "Bo Nej", "bo.nej@example.se")
     silent = add_invitee(event, "Cia Tyst", "cia.tyst@example.se")
-    begin_write()
-    for invitee in (answered, opted_out, silent):
-        queue_invitation(invitee)
-    opted_out.reminders_opted_out = True
-    db.session.commit()
+    with write_transaction():
+        for invitee in (answered, opted_out, silent):
+            queue_invitation(invitee)
+        opted_out.reminders_opted_out = True
     answer(answered, day1=DayAnswer(attending=False), day2=DayAnswer(attending=False))
 
     before_deadline.move_to(local(2021, 11, 10, 10, 0))
     late = add_invitee(event, "Dan Sen", "dan.sen@example.se")  # invited after the first reminder
-    begin_write()
-    queue_invitation(late)
-    db.session.commit()
+    with write_transaction():
+        queue_invitation(late)
 
     before_deadline.move_to(local(2021, 11, 13, 9, 0, 30))
     first = runner.invoke(args=["jobs", "run", "reminder"])
@@ -228,17 +225,16 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
             answer(person, day1=DayAnswer(False), day2=DayAnswer(False))
             continue
         transport = random.choice(["bus", "airport", "own"])
-        begin_write()
-        save_answer(person, Answer(
-            days={"day1": DayAnswer(True, transport, "SK 2014" if transport == "airport" else "",
-                                    dt.time(9, 10) if transport == "airport" else None),
-                  "day2": DayAnswer(random.random() < 0.6)},
-            meals={"lunch-day1", "dinner-day1"} if random.random() < 0.7 else {"lunch-day1"},
-            diets={"vegetarian"} if random.random() < 0.4 else set(),
-            allergies="Nötter" if random.random() < 0.3 else "",
-            hotel_nights={"night-24"} if random.random() < 0.5 else set(),
-        ))
-        db.session.commit()
+        with write_transaction():
+            save_answer(person, Answer(
+                days={"day1": DayAnswer(True, transport, "SK 2014" if transport == "airport" else "",
+                                        dt.time(9, 10) if transport == "airport" else None),
+                      "day2": DayAnswer(random.random() < 0.6)},
+                meals={"lunch-day1", "dinner-day1"} if random.random() < 0.7 else {"lunch-day1"},
+                diets={"vegetarian"} if random.random() < 0.4 else set(),
+                allergies="Nötter" if random.random() < 0.3 else "",
+                hotel_nights={"night-24"} if random.random() < 0.5 else set(),
+            ))
 
     before_deadline.move_to(local(2021, 11, 2, 7, 0, 30))
     assert run_due_jobs(only="daily-report") == [("daily-report-2021-11-02", "done", 1)]
@@ -291,12 +287,11 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
 @pytest.mark.both_backends
 def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_changes(before_deadline, event):
     def choose(person, meals, nights=(), diets=()):
-        begin_write()
-        save_answer(person, Answer(
-            days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(True)},
-            meals=set(meals), diets=set(diets), hotel_nights=set(nights),
-        ), actor="admin", actor_name="sekretariatet")
-        db.session.commit()
+        with write_transaction():
+            save_answer(person, Answer(
+                days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(True)},
+                meals=set(meals), diets=set(diets), hotel_nights=set(nights),
+            ), actor="admin", actor_name="sekretariatet")
 
     def hotel_mail(kind):
         db.session.rollback()

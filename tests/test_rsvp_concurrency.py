@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from service.answers import Answer, DayAnswer, save_answer
-from service.db import begin_write
+from service.db import write_transaction
 from service.extensions import db
 from service.models import Response, ResponseChange, ResponseDay, TransportOption
 
@@ -96,9 +96,8 @@ def test_a_seat_given_while_a_save_waits_for_the_lock_is_passed_on_when_that_sav
     db.session.commit()
     people = [add_invitee(event, name, f"{name.split()[0].lower()}@example.se") for name in ("Anna A", "Bo B", "Cia C")]
     for person in people:  # Anna takes the seat; Bo, then Cia, wait for it
-        begin_write()
-        save_answer(person, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}))
-        db.session.commit()
+        with write_transaction():
+            save_answer(person, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}))
     anna, bo, cia = people
     own = db.session.scalar(select(TransportOption.id).where(TransportOption.key == "own"))
     row_of = {

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from service.answers import Answer, DayAnswer, save_answer
-from service.db import begin_write
+from service.db import write_transaction
 from service.extensions import db
 from service.jobs import due_times
 from service.mail.compose import queue_answer_emails
@@ -68,13 +68,12 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
             beat_fires(app)  # two beats in the same minute
         if due.job == "hotel-final":
             before_deadline.move_to(dt.datetime(2021, 11, 20, 10, 15, tzinfo=STOCKHOLM))
-            begin_write()  # the secretariat adds a night for Bo on his behalf
-            result = save_answer(db.session.get(Invitee, bus.id), Answer(
-                days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(True)}, meals={"dinner-day1"},
-                hotel_nights={"night-25"},
-            ), actor="admin", actor_name="sekretariatet")
-            queue_answer_emails(db.session.get(Invitee, bus.id), result)
-            db.session.commit()
+            with write_transaction():  # the secretariat adds a night for Bo on his behalf
+                result = save_answer(db.session.get(Invitee, bus.id), Answer(
+                    days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(True)}, meals={"dinner-day1"},
+                    hotel_nights={"night-25"},
+                ), actor="admin", actor_name="sekretariatet")
+                queue_answer_emails(db.session.get(Invitee, bus.id), result)
     before_deadline.move_to(dt.datetime(2021, 11, 26, 18, 0, tzinfo=STOCKHOLM))
     beat_fires(app)
     wait_for_outbox(lambda states: all(state == "sent" for state in states.values()))

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..db import begin_write, utcnow
+from ..db import utcnow, write_transaction
 from ..extensions import db, limiter
 from ..models import AdminUser
 from ..web import LANGUAGES, current_language, set_language
@@ -44,9 +44,8 @@ def login():
     if form.validate_on_submit():
         user = db.session.scalar(select(AdminUser).where(AdminUser.username == form.username.data.strip()))
         if user is not None and user.check_password(form.password.data):
-            begin_write()
-            user.last_login_at = utcnow()
-            db.session.commit()
+            with write_transaction():
+                user.last_login_at = utcnow()
             login_user(user)
             return redirect(_safe_next(request.args.get("next")))
         failed = True
@@ -66,7 +65,6 @@ def logout():
 def language(language: str):
     """Show the admin in Swedish or English from now on."""
     if language in LANGUAGES:
-        begin_write()
-        current_user.language = language
-        db.session.commit()
+        with write_transaction():
+            current_user.language = language
     return redirect(_safe_next(request.form.get("next")))

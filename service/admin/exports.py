@@ -8,8 +8,7 @@ from flask_babel import gettext as _
 
 from ..answers import localized
 from ..dates import format_clock, format_date, format_time
-from ..db import begin_write
-from ..extensions import db
+from ..db import write_transaction
 from ..headcount import invitees_with_answers
 from ..links import hotel_url, revoke_hotel_links
 from ..reports import answers_csv, answers_workbook
@@ -118,8 +117,7 @@ def hotel_link():
 def revoke_hotel_link():
     """Stop the hotel's link from working; the page then shows the new one to give them."""
     event = event_or_404()
-    begin_write()
-    revoke_hotel_links(event)
-    db.session.commit()
+    with write_transaction():
+        revoke_hotel_links(event)
     flash(_("The old hotel link no longer works. Give the hotel the new link below."))
     return redirect(url_for("admin.hotel_link"))

@@ -24,7 +24,7 @@ from ..answers import (
     take_off_list,
 )
 from ..dates import format_datetime
-from ..db import begin_write
+from ..db import write_transaction
 from ..extensions import db
 from ..forms import (
     answer_form_class,
@@ -158,17 +158,15 @@ def new_invitee():
     event = event_or_404()
     form = InviteeForm()
     if form.validate_on_submit():
-        begin_write()
         try:
-            add_invitee(event, form.name.data, form.email.data, form.organisation.data, form.role.data,
-                        form.language.data)
+            with write_transaction():
+                add_invitee(event, form.name.data, form.email.data, form.organisation.data, form.role.data,
+                            form.language.data)
         except InviteeFileError as error:
-            db.session.rollback()
             for problem in error.errors:
                 field = form._fields.get(problem.column)
                 (field.errors if field is not None else form.form_errors).append(problem.message_in(current_language()))
             return render_template("admin/invitee_new.html", event=event, form=form, language=current_language()), 400
-        db.session.commit()
         invitee = db.session.scalar(
             select(Invitee).where(Invitee.event_id == event.id, Invitee.email_key == form.email.data.strip().lower())
         )
@@ -219,10 +217,9 @@ def answer_for(invitee_id: int):
             answer, problems = answer_from_form(event, form)
             problems.update(check_answer(event, answer, language))
             if not problems:
-                begin_write()
-                result = save_answer(invitee, answer, actor="admin", actor_name=current_user.username)
-                queue_answer_emails(invitee, result)
-                db.session.commit()
+                with write_transaction():
+                    result = save_answer(invitee, answer, actor="admin", actor_name=current_user.username)
+                    queue_answer_emails(invitee, result)
                 flash(_("The answer is saved, and %(name)s gets a confirmation by email.", name=invitee.name)
                       if result.change is not None else _("Nothing changed."))
                 return redirect(url_for("admin.invitee", invitee_id=invitee.id))
@@ -242,9 +239,8 @@ def _act_on(invitee_id: int, change, message, listed_only: bool = True):
     invitee = _invitee_or_404(invitee_id)
     if listed_only and invitee.removed_at is not None:
         abort(409)
-    begin_write()
-    more = change(invitee)
-    db.session.commit()
+    with write_transaction():
+        more = change(invitee)
     flash(" ".join(filter(None, (message(invitee), more))))
     return redirect(url_for("admin.invitee", invitee_id=invitee.id))
 
@@ -322,15 +318,13 @@ def import_page():
     status = 200
     if form.validate_on_submit():
         upload = form.file.data
-        begin_write()
         try:
-            result = import_invitees(event, upload.filename or "invitees.csv", upload.read())
+            with write_transaction():
+                result = import_invitees(event, upload.filename or "invitees.csv", upload.read())
         except InviteeFileError as error:
-            db.session.rollback()
             errors = error.errors
             status = 400
         else:
-            db.session.commit()
             flash(_("%(file)s: %(added)d added, %(updated)d updated, %(unchanged)d unchanged.",
                     file=upload.filename, added=result.created, updated=result.updated, unchanged=result.unchanged))
             return redirect(url_for("admin.invitees"))

@@ -20,7 +20,7 @@ from sqlalchemy import func, inspect, select
 
 from ..answers import SaveResult, describe_answer, describe_logistics, localized
 from ..dates import format_date, format_date_range, format_datetime, format_time
-from ..db import begin_write
+from ..db import write_transaction
 from ..extensions import db
 from ..headcount import changes_between, headcount, labelled_hotel_numbers
 from ..links import hotel_url, opt_out_url, rsvp_url
@@ -222,12 +222,11 @@ def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 200) -
     # The ids from the identity map: reading `.id` would reload each invitee expired by a commit.
     ids = [inspect(invitee).identity[0] for invitee in invitees]
     for start in range(0, len(ids), chunk):
-        begin_write()
-        batch = db.session.scalars(
-            select(Invitee).where(Invitee.id.in_(ids[start:start + chunk])).order_by(Invitee.id)
-        ).all()
-        written += queue_emails([_invitation(invitee, invitation_key(invitee)) for invitee in batch])
-        db.session.commit()
+        with write_transaction():
+            batch = db.session.scalars(
+                select(Invitee).where(Invitee.id.in_(ids[start:start + chunk])).order_by(Invitee.id)
+            ).all()
+            written += queue_emails([_invitation(invitee, invitation_key(invitee)) for invitee in batch])
     return written
 
 

@@ -35,7 +35,7 @@ from flask import current_app
 from flask_mail import Connection
 from sqlalchemy import and_, bindparam, or_, select, update
 
-from ..db import begin_write, utcnow
+from ..db import utcnow, write_transaction
 from ..extensions import db
 from ..models import Outbox
 from .outbox import dispatch
@@ -122,24 +122,24 @@ def _claim(ids: list[int], lease_seconds: float) -> list[Outbox]:
     """Take the rows for sending, in the order given, leaving out those sent, failed, or held
     by another worker. The rows come back detached, so no transaction stays open while the
     relay talks."""
-    begin_write()
-    now = utcnow()
-    rows = db.session.scalars(
-        update(Outbox)
-        .where(
-            Outbox.id.in_(ids),
-            or_(
-                and_(Outbox.state == "queued", Outbox.next_attempt_at <= now),
-                and_(Outbox.state == "sending", Outbox.lease_until < now),
-            ),
-        )
-        .values(state="sending", lease_until=now + dt.timedelta(seconds=lease_seconds), attempts=Outbox.attempts + 1)
-        .returning(Outbox),
-        execution_options={"synchronize_session": False},
-    ).all()
-    for row in rows:
-        db.session.expunge(row)
-    db.session.commit()
+    with write_transaction():
+        now = utcnow()
+        rows = db.session.scalars(
+            update(Outbox)
+            .where(
+                Outbox.id.in_(ids),
+                or_(
+                    and_(Outbox.state == "queued", Outbox.next_attempt_at <= now),
+                    and_(Outbox.state == "sending", Outbox.lease_until < now),
+                ),
+            )
+            .values(state="sending", lease_until=now + dt.timedelta(seconds=lease_seconds),
+                    attempts=Outbox.attempts + 1)
+            .returning(Outbox),
+            execution_options={"synchronize_session": False},
+        ).all()
+        for row in rows:
+            db.session.expunge(row)
     order = {row_id: index for index, row_id in enumerate(ids)}
     return sorted(rows, key=lambda row: order[row.id])
 
@@ -311,38 +311,35 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
 def requeue_stale() -> int:
     """Queue again rows that are due but have no task: lost from the broker, held by a
     dead worker past their lease, or waiting for a retry whose time has come."""
-    begin_write()
-    now = utcnow()
-    # A row dispatched within four sweeps may still have its task in the queue.
-    grace = now - dt.timedelta(seconds=4 * float(current_app.config["SWEEP_SECONDS"]))
-    stale = or_(
-        and_(
-            Outbox.state == "queued",
-            Outbox.next_attempt_at <= now,
-            or_(Outbox.dispatched_at.is_(None), Outbox.dispatched_at < grace),
-        ),
-        and_(Outbox.state == "sending", Outbox.lease_until < now),
-    )
-    ids = list(db.session.scalars(select(Outbox.id).where(stale).order_by(Outbox.id).limit(5000)))
-    if not ids:
-        db.session.commit()
-        return 0
-    db.session.execute(update(Outbox).where(Outbox.id.in_(ids)).values(dispatched_at=now))
-    db.session.commit()
-    dispatch(ids)
+    with write_transaction():
+        now = utcnow()
+        # A row dispatched within four sweeps may still have its task in the queue.
+        grace = now - dt.timedelta(seconds=4 * float(current_app.config["SWEEP_SECONDS"]))
+        stale = or_(
+            and_(
+                Outbox.state == "queued",
+                Outbox.next_attempt_at <= now,
+                or_(Outbox.dispatched_at.is_(None), Outbox.dispatched_at < grace),
+            ),
+            and_(Outbox.state == "sending", Outbox.lease_until < now),
+        )
+        ids = list(db.session.scalars(select(Outbox.id).where(stale).order_by(Outbox.id).limit(5000)))
+        if ids:
+            db.session.execute(update(Outbox).where(Outbox.id.in_(ids)).values(dispatched_at=now))
+    if ids:
+        dispatch(ids)
     return len(ids)
 
 
 def retry_failed(ids: list[int] | None = None) -> int:
     """Give failed rows (all, or these) a fresh set of attempts, now."""
-    begin_write()
     query = update(Outbox).where(Outbox.state == "failed")
     if ids:
         query = query.where(Outbox.id.in_(ids))
-    count = db.session.execute(
-        query.values(state="queued", attempts=0, next_attempt_at=utcnow(), dispatched_at=None, last_error="")
-    ).rowcount
-    db.session.commit()
+    with write_transaction():
+        count = db.session.execute(
+            query.values(state="queued", attempts=0, next_attempt_at=utcnow(), dispatched_at=None, last_error="")
+        ).rowcount
     if count:
         requeue_stale()
     return count

@@ -33,7 +33,7 @@ from ..answers import (
     save_answer,
 )
 from ..dates import format_date_range, format_datetime
-from ..db import begin_write, utcnow
+from ..db import utcnow, write_transaction
 from ..events import get_event
 from ..extensions import csrf, db
 from ..forms import (
@@ -154,12 +154,10 @@ def decline(token: str):
 
 
 def _save(invitee: Invitee, answer_: Answer) -> None:
-    begin_write()
-    if invitee.language != current_language():  # the language they answered in, for their emails
-        invitee.language = current_language()
-    result = save_answer(invitee, answer_, actor="invitee")
-    queue_answer_emails(invitee, result)
-    db.session.commit()
+    with write_transaction():
+        if invitee.language != current_language():  # the language they answered in, for their emails
+            invitee.language = current_language()
+        queue_answer_emails(invitee, save_answer(invitee, answer_, actor="invitee"))
 
 
 @bp.get("/<token>/thanks")
@@ -195,9 +193,8 @@ def opt_out(token: str):
     if request.method == "POST":
         if not form.validate_on_submit():
             abort(400)
-        begin_write()
-        invitee.reminders_opted_out = True
-        db.session.commit()
+        with write_transaction():
+            invitee.reminders_opted_out = True
         done = True
     return render_template(
         "rsvp/opt_out.html", event=invitee.event, invitee=invitee, form=form, done=done,
