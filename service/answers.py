@@ -28,6 +28,7 @@ from .dates import format_clock, format_date, format_time
 from .db import holds_write_lock, utcnow
 from .extensions import db
 from .models import (
+    Actor,
     Event,
     Invitee,
     Response,
@@ -272,7 +273,7 @@ class Places:
             old = snapshot(row.response)
             setattr(row, self.waitlisted_at.key, None)
             db.session.flush()
-            change = ResponseChange(invitee_id=row.response.invitee_id, actor="system", old=old, new=snapshot(row.response))
+            change = ResponseChange(invitee_id=row.response.invitee_id, actor=Actor.SYSTEM, old=old, new=snapshot(row.response))
             db.session.add(change)
             changes.append(change)
         return changes
@@ -301,7 +302,7 @@ def places_held() -> tuple[dict[int, int], dict[int, int]]:
     return seats, rooms
 
 
-def save_answer(invitee: Invitee, answer: Answer, actor: str = "invitee", actor_name: str = "") -> SaveResult:
+def save_answer(invitee: Invitee, answer: Answer, actor: Actor = Actor.INVITEE, actor_name: str = "") -> SaveResult:
     """Store `answer` for `invitee` in the current transaction (the caller commits).
 
     The answer must have passed `check_answer`, and the transaction must have
@@ -456,7 +457,7 @@ def put_back_on_list(invitee: Invitee) -> SaveResult | None:
         if not _waiting(places, row) and option.capacity is not None and places.held(option.id, response) >= option.capacity:
             setattr(row, places.waitlisted_at.key, now)
     db.session.flush()
-    change = _record_change(invitee, old, response, "system")
+    change = _record_change(invitee, old, response, Actor.SYSTEM)
     moved_up = [moved for places, option, row in limited if _waiting(places, row) for moved in places.move_up(option)]
     db.session.flush()
     return SaveResult(response, change, moved_up)

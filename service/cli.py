@@ -39,7 +39,7 @@ from .mail.compose import (
     render_invitation_preview,
 )
 from .mail.delivery import retry_failed
-from .models import AdminUser, JobRun, Outbox
+from .models import AdminUser, JobRun, JobState, Outbox, OutboxState
 
 
 def _event_or_fail(slug: str | None):
@@ -164,7 +164,7 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
 
 
 @outbox_cli.command("list")
-@click.option("--state", type=click.Choice(["queued", "sending", "sent", "failed"]))
+@click.option("--state", type=click.Choice([state.value for state in OutboxState]))
 @click.option("--kind")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
 def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None:
@@ -176,7 +176,7 @@ def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None
         query = query.where(Outbox.kind == kind)
     rows = db.session.scalars(query).all()
     counts = dict(db.session.execute(select(Outbox.state, func.count()).group_by(Outbox.state)).all())
-    click.echo("  ".join(f"{name}: {counts.get(name, 0)}" for name in ("queued", "sending", "sent", "failed")))
+    click.echo("  ".join(f"{name}: {counts.get(name, 0)}" for name in OutboxState))
     for row in rows:
         when = (row.sent_at or row.created_at).strftime("%Y-%m-%d %H:%M")
         error = f"  {row.last_error}" if row.last_error else ""
@@ -239,7 +239,7 @@ def schedule_lines(event, language: str) -> list[str]:
             continue
         run = runs.get((due.job, due.at))
         last_chance = min(due.at + grace, due.too_late_at)
-        if run is not None and run.state == "done":
+        if run is not None and run.state == JobState.DONE:
             state = ngettext("ran, %(num)d email", "ran, %(num)d emails", run.emails)
         elif run is not None:
             state = gettext("missed: it was too late when the workers ran it")

@@ -33,7 +33,16 @@ from .mail.compose import (
     render_reminder,
 )
 from .mail.outbox import queue_email
-from .models import Event, EventDay, Invitee, JobRun, Outbox, Response, ResponseDay
+from .models import (
+    Event,
+    EventDay,
+    Invitee,
+    JobRun,
+    JobState,
+    Outbox,
+    Response,
+    ResponseDay,
+)
 
 
 @dataclass(frozen=True)
@@ -103,12 +112,12 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
                     result = 0 if late else due.run(event, due.at, False)
                     emails, numbers = result if isinstance(result, tuple) else (result, None)
                     db.session.add(JobRun(
-                        job=due.job, event_id=event.id, scheduled_for=due.at, state="missed" if late else "done",
+                        job=due.job, event_id=event.id, scheduled_for=due.at, state=JobState.MISSED if late else JobState.DONE,
                         emails=emails, numbers=numbers,
                     ))
             except IntegrityError:
                 continue  # another beat or worker ran it first: its emails stand, ours are gone
-            report.append((due.job, "missed" if late else "done", emails))
+            report.append((due.job, JobState.MISSED if late else JobState.DONE, emails))
     return report
 
 
@@ -163,14 +172,14 @@ def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
     language = event.default_language
     previous = db.session.scalar(
         select(JobRun.scheduled_for)
-        .where(JobRun.event_id == event.id, JobRun.job.like("daily-report-%"), JobRun.state == "done",
+        .where(JobRun.event_id == event.id, JobRun.job.like("daily-report-%"), JobRun.state == JobState.DONE,
                JobRun.scheduled_for < at)
         .order_by(JobRun.scheduled_for.desc())
         .limit(1)
     )
     missed = db.session.scalar(
         select(func.count(JobRun.id)).where(
-            JobRun.event_id == event.id, JobRun.state == "missed", JobRun.scheduled_for < at,
+            JobRun.event_id == event.id, JobRun.state == JobState.MISSED, JobRun.scheduled_for < at,
             ~JobRun.job.like("daily-report-%"), JobRun.job != "hotel-changes",
             JobRun.ran_at > previous if previous is not None else JobRun.id.is_not(None),
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from email.utils import parseaddr
+from enum import StrEnum
 from typing import Any
 
 from flask_login import UserMixin
@@ -39,6 +40,30 @@ from .extensions import db
 NAME = 200
 EMAIL = 320
 KEY = 64
+
+
+class OutboxState(StrEnum):
+    """Where an email is: queued → sending → sent, or failed."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class JobState(StrEnum):
+    """How a scheduled job's due time ended: done, or missed when the workers were down too long."""
+
+    DONE = "done"
+    MISSED = "missed"
+
+
+class Actor(StrEnum):
+    """Who changed an answer: the invitee, the secretariat for them, or OSA moving a waiting list up."""
+
+    INVITEE = "invitee"
+    ADMIN = "admin"
+    SYSTEM = "system"
 
 
 class Event(db.Model):
@@ -429,7 +454,7 @@ class Outbox(db.Model):
     #: E.g. "invitation:<invitee>:<link version>": writing the same email twice is a no-op.
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     #: queued → sending → sent, or failed.
-    state: Mapped[str] = mapped_column(String(16), default="queued")
+    state: Mapped[str] = mapped_column(String(16), default=OutboxState.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: While `sending`: the claim expires here and the sweeper may queue the row again.

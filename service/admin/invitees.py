@@ -42,7 +42,7 @@ from ..mail.compose import (
     queue_moved_up_emails,
     queue_put_back_emails,
 )
-from ..models import Event, Invitee, Outbox, ResponseChange
+from ..models import Actor, Event, Invitee, Outbox, ResponseChange
 from ..web import current_language
 from . import admin_event, bp
 
@@ -218,7 +218,7 @@ def answer_for(invitee_id: int):
             problems.update(check_answer(event, answer, language))
             if not problems:
                 with write_transaction():
-                    result = save_answer(invitee, answer, actor="admin", actor_name=current_user.username)
+                    result = save_answer(invitee, answer, actor=Actor.ADMIN, actor_name=current_user.username)
                     queue_answer_emails(invitee, result)
                 flash(_("The answer is saved, and %(name)s gets a confirmation by email.", name=invitee.name)
                       if result.change is not None else _("Nothing changed."))

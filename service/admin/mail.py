@@ -20,13 +20,13 @@ from ..extensions import db
 from ..mail.compose import invitation_progress, invitees_to_invite, queue_invitations
 from ..mail.delivery import retry_failed
 from ..mail.previews import KINDS, preview_email
-from ..models import Invitee, Outbox
+from ..models import Invitee, Outbox, OutboxState
 from ..web import LANGUAGES, current_language, email_in_frame
 from . import bp
 from .invitees import event_or_404
 
 #: Outbox states, in the order a message passes through them.
-STATES = ("queued", "sending", "sent", "failed")
+STATES = tuple(OutboxState)
 
 
 def _chosen_invitee(event) -> Invitee | None:
@@ -170,7 +170,7 @@ def mail_retry():
     if row_id is not None:
         ids = [row_id]
     else:
-        ids = list(db.session.scalars(select(Outbox.id).where(Outbox.event_id == event.id, Outbox.state == "failed")))
+        ids = list(db.session.scalars(select(Outbox.id).where(Outbox.event_id == event.id, Outbox.state == OutboxState.FAILED)))
     count = retry_failed(ids) if ids else 0
     flash(_("%(count)d emails are queued again.", count=count))
     back = request.form.get("back") or ""

@@ -24,7 +24,15 @@ from ..db import write_transaction
 from ..extensions import db
 from ..headcount import changes_between, headcount, labelled_hotel_numbers
 from ..links import hotel_url, opt_out_url, rsvp_url
-from ..models import Event, EventDay, Invitee, Outbox, Response, ResponseChange
+from ..models import (
+    Event,
+    EventDay,
+    Invitee,
+    Outbox,
+    OutboxState,
+    Response,
+    ResponseChange,
+)
 from ..reports import answers_chart, answers_csv
 from .ics import event_calendar
 from .outbox import queue_email, queue_emails
@@ -241,8 +249,8 @@ def invitation_progress(event: Event) -> RoundProgress:
     states = db.session.execute(
         select(Outbox.idempotency_key, Outbox.state).where(Outbox.event_id == event.id, Outbox.kind == "invitation")
     ).all()
-    sent = sum(1 for key, state in states if key in invitees and state == "sent")
-    failed = sum(1 for key, state in states if key in invitees and state == "failed")
+    sent = sum(1 for key, state in states if key in invitees and state == OutboxState.SENT)
+    failed = sum(1 for key, state in states if key in invitees and state == OutboxState.FAILED)
     return RoundProgress(total=len(invitees), sent=sent, failed=failed)
 
 

@@ -37,7 +37,7 @@ from sqlalchemy import and_, bindparam, or_, select, update
 
 from ..db import utcnow, write_transaction
 from ..extensions import db
-from ..models import Outbox
+from ..models import Outbox, OutboxState
 from .outbox import dispatch
 from .throttle import SendThrottle
 
@@ -129,11 +129,11 @@ def _claim(ids: list[int], lease_seconds: float) -> list[Outbox]:
             .where(
                 Outbox.id.in_(ids),
                 or_(
-                    and_(Outbox.state == "queued", Outbox.next_attempt_at <= now),
-                    and_(Outbox.state == "sending", Outbox.lease_until < now),
+                    and_(Outbox.state == OutboxState.QUEUED, Outbox.next_attempt_at <= now),
+                    and_(Outbox.state == OutboxState.SENDING, Outbox.lease_until < now),
                 ),
             )
-            .values(state="sending", lease_until=now + dt.timedelta(seconds=lease_seconds),
+            .values(state=OutboxState.SENDING, lease_until=now + dt.timedelta(seconds=lease_seconds),
                     attempts=Outbox.attempts + 1)
             .returning(Outbox),
             execution_options={"synchronize_session": False},
@@ -151,7 +151,7 @@ def _renew(connection, rows: list[Outbox], lease_seconds: float) -> list[Outbox]
     until = utcnow() + dt.timedelta(seconds=lease_seconds)
     held = set(connection.execute(
         update(Outbox)
-        .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == "sending",
+        .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING,
                Outbox.lease_until == rows[0].lease_until)
         .values(lease_until=until)
         .returning(Outbox.id)
@@ -189,7 +189,7 @@ def _recording_statement(columns: tuple[str, ...]):
     # Built once per set of columns: building the statement costs more than running it.
     return (
         update(Outbox)
-        .where(Outbox.id == bindparam("row_id"), Outbox.state == "sending")
+        .where(Outbox.id == bindparam("row_id"), Outbox.state == OutboxState.SENDING)
         .values({column: bindparam(f"new_{column}") for column in columns})
     )
 
@@ -201,7 +201,7 @@ def _record(connection, row_id: int, values: dict[str, Any]) -> None:
 
 
 def _failed(reason: str) -> dict[str, Any]:
-    return {"state": "failed", "lease_until": None, "last_error": reason}
+    return {"state": OutboxState.FAILED, "lease_until": None, "last_error": reason}
 
 
 def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
@@ -213,7 +213,7 @@ def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
     delay = min(float(config["SEND_RETRY_SECONDS"]) * 2 ** (row.attempts - 1), MAX_RETRY_DELAY)
     delay *= random.uniform(0.8, 1.2)
     return {
-        "state": "queued", "lease_until": None, "dispatched_at": None, "last_error": reason,
+        "state": OutboxState.QUEUED, "lease_until": None, "dispatched_at": None, "last_error": reason,
         "next_attempt_at": utcnow() + dt.timedelta(seconds=delay),
     }
 
@@ -224,8 +224,8 @@ def _release(connection, rows: list[Outbox]) -> None:
     if rows:
         connection.execute(
             update(Outbox)
-            .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == "sending")
-            .values(state="queued", lease_until=None, dispatched_at=None, attempts=Outbox.attempts - 1)
+            .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING)
+            .values(state=OutboxState.QUEUED, lease_until=None, dispatched_at=None, attempts=Outbox.attempts - 1)
         )
         connection.commit()
 
@@ -305,7 +305,7 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         return "retry", _retry_later(row, text), error.smtp_code in (421, 432)
     except (smtplib.SMTPException, OSError, socket.timeout) as error:
         return "retry", _retry_later(row, f"{type(error).__name__}: {error}"), True  # no connection to the relay
-    return "sent", {"state": "sent", "sent_at": utcnow(), "lease_until": None, "last_error": ""}, False
+    return "sent", {"state": OutboxState.SENT, "sent_at": utcnow(), "lease_until": None, "last_error": ""}, False
 
 
 def requeue_stale() -> int:
@@ -317,11 +317,11 @@ def requeue_stale() -> int:
         grace = now - dt.timedelta(seconds=4 * float(current_app.config["SWEEP_SECONDS"]))
         stale = or_(
             and_(
-                Outbox.state == "queued",
+                Outbox.state == OutboxState.QUEUED,
                 Outbox.next_attempt_at <= now,
                 or_(Outbox.dispatched_at.is_(None), Outbox.dispatched_at < grace),
             ),
-            and_(Outbox.state == "sending", Outbox.lease_until < now),
+            and_(Outbox.state == OutboxState.SENDING, Outbox.lease_until < now),
         )
         ids = list(db.session.scalars(select(Outbox.id).where(stale).order_by(Outbox.id).limit(5000)))
         if ids:
@@ -333,12 +333,12 @@ def requeue_stale() -> int:
 
 def retry_failed(ids: list[int] | None = None) -> int:
     """Give failed rows (all, or these) a fresh set of attempts, now."""
-    query = update(Outbox).where(Outbox.state == "failed")
+    query = update(Outbox).where(Outbox.state == OutboxState.FAILED)
     if ids:
         query = query.where(Outbox.id.in_(ids))
     with write_transaction():
         count = db.session.execute(
-            query.values(state="queued", attempts=0, next_attempt_at=utcnow(), dispatched_at=None, last_error="")
+            query.values(state=OutboxState.QUEUED, attempts=0, next_attempt_at=utcnow(), dispatched_at=None, last_error="")
         ).rowcount
     if count:
         requeue_stale()

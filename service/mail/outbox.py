@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from ..db import insert, utcnow
 from ..extensions import db
-from ..models import Event, Invitee, Outbox
+from ..models import Event, Invitee, Outbox, OutboxState
 from .render import RenderedEmail
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ def _row_values(
         "recipient_name": recipient_name,
         "language": language,
         "idempotency_key": key,
-        "state": "queued",
+        "state": OutboxState.QUEUED,
         "attempts": 0,
         "next_attempt_at": now,
         "last_error": "",

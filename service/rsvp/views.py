@@ -46,7 +46,7 @@ from ..forms import (
 )
 from ..links import LinkError, resolve_token
 from ..mail.compose import queue_answer_emails
-from ..models import Invitee, Response
+from ..models import Actor, Invitee, Response
 from ..web import current_language, limit_link_pages, never_cached, set_language
 
 bp = Blueprint("rsvp", __name__, url_prefix="/r")
@@ -157,7 +157,7 @@ def _save(invitee: Invitee, answer_: Answer) -> None:
     with write_transaction():
         if invitee.language != current_language():  # the language they answered in, for their emails
             invitee.language = current_language()
-        queue_answer_emails(invitee, save_answer(invitee, answer_, actor="invitee"))
+        queue_answer_emails(invitee, save_answer(invitee, answer_, actor=Actor.INVITEE))
 
 
 @bp.get("/<token>/thanks")
