@@ -23,10 +23,16 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask_babel import gettext as _
 from markupsafe import Markup
 
-from ..web import FRAMING_CONTENT_SECURITY_POLICY, email_in_frame, never_cached
+from ..web import (
+    FRAMING_CONTENT_SECURITY_POLICY,
+    email_in_frame,
+    never_cached,
+    set_language,
+)
 
 bp = Blueprint("mailbox", __name__, url_prefix="/mailbox")
 
@@ -124,18 +130,21 @@ def _frame_own_parts(response):
 @bp.get("/")
 def inbox():
     """Every message the catcher has received, newest first."""
-    return render_template("mailbox/inbox.html", messages=kept_messages(), language="en", page_title="Mailbox")
+    language = set_language(request.args.get("lang") or "en")  # a developer's page: English unless asked
+    return render_template("mailbox/inbox.html", messages=kept_messages(), language=language,
+                           page_title=_("Mailbox"))
 
 
 @bp.get("/<name>")
 def message(name: str):
     """One message: its headers, text part, HTML part and attachments."""
     kept = _read(name)
+    language = set_language(request.args.get("lang") or "en")  # a developer's page: English unless asked
     text_part = kept.message.get_body(preferencelist=("plain",))
     html_part = kept.message.get_body(preferencelist=("html",))
     return render_template(
         "mailbox/message.html", kept=kept, text=_linked(text_part.get_content()) if text_part else "",
-        has_html=html_part is not None, attachments=_attachments(kept.message), language="en",
+        has_html=html_part is not None, attachments=_attachments(kept.message), language=language,
         page_title=kept.message["Subject"],
     )
 
