@@ -1,11 +1,15 @@
-"""Which email goes to whom when something happens, written to the outbox.
+"""Which email goes to whom when something happens, with what in it, written to the outbox.
 
-Every function here renders an email and queues it in the caller's transaction
+The `queue_*` functions render an email and queue it in the caller's transaction
+(a round of invitations commits a chunk at a time, so a round cut short resumes)
 with an idempotency key that names what caused it:
 
 - `invitation:<invitee>:<link version>`: the invitation (a new link means a new invitation);
 - `confirmation:<history id>`: an answer was saved (a decline gets the short `decline` kind);
 - `moved-up:<history id>`: a seat or a room became free and is now the invitee's.
+
+The `render_*` functions make the scheduled emails (reminders, the day before, the
+daily report, the hotel's numbers) for `service.jobs` and every kind for the previews.
 """
 
 from __future__ import annotations
