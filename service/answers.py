@@ -493,6 +493,11 @@ def localized(row: Any, attr: str, language: str) -> str:
     return getattr(row, attr)
 
 
+def day_heading(day: Any, language: str) -> str:
+    """'Dag 1, torsdag 25 november 2021': a day's title and date, as pages and emails head it."""
+    return f"{localized(day, 'title', language)}, {format_date(day.date, language)}"
+
+
 def describe_answer(event: Event, response: Response | None, language: str) -> list[tuple[str, str]]:
     """The answer as (heading, text) lines, in the reader's language: for pages and emails."""
     with force_locale(language):
@@ -504,7 +509,7 @@ def describe_answer(event: Event, response: Response | None, language: str) -> l
         chosen_meals = {meal.id for meal in response.meals}
         for day in event.days:
             row = by_day.get(day.id)
-            heading = f"{localized(day, 'title', language)}, {format_date(day.date, language)}"
+            heading = day_heading(day, language)
             if row is None or not row.attending:
                 lines.append((heading, _("Not coming")))
                 continue
@@ -515,7 +520,7 @@ def describe_answer(event: Event, response: Response | None, language: str) -> l
                          time=format_time(option.departs_at, tz, language, option.approximate), place=localized(option, 'place', language))
                 if option.asks_flight and row.flight_number:
                     text += ". " + _("Your flight %(flight)s lands at %(time)s.", flight=row.flight_number,
-                                     time=_format_clock(row.flight_arrival, language))
+                                     time=format_clock(row.flight_arrival, language))
                 if row.transport_waitlisted_at is not None:
                     text += " " + _("(on the waiting list: we will write to you if a seat becomes free)")
                 lines.append((_("Transport"), text))
@@ -542,10 +547,6 @@ def describe_answer(event: Event, response: Response | None, language: str) -> l
         return lines
 
 
-def _format_clock(value: dt.time | None, language: str) -> str:
-    return format_clock(value, language) if value is not None else ""
-
-
 def describe_logistics(event: Event, response: Response, language: str, only_day: Any = None) -> list[str]:
     """Where and when to be, for this person's answer: their transport, meals and nights
     (for every day they come, or only `only_day`)."""
@@ -570,7 +571,7 @@ def describe_logistics(event: Event, response: Response, language: str, only_day
                     "%(date)s: pickup at %(place)s at %(time)s. We have your flight %(flight)s, "
                     "landing at %(arrival)s.", date=date, place=localized(option, 'place', language),
                     time=format_time(option.departs_at, tz, language, option.approximate),
-                    flight=row.flight_number, arrival=_format_clock(row.flight_arrival, language),
+                    flight=row.flight_number, arrival=format_clock(row.flight_arrival, language),
                 ))
             elif option is not None:
                 lines.append(_(

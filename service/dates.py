@@ -55,8 +55,10 @@ def format_time(instant: dt.datetime, timezone: str, language: str = "sv", appro
     return f"{_ABOUT[lang]}{text}" if approximate else text
 
 
-def format_clock(value: dt.time, language: str = "sv") -> str:
-    """A wall-clock time with no date or zone (a flight's landing): '09.10', '09:10'."""
+def format_clock(value: dt.time | None, language: str = "sv") -> str:
+    """A wall-clock time with no date or zone (a flight's landing): '09.10', '09:10'; '' for none."""
+    if value is None:
+        return ""
     lang = _lang(language)
     return _babel_time(value, _TIME[lang], locale=lang)
 

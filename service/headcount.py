@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from .answers import localized
+from .answers import day_heading, localized
 from .dates import format_clock, format_date, format_time
 from .extensions import db
 from .models import (
@@ -122,8 +122,7 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
             if row.transport_option_id is not None:
                 (seat_waits if row.transport_waitlisted_at else seats)[row.transport_option_id] += 1
                 if row.transport_option.asks_flight and row.transport_waitlisted_at is None:
-                    arrival = format_clock(row.flight_arrival, language) if row.flight_arrival else ""
-                    counts.flights.append((invitee.name, row.flight_number, arrival))
+                    counts.flights.append((invitee.name, row.flight_number, format_clock(row.flight_arrival, language)))
         for meal in response.meals:
             meals[meal.id] += 1
             meal_diets[meal.id].update(diet_keys)
@@ -219,8 +218,7 @@ def hotel_numbers(event: Event) -> dict:
 def hotel_labels(event: Event, language: str) -> dict[str, dict[str, str]]:
     """The names of what `hotel_numbers` counts, by id, in `language`."""
     return {
-        "days": {day.key: f"{localized(day, 'title', language)}, {format_date(day.date, language)}"
-                 for day in event.days},
+        "days": {day.key: day_heading(day, language) for day in event.days},
         "meals": {meal.key: f"{localized(meal, 'name', language)} {format_date(meal.day.date, language)} "
                             f"{format_time(meal.starts_at, event.timezone, language)}" for meal in event.meals},
         "diets": {diet.key: localized(diet, "name", language) for diet in event.diet_options},

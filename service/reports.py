@@ -53,7 +53,7 @@ def _answers_table(event: Event, language: str) -> tuple[list[str], list[list[st
             if answer.transport_waitlisted_at is not None:
                 transport += " " + _("(waiting list)")
             row += [_("yes") if answer.attending else _("no"), transport, answer.flight_number,
-                    format_clock(answer.flight_arrival, language) if answer.flight_arrival else ""]
+                    format_clock(answer.flight_arrival, language)]
         if response is None:
             row += ["", "", "", "", ""]
         else:

@@ -90,7 +90,7 @@ def transport_list(key: str):
                 continue
             row = [invitee.name, invitee.organisation, invitee.email]
             if option.asks_flight:
-                row += [day.flight_number, format_clock(day.flight_arrival, language) if day.flight_arrival else ""]
+                row += [day.flight_number, format_clock(day.flight_arrival, language)]
             (waiting if day.transport_waitlisted_at else people).append(row)
     if option.asks_flight:
         people.sort(key=lambda row: (row[4], row[0]))  # by landing time, for the driver

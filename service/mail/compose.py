@@ -22,7 +22,13 @@ from zoneinfo import ZoneInfo
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, inspect, select
 
-from ..answers import SaveResult, describe_answer, describe_logistics, localized
+from ..answers import (
+    SaveResult,
+    day_heading,
+    describe_answer,
+    describe_logistics,
+    localized,
+)
 from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import write_transaction
 from ..extensions import db
@@ -50,7 +56,7 @@ def _event_texts(event: Event, language: str) -> dict:
         "deadline": format_datetime(event.rsvp_deadline, event.timezone, language),
         "days": [
             {
-                "heading": f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
+                "heading": day_heading(day, language),
                 "span": f"{format_time(day.starts_at, event.timezone, language)}–"
                         f"{format_time(day.ends_at, event.timezone, language)}",
                 "summary": localized(day, "summary", language),
@@ -281,7 +287,7 @@ def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: R
     ]
     return render_email(
         "day_before", language,
-        day_heading=f"{localized(day, 'title', language)}, {format_date(day.date, language)}",
+        day_heading=day_heading(day, language),
         logistics=describe_logistics(event, response, language, only_day=day),
         agenda=agenda,
         **email_context(event, invitee),
