@@ -311,10 +311,9 @@ def _event_lines(event: Event, language: str) -> list[str]:
     if event.transport_options:
         out += ["", _("Transport")]
         for option in event.transport_options:
-            seats = _("unlimited") if option.capacity is None else str(option.capacity)
+            seats = labelled(_("seats"), _("unlimited") if option.capacity is None else str(option.capacity))
             flight = ", " + _("asks for the flight") if option.asks_flight else ""
             when = format_datetime(option.departs_at, tz, language, option.approximate)
-            seats = labelled(_("seats"), seats)
             out.append(f"  {named(option)} [{option.key}]: {when}, {named(option, 'place')} ({seats}{flight})")
     if event.hotel_nights:
         out += ["", _("Hotel nights")]
