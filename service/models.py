@@ -29,8 +29,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import UTCDateTime, utcnow
@@ -97,9 +96,6 @@ class Event(db.Model):
     hotel_email: Mapped[str] = mapped_column(String(EMAIL))
     hotel_phone: Mapped[str] = mapped_column(String(64))
     hotel_address: Mapped[str] = mapped_column(String(NAME))
-    #: Raised on every change to the event or any of its parts (see `_bump_event_versions`):
-    #: pages cache the event's plain picture by this number.
-    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     #: In the hotel's read-only link; raising it revokes every hotel link given out before.
     hotel_link_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -532,32 +528,3 @@ class JobRun(db.Model):
     #: The hotel's numbers as this run sent them (final numbers and change notices), to compare with later.
     numbers: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
-
-#: The parts of an event; a change to any of them is a change to the event.
-EVENT_PARTS = (Contact, EventDay, AgendaItem, Role, Meal, TransportOption, HotelNight, DietOption)
-
-
-@sa_event.listens_for(Session, "before_flush")
-def _bump_event_versions(session: Session, flush_context, instances) -> None:
-    """Raise `Event.version` once per flush for each event whose row or parts change."""
-    changed: set[int] = set()
-    events: list[Event] = []
-    for row in (*session.new, *session.dirty, *session.deleted):
-        if isinstance(row, Event):
-            if row.id is not None and session.is_modified(row, include_collections=True):
-                events.append(row)
-            continue
-        if isinstance(row, EVENT_PARTS) and (row in session.new or row in session.deleted or session.is_modified(row)):
-            if isinstance(row, AgendaItem):
-                event_id = row.day.event_id if row.day is not None else None
-            else:
-                event_id = row.event_id
-            if event_id is not None:
-                changed.add(event_id)
-    for row in events:
-        changed.discard(row.id)
-        row.version = (row.version or 1) + 1
-    for event_id in changed:
-        owner = session.get(Event, event_id)
-        if owner is not None:
-            owner.version = (owner.version or 1) + 1

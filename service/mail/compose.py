@@ -112,7 +112,7 @@ def _invitation(invitee: Invitee, key: str) -> dict:
     }
 
 
-def queue_invitation(invitee: Invitee, again: bool = False) -> Outbox | None:
+def queue_invitation(invitee: Invitee, again: bool = False) -> int | None:
     """The invitation with the invitee's current link, and the whole event as .ics.
 
     `again` sends it once more even if it was sent (the secretariat's "resend").
@@ -153,7 +153,7 @@ def render_answer_email(
     return rendered, attachments
 
 
-def _answer_email(kind: str, key: str, invitee: Invitee, response: Response, **extra) -> Outbox | None:
+def _answer_email(kind: str, key: str, invitee: Invitee, response: Response, **extra) -> int | None:
     rendered, attachments = render_answer_email(kind, invitee, response, **extra)
     return queue_email(
         kind=kind, key=key, event=invitee.event, invitee=invitee, recipient=invitee.email,

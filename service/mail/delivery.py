@@ -21,19 +21,17 @@ import smtplib
 import socket
 import time
 from collections import deque
-from contextlib import contextmanager
 from email import policy
 from email.errors import HeaderDefect
 from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import formatdate
-from functools import lru_cache
 from typing import Any
 
 from flask import current_app
 from flask_mail import Connection
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from ..db import utcnow, write_transaction
 from ..extensions import db
@@ -144,60 +142,32 @@ def _claim(ids: list[int], lease_seconds: float) -> list[Outbox]:
     return sorted(rows, key=lambda row: order[row.id])
 
 
-def _renew(connection, rows: list[Outbox], lease_seconds: float) -> list[Outbox]:
+def _renew(rows: list[Outbox], lease_seconds: float) -> list[Outbox]:
     """Hold the rows not sent yet for another lease, so the sweeper never hands them to another
     worker while this one is still on its way to them (a slow relay, a low send rate).
     Returns the rows still held: any whose lease ran out and that another worker took are left out."""
     until = utcnow() + dt.timedelta(seconds=lease_seconds)
-    held = set(connection.execute(
-        update(Outbox)
-        .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING,
-               Outbox.lease_until == rows[0].lease_until)
-        .values(lease_until=until)
-        .returning(Outbox.id)
-    ).scalars())
-    connection.commit()
+    with write_transaction():
+        held = set(db.session.scalars(
+            update(Outbox)
+            .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING,
+                   Outbox.lease_until == rows[0].lease_until)
+            .values(lease_until=until)
+            .returning(Outbox.id),
+            execution_options={"synchronize_session": False},
+        ))
     for row in rows:
         row.lease_until = until
     return [row for row in rows if row.id in held]
 
 
-@contextmanager
-def _recording():
-    """A connection on which each row's new state is committed the moment it is written.
-
-    On PostgreSQL the commits do not wait for the disk (`synchronous_commit` off,
-    for this connection while the batch lasts): only a crash of the database
-    server itself can undo one, and what it undoes is a row's state, so the row
-    is sent again (with the same Message-ID), never lost. Waiting for the disk
-    once per message would otherwise bound how fast a round goes.
-    """
-    postgresql = db.engine.dialect.name == "postgresql"
-    with db.engine.connect() as connection:
-        if postgresql:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            connection.exec_driver_sql("SET synchronous_commit TO OFF")
-        try:
-            yield connection
-        finally:
-            if postgresql:
-                connection.exec_driver_sql("RESET synchronous_commit")
-
-
-@lru_cache(maxsize=16)
-def _recording_statement(columns: tuple[str, ...]):
-    # Built once per set of columns: building the statement costs more than running it.
-    return (
-        update(Outbox)
-        .where(Outbox.id == bindparam("row_id"), Outbox.state == OutboxState.SENDING)
-        .values({column: bindparam(f"new_{column}") for column in columns})
-    )
-
-
-def _record(connection, row_id: int, values: dict[str, Any]) -> None:
-    statement = _recording_statement(tuple(sorted(values)))
-    connection.execute(statement, {"row_id": row_id, **{f"new_{column}": value for column, value in values.items()}})
-    connection.commit()
+def _record(row_id: int, values: dict[str, Any]) -> None:
+    """The row's new state, committed before the next row is sent."""
+    with write_transaction():
+        db.session.execute(
+            update(Outbox).where(Outbox.id == row_id, Outbox.state == OutboxState.SENDING).values(values),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def _failed(reason: str) -> dict[str, Any]:
@@ -218,16 +188,17 @@ def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
     }
 
 
-def _release(connection, rows: list[Outbox]) -> None:
+def _release(rows: list[Outbox]) -> None:
     """Claimed rows this batch will not try now: queued again, the attempt not counted,
     for the sweeper to queue at its next run."""
     if rows:
-        connection.execute(
-            update(Outbox)
-            .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING)
-            .values(state=OutboxState.QUEUED, lease_until=None, dispatched_at=None, attempts=Outbox.attempts - 1)
-        )
-        connection.commit()
+        with write_transaction():
+            db.session.execute(
+                update(Outbox)
+                .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING)
+                .values(state=OutboxState.QUEUED, lease_until=None, dispatched_at=None, attempts=Outbox.attempts - 1),
+                execution_options={"synchronize_session": False},
+            )
 
 
 def _is_overload(code: int, text: str) -> bool:
@@ -252,21 +223,20 @@ def deliver(ids: list[int]) -> dict[str, int]:
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(ids) - len(rows)}
     connection = _Connection(current_app.extensions["mail"])
     try:
-        with _recording() as recording:
-            while rows:
-                if time.monotonic() >= renew_at:
-                    held = _renew(recording, list(rows), lease)
-                    counts["skipped"] += len(rows) - len(held)
-                    rows, renew_at = deque(held), time.monotonic() + lease / 2
-                    if not rows:
-                        break
-                row = rows.popleft()
-                outcome, values, stop = _send(row, connection, throttle)
-                _record(recording, row.id, values)
-                counts[outcome] += 1
-                if stop:
-                    _release(recording, list(rows))
+        while rows:
+            if time.monotonic() >= renew_at:
+                held = _renew(list(rows), lease)
+                counts["skipped"] += len(rows) - len(held)
+                rows, renew_at = deque(held), time.monotonic() + lease / 2
+                if not rows:
                     break
+            row = rows.popleft()
+            outcome, values, stop = _send(row, connection, throttle)
+            _record(row.id, values)
+            counts[outcome] += 1
+            if stop:
+                _release(list(rows))
+                break
     finally:
         connection.close()
     return counts

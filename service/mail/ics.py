@@ -10,8 +10,6 @@ timezone with a VTIMEZONE, so the file reads right anywhere.
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections import OrderedDict
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -35,30 +33,8 @@ def _vtimezone(name: str) -> icalendar.Timezone:
     return icalendar.Timezone.from_tzid(name)
 
 
-_CALENDARS: OrderedDict[tuple, str] = OrderedDict()
-_LOCK = threading.Lock()
-
-
 def event_calendar(event, day_keys: set[str] | None = None, sequence: int = 0, language: str = "sv") -> str:
-    """The event as an .ics text: every day, or only `day_keys` (the days someone attends).
-
-    The same event version, days, sequence and language give the same file, so a
-    round of invitations makes it once.
-    """
-    key = (event.id, event.version, frozenset(day_keys) if day_keys is not None else None, sequence, language)
-    with _LOCK:
-        if key in _CALENDARS:
-            _CALENDARS.move_to_end(key)
-            return _CALENDARS[key]
-    text = _make_calendar(event, day_keys, sequence, language)
-    with _LOCK:
-        _CALENDARS[key] = text
-        while len(_CALENDARS) > 64:
-            _CALENDARS.popitem(last=False)
-    return text
-
-
-def _make_calendar(event, day_keys: set[str] | None, sequence: int, language: str) -> str:
+    """The event as an .ics text: every day, or only `day_keys` (the days someone attends)."""
     zone = ZoneInfo(event.timezone)
     domain = event.sender_email.rsplit("@", 1)[1]
     calendar = icalendar.Calendar()

@@ -17,8 +17,6 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..db import insert, utcnow
@@ -85,42 +83,34 @@ def _row_values(
     }
 
 
-def queue_email(**email: Any) -> Outbox | None:
-    """Write one email to the outbox in the current transaction; None if its key was written before.
+def queue_email(**email: Any) -> int | None:
+    """Write one email to the outbox in the current transaction; its row id, or None if its key
+    was written before.
 
     Takes `kind`, `key`, `event`, `recipient`, `language`, `rendered`, and optionally
     `invitee`, `attachments` and `auto_submitted`. The row's id goes on the Celery
     queue after the caller commits (never before, so a worker cannot look for a row
     that is not there yet, or send a rolled-back one).
     """
-    values = _row_values(**email)
-    if db.session.scalar(select(Outbox.id).where(Outbox.idempotency_key == values["idempotency_key"])) is not None:
-        return None
-    row = Outbox(**values)
-    try:
-        with db.session.begin_nested():
-            db.session.add(row)
-    except IntegrityError:
-        # Another transaction wrote the same key first: the email is already on its way.
-        return None
-    db.session.info.setdefault(_PENDING, []).append(row.id)
-    return row
+    ids = _insert([email])
+    return ids[0] if ids else None
 
 
 def queue_emails(emails: list[dict[str, Any]]) -> int:
-    """Write many emails in one statement (a round of invitations); return how many were new.
+    """Write many emails at once (a round of invitations); return how many were new."""
+    return len(_insert(emails)) if emails else 0
 
-    The same as `queue_email` for each, but a key written before is skipped by the
-    database itself (INSERT … ON CONFLICT DO NOTHING), with no savepoint per row.
-    """
-    if not emails:
-        return 0
+
+def _insert(emails: list[dict[str, Any]]) -> list[int]:
+    """The rows' ids; a key written before is skipped by the database itself (INSERT … ON CONFLICT
+    DO NOTHING), also when another transaction wrote it a moment ago."""
+    db.session.flush()
     rows = [_row_values(**email) for email in emails]
     statement = insert(Outbox).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Outbox.id)
     # One statement with many parameter sets: SQLAlchemy sends it as a few multi-row INSERTs.
     ids = list(db.session.connection().execute(statement, rows).scalars())
     db.session.info.setdefault(_PENDING, []).extend(ids)
-    return len(ids)
+    return ids
 
 
 @sa_event.listens_for(Session, "after_commit")
