@@ -40,13 +40,14 @@ from .mail.compose import (
 )
 from .mail.delivery import retry_failed
 from .models import AdminUser, JobRun, JobState, Outbox, OutboxState
+from .web import terminal_language
 
 
 def _event_or_fail(slug: str | None):
     event = get_event(slug)
     if event is None:
-        hint = f"no event '{slug}'" if slug else "no event is loaded"
-        raise click.ClickException(f"{hint}; load one with: osa event load config/events/<file>.toml")
+        hint = gettext("no event '%(slug)s'", slug=slug) if slug else gettext("no event is loaded")
+        raise click.ClickException(gettext("%(hint)s; load one with: osa event load config/events/<file>.toml", hint=hint))
     return event
 
 
@@ -57,6 +58,7 @@ class _NeedsDatabase:
     def invoke(self, ctx: click.Context):
         if not current_app:
             ctx.with_resource(ctx.ensure_object(ScriptInfo).load_app().app_context())
+        ctx.with_resource(force_locale(terminal_language()))
         problem = schema_problem()
         if problem:
             raise click.ClickException(problem)
@@ -93,17 +95,17 @@ def load_event_command(file: Path, starts_in: int | None) -> None:
             queue_moved_up_emails(result.moved_up)
     except EventFileError as error:
         raise click.ClickException(str(error)) from None
-    state = "created" if result.created else ("updated" if result.changed else "unchanged")
+    state = gettext("created") if result.created else gettext("updated") if result.changed else gettext("unchanged")
     event = result.event
-    items = sum(len(day.items) for day in event.days)
-    click.echo(
-        f"Event '{event.slug}' {state}: {len(event.days)} days, {items} agenda items, "
-        f"{len(event.meals)} meals, {len(event.transport_options)} transport options, "
-        f"{len(event.hotel_nights)} hotel nights."
-    )
+    click.echo(gettext(
+        "Event '%(slug)s' %(state)s: %(days)d days, %(items)d agenda items, %(meals)d meals, "
+        "%(transport)d transport options, %(nights)d hotel nights.",
+        slug=event.slug, state=state, days=len(event.days), items=sum(len(day.items) for day in event.days),
+        meals=len(event.meals), transport=len(event.transport_options), nights=len(event.hotel_nights),
+    ))
     if result.moved_up:
-        moved = len({change.invitee_id for change in result.moved_up})
-        click.echo(f"{moved} invitee(s) moved up from a waiting list into the places added; each gets an email.")
+        click.echo(gettext("%(count)d invitee(s) moved up from a waiting list into the places added; each gets an email.",
+                           count=len({change.invitee_id for change in result.moved_up})))
 
 
 @event_cli.command("show")
@@ -124,8 +126,8 @@ def import_invitees_command(file: Path, slug: str | None) -> None:
         with write_transaction():
             result = import_invitees(event, file.name, file.read_bytes())
     except InviteeFileError as error:
-        raise click.ClickException(f"{file}: {error}") from None
-    click.echo(f"{file.name}: {result}.")
+        raise click.ClickException(f"{file}: {error.describe(terminal_language())}") from None
+    click.echo(result.describe(file.name))
 
 
 @invitations_cli.command("send")
@@ -138,7 +140,7 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
     event = _event_or_fail(slug)
     invitees = invitees_to_invite(event, only_new=only_new)
     if dry_run:
-        click.echo(f"{len(invitees)} invitation(s) would be sent.")
+        click.echo(gettext("%(count)d invitation(s) would be sent.", count=len(invitees)))
         if invitees:
             first = invitees[0]
             rendered = render_invitation_preview(first)
@@ -146,12 +148,13 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
         db.session.rollback()
         return
     written = queue_invitations(event, invitees)
-    click.echo(f"{written} invitation(s) queued.")
+    click.echo(gettext("%(count)d invitation(s) queued.", count=written))
     progress = invitation_progress(event)
     if no_wait or progress.done:
-        click.echo(f"Invitations: {progress.sent} sent, {progress.failed} failed, {progress.pending} on their way.")
+        click.echo(gettext("Invitations: %(sent)d sent, %(failed)d failed, %(pending)d on their way.",
+                           sent=progress.sent, failed=progress.failed, pending=progress.pending))
         return
-    with click.progressbar(length=progress.total, label="Sending", show_pos=True) as bar:
+    with click.progressbar(length=progress.total, label=gettext("Sending"), show_pos=True) as bar:
         shown = progress.sent + progress.failed
         bar.update(shown)
         while not progress.done:
@@ -160,7 +163,7 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
             progress = invitation_progress(event)
             bar.update(progress.sent + progress.failed - shown)
             shown = progress.sent + progress.failed
-    click.echo(f"Invitations: {progress.sent} sent, {progress.failed} failed.")
+    click.echo(gettext("Invitations: %(sent)d sent, %(failed)d failed.", sent=progress.sent, failed=progress.failed))
 
 
 @outbox_cli.command("list")
@@ -188,7 +191,7 @@ def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None
 def retry_outbox_command(ids: tuple[int, ...]) -> None:
     """Send failed emails again (these ids, or every failed one)."""
     count = retry_failed(list(ids) or None)
-    click.echo(f"{count} email(s) queued again.")
+    click.echo(gettext("%(count)d email(s) queued again.", count=count))
 
 
 @jobs_cli.command("run")
@@ -198,9 +201,10 @@ def run_jobs_command(job: str | None, dry_run: bool) -> None:
     """Run the jobs that are due (or only JOB: reminder, day-before) and have not run."""
     report = run_due_jobs(dry_run=dry_run, only=job)
     if not report:
-        click.echo("No job is due.")
+        click.echo(gettext("No job is due."))
+    states = {JobState.DONE: gettext("done"), JobState.MISSED: gettext("missed"), "would send": gettext("would send")}
     for name, state, emails in report:
-        click.echo(f"{name}: {state}, {emails} email(s)")
+        click.echo(gettext("%(job)s: %(state)s, %(count)d email(s)", job=name, state=states[state], count=emails))
 
 
 @click.command("schedule", cls=DatabaseCommand)
@@ -264,26 +268,27 @@ def create_user_command(username: str, name: str, language: str, generate_passwo
     """Create an admin account USERNAME (or, with --reset, give it a new password)."""
     username = username.strip()
     if not username or len(username) > 64 or any(c.isspace() for c in username):
-        raise click.ClickException("a user name is 1 to 64 characters without spaces")
+        raise click.ClickException(gettext("a user name is 1 to 64 characters without spaces"))
     user = db.session.scalar(select(AdminUser).where(AdminUser.username == username))
     if user is not None and not reset:
-        raise click.ClickException(f"the user '{username}' exists; use --reset to give it a new password")
+        raise click.ClickException(gettext("the user '%(name)s' exists; use --reset to give it a new password", name=username))
     if user is None and reset:
-        raise click.ClickException(f"there is no user '{username}' to reset")
+        raise click.ClickException(gettext("there is no user '%(name)s' to reset", name=username))
     if generate_password:
         password = secrets.token_urlsafe(12)
     else:
-        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        password = click.prompt(gettext("Password"), hide_input=True, confirmation_prompt=True)
         if len(password) < 10:
-            raise click.ClickException("use a password of at least 10 characters")
+            raise click.ClickException(gettext("use a password of at least 10 characters"))
     with write_transaction():
         if user is None:
             user = AdminUser(username=username, name=name, language=language)
             db.session.add(user)
         user.set_password(password)
-    click.echo(f"Admin user '{username}' {'updated' if reset else 'created'}.")
+    click.echo(gettext("Admin user '%(name)s' updated.", name=username) if reset
+               else gettext("Admin user '%(name)s' created.", name=username))
     if generate_password:
-        click.echo(f"Password: {password}")
+        click.echo(gettext("Password: %(password)s", password=password))
 
 
 def register(app: Flask) -> None:

@@ -138,6 +138,7 @@ def schema_problem() -> str | None:
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
     from flask import current_app
+    from flask_babel import gettext
 
     migrate = current_app.extensions["migrate"]
     heads = set(ScriptDirectory.from_config(migrate.migrate.get_config(migrate.directory)).get_heads())
@@ -146,9 +147,9 @@ def schema_problem() -> str | None:
             current = set(MigrationContext.configure(connection).get_current_heads())
     except exc.OperationalError as error:
         address = db.engine.url.render_as_string(hide_password=True)
-        return f"the database at {address} cannot be reached ({type(error.orig).__name__})"
+        return gettext("the database at %(address)s cannot be reached (%(error)s)", address=address, error=type(error.orig).__name__)
     if not current:
-        return "the database is not set up: run `osa db upgrade`"
+        return gettext("the database is not set up: run `osa db upgrade`")
     if current != heads:
-        return "the database was made by another version of OSA: run `osa db upgrade`"
+        return gettext("the database was made by another version of OSA: run `osa db upgrade`")
     return None

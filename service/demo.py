@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
+from flask_babel import force_locale, gettext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -37,6 +38,7 @@ from .invitee_import import import_invitees
 from .mail.compose import invitees_to_invite, queue_answer_emails, queue_invitations
 from .mail.mailbox import MailCatcher
 from .models import AdminUser, Event, Invitee, Response
+from .web import terminal_language
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_EVENT = ROOT / "config" / "events" / "innovationsmotet-2021.toml"
@@ -154,10 +156,11 @@ def _wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float =
         except (urllib.error.URLError, OSError):
             pass
         if any(p.poll() is not None for p in processes):
-            raise click.ClickException("a part of the demo stopped while starting; see its messages above "
-                                       "(a port in use? try --port and --smtp-port)")
+            raise click.ClickException(gettext("a part of the demo stopped while starting; see its messages above "
+                                               "(a port in use? try --port and --smtp-port)"))
         if time.monotonic() > deadline:
-            raise click.ClickException(f"the web app did not answer at {url} within {timeout:.0f} s")
+            raise click.ClickException(gettext("the web app did not answer at %(url)s within %(seconds)d s",
+                                               url=url, seconds=timeout))
         time.sleep(0.3)
 
 
@@ -185,6 +188,11 @@ def _stop(processes: list[subprocess.Popen]) -> None:
 @click.option("--simulate", is_flag=True, help="Make about 60 % of the fictional invitees answer, so the numbers move.")
 def demo_command(port: int, smtp_port: int, simulate: bool) -> None:
     """Run OSA on the embedded default: web app, worker, beat and a mailbox. Ctrl-C stops it."""
+    with force_locale(terminal_language()):
+        _run_demo(port, smtp_port, simulate)
+
+
+def _run_demo(port: int, smtp_port: int, simulate: bool) -> None:
     app = current_app._get_current_object()
     instance = Path(app.instance_path)
     base_url = f"http://127.0.0.1:{port}"
@@ -192,8 +200,8 @@ def demo_command(port: int, smtp_port: int, simulate: bool) -> None:
         app.config["BASE_URL"] = base_url
     mailbox = instance / "mailbox"
     event, password = prepare(instance)
-    click.echo(f"Event '{event.slug}': {event.days[0].date:%Y-%m-%d} – {event.days[-1].date:%Y-%m-%d}, "
-               f"{INVITEES} fictional invitees.")
+    click.echo(gettext("Event '%(slug)s': %(first)s – %(last)s, %(count)d fictional invitees.", slug=event.slug,
+                       first=event.days[0].date.isoformat(), last=event.days[-1].date.isoformat(), count=INVITEES))
 
     # A `kill` (or a terminal closing) stops the demo as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, _interrupt)
@@ -202,7 +210,8 @@ def demo_command(port: int, smtp_port: int, simulate: bool) -> None:
     try:
         catcher.start()
     except OSError as error:
-        raise click.ClickException(f"cannot listen for mail on port {smtp_port} ({error}); try --smtp-port") from None
+        raise click.ClickException(gettext("cannot listen for mail on port %(port)d (%(error)s); try --smtp-port",
+                                           port=smtp_port, error=error)) from None
     env = _child_environment(app, mailbox, smtp_port)
     run = [sys.executable, "-m"]
     processes = [
@@ -220,23 +229,24 @@ def demo_command(port: int, smtp_port: int, simulate: bool) -> None:
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_port)
         sent = queue_invitations(event, invitees_to_invite(event))
         answered = simulate_answers(event) if simulate else 0
-        click.echo(
-            f"\nOSA is running.\n"
-            f"  Admin:    {base_url}/admin/   (user: {DEMO_USER}, password: {password})\n"
-            f"  Mailbox:  {base_url}/mailbox/\n"
-            f"  {sent} invitation(s) on their way" + (f", {answered} simulated answer(s)" if simulate else "")
-            + ". Press Ctrl-C to stop.\n"
-        )
+        more = gettext(", %(count)d simulated answer(s)", count=answered) if simulate else ""
+        click.echo("\n" + "\n  ".join([
+            gettext("OSA is running."),
+            gettext("Admin:    %(url)s/admin/   (user: %(user)s, password: %(password)s)", url=base_url,
+                    user=DEMO_USER, password=password),
+            gettext("Mailbox:  %(url)s/mailbox/", url=base_url),
+            gettext("%(count)d invitation(s) on their way%(more)s. Press Ctrl-C to stop.", count=sent, more=more),
+        ]) + "\n")
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)
-        click.echo("A part of the demo stopped; stopping the rest.", err=True)
+        click.echo(gettext("A part of the demo stopped; stopping the rest."), err=True)
         code = 1
     except KeyboardInterrupt:
-        click.echo("\nStopping…")
+        click.echo("\n" + gettext("Stopping…"))
     finally:
         _stop(processes)
         catcher.stop()
         db.session.remove()
     if code:
         sys.exit(code)
-    click.echo("Stopped.")
+    click.echo(gettext("Stopped."))

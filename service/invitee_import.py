@@ -70,22 +70,21 @@ class RowError:
     template: str
     params: tuple[tuple[str, str], ...] = ()
 
-    @property
-    def message(self) -> str:
-        return self.template % dict(self.params) if self.params else self.template
-
-    def __str__(self) -> str:
-        where = f"line {self.line}" if self.line else "file"
-        return f"{where}, {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
-
     def message_in(self, language: str) -> str:
         with force_locale(language):
             # A field's name is a message of its own (FIELD_NAMES), translated like the template.
             params = {name: gettext(value) if name == "field" else value for name, value in self.params}
             return gettext(self.template, **params)
 
+    @property
+    def message(self) -> str:
+        return self.message_in("en")
+
+    def __str__(self) -> str:
+        return self.describe("en")
+
     def describe(self, language: str) -> str:
-        """The error with its line and column in `language`, for the admin's import page."""
+        """The error with its line and column in `language`, for the admin's import page and the CLI."""
         with force_locale(language):
             where = gettext("line %(line)d", line=self.line) if self.line else gettext("file")
         message = self.message_in(language)
@@ -101,7 +100,12 @@ class InviteeFileError(ValueError):
 
     def __init__(self, errors: list[RowError]):
         self.errors = errors
-        super().__init__(f"{len(errors)} error(s); nothing was imported:\n" + "\n".join(f"  {e}" for e in errors))
+        super().__init__(f"{len(errors)} error(s) in the file; nothing was imported")
+
+    def describe(self, language: str) -> str:
+        with force_locale(language):
+            heading = gettext("%(count)d error(s); nothing was imported:", count=len(self.errors))
+        return "\n".join([heading, *(f"  {error.describe(language)}" for error in self.errors)])
 
 
 @dataclass
@@ -113,9 +117,16 @@ class ImportResult:
     ignored_columns: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        """The counts in English, for logs (`describe` is for people)."""
         text = f"{self.created} added, {self.updated} updated, {self.unchanged} unchanged"
+        return text + (f" (ignored columns: {', '.join(self.ignored_columns)})" if self.ignored_columns else "")
+
+    def describe(self, filename: str) -> str:
+        """'invitees.csv: 3 added, 0 updated, 1 unchanged.', in the current language."""
+        text = gettext("%(file)s: %(added)d added, %(updated)d updated, %(unchanged)d unchanged.", file=filename,
+                       added=self.created, updated=self.updated, unchanged=self.unchanged)
         if self.ignored_columns:
-            text += f" (ignored columns: {', '.join(self.ignored_columns)})"
+            text += " " + gettext("Ignored columns: %(columns)s.", columns=", ".join(self.ignored_columns))
         return text
 
 

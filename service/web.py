@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import re
 
+from babel import default_locale
 from flask import Flask, Response, current_app, g, has_request_context, request
 
 from .extensions import babel, csrf, limiter
@@ -84,6 +85,12 @@ def current_language() -> str:
     if g.get("language"):
         return g.language
     return request.accept_languages.best_match(LANGUAGES, default="sv")
+
+
+def terminal_language() -> str:
+    """The `osa` command's language: Swedish in a terminal set to Swedish (LANGUAGE, LC_ALL,
+    LC_MESSAGES or LANG), English otherwise."""
+    return "sv" if (default_locale("LC_MESSAGES") or "").startswith("sv") else "en"
 
 
 def _security_headers(response):

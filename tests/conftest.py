@@ -210,9 +210,13 @@ def client(app):
     return app.test_client()
 
 
+#: A terminal set to no language in particular: `osa` answers in English.
+ENGLISH_TERMINAL = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8"}
+
+
 @pytest.fixture
 def runner(app):
-    return app.test_cli_runner()
+    return app.test_cli_runner(env=ENGLISH_TERMINAL)
 
 
 @pytest.fixture

@@ -189,3 +189,14 @@ def test_a_raised_capacity_moves_the_first_waiting_up_into_the_new_places(runner
     assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": False}
     assert "moved up" not in load(1)  # a lower capacity takes no seat from anyone
     assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": False}
+
+
+def test_a_terminal_set_to_swedish_gets_osa_in_swedish(app):
+    swedish = app.test_cli_runner(env={"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "sv_SE.UTF-8"})
+    missing = swedish.invoke(args=["event", "show"])
+    assert missing.exit_code == 1
+    assert "inget evenemang är inläst; läs in ett med: osa event load" in missing.output
+    loaded = swedish.invoke(args=["event", "load", str(BUNDLED_EVENT)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "Evenemanget 'innovationsmotet-2021' skapat: 2 dagar, 17 programpunkter, 5 måltider" in loaded.output
+    assert "reminder-7: skulle skicka, 0 mejl" in swedish.invoke(args=["jobs", "run", "--dry-run"]).output

@@ -18,7 +18,7 @@ from service.jobs import due_times, run_due_jobs
 from service.mail.compose import queue_invitation
 from service.models import JobRun, Outbox
 
-from .conftest import BUNDLED_EVENT, add_invitee
+from .conftest import BUNDLED_EVENT, ENGLISH_TERMINAL, add_invitee
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -70,7 +70,7 @@ def test_schedule_shows_every_job_in_local_time_and_what_became_of_it(event, run
 
 def test_every_command_on_a_database_never_set_up_says_how_to_set_it_up(tmp_path, other_app):
     fresh = other_app(DATABASE_URL=f"sqlite:///{tmp_path / 'never-migrated.sqlite3'}")
-    runner = fresh.test_cli_runner()
+    runner = fresh.test_cli_runner(env=ENGLISH_TERMINAL)
     for args in (["event", "load", str(BUNDLED_EVENT)], ["schedule"], ["outbox", "list"], ["invitees", "import", str(BUNDLED_EVENT)]):
         result = runner.invoke(args=args)
         assert result.exit_code == 1, args

@@ -325,8 +325,7 @@ def import_page():
             errors = error.errors
             status = 400
         else:
-            flash(_("%(file)s: %(added)d added, %(updated)d updated, %(unchanged)d unchanged.",
-                    file=upload.filename, added=result.created, updated=result.updated, unchanged=result.unchanged))
+            flash(result.describe(upload.filename))
             return redirect(url_for("admin.invitees"))
     elif request.method == "POST":
         status = 400
