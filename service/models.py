@@ -29,7 +29,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import UTCDateTime, utcnow
@@ -216,30 +216,39 @@ class AgendaItem(db.Model):
         return [key for key in self.for_roles.split(",") if key]
 
 
-class Role(db.Model):
-    """An invitee role the agenda depends on (here: KSO / politician, official)."""
-
-    __tablename__ = "role"
-    __table_args__ = (UniqueConstraint("event_id", "key"),)
+class EventOption:
+    """Something the event file defines under an id (its `key`, stable across reloads) that
+    invitees choose or are: a role, a diet, a meal, a transport option, a hotel night."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(KEY))
+
+    @declared_attr.directive
+    def __table_args__(cls):
+        return (UniqueConstraint("event_id", "key"),)
+
+
+class NamedOption(EventOption):
+    """A role or a diet: a name in the file's order."""
+
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(NAME))
     name_en: Mapped[str | None] = mapped_column(String(NAME))
 
 
-class Meal(db.Model):
+class Role(NamedOption, db.Model):
+    """An invitee role the agenda depends on (here: KSO / politician, official)."""
+
+    __tablename__ = "role"
+
+
+class Meal(EventOption, db.Model):
     """One sitting of a meal (or a coffee break) that the caterer must count."""
 
     __tablename__ = "meal"
-    __table_args__ = (UniqueConstraint("event_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
     day_id: Mapped[int] = mapped_column(ForeignKey("event_day.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(KEY))
     name: Mapped[str] = mapped_column(String(NAME))
     name_en: Mapped[str | None] = mapped_column(String(NAME))
     starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -249,16 +258,12 @@ class Meal(db.Model):
     day: Mapped[EventDay] = relationship()
 
 
-class TransportOption(db.Model):
+class TransportOption(EventOption, db.Model):
     """A way to get to a day's programme: a bus, an airport pickup, or one's own way."""
 
     __tablename__ = "transport_option"
-    __table_args__ = (UniqueConstraint("event_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
     day_id: Mapped[int] = mapped_column(ForeignKey("event_day.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(KEY))
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(NAME))
     name_en: Mapped[str | None] = mapped_column(String(NAME))
@@ -275,30 +280,18 @@ class TransportOption(db.Model):
     day: Mapped[EventDay] = relationship()
 
 
-class HotelNight(db.Model):
+class HotelNight(EventOption, db.Model):
     """A night at the event's hotel, named by the date it begins."""
 
     __tablename__ = "hotel_night"
-    __table_args__ = (UniqueConstraint("event_id", "key"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(KEY))
     night_of: Mapped[dt.date] = mapped_column(Date)
     #: Rooms; None means unlimited.
     capacity: Mapped[int | None] = mapped_column(Integer)
 
 
-class DietOption(db.Model):
+class DietOption(NamedOption, db.Model):
     __tablename__ = "diet_option"
-    __table_args__ = (UniqueConstraint("event_id", "key"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
-    key: Mapped[str] = mapped_column(String(KEY))
-    position: Mapped[int] = mapped_column(Integer)
-    name: Mapped[str] = mapped_column(String(NAME))
-    name_en: Mapped[str | None] = mapped_column(String(NAME))
 
 
 class Invitee(db.Model):
