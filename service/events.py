@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from .answers import fill_raised_capacities, localized
 from .dates import format_date, format_datetime, format_time
+from .db import utcnow
 from .eventfile import EventDefinition, EventFileError, Problem
 from .extensions import db
 from .models import (
@@ -208,6 +209,8 @@ def store_event(definition: EventDefinition) -> StoreResult:
 
     if problems:
         raise EventFileError(definition.slug, problems)
+    if changes.count:
+        event.updated_at = utcnow()  # what is kept for the event as it was (its .ics) is made again
     db.session.flush()
     moved_up = fill_raised_capacities(event, capacities)
     return StoreResult(event, created, created or changes.count > 0, moved_up)

@@ -200,3 +200,17 @@ def test_a_terminal_set_to_swedish_gets_osa_in_swedish(app):
     assert loaded.exit_code == 0, loaded.output
     assert "Evenemanget 'innovationsmotet-2021' skapat: 2 dagar, 17 programpunkter, 5 måltider" in loaded.output
     assert "reminder-7: skulle skicka, 0 mejl" in swedish.invoke(args=["jobs", "run", "--dry-run"]).output
+
+
+def test_a_reload_that_changes_the_programme_changes_the_calendar_file_invitees_get(event):
+    from service.eventfile import parse_event
+    from service.events import store_event
+    from service.mail.ics import event_calendar
+
+    before = event_calendar(event).replace("\r\n ", "")
+    assert event_calendar(event).replace("\r\n ", "") == before
+    text = BUNDLED_EVENT.read_text(encoding="utf-8").replace('title = "Gemensam lunch"\n', 'title = "Lunch i matsalen"\n', 1)
+    with write_transaction():
+        store_event(parse_event(text))
+    after = event_calendar(event).replace("\r\n ", "")
+    assert "Lunch i matsalen" in after and "Lunch i matsalen" not in before

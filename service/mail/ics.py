@@ -10,10 +10,13 @@ timezone with a VTIMEZONE, so the file reads right anywhere.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import icalendar
+from cachetools import LRUCache, cached
+from cachetools.keys import hashkey
 
 from ..answers import localized
 from ..dates import format_time
@@ -33,8 +36,18 @@ def _vtimezone(name: str) -> icalendar.Timezone:
     return icalendar.Timezone.from_tzid(name)
 
 
+def _calendar_key(event, day_keys: set[str] | None = None, sequence: int = 0, language: str = "sv"):
+    # A reload that changes the event raises its `updated_at` (`store_event`).
+    return hashkey(event.id, event.updated_at, frozenset(day_keys) if day_keys is not None else None, sequence, language)
+
+
+@cached(LRUCache(maxsize=64), key=_calendar_key, lock=threading.Lock())
 def event_calendar(event, day_keys: set[str] | None = None, sequence: int = 0, language: str = "sv") -> str:
-    """The event as an .ics text: every day, or only `day_keys` (the days someone attends)."""
+    """The event as an .ics text: every day, or only `day_keys` (the days someone attends).
+
+    Kept for the event as it stands: a round of invitations makes the file once, not once per
+    invitee (making it is about half the work of writing an invitation).
+    """
     zone = ZoneInfo(event.timezone)
     domain = event.sender_email.rsplit("@", 1)[1]
     calendar = icalendar.Calendar()
