@@ -142,32 +142,28 @@ def _claim(ids: list[int], lease_seconds: float) -> list[Outbox]:
     return sorted(rows, key=lambda row: order[row.id])
 
 
-def _renew(rows: list[Outbox], lease_seconds: float) -> list[Outbox]:
+def _renew(connection, rows: list[Outbox], lease_seconds: float) -> list[Outbox]:
     """Hold the rows not sent yet for another lease, so the sweeper never hands them to another
     worker while this one is still on its way to them (a slow relay, a low send rate).
     Returns the rows still held: any whose lease ran out and that another worker took are left out."""
     until = utcnow() + dt.timedelta(seconds=lease_seconds)
-    with write_transaction():
-        held = set(db.session.scalars(
-            update(Outbox)
-            .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING,
-                   Outbox.lease_until == rows[0].lease_until)
-            .values(lease_until=until)
-            .returning(Outbox.id),
-            execution_options={"synchronize_session": False},
-        ))
+    held = set(connection.execute(
+        update(Outbox)
+        .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING,
+               Outbox.lease_until == rows[0].lease_until)
+        .values(lease_until=until)
+        .returning(Outbox.id)
+    ).scalars())
+    connection.commit()
     for row in rows:
         row.lease_until = until
     return [row for row in rows if row.id in held]
 
 
-def _record(row_id: int, values: dict[str, Any]) -> None:
+def _record(connection, row_id: int, values: dict[str, Any]) -> None:
     """The row's new state, committed before the next row is sent."""
-    with write_transaction():
-        db.session.execute(
-            update(Outbox).where(Outbox.id == row_id, Outbox.state == OutboxState.SENDING).values(values),
-            execution_options={"synchronize_session": False},
-        )
+    connection.execute(update(Outbox).where(Outbox.id == row_id, Outbox.state == OutboxState.SENDING).values(values))
+    connection.commit()
 
 
 def _failed(reason: str) -> dict[str, Any]:
@@ -188,17 +184,16 @@ def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
     }
 
 
-def _release(rows: list[Outbox]) -> None:
+def _release(connection, rows: list[Outbox]) -> None:
     """Claimed rows this batch will not try now: queued again, the attempt not counted,
     for the sweeper to queue at its next run."""
     if rows:
-        with write_transaction():
-            db.session.execute(
-                update(Outbox)
-                .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING)
-                .values(state=OutboxState.QUEUED, lease_until=None, dispatched_at=None, attempts=Outbox.attempts - 1),
-                execution_options={"synchronize_session": False},
-            )
+        connection.execute(
+            update(Outbox)
+            .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING)
+            .values(state=OutboxState.QUEUED, lease_until=None, dispatched_at=None, attempts=Outbox.attempts - 1)
+        )
+        connection.commit()
 
 
 def _is_overload(code: int, text: str) -> bool:
@@ -223,20 +218,23 @@ def deliver(ids: list[int]) -> dict[str, int]:
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(ids) - len(rows)}
     connection = _Connection(current_app.extensions["mail"])
     try:
-        while rows:
-            if time.monotonic() >= renew_at:
-                held = _renew(list(rows), lease)
-                counts["skipped"] += len(rows) - len(held)
-                rows, renew_at = deque(held), time.monotonic() + lease / 2
-                if not rows:
+        # One database connection for the batch, apart from the session: each row's state is
+        # committed on it the moment the relay has answered.
+        with db.engine.connect() as recording:
+            while rows:
+                if time.monotonic() >= renew_at:
+                    held = _renew(recording, list(rows), lease)
+                    counts["skipped"] += len(rows) - len(held)
+                    rows, renew_at = deque(held), time.monotonic() + lease / 2
+                    if not rows:
+                        break
+                row = rows.popleft()
+                outcome, values, stop = _send(row, connection, throttle)
+                _record(recording, row.id, values)
+                counts[outcome] += 1
+                if stop:
+                    _release(recording, list(rows))
                     break
-            row = rows.popleft()
-            outcome, values, stop = _send(row, connection, throttle)
-            _record(row.id, values)
-            counts[outcome] += 1
-            if stop:
-                _release(list(rows))
-                break
     finally:
         connection.close()
     return counts
