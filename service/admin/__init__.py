@@ -48,6 +48,10 @@ def _require_login():
 @bp.after_request
 def _private(response):
     response.headers.setdefault("Content-Security-Policy", FRAMING_CONTENT_SECURITY_POLICY)
+    # Over HTTPS Flask-WTF refuses a form without a same-origin Referer (its defence against a
+    # token planted over plain HTTP). Admin URLs hold no secret, so the admin's pages may name
+    # themselves to OSA itself; pages with a token in their URL keep `no-referrer` (`web.py`).
+    response.headers["Referrer-Policy"] = "same-origin"
     return never_cached(response)
 
 
