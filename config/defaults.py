@@ -69,6 +69,13 @@ JOB_GRACE_HOURS = 6
 LINK_RATE_LIMIT = "180 per minute"
 #: Sign-in attempts per client address to the admin (Flask-Limiter syntax).
 LOGIN_RATE_LIMIT = "10 per minute"
+#: Wrong passwords for one user name, from any address, before its sign-in waits (Flask-Limiter syntax).
+LOGIN_ACCOUNT_RATE_LIMIT = "10 per hour"
+
+#: The largest request body a page reads, in bytes (an answer form is a few kilobytes); more gets a 413 page.
+MAX_FORM_BYTES = 65536
+#: The largest invitee file the admin's import reads, in bytes.
+MAX_IMPORT_BYTES = 20971520
 
 #: Log level of the application loggers.
 LOG_LEVEL = "INFO"

@@ -37,6 +37,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings["SECRET_KEYS"][0]
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
+    # An error's message names the statement, never the values in it (people's names and answers).
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True}
     broker_options: dict[str, Any] = {}
     if not settings["BROKER_URL"]:
         # The embedded broker: kombu's filesystem transport, one file per message, locked while read.
@@ -58,6 +60,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
         "broker_connection_retry_on_startup": True,
+        # A request that queues mail tries the broker twice, then leaves the rows to the sweeper.
+        "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                                      "interval_max": 0.2},
         "timezone": "UTC",
     }
     if app.config["BROKER_URL"].startswith(("redis://", "rediss://")):

@@ -1,19 +1,38 @@
-"""Error pages: a clear sentence in the reader's language, never a stack trace."""
+"""Error pages: a clear sentence in the reader's language, never a stack trace.
+
+An unexpected error is logged with its type, where it happened in the code, the
+request's endpoint and the names of the fields it sent: never the error's message
+(a database's message may quote a value) nor the values, so the log holds no
+personal data.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import time
+import traceback
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+
+from .extensions import limiter
 
 log = logging.getLogger(__name__)
 
 
 def _page(title: str, message: str, status: int):
     return render_template("error.html", title=title, message=message, event=None, page_title=title), status
+
+
+def _field_names() -> str:
+    """The names of the form fields the failed request sent, for the log (never their values)."""
+    try:
+        return ", ".join(sorted(request.form)) or "none"
+    except Exception:  # the body itself may be what failed
+        return "unreadable"
 
 
 def register(app: Flask) -> None:
@@ -27,7 +46,19 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(429)
     def too_many_requests(error):
-        return _page(_("Too many requests"), _("Please wait a minute and try again."), 429)
+        page, status = _page(_("Too many requests"), _("Please wait a minute and try again."), 429)
+        breached = limiter.current_limit
+        wait = math.ceil(breached.window[0] - time.time()) if breached is not None else 60
+        return page, status, {"Retry-After": str(max(1, wait))}
+
+    @app.errorhandler(413)
+    def too_large(error):
+        return _page(
+            _("Too much to send"),
+            _("What you sent is larger than this page takes, and nothing was saved. Go back and send less: "
+              "a shorter text, or a smaller file."),
+            413,
+        )
 
     @app.errorhandler(404)
     def not_found(error):
@@ -39,7 +70,8 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error):
-        log.exception("unhandled error")
+        log.error("unhandled %s in %s %s (fields sent: %s)\n%s", type(error).__name__, request.method,
+                  request.endpoint, _field_names(), "".join(traceback.format_tb(error.__traceback__)).rstrip())
         return _page(
             _("Something went wrong"),
             _("Nothing was saved. Please try again in a moment, or contact the secretariat."),

@@ -30,6 +30,7 @@ from .answers import ROOMS, SEATS, Answer, DayAnswer, localized, places_held
 from .dates import format_date, format_time
 from .links import form_token, is_form_token
 from .models import Event, Invitee
+from .text import PlainText, normalized
 from .web import current_language
 
 _TIME = re.compile(r"^\s*(\d{1,2})[:.]?(\d{2})\s*$")
@@ -37,6 +38,11 @@ _TIME = re.compile(r"^\s*(\d{1,2})[:.]?(\d{2})\s*$")
 
 def _at_most(characters: int) -> Length:
     return Length(max=characters, message=_l("At most %(max)d characters, please.", max=characters))
+
+
+def text_field(characters: int, multiline: bool = False) -> dict:
+    """A free-text field's filters and validators: NFC, no invisible characters, at most `characters`."""
+    return {"filters": [normalized], "validators": [PlainText(multiline), Optional(), _at_most(characters)]}
 
 
 class LinkCSRF(CSRF):
@@ -90,22 +96,22 @@ def answer_form_class(event) -> type[FlaskForm]:
     """A form class with a field for every choice the event offers."""
 
     class AnswerForm(FlaskForm):
-        allergies = TextAreaField(_l("Allergies or other needs"), validators=[Optional(), _at_most(1000)])
-        comment = TextAreaField(_l("Anything else the secretariat should know?"), validators=[Optional(), _at_most(2000)])
+        allergies = TextAreaField(_l("Allergies or other needs"), **text_field(1000, multiline=True))
+        comment = TextAreaField(_l("Anything else the secretariat should know?"), **text_field(2000, multiline=True))
 
     for day in event.days:
         # Radio groups are plain strings here; the template draws the buttons and
         # `check_answer` judges the values.
-        setattr(AnswerForm, f"day_{day.key}", StringField(validators=[Optional(), _at_most(8)]))
+        setattr(AnswerForm, f"day_{day.key}", StringField(**text_field(8)))
         day_options = [o for o in event.transport_options if o.day_id == day.id]
         if day_options:
-            setattr(AnswerForm, f"transport_{day.key}", StringField(validators=[Optional(), _at_most(64)]))
+            setattr(AnswerForm, f"transport_{day.key}", StringField(**text_field(64)))
         if any(o.asks_flight for o in day_options):
             setattr(AnswerForm, f"flight_number_{day.key}", StringField(
-                _l("Flight number"), validators=[Optional(), _at_most(16)],
+                _l("Flight number"), **text_field(16),
             ))
             setattr(AnswerForm, f"flight_arrival_{day.key}", StringField(
-                _l("Lands at"), validators=[Optional(), _at_most(8)],
+                _l("Lands at"), **text_field(8),
             ))
     for meal in event.meals:
         setattr(AnswerForm, f"meal_{meal.key}", BooleanField(meal.name))

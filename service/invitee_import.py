@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
@@ -25,6 +24,7 @@ from .db import utcnow
 from .extensions import db
 from .mail.compose import queue_put_back_emails
 from .models import Event, Invitee
+from .text import normalized, unsafe_character
 
 #: Accepted headers (compared lower-cased, spaces collapsed) for each field.
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -41,7 +41,6 @@ LANGUAGE_NAMES = {
     "en": "en", "engelska": "en", "english": "en",
 }
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _SPACES = re.compile(r"\s+")
 
 
@@ -282,8 +281,8 @@ def check_rows(event: Event, rows: list[tuple[int, list[str]]]) -> tuple[list[_R
         values: dict[str, str] = {}
         row_errors: list[RowError] = []
         for name, index in columns.items():
-            raw = _clean(cells[index]) if index < len(cells) else ""
-            if _CONTROL.search(raw):
+            raw = _clean(normalized(cells[index])) if index < len(cells) else ""
+            if unsafe_character(raw) is not None:
                 row_errors.append(_problem(line, titles[name], N_("contains a line break or another control character")))
                 raw = ""
             values[name] = raw
@@ -346,8 +345,7 @@ def check_rows(event: Event, rows: list[tuple[int, list[str]]]) -> tuple[list[_R
             errors.extend(row_errors)
         else:
             organisation = _SPACES.sub(" ", values.get("organisation", ""))
-            good.append(_Row(line, unicodedata.normalize("NFC", name), email, email_key,
-                             unicodedata.normalize("NFC", organisation), role_id, language))
+            good.append(_Row(line, name, email, email_key, organisation, role_id, language))
     return good, ignored, errors
 
 

@@ -488,14 +488,17 @@ class AdminUser(UserMixin, db.Model):
     language: Mapped[str] = mapped_column(String(8), default="sv")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Raised by signing out: every session cookie issued before, copies included, stops working.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method="scrypt")
 
     def get_id(self) -> str:
-        """The session's reference to this user: it names the password too, so a new
-        password signs out every session that was signed in with the old one."""
-        return f"{self.id}.{hashlib.sha256(self.password_hash.encode()).hexdigest()[:16]}"
+        """The session's reference to this user: it names the session version and the password,
+        so signing out, or a new password, ends every session signed in before."""
+        fingerprint = hashlib.sha256(f"{self.session_version}.{self.password_hash}".encode()).hexdigest()[:16]
+        return f"{self.id}.{fingerprint}"
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -2,8 +2,11 @@
 and JSON-lines logging for log collectors.
 
 `/healthz` answers 200 when the database answers a query and the Celery broker
-accepts a connection, and 503 saying which failed otherwise. It names no
-server, user or address, so it is safe to leave open.
+accepts a connection, and 503 saying which failed otherwise. Where OSA_REDIS_URL
+is set it says whether that Redis answers too: while it does not, pages keep
+working (rate limits count in memory) and the status is "degraded", still 200,
+so a load balancer keeps sending people to the app. It names no server, user or
+address, so it is safe to leave open.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import datetime as dt
 import json
 import logging
 
+import redis
 from flask import Blueprint, current_app, jsonify
 from sqlalchemy import text
 
@@ -23,7 +27,7 @@ log = logging.getLogger(__name__)
 
 @bp.get("/healthz")
 def healthz():
-    """{"database": "ok", "broker": "ok"} with 200, or what failed with 503."""
+    """{"status": "ok", "database": "ok", "broker": "ok"} with 200, or what failed with 503."""
     checks = {}
     try:
         db.session.execute(text("SELECT 1")).scalar_one()
@@ -40,7 +44,17 @@ def healthz():
         checks["broker"] = "unreachable"
         log.warning("health check: broker unreachable (%s)", type(error).__name__)
     healthy = all(value == "ok" for value in checks.values())
-    response = jsonify(status="ok" if healthy else "failing", **checks)
+    status = "ok" if healthy else "failing"
+    if current_app.config["REDIS_URL"]:
+        try:
+            with redis.Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=3) as client:
+                client.ping()
+            checks["redis"] = "ok"
+        except redis.RedisError as error:
+            checks["redis"] = "unreachable"
+            status = "degraded" if healthy else status
+            log.warning("health check: redis unreachable (%s)", type(error).__name__)
+    response = jsonify(status=status, **checks)
     response.status_code = 200 if healthy else 503
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -22,12 +22,15 @@ from .dates import format_clock, format_date
 from .extensions import db
 from .headcount import invitees_with_answers
 from .models import Event, Invitee, ResponseChange
+from .text import cleaned
 
 
 def answers_table(event: Event, language: str = "sv") -> tuple[list[str], list[list[str]]]:
-    """Every invitee's answer, one row each: the header and the rows of the CSV and XLSX exports."""
+    """Every invitee's answer, one row each: the header and the rows of the CSV and XLSX exports,
+    each cell as a file may hold it (`text.cleaned`), whatever an old row holds."""
     with force_locale(language):
-        return _answers_table(event, language)
+        header, rows = _answers_table(event, language)
+    return header, [[cleaned(cell) for cell in row] for row in rows]
 
 
 def _answers_table(event: Event, language: str) -> tuple[list[str], list[list[str]]]:

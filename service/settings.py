@@ -74,7 +74,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
 
 def check_rate_limits(settings: Mapping[str, Any]) -> None:
     """A rate limit that does not parse stops the start (else every page it guards would fail)."""
-    for name in ("LINK_RATE_LIMIT", "LOGIN_RATE_LIMIT"):
+    for name in ("LINK_RATE_LIMIT", "LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"):
         try:
             limits.parse_many(settings[name])
         except ValueError:

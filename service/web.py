@@ -1,15 +1,18 @@
 """What every page shares: the reader's language, security headers, rate limits,
-and keeping tokens out of logs.
+request size limits, and keeping tokens out of logs.
 
 Pages are Swedish by default and English on request; `set_language` is the one
-place a view says which. Tokens travel in URLs (`/r/<token>`), so access logs
-show `/r/[link]` instead, and responses tell browsers never to send them on.
+place a view says which. Tokens travel in URLs (`/r/<token>`), so logs show
+`/r/[link]` instead, and responses tell browsers never to send them on. Rate
+limits count in Redis, or in each process's memory while Redis is away, so
+pages keep working through a Redis restart.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import unquote
 
 from babel import default_locale
 from flask import Flask, Response, current_app, g, has_request_context, request
@@ -37,16 +40,29 @@ FRAMING_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY + "; frame-src 'self';
 #: An email's HTML part, shown in a sandboxed frame of an admin or mailbox page and nowhere else.
 EMAIL_FRAME_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
 
-_TOKEN_IN_PATH = re.compile(r"(?<![\w-])(/(?:r|hotel)/)[^/\s?\"]+")
+#: What follows `/r/` or `/hotel/` in any case, wherever it stands (`GET http://host/R/…`, `/a/r/…`, `/r//…`).
+_TOKEN_IN_PATH = re.compile(r"(/(?:r|hotel)/+)[^/\s?#&\"]+", re.IGNORECASE)
+#: Anything shaped like a signed link (payload.timestamp.signature), in a path or a query alike.
+_SIGNED_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{27,}")
+
+#: The pages that take a file (the invitee import) and so may be sent more than MAX_FORM_BYTES.
+UPLOAD_ENDPOINTS = frozenset({"admin.import_page"})
+
+
+def redact_tokens(message: str) -> str:
+    """`message` with every link token in it replaced by `[link]`, percent-escapes decoded first."""
+    decoded = unquote(message) if "%" in message else message
+    redacted = _SIGNED_TOKEN.sub("[link]", _TOKEN_IN_PATH.sub(r"\1[link]", decoded))
+    return message if redacted == decoded else redacted
 
 
 class RedactLinkTokens(logging.Filter):
-    """Replace the token in `/r/<token>` and `/hotel/<token>` with `[link]` in any log record."""
+    """Replace every link token in a log record with `[link]`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         # Redact the finished message: a token may sit in the arguments or in the format itself.
         message = record.getMessage()
-        redacted = _TOKEN_IN_PATH.sub(r"\1[link]", message)
+        redacted = redact_tokens(message)
         if redacted != message:
             record.msg, record.args = redacted, ()
         return True
@@ -98,16 +114,29 @@ def _security_headers(response):
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers.setdefault("X-Frame-Options", "DENY")
+    if current_app.config["BASE_URL"].startswith("https://"):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
     return response
+
+
+def _allow_uploads() -> None:
+    """Let the pages that take a file read up to MAX_IMPORT_BYTES; everything else stops at MAX_FORM_BYTES.
+    Runs before CSRFProtect, which reads the form first."""
+    if request.endpoint in UPLOAD_ENDPOINTS:
+        request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]
 
 
 def init_web(app: Flask) -> None:
     babel.init_app(app, locale_selector=current_language, default_translation_directories="translations")
     # OSA writes its own messages; WTForms' catalogue would be loaded from disk on every request.
     app.config.setdefault("WTF_I18N_ENABLED", False)
+    app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_BYTES"]
+    app.before_request(_allow_uploads)
     csrf.init_app(app)
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    # No X-RateLimit-* headers: people's browsers ignore them.
+    # While Redis is away, count in this process's memory (Flask-Limiter logs the outage once).
+    app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
+    # No X-RateLimit-* headers: people's browsers ignore them (a 429 says Retry-After, see errors.py).
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     limiter.init_app(app)
     app.after_request(_security_headers)

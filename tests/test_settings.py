@@ -69,7 +69,7 @@ def test_the_development_key_is_refused_with_a_database_server(monkeypatch):
     assert create_app().config["SESSION_COOKIE_HTTPONLY"] is True
 
 
-@pytest.mark.parametrize("name", ["LINK_RATE_LIMIT", "LOGIN_RATE_LIMIT"])
+@pytest.mark.parametrize("name", ["LINK_RATE_LIMIT", "LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"])
 def test_a_rate_limit_that_does_not_parse_stops_the_start(monkeypatch, name):
     from service import create_app
 

@@ -1,8 +1,15 @@
-"""Signing in and out, and the admin's language."""
+"""Signing in and out, and the admin's language.
+
+Sign-in is limited per client address and, for wrong passwords, per user name
+from any address; an unknown name costs the same password hashing as a known one,
+so the time of an answer does not tell which names exist. Signing out raises the
+user's session version, which ends every session they had, copied cookies too.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import functools
+import re
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -10,30 +17,53 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ..db import utcnow, write_transaction
 from ..extensions import db, limiter
 from ..models import AdminUser
+from ..text import PlainText, normalized
 from ..web import LANGUAGES, current_language, set_language
 from . import bp
 
+#: A path inside the admin, in printable ASCII (a percent-encoded query is fine), and never `//` or `\`.
+_ADMIN_PATH = re.compile(r"/admin(?:[/?][!-~]*)?")
+
 
 class LoginForm(FlaskForm):
-    username = StringField(_l("User name"), validators=[DataRequired(), Length(max=64)])
+    username = StringField(_l("User name"), filters=[normalized],
+                           validators=[PlainText(), DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a path inside the admin: never another site."""
-    if target and target.startswith("/admin") and not urlsplit(target).netloc and "\\" not in target:
+    """Only a path inside the admin: never another site, and nothing that cannot stand in a header."""
+    if target and _ADMIN_PATH.fullmatch(target) and "//" not in target and "\\" not in target:
         return target
     return url_for("admin.dashboard")
 
 
+@functools.cache
+def _unknown_user_hash() -> str:
+    """A hash to check an unknown user name's password against, as much work as a real one."""
+    return generate_password_hash("no such user", method="scrypt")
+
+
+def _account() -> str:
+    """The user name a sign-in tries, as the per-account limit counts it."""
+    return "account:" + (normalized(request.form.get("username", "")) or "").strip().casefold()
+
+
+def _wrong_password(response) -> bool:
+    return response.status_code == 401
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"], methods=["POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_ACCOUNT_RATE_LIMIT"], methods=["POST"], key_func=_account,
+               deduct_when=_wrong_password)
 def login():
     """The sign-in page."""
     set_language(request.args.get("lang") or "sv")  # the secretariat's admin is Swedish unless asked
@@ -43,7 +73,9 @@ def login():
     failed = False
     if form.validate_on_submit():
         user = db.session.scalar(select(AdminUser).where(AdminUser.username == form.username.data.strip()))
-        if user is not None and user.check_password(form.password.data):
+        if user is None:
+            check_password_hash(_unknown_user_hash(), form.password.data)
+        elif user.check_password(form.password.data):
             with write_transaction():
                 user.last_login_at = utcnow()
             login_user(user)
@@ -55,7 +87,9 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out."""
+    """Sign out: this session ends, and so does every other of this user's, copied cookies too."""
+    with write_transaction():
+        current_user.session_version += 1
     logout_user()
     flash(_("You are signed out."))
     return redirect(url_for("admin.login"))

@@ -21,6 +21,7 @@ from ..mail.compose import invitation_progress, invitees_to_invite, queue_invita
 from ..mail.delivery import retry_failed
 from ..mail.previews import KINDS, preview_email
 from ..models import Invitee, Outbox, OutboxState
+from ..text import cleaned
 from ..web import LANGUAGES, current_language, email_in_frame
 from . import bp
 from .invitees import event_or_404
@@ -118,7 +119,7 @@ def mail_log():
     event = event_or_404()
     state = request.args.get("state", "")
     kind = request.args.get("kind", "")
-    query_text = (request.args.get("q") or "").strip()
+    query_text = cleaned(request.args.get("q") or "").strip()
     query = select(Outbox).where(Outbox.event_id == event.id).order_by(Outbox.id.desc()).limit(500)
     if state in STATES:
         query = query.where(Outbox.state == state)

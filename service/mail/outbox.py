@@ -136,7 +136,10 @@ def dispatch(ids: list[int]) -> None:
     size = max(1, int(current_app.config["SEND_BATCH_SIZE"]))
     for start in range(0, len(ids), size):
         try:
-            current_app.extensions["celery"].send_task("osa.mail.send_outbox", args=[ids[start:start + size]])
+            # No result is kept: without `ignore_result` Celery would first wait ~19 s for a Redis result
+            # store that is down, and the invitee who just saved their answer would wait with it.
+            current_app.extensions["celery"].send_task("osa.mail.send_outbox", args=[ids[start:start + size]],
+                                                       ignore_result=True)
         except Exception as error:  # the broker is down; `requeue_stale` will find these rows
             log.warning("could not queue %d outbox rows (%s); the sweeper will retry",
                         len(ids[start:start + size]), type(error).__name__)

@@ -1,0 +1,62 @@
+"""Free text that people type into OSA: what may be stored, and how stored text is made safe for files.
+
+Every text an invitee or the secretariat submits (form fields, imported cells) is
+put in Unicode NFC, its tabs become spaces, and it is refused when it holds a
+character that has no place in it: NUL and other control characters (line breaks
+are allowed only in fields that span lines) and the bidirectional embeddings,
+overrides and isolates that make a text read differently from what it holds.
+Exports pass every stored value through `cleaned`, so a row written before
+these checks (or by hand) cannot break a CSV or an XLSX file.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from flask_babel import lazy_gettext as _l
+from wtforms.validators import ValidationError
+
+#: Never in a stored text: C0 and C1 controls but tab and line breaks, and the bidirectional controls
+#: (a tab never reaches storage either: `normalized` makes it a space).
+_NEVER = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_NOT_IN_LINE = re.compile(f"[{_NEVER}\n\r\u2028\u2029]")
+_NOT_IN_LINES = re.compile(f"[{_NEVER}]")
+_LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029]")
+
+
+def normalized(text: str | None) -> str | None:
+    """`text` in Unicode NFC, tabs as spaces (a paste from a spreadsheet) and line breaks as \\n."""
+    if text is None:
+        return None
+    return _LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", text).replace("\t", " "))
+
+
+def unsafe_character(text: str, multiline: bool = False) -> str | None:
+    """The first character of `text` that may not be stored in such a field, as `U+202E`; None if there is none."""
+    found = (_NOT_IN_LINES if multiline else _NOT_IN_LINE).search(text)
+    return f"U+{ord(found.group()):04X}" if found else None
+
+
+def cleaned(value):
+    """`value` without control or direction characters but tabs and line breaks: what a CSV or XLSX cell
+    may hold, and what a database may be asked to search for."""
+    return _NOT_IN_LINES.sub("", value) if isinstance(value, str) else value
+
+
+class PlainText:
+    """WTForms validator: refuse a text holding a character `unsafe_character` finds, naming it.
+
+    Use it with `filters=[normalized]`, so what is checked (and stored) is already in NFC.
+    """
+
+    def __init__(self, multiline: bool = False):
+        self.multiline = multiline
+
+    def __call__(self, form, field) -> None:
+        character = unsafe_character(field.data or "", self.multiline)
+        if character is not None:
+            raise ValidationError(_l(
+                "This text holds an invisible character (%(character)s) that cannot be saved: "
+                "delete it, or type the text again instead of pasting it.", character=character,
+            ))
