@@ -47,8 +47,9 @@ SEND_BATCH_SIZE = 50
 SEND_MAX_ATTEMPTS = 8
 #: The first retry waits this many seconds; each later one twice as long (with jitter), at most an hour.
 SEND_RETRY_SECONDS = 30.0
-#: How long a worker may hold a message it is sending before another may take it over.
-SEND_LEASE_SECONDS = 300
+#: The shortest time a worker holds the messages it claims before another may take them over: a batch
+#: is held for what it needs at SEND_RATE_PER_MINUTE, and never less than this (three SMTP timeouts).
+SEND_LEASE_SECONDS = 90
 #: How often the sweeper looks for messages to send again, in seconds.
 SWEEP_SECONDS = 15.0
 

@@ -37,8 +37,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     app.config["SECRET_KEY"] = settings["SECRET_KEYS"][0]
     app.config["SQLALCHEMY_DATABASE_URI"] = settings["DATABASE_URL"]
-    # An error's message names the statement, never the values in it (people's names and answers).
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True}
+    # An error's message names the statement, never the values in it (people's names and answers);
+    # a pooled connection the database has dropped (a restart) is replaced before it is used.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"hide_parameters": True, "pool_pre_ping": True}
     broker_options: dict[str, Any] = {}
     if not settings["BROKER_URL"]:
         # The embedded broker: kombu's filesystem transport, one file per message, locked while read.

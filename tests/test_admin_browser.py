@@ -4,14 +4,13 @@ with a real Celery worker sending to a real SMTP server."""
 from __future__ import annotations
 
 import re
-import subprocess
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
 from .conftest import ADMIN_PASSWORD, LiveServer, add_admin
-from .support.helpers import wait_for
+from .support.helpers import self_signed_certificate, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -117,10 +116,7 @@ def test_the_secretariat_imports_previews_sends_and_answers_for_an_invitee(
 def test_the_secretariat_signs_in_and_uses_the_admin_over_https(app, event, browser, tmp_path):
     """Over HTTPS Flask-WTF wants a same-origin Referer on every admin form: the admin's pages must
     let the browser send one, while invitee and hotel pages (tokens in their URLs) send none."""
-    certificate, key = tmp_path / "certificate.pem", tmp_path / "key.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
-                   check=True, capture_output=True)
+    certificate, key = self_signed_certificate(tmp_path)
     add_admin()
     with LiveServer(app, ssl_context=(str(certificate), str(key))) as server:
         context = browser.new_context(ignore_https_errors=True)

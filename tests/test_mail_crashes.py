@@ -5,19 +5,24 @@ Workers here are separate processes (`celery -A tasks.worker worker`) so they ca
 killed with SIGKILL; the test plays beat's part by running the sweeper.
 """
 
+import datetime as dt
 import os
 import random
 import signal
+import threading
 from collections import Counter, defaultdict
 
 import pytest
-from sqlalchemy import func, select
+import time_machine
+from sqlalchemy import func, select, text
 
 from service.eventfile import read_event_file
 from service.events import store_event
 from service.extensions import db
 from service.mail.compose import queue_invitations
-from service.mail.delivery import requeue_stale
+from service.db import utcnow
+from service.mail.delivery import deliver, requeue_stale
+from service.mail.throttle import seconds_per_message
 from service.models import Invitee, Outbox
 
 from .conftest import (
@@ -125,3 +130,88 @@ def test_a_batch_slower_than_its_lease_is_sent_once_while_other_workers_wait(pg_
     copies = Counter(smtp.recipients())
     assert sorted(copies) == sorted(invitee.email for invitee in invitees)
     assert set(copies.values()) == {1}, f"sent twice: {[a for a, n in copies.items() if n > 1]}"
+
+
+def test_a_batch_is_leased_for_what_it_needs_at_the_rate_and_a_killed_workers_batch_goes_out_as_its_lease_ends(
+    pg_app, smtp, redis_url
+):
+    configure(pg_app, smtp, redis_url)
+    pg_app.config.update(SEND_RATE_PER_MINUTE=120, SEND_BATCH_SIZE=10)
+    assert pg_app.config["SEND_LEASE_SECONDS"] == 2  # the floor, below what 10 messages need at this rate
+    needs = dt.timedelta(seconds=10 * seconds_per_message(120))  # 10 × 0.56 s
+    event, invitees = load_event_with_invitees(10)
+
+    smtp.hold_reply_after(2)  # the third message is in flight when the worker dies
+    started = utcnow()
+    queue_invitations(event, invitees)
+    worker = start_worker_process(pg_app)
+    wait_for(smtp.holding.is_set, 120, "the worker to be in the middle of its batch")
+    first_arrived = utcnow()
+    os.kill(worker.pid, signal.SIGKILL)
+    worker.wait(10)
+    smtp.release()
+
+    db.session.rollback()
+    held = db.session.scalars(select(Outbox).where(Outbox.state == "sending")).all()
+    assert len(held) == 8 and len({row.lease_until for row in held}) == 1
+    lease_ends = held[0].lease_until
+    # Claimed after the rows were queued and before the first message arrived, for what 10 need.
+    assert started + needs <= lease_ends <= first_arrived + needs
+
+    with time_machine.travel(lease_ends - dt.timedelta(milliseconds=100), tick=False):
+        assert requeue_stale() == 0  # still the dead worker's
+    with time_machine.travel(lease_ends + dt.timedelta(milliseconds=1), tick=True):
+        assert requeue_stale() == 8  # the first sweep after the lease hands them on
+        counts = deliver([row.id for row in held])  # as the sending task does, at that moment
+    assert counts == {"sent": 8, "retry": 0, "failed": 0, "skipped": 0}
+    copies = Counter(smtp.recipients())
+    assert sorted(copies) == sorted(invitee.email for invitee in invitees)
+    assert [address for address, count in copies.items() if count > 1] == smtp.held  # only the one in flight
+
+
+def test_a_sending_task_that_meets_dropped_database_connections_goes_on_with_fresh_ones(pg_app, smtp, redis_url):
+    configure(pg_app, smtp, redis_url)
+    pg_app.config["SEND_BATCH_SIZE"] = 10
+    event, invitees = load_event_with_invitees(20)
+    addresses = sorted(invitee.email for invitee in invitees)
+    queue_invitations(event, invitees[:5])
+    first = list(db.session.scalars(select(Outbox.id)))
+    assert deliver(first)["sent"] == 5  # the pool now holds the connections a worker keeps
+
+    def drop_connections():
+        with db.engine.connect() as connection:  # what a database restart does to every client
+            connection.execute(text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            connection.commit()
+
+    drop_connections()
+    db.session.rollback()
+    queue_invitations(event, invitees[5:])
+    rest = sorted(set(db.session.scalars(select(Outbox.id))) - set(first))
+    db.session.close()
+    drop_connections()
+
+    # Dropped again while the batch is on its way: the reply to its third message is held meanwhile.
+    smtp.hold_reply_after(len(smtp.messages) + 2)
+    result = {}
+    sender = threading.Thread(target=lambda: result.update(run_in_app(pg_app, deliver, rest[:10])))
+    sender.start()
+    wait_for(smtp.holding.is_set, 60, "the batch to be on its way")
+    drop_connections()
+    smtp.release()
+    sender.join(60)
+    assert result == {"sent": 10, "retry": 0, "failed": 0, "skipped": 0}
+    assert run_in_app(pg_app, deliver, rest[10:])["sent"] == 5
+    assert sorted(smtp.recipients()) == addresses
+    db.session.rollback()
+    assert set(db.session.scalars(select(Outbox.state))) == {"sent"}
+
+
+def run_in_app(app, function, *args):
+    """Run `function` as a task does: in an app context of its own (its own session)."""
+    with app.app_context():
+        try:
+            return function(*args)
+        finally:
+            db.session.remove()

@@ -1,8 +1,10 @@
 """Sending the outbox: claim rows, build each message, hand it to the relay, record what happened.
 
 - `deliver` sends a batch of rows over one SMTP connection: it claims them
-  (queued → sending, with a lease) so no two workers send one, sends each, and
-  marks it sent the moment the relay accepts it. Temporary failures (timeouts, lost
+  (queued → sending, with a lease sized to what the batch needs at the send
+  rate, `lease_for`) so no two workers send one, sends each, and marks it sent
+  the moment the relay accepts it. A database connection lost on the way is
+  replaced at once. Temporary failures (timeouts, lost
   connections, 4xx) are tried again later with growing, jittered delays; a
   permanent one (5xx) fails the row at once with the relay's reason.
 - `requeue_stale` (run by beat) queues again rows whose task was lost (a broker
@@ -32,12 +34,13 @@ from typing import Any
 from flask import current_app
 from flask_mail import Connection
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import DBAPIError
 
 from ..db import utcnow, write_transaction
 from ..extensions import db
 from ..models import Outbox, OutboxState
 from .outbox import dispatch
-from .throttle import SendThrottle
+from .throttle import SendThrottle, seconds_per_message
 
 MAX_RETRY_DELAY = 3600.0
 
@@ -116,6 +119,13 @@ def _throttle() -> SendThrottle:
     return throttle
 
 
+def lease_for(count: int) -> float:
+    """Seconds a worker may hold `count` rows: what they need at the configured send rate, and never
+    less than SEND_LEASE_SECONDS (which covers a relay that answers only at its timeout)."""
+    config = current_app.config
+    return max(float(config["SEND_LEASE_SECONDS"]), count * seconds_per_message(float(config["SEND_RATE_PER_MINUTE"])))
+
+
 def _claim(ids: list[int], lease_seconds: float) -> list[Outbox]:
     """Take the rows for sending, in the order given, leaving out those sent, failed, or held
     by another worker. The rows come back detached, so no transaction stays open while the
@@ -142,28 +152,55 @@ def _claim(ids: list[int], lease_seconds: float) -> list[Outbox]:
     return sorted(rows, key=lambda row: order[row.id])
 
 
-def _renew(connection, rows: list[Outbox], lease_seconds: float) -> list[Outbox]:
-    """Hold the rows not sent yet for another lease, so the sweeper never hands them to another
-    worker while this one is still on its way to them (a slow relay, a low send rate).
+class _Recorder:
+    """The batch's own database connection, apart from the session: each row's state is committed on
+    it the moment the relay has answered. A connection the database dropped (a restart, a terminated
+    backend) is replaced at once and the statement run again, so the batch goes on."""
+
+    def __init__(self):
+        self.connection = db.engine.connect()
+
+    def commit(self, statement) -> list:
+        """Run and commit `statement`; the ids it returns, if it returns any."""
+        try:
+            return self._run(statement)
+        except DBAPIError as error:
+            if not error.connection_invalidated:
+                raise
+            self.connection.close()
+            self.connection = db.engine.connect()
+            return self._run(statement)
+
+    def _run(self, statement) -> list:
+        result = self.connection.execute(statement)
+        ids = list(result.scalars()) if result.returns_rows else []
+        self.connection.commit()
+        return ids
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _renew(recorder: _Recorder, rows: list[Outbox]) -> list[Outbox]:
+    """Hold the rows not sent yet for the lease they need now, so the sweeper never hands them to
+    another worker while this one is still on its way to them (a slow relay, other workers' turns).
     Returns the rows still held: any whose lease ran out and that another worker took are left out."""
-    until = utcnow() + dt.timedelta(seconds=lease_seconds)
-    held = set(connection.execute(
+    until = utcnow() + dt.timedelta(seconds=lease_for(len(rows)))
+    held = set(recorder.commit(
         update(Outbox)
         .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING,
                Outbox.lease_until == rows[0].lease_until)
         .values(lease_until=until)
         .returning(Outbox.id)
-    ).scalars())
-    connection.commit()
+    ))
     for row in rows:
         row.lease_until = until
     return [row for row in rows if row.id in held]
 
 
-def _record(connection, row_id: int, values: dict[str, Any]) -> None:
+def _record(recorder: _Recorder, row_id: int, values: dict[str, Any]) -> None:
     """The row's new state, committed before the next row is sent."""
-    connection.execute(update(Outbox).where(Outbox.id == row_id, Outbox.state == OutboxState.SENDING).values(values))
-    connection.commit()
+    recorder.commit(update(Outbox).where(Outbox.id == row_id, Outbox.state == OutboxState.SENDING).values(values))
 
 
 def _failed(reason: str) -> dict[str, Any]:
@@ -184,16 +221,15 @@ def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
     }
 
 
-def _release(connection, rows: list[Outbox]) -> None:
+def _release(recorder: _Recorder, rows: list[Outbox]) -> None:
     """Claimed rows this batch will not try now: queued again, the attempt not counted,
     for the sweeper to queue at its next run."""
     if rows:
-        connection.execute(
+        recorder.commit(
             update(Outbox)
             .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING)
             .values(state=OutboxState.QUEUED, lease_until=None, dispatched_at=None, attempts=Outbox.attempts - 1)
         )
-        connection.commit()
 
 
 def _is_overload(code: int, text: str) -> bool:
@@ -209,33 +245,32 @@ def deliver(ids: list[int]) -> dict[str, int]:
     """Send the rows over one SMTP connection; return how many were sent, retried, failed, skipped.
 
     Each row is marked the moment the relay has answered for it, before the next is
-    sent. The batch's lease is renewed when half of it has passed.
+    sent. The batch's lease (`lease_for`) is renewed, for the rows left, when half of it has passed.
     """
     throttle = _throttle()
-    lease = float(current_app.config["SEND_LEASE_SECONDS"])
+    lease = lease_for(len(ids))
     rows = deque(_claim(ids, lease))
     renew_at = time.monotonic() + lease / 2
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(ids) - len(rows)}
     connection = _Connection(current_app.extensions["mail"])
+    recorder = _Recorder()
     try:
-        # One database connection for the batch, apart from the session: each row's state is
-        # committed on it the moment the relay has answered.
-        with db.engine.connect() as recording:
-            while rows:
-                if time.monotonic() >= renew_at:
-                    held = _renew(recording, list(rows), lease)
-                    counts["skipped"] += len(rows) - len(held)
-                    rows, renew_at = deque(held), time.monotonic() + lease / 2
-                    if not rows:
-                        break
-                row = rows.popleft()
-                outcome, values, stop = _send(row, connection, throttle)
-                _record(recording, row.id, values)
-                counts[outcome] += 1
-                if stop:
-                    _release(recording, list(rows))
+        while rows:
+            if time.monotonic() >= renew_at:
+                held = _renew(recorder, list(rows))
+                counts["skipped"] += len(rows) - len(held)
+                rows, renew_at = deque(held), time.monotonic() + lease_for(len(held)) / 2
+                if not rows:
                     break
+            row = rows.popleft()
+            outcome, values, stop = _send(row, connection, throttle)
+            _record(recorder, row.id, values)
+            counts[outcome] += 1
+            if stop:
+                _release(recorder, list(rows))
+                break
     finally:
+        recorder.close()
         connection.close()
     return counts
 

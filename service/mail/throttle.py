@@ -60,9 +60,14 @@ return tostring(until_)
 """
 
 
+def seconds_per_message(per_minute: float) -> float:
+    """The time between two messages at `per_minute` (with the margin); 0 for no limit."""
+    return 60.0 / (per_minute * MARGIN) if per_minute > 0 else 0.0
+
+
 class SendThrottle:
     def __init__(self, per_minute: float, redis_url: str = ""):
-        self.interval = 60.0 / (per_minute * MARGIN) if per_minute > 0 else 0.0
+        self.interval = seconds_per_message(per_minute)
         self._redis = redis.Redis.from_url(redis_url) if redis_url else None
         self._lock = threading.Lock()
         self._next_slot = 0.0

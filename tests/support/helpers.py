@@ -1,12 +1,14 @@
 """Small helpers every test file may use: free ports, waiting for a condition,
-a form's CSRF token, what a page says, and a snapshot of the database."""
+a form's CSRF token, what a page says, a snapshot of the database, and a TLS certificate."""
 
 from __future__ import annotations
 
 import html
 import re
 import socket
+import subprocess
 import time
+from pathlib import Path
 
 from sqlalchemy import text
 
@@ -47,3 +49,12 @@ def database_state(session, tables) -> dict:
     """Every row of `tables` with all columns (timestamps included), to prove a request changed nothing."""
     session.rollback()
     return {table: session.execute(text(f"SELECT * FROM {table} ORDER BY 1")).all() for table in tables}
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, made with openssl, for TLS servers a test starts."""
+    certificate, key = folder / "certificate.pem", folder / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
+                   check=True, capture_output=True)
+    return certificate, key
