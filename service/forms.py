@@ -155,7 +155,9 @@ def answer_from_form(event: Event, form: FlaskForm) -> tuple[Answer, dict[str, s
         if arrival_field is not None and (arrival_field.data or "").strip():
             arrival = parse_time(arrival_field.data)
             if arrival is None:
-                problems[arrival_field.name] = str(_l("Write the time as 09:30."))
+                problems[arrival_field.name] = str(_l(
+                    "'%(text)s' is not a time of day: write the time the flight lands as 09:30.",
+                    text=arrival_field.data.strip()))
         days[day.key] = DayAnswer(
             attending=attending == "yes",
             # A radio button cannot be unticked: a day answered "no" ignores its transport.

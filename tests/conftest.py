@@ -360,13 +360,12 @@ def link_path(invitee) -> str:
 
 
 class LiveServer:
-    """The app served over real HTTP (or HTTPS, given a (certificate, key) pair) by werkzeug in a
-    thread of the test process."""
+    """The app served over real HTTP by werkzeug in a thread of the test process."""
 
-    def __init__(self, app, ssl_context=None):
+    def __init__(self, app):
         self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=ssl_context)
-        self.url = f"{'https' if ssl_context else 'http'}://127.0.0.1:{self.server.server_port}"
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     def __enter__(self):

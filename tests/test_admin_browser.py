@@ -4,13 +4,12 @@ with a real Celery worker sending to a real SMTP server."""
 from __future__ import annotations
 
 import re
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import ADMIN_PASSWORD, LiveServer, add_admin
-from .support.helpers import self_signed_certificate, wait_for
+from .conftest import ADMIN_PASSWORD, add_admin
+from .support.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -111,33 +110,3 @@ def test_the_secretariat_imports_previews_sends_and_answers_for_an_invitee(
     assert "Bekräftelse" in confirmation.message["Subject"]
     assert len(list(shots.glob("*.png"))) == 7
     context.close()
-
-
-def test_the_secretariat_signs_in_and_uses_the_admin_over_https(app, event, browser, tmp_path):
-    """Over HTTPS Flask-WTF wants a same-origin Referer on every admin form: the admin's pages must
-    let the browser send one, while invitee and hotel pages (tokens in their URLs) send none."""
-    certificate, key = self_signed_certificate(tmp_path)
-    add_admin()
-    with LiveServer(app, ssl_context=(str(certificate), str(key))) as server:
-        context = browser.new_context(ignore_https_errors=True)
-        page = context.new_page()
-        statuses = []
-        page.on("response", lambda response: statuses.append((response.status, response.url)))
-        page.goto(server.url + "/admin/")
-        page.get_by_label("Användarnamn").fill("sekretariatet")
-        page.get_by_label("Lösenord").fill(ADMIN_PASSWORD)
-        page.get_by_role("button", name="Logga in").click()
-        assert page.locator("h1").inner_text() == "Översikt"
-
-        page.goto(server.url + "/admin/invitees/new")
-        page.get_by_label("Namn").fill("Åsa Öberg")
-        page.get_by_label("E-post").fill("asa.oberg@example.se")
-        page.get_by_role("button", name="Lägg till").click()
-        assert "Åsa Öberg står på listan." in page.locator(".notice").inner_text()
-        link = urlsplit(page.locator("a.personal-link").get_attribute("href")).path
-        page.get_by_role("button", name=re.compile("Logga ut")).click()
-        assert "/admin/login" in page.url
-        assert [s for s in statuses if s[0] >= 400] == []
-        # The invitee's page, whose URL is their key, still tells the browser to name it to no one.
-        assert page.goto(server.url + link).headers["referrer-policy"] == "no-referrer"
-        context.close()

@@ -95,7 +95,7 @@ def served(request, pg_app, smtp, redis_url, tmp_path):
                              OSA_PROXY_COUNT="1" if kind == "nginx-tls" else "0")
     tls = ["--certfile", str(certificate), "--keyfile", str(key)] if kind == "gunicorn-tls" else []
     processes = [subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{upstream}", "--workers", "2", *tls,
-                                   "service:create_app()"], env=env, cwd=ROOT,
+                                   "--access-logfile", str(tmp_path / "access.log"), "service:create_app()"], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     if kind == "nginx-tls":
         processes.append(start_nginx(tmp_path / "nginx", port, upstream, certificate, key))
@@ -181,4 +181,8 @@ def test_the_secretariat_and_an_invitee_use_osa_over_each_kind_of_connection(ser
     page.get_by_role("button", name="Spara mitt svar").click()
     assert "/thanks" in page.url and "Tack, Bo Berg!" in page.locator("body").inner_text()
     assert refused == []
+
+    # gunicorn's access log has every request, and no token.
+    access_log = wait_for(lambda: "/thanks" in (log := (tmp_path / "access.log").read_text()) and log, 10, "the log")
+    assert "/r/[link]" in access_log and link.rsplit(".", 1)[1] not in access_log
     context.close()

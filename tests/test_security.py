@@ -18,7 +18,7 @@ from sqlalchemy import select, text
 
 from service.extensions import csrf, db
 from service.links import make_token
-from service.models import AdminUser, Response
+from service.models import Response
 
 from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, link_path
 from .support.helpers import csrf_token, database_state, page_text
@@ -299,3 +299,20 @@ def test_with_redis_stopped_pages_answers_and_sign_in_keep_working_and_healthz_s
     assert caplog.text.count("falling back to in-memory storage") == 1  # the outage, logged once
     db.session.rollback()
     assert db.session.scalar(select(Response).where(Response.invitee_id == anna.id)).attending
+
+
+# --- Notes that say what is wrong ------------------------------------------------------------
+
+
+def test_a_tampered_hotel_link_is_called_broken_not_replaced(app, event, client):
+    broken = client.get("/hotel/garbage")
+    assert broken.status_code == 400
+    assert "Länken fungerar inte Länken är ofullständig eller ändrad" in page_text(broken)
+    assert "ersatt" not in page_text(broken)
+
+
+def test_a_landing_time_that_is_no_time_of_day_is_named_in_the_note(before_deadline, client, invitee):
+    path = link_path(invitee)
+    posted = client.post(path, data=answer(csrf_token(client.get(path)), flight_arrival_day1="25:99"))
+    assert posted.status_code == 400
+    assert "'25:99' är inte en tid på dygnet: skriv när flyget landar som 09.30." in page_text(posted)

@@ -215,7 +215,7 @@ def answer_for(invitee_id: int):
         form = form_class()
         if form.validate_on_submit():
             answer, problems = answer_from_form(event, form)
-            problems.update(check_answer(event, answer, language))
+            problems = {**check_answer(event, answer, language), **problems}  # a time it could not read first
             if not problems:
                 with write_transaction():
                     result = save_answer(invitee, answer, actor=Actor.ADMIN, actor_name=current_user.username)

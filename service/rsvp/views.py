@@ -133,7 +133,7 @@ def save(token: str):
     if not form.validate_on_submit():
         return _page(invitee, form, status=400)
     answer_, problems = answer_from_form(event, form)
-    problems.update(check_answer(event, answer_, current_language()))
+    problems = {**check_answer(event, answer_, current_language()), **problems}  # a time it could not read first
     if problems:
         put_problems_on_form(form, problems)
         return _page(invitee, form, status=400)
