@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     Time,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -423,11 +424,19 @@ class ResponseChange(db.Model):
     new: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+#: Mail a round sends to many at once; every other kind is one person's own and is sent first.
+BULK_KINDS = frozenset({"invitation", "reminder"})
+
+
 class Outbox(db.Model):
     """One email to send, written in the same transaction as the change that causes it."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+        # The oldest queued email someone is waiting for, found at once however long a round is.
+        Index("ix_outbox_state_bulk_id", "state", "bulk", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id", ondelete="SET NULL"))
@@ -436,6 +445,8 @@ class Outbox(db.Model):
     )
     #: The template, e.g. "invitation", "confirmation", "reminder".
     kind: Mapped[str] = mapped_column(String(40))
+    #: Part of a round (`BULK_KINDS`): sent only while no one's own email is waiting.
+    bulk: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     recipient: Mapped[str] = mapped_column(String(EMAIL))
     #: The name shown beside the address in `To:` (the invitee's, the secretariat's, the hotel's).
     recipient_name: Mapped[str] = mapped_column(String(NAME), default="", server_default="")

@@ -513,14 +513,20 @@ def running_worker(app):
 @contextlib.contextmanager
 def running_workers(app, count: int):
     """`count` worker processes for the block; stopped (warmly) after it."""
-    workers = [start_worker_process(app) for _ in range(count)]
-    try:
+    with stopped_after([start_worker_process(app) for _ in range(count)]) as workers:
         yield workers
+
+
+@contextlib.contextmanager
+def stopped_after(processes: list[subprocess.Popen]):
+    """The processes for the block; each asked to stop (SIGTERM) after it, and waited for."""
+    try:
+        yield processes
     finally:
-        for worker in workers:
-            worker.terminate()
-        for worker in workers:
-            worker.wait(20)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(20)
 
 
 @pytest.fixture

@@ -18,7 +18,15 @@ from service.eventfile import read_event_file
 from service.events import store_event
 from service.extensions import db
 
-from .conftest import ADMIN_PASSWORD, BUNDLED_EVENT, add_admin, add_invitee, running_worker, worker_environment
+from .conftest import (
+    ADMIN_PASSWORD,
+    BUNDLED_EVENT,
+    add_admin,
+    add_invitee,
+    running_worker,
+    stopped_after,
+    worker_environment,
+)
 from .support.helpers import free_port, self_signed_certificate, wait_for
 
 pytestmark = pytest.mark.slow
@@ -99,15 +107,10 @@ def served(request, pg_app, smtp, redis_url, tmp_path):
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     if kind == "nginx-tls":
         processes.append(start_nginx(tmp_path / "nginx", port, upstream, certificate, key))
-    try:
+    with stopped_after(processes):
         wait_for(lambda: answers(base + "/healthz"), 60, f"OSA over {kind}")
         with running_worker(pg_app):
             yield base
-    finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            process.wait(20)
 
 
 def test_the_secretariat_and_an_invitee_use_osa_over_each_kind_of_connection(served, smtp, browser, tmp_path):

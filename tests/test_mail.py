@@ -14,15 +14,17 @@ import pytest
 from sqlalchemy import select
 
 from service.eventfile import read_event_file
+from service.events import store_event
 from service.extensions import db
-from service.mail.compose import queue_invitation
+from service.mail.compose import queue_invitation, queue_invitations
 from service.mail.delivery import build_message
 from service.mail.outbox import HeaderInjection, queue_email
 from service.mail.previews import KINDS, preview_email
 from service.mail.render import RenderedEmail
 from service.models import Invitee, Outbox
 
-from .conftest import BUNDLED_EVENT, add_invitee, all_sent, link_path, wait_for_outbox
+from .conftest import BUNDLED_EVENT, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
+from .support.helpers import csrf_token, wait_for
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -293,3 +295,35 @@ def test_an_address_outside_ascii_fails_with_the_reason_and_the_rest_of_the_batc
     assert failed.recipient == "åsa.öberg@example.se"
     assert failed.last_error == "the address 'åsa.öberg@example.se' cannot be written in an email header"
     assert failed.attempts == 1
+
+
+# --- What goes first --------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_a_confirmation_overtakes_a_round_of_invitations_being_sent(pg_app, smtp, redis_url):
+    """At 120 a minute, 300 invitations take 2.5 minutes: an invitee who answers as the 20th arrives
+    gets their confirmation next, before the 23rd invitation, not after the 300th."""
+    pg_app.config.update(SMTP_HOST=smtp.host, SMTP_PORT=smtp.port, REDIS_URL=redis_url,
+                         SEND_RATE_PER_MINUTE=120, SEND_BATCH_SIZE=10)
+    pg_app.extensions.pop("osa_throttle", None)
+    event = store_event(read_event_file(BUNDLED_EVENT, starts_in_days=14)).event
+    db.session.commit()
+    invitees = add_invitees(event, 300)
+    anna = invitees[0]
+    queue_invitations(event, invitees)
+
+    with running_worker(pg_app):
+        wait_for(lambda: len(smtp.messages) >= 20, 120, "the 20th invitation")
+        client = pg_app.test_client()
+        path = link_path(anna)
+        page = client.get(path)
+        saved = client.post(path, data={"csrf_token": csrf_token(page), "day_day1": "yes", "transport_day1": "bus",
+                                        "day_day2": "no"})
+        assert saved.status_code == 303
+        wait_for(lambda: any("Bekräftelse" in m.message["Subject"] for m in smtp.messages), 60, "the confirmation")
+    subjects = [m.message["Subject"] for m in smtp.messages]
+    confirmation = next(i for i, subject in enumerate(subjects) if "Bekräftelse" in subject)
+    invitations_before = sum(1 for subject in subjects[:confirmation] if subject.startswith("Inbjudan"))
+    assert 20 <= invitations_before <= 22, invitations_before
+    assert smtp.messages[confirmation].rcpt_tos == [anna.email]

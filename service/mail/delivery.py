@@ -3,8 +3,9 @@
 - `deliver` sends a batch of rows over one SMTP connection: it claims them
   (queued → sending, with a lease sized to what the batch needs at the send
   rate, `lease_for`) so no two workers send one, sends each, and marks it sent
-  the moment the relay accepts it. A database connection lost on the way is
-  replaced at once. Temporary failures (timeouts, lost
+  the moment the relay accepts it. Before each message of a round (invitations,
+  reminders), an email someone is waiting for (a confirmation, a change notice)
+  goes first. A database connection lost on the way is replaced at once. Temporary failures (timeouts, lost
   connections, 4xx) are tried again later with growing, jittered delays; a
   permanent one (5xx) fails the row at once with the relay's reason.
 - `requeue_stale` (run by beat) queues again rows whose task was lost (a broker
@@ -126,6 +127,31 @@ def lease_for(count: int) -> float:
     return max(float(config["SEND_LEASE_SECONDS"]), count * seconds_per_message(float(config["SEND_RATE_PER_MINUTE"])))
 
 
+def _claim_waiting() -> Outbox | None:
+    """The oldest due email that someone is waiting for (not bulk) and no worker holds, taken for
+    sending now: a round's next message waits while there is one."""
+    with write_transaction():
+        now = utcnow()
+        oldest = (
+            select(Outbox.id)
+            .where(Outbox.state == OutboxState.QUEUED, Outbox.bulk.is_(False), Outbox.next_attempt_at <= now)
+            .order_by(Outbox.id).limit(1)
+            .with_for_update(skip_locked=True)  # PostgreSQL: another worker's pick is passed over, not waited for
+            .scalar_subquery()
+        )
+        row = db.session.scalars(
+            update(Outbox)
+            .where(Outbox.id == oldest, Outbox.state == OutboxState.QUEUED)
+            .values(state=OutboxState.SENDING, lease_until=now + dt.timedelta(seconds=lease_for(1)),
+                    attempts=Outbox.attempts + 1)
+            .returning(Outbox),
+            execution_options={"synchronize_session": False},
+        ).first()
+        if row is not None:
+            db.session.expunge(row)
+    return row
+
+
 def _claim(ids: list[int], lease_seconds: float) -> list[Outbox]:
     """Take the rows for sending, in the order given, leaving out those sent, failed, or held
     by another worker. The rows come back detached, so no transaction stays open while the
@@ -245,7 +271,9 @@ def deliver(ids: list[int]) -> dict[str, int]:
     """Send the rows over one SMTP connection; return how many were sent, retried, failed, skipped.
 
     Each row is marked the moment the relay has answered for it, before the next is
-    sent. The batch's lease (`lease_for`) is renewed, for the rows left, when half of it has passed.
+    sent. Before each message of a round (invitations, reminders), an email someone is
+    waiting for that is due goes first, from any batch. The batch's lease (`lease_for`)
+    is renewed, for the rows left, when half of it has passed.
     """
     throttle = _throttle()
     lease = lease_for(len(ids))
@@ -262,7 +290,8 @@ def deliver(ids: list[int]) -> dict[str, int]:
                 rows, renew_at = deque(held), time.monotonic() + lease_for(len(held)) / 2
                 if not rows:
                     break
-            row = rows.popleft()
+            # Whoever waits for their own email goes before a round's next message.
+            row = (_claim_waiting() if rows[0].bulk else None) or rows.popleft()
             outcome, values, stop = _send(row, connection, throttle)
             _record(recorder, row.id, values)
             counts[outcome] += 1

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..db import insert, utcnow
 from ..extensions import db
-from ..models import Event, Invitee, Outbox, OutboxState
+from ..models import BULK_KINDS, Event, Invitee, Outbox, OutboxState
 from .render import RenderedEmail
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def _row_values(
         "event_id": event.id,
         "invitee_id": invitee.id if invitee is not None else None,
         "kind": kind,
+        "bulk": kind in BULK_KINDS,
         "recipient": recipient,
         "recipient_name": recipient_name,
         "language": language,
