@@ -44,6 +44,9 @@ from .outbox import dispatch
 from .throttle import SendThrottle, seconds_per_message
 
 MAX_RETRY_DELAY = 3600.0
+#: How often at most a worker sending a round looks for mail someone is waiting for: at any real
+#: relay's rate (a message every 0.25 s or slower) that is before every message of the round.
+WAITING_CHECK_SECONDS = 0.25
 
 
 def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
@@ -127,18 +130,24 @@ def lease_for(count: int) -> float:
     return max(float(config["SEND_LEASE_SECONDS"]), count * seconds_per_message(float(config["SEND_RATE_PER_MINUTE"])))
 
 
-def _claim_waiting() -> Outbox | None:
+def _waiting(now: dt.datetime):
+    """The id of the oldest due email that someone is waiting for (not bulk), as a query."""
+    return (
+        select(Outbox.id)
+        .where(Outbox.state == OutboxState.QUEUED, Outbox.bulk.is_(False), Outbox.next_attempt_at <= now)
+        .order_by(Outbox.id).limit(1)
+    )
+
+
+def _claim_waiting(recorder: _Recorder) -> Outbox | None:
     """The oldest due email that someone is waiting for (not bulk) and no worker holds, taken for
     sending now: a round's next message waits while there is one."""
+    if not recorder.run(_waiting(utcnow())):
+        return None  # the usual case during a round: one indexed read, no write transaction
     with write_transaction():
         now = utcnow()
-        oldest = (
-            select(Outbox.id)
-            .where(Outbox.state == OutboxState.QUEUED, Outbox.bulk.is_(False), Outbox.next_attempt_at <= now)
-            .order_by(Outbox.id).limit(1)
-            .with_for_update(skip_locked=True)  # PostgreSQL: another worker's pick is passed over, not waited for
-            .scalar_subquery()
-        )
+        # PostgreSQL: another worker's pick is passed over, not waited for.
+        oldest = _waiting(now).with_for_update(skip_locked=True).scalar_subquery()
         row = db.session.scalars(
             update(Outbox)
             .where(Outbox.id == oldest, Outbox.state == OutboxState.QUEUED)
@@ -186,7 +195,7 @@ class _Recorder:
     def __init__(self):
         self.connection = db.engine.connect()
 
-    def commit(self, statement) -> list:
+    def run(self, statement) -> list:
         """Run and commit `statement`; the ids it returns, if it returns any."""
         try:
             return self._run(statement)
@@ -212,7 +221,7 @@ def _renew(recorder: _Recorder, rows: list[Outbox]) -> list[Outbox]:
     another worker while this one is still on its way to them (a slow relay, other workers' turns).
     Returns the rows still held: any whose lease ran out and that another worker took are left out."""
     until = utcnow() + dt.timedelta(seconds=lease_for(len(rows)))
-    held = set(recorder.commit(
+    held = set(recorder.run(
         update(Outbox)
         .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING,
                Outbox.lease_until == rows[0].lease_until)
@@ -226,7 +235,7 @@ def _renew(recorder: _Recorder, rows: list[Outbox]) -> list[Outbox]:
 
 def _record(recorder: _Recorder, row_id: int, values: dict[str, Any]) -> None:
     """The row's new state, committed before the next row is sent."""
-    recorder.commit(update(Outbox).where(Outbox.id == row_id, Outbox.state == OutboxState.SENDING).values(values))
+    recorder.run(update(Outbox).where(Outbox.id == row_id, Outbox.state == OutboxState.SENDING).values(values))
 
 
 def _failed(reason: str) -> dict[str, Any]:
@@ -251,7 +260,7 @@ def _release(recorder: _Recorder, rows: list[Outbox]) -> None:
     """Claimed rows this batch will not try now: queued again, the attempt not counted,
     for the sweeper to queue at its next run."""
     if rows:
-        recorder.commit(
+        recorder.run(
             update(Outbox)
             .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING)
             .values(state=OutboxState.QUEUED, lease_until=None, dispatched_at=None, attempts=Outbox.attempts - 1)
@@ -272,7 +281,8 @@ def deliver(ids: list[int]) -> dict[str, int]:
 
     Each row is marked the moment the relay has answered for it, before the next is
     sent. Before each message of a round (invitations, reminders), an email someone is
-    waiting for that is due goes first, from any batch. The batch's lease (`lease_for`)
+    waiting for that is due goes first, from any batch (looked for every WAITING_CHECK_SECONDS
+    at most, which at a relay's rate is before every message). The batch's lease (`lease_for`)
     is renewed, for the rows left, when half of it has passed.
     """
     throttle = _throttle()
@@ -280,6 +290,7 @@ def deliver(ids: list[int]) -> dict[str, int]:
     rows = deque(_claim(ids, lease))
     renew_at = time.monotonic() + lease / 2
     counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(ids) - len(rows)}
+    next_check = 0.0
     connection = _Connection(current_app.extensions["mail"])
     recorder = _Recorder()
     try:
@@ -291,7 +302,11 @@ def deliver(ids: list[int]) -> dict[str, int]:
                 if not rows:
                     break
             # Whoever waits for their own email goes before a round's next message.
-            row = (_claim_waiting() if rows[0].bulk else None) or rows.popleft()
+            waiting = None
+            if rows[0].bulk and time.monotonic() >= next_check:
+                waiting = _claim_waiting(recorder)
+                next_check = 0.0 if waiting else time.monotonic() + WAITING_CHECK_SECONDS
+            row = waiting or rows.popleft()
             outcome, values, stop = _send(row, connection, throttle)
             _record(recorder, row.id, values)
             counts[outcome] += 1
