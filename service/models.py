@@ -474,6 +474,8 @@ class Outbox(db.Model):
     attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     #: Automated mail carries `Auto-Submitted: auto-generated`.
     auto_submitted: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: Bulk mail to an invitee: the link that stops reminders, sent as a one-click `List-Unsubscribe`.
+    unsubscribe_url: Mapped[str] = mapped_column(String(500), default="", server_default="")
     #: When a sending task was last put on the queue for this row; None while none is.
     dispatched_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -13,6 +13,7 @@ import icalendar
 import pytest
 from sqlalchemy import select
 
+from service.db import write_transaction
 from service.eventfile import read_event_file
 from service.events import store_event
 from service.extensions import db
@@ -21,12 +22,15 @@ from service.mail.delivery import build_message
 from service.mail.outbox import HeaderInjection, queue_email
 from service.mail.previews import KINDS, preview_email
 from service.mail.render import RenderedEmail
-from service.models import Invitee, Outbox
+from service.jobs import run_due_jobs
+from service.models import BULK_KINDS, Invitee, Outbox, Response
 
 from .conftest import BUNDLED_EVENT, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
-from .support.helpers import csrf_token, wait_for
+from .support.helpers import csrf_token, database_state, page_text, wait_for
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
+#: A one-click link as long as a real one on a municipality's host name.
+UNSUBSCRIBE_URL = "https://osa.industrikommunerna.example.se/r/WzEyMzQsMV0.Z1x2Yw.q1w2e3r4t5y6u7i8o9p0a1s2d3f/no-reminders"
 
 
 def add_invitees(event, count: int, language: str = "sv") -> list[Invitee]:
@@ -250,10 +254,14 @@ def test_every_kind_parses_back_with_its_subject_parts_and_headers_intact(before
             recipient_name="Åsa Öberg-Ståhl", reply_to="sekretariatet@example.se",
             created_at=dt.datetime(2021, 11, 2, 6, 0, tzinfo=dt.timezone.utc),
             message_id=f"<{kind}.1@example.se>", auto_submitted=True,
+            unsubscribe_url=UNSUBSCRIBE_URL if kind in BULK_KINDS else "",
         )
         sent = build_message(row).as_bytes()
         assert b"\n" not in sent.replace(b"\r\n", b"")  # SMTP's line endings only
-        assert max(len(line) for line in sent.split(b"\r\n")) <= 78
+        # Every line folds to 78, but the one-click URL, which must stay whole (and under 998).
+        unsubscribe = f"List-Unsubscribe: <{UNSUBSCRIBE_URL}>".encode()
+        assert max(len(line) for line in sent.split(b"\r\n") if line != unsubscribe) <= 78
+        assert (unsubscribe in sent.split(b"\r\n")) is (kind in BULK_KINDS)
         message = email.message_from_bytes(sent, policy=email.policy.default)
         assert message["Subject"] == preview.subject, kind
         assert parts(message) == ["text/plain", "text/html"], kind
@@ -271,7 +279,7 @@ def test_attachments_keep_their_names_and_a_header_with_a_line_break_is_refused(
         subject="Rapport", body_text="Rad ett\n" + "å" * 400, body_html="<p>Rapport</p>", sender="osa@example.se",
         recipient="sekretariatet@example.se", recipient_name="", reply_to="",
         created_at=dt.datetime(2021, 11, 2, 6, 0, tzinfo=dt.timezone.utc), message_id="<r.1@example.se>",
-        auto_submitted=False,
+        auto_submitted=False, unsubscribe_url="",
         attachments=[{"filename": "svar-över-tid.csv", "content_type": "text/csv; charset=utf-8", "data": "Namn\nÅsa\n"}],
     )
     message = email.message_from_bytes(build_message(row).as_bytes(), policy=email.policy.default)
@@ -327,3 +335,44 @@ def test_a_confirmation_overtakes_a_round_of_invitations_being_sent(pg_app, smtp
     invitations_before = sum(1 for subject in subjects[:confirmation] if subject.startswith("Inbjudan"))
     assert 20 <= invitations_before <= 22, invitations_before
     assert smtp.messages[confirmation].rcpt_tos == [anna.email]
+
+
+# --- One-click opt-out ------------------------------------------------------------------------
+
+
+def test_one_click_unsubscribe_stops_reminders_and_nothing_else(before_deadline, app, event, client):
+    bo = add_invitee(event, "Bo Berg", "bo.berg@example.se")
+    cia = add_invitee(event, "Cia Ceder", "cia.ceder@example.se")
+    with write_transaction():
+        for invitee in (bo, cia):
+            queue_invitation(invitee)
+    invitation = email.message_from_bytes(  # as the mail program reads it
+        build_message(db.session.scalar(select(Outbox).where(Outbox.recipient == bo.email))).as_bytes(),
+        policy=email.policy.default)
+    url = re.fullmatch(r"<(https?://\S+)>", invitation["List-Unsubscribe"]).group(1)
+    assert invitation["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert url.startswith(app.config["BASE_URL"] + "/r/")
+    assert url in invitation.get_body(("plain",)).get_content()  # the visible link is the same
+
+    path = url.removeprefix(app.config["BASE_URL"])
+    before = database_state(db.session, ("invitee", "response", "response_change", "outbox"))
+    scanner = app.test_client(use_cookies=False)
+    assert scanner.get(path).status_code == 200 and scanner.head(path).status_code == 200
+    assert database_state(db.session, ("invitee", "response", "response_change", "outbox")) == before
+
+    # What a mail program sends for "unsubscribe": no cookie, no form token.
+    clicked = scanner.post(path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded")
+    assert clicked.status_code == 200
+    assert "Klart: du får inga fler påminnelser" in page_text(clicked)
+    db.session.rollback()
+    assert db.session.get(Invitee, bo.id).reminders_opted_out
+    assert db.session.scalar(select(Response).where(Response.invitee_id == bo.id)) is None  # never "won't come"
+    assert scanner.post(path, data={"List-Unsubscribe": "Something-Else"}).status_code == 400
+
+    before_deadline.move_to(dt.datetime(2021, 11, 13, 9, 0, 30, tzinfo=STOCKHOLM))
+    run_due_jobs(only="reminder")
+    reminders = db.session.scalars(select(Outbox).where(Outbox.kind == "reminder")).all()
+    assert [row.recipient for row in reminders] == [cia.email]
+    assert build_message(reminders[0])["List-Unsubscribe"].startswith("<" + app.config["BASE_URL"] + "/r/")
+    confirmations = [build_message(row) for row in db.session.scalars(select(Outbox).where(Outbox.bulk.is_(False)))]
+    assert all(message["List-Unsubscribe"] is None for message in confirmations)

@@ -94,7 +94,8 @@ def render_invitation_preview(invitee: Invitee) -> RenderedEmail:
 def _render_invitation(invitee: Invitee) -> RenderedEmail:
     event = invitee.event
     language = invitee.language
-    return render_email("invitation", language, days=_event_texts(event, language)["days"], **email_context(event, invitee))
+    return render_email("invitation", language, days=_event_texts(event, language)["days"], opt_out=opt_out_url(invitee),
+                        **email_context(event, invitee))
 
 
 def _invitation(invitee: Invitee, key: str) -> dict:

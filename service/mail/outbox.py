@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..db import insert, utcnow
 from ..extensions import db
+from ..links import opt_out_url
 from ..models import BULK_KINDS, Event, Invitee, Outbox, OutboxState
 from .render import RenderedEmail
 
@@ -55,14 +56,16 @@ def _row_values(
     """Every column of a new outbox row, checked for header injection."""
     sender = str(Address(event.sender_name, addr_spec=event.sender_email))
     recipient_name = recipient_name or (invitee.name if invitee is not None else "")
+    unsubscribe_url = opt_out_url(invitee) if kind in BULK_KINDS and invitee is not None else ""
     _header_safe(recipient=recipient, recipient_name=recipient_name, subject=rendered.subject, sender=sender,
-                 reply_to=event.reply_to, key=key)
+                 reply_to=event.reply_to, key=key, unsubscribe_url=unsubscribe_url)
     now = utcnow()
     return {
         "event_id": event.id,
         "invitee_id": invitee.id if invitee is not None else None,
         "kind": kind,
         "bulk": kind in BULK_KINDS,
+        "unsubscribe_url": unsubscribe_url,
         "recipient": recipient,
         "recipient_name": recipient_name,
         "language": language,

@@ -185,13 +185,16 @@ def thanks(token: str):
 
 @bp.route("/<token>/no-reminders", methods=["GET", "POST"])
 def opt_out(token: str):
-    """Stop reminders. GET only asks (mail scanners open links); the button POSTs."""
+    """Stop reminders, and nothing else (the answer stays as it is). GET only asks (mail scanners
+    open links); the page's button POSTs, and so does a mail program's one-click unsubscribe
+    (RFC 8058: `List-Unsubscribe=One-Click`, with no form token, since the link is the secret)."""
     invitee = resolve_token(token, purpose="optout")
     set_language(request.args.get("lang") or invitee.language)
     form = DeclineForm(**_link(invitee, "optout"))
     done = False
     if request.method == "POST":
-        if not form.validate_on_submit():
+        one_click = request.form.get("List-Unsubscribe") == "One-Click"
+        if not one_click and not form.validate_on_submit():
             abort(400)
         with write_transaction():
             invitee.reminders_opted_out = True
