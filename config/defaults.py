@@ -41,6 +41,12 @@ SMTP_TIMEOUT = 30.0
 
 #: Messages per minute, for all workers together; 0 means no limit. Microsoft 365 allows 30.
 SEND_RATE_PER_MINUTE = 30
+#: Recipients per rolling 24 hours, for all workers together (a relay blocks a mailbox that sends more);
+#: 0 means no limit. Microsoft 365 allows 10,000.
+SEND_DAILY_LIMIT = 10000
+#: The share of SEND_DAILY_LIMIT that invitations and reminders leave to mail someone is waiting for
+#: (confirmations, change notices, the day-before logistics), so a round never uses it up.
+SEND_DAILY_RESERVE = 0.1
 #: Messages sent over one SMTP connection by one task.
 SEND_BATCH_SIZE = 50
 #: Attempts before a message that keeps failing temporarily is marked failed.

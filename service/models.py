@@ -436,6 +436,8 @@ class Outbox(db.Model):
         Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
         # The oldest queued email someone is waiting for, found at once however long a round is.
         Index("ix_outbox_state_bulk_id", "state", "bulk", "id"),
+        # What reached the relay in the last 24 hours (the daily limit).
+        Index("ix_outbox_sent_at", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from service.db import write_transaction
 from service.eventfile import read_event_file
@@ -376,3 +376,41 @@ def test_one_click_unsubscribe_stops_reminders_and_nothing_else(before_deadline,
     assert build_message(reminders[0])["List-Unsubscribe"].startswith("<" + app.config["BASE_URL"] + "/r/")
     confirmations = [build_message(row) for row in db.session.scalars(select(Outbox).where(Outbox.bulk.is_(False)))]
     assert all(message["List-Unsubscribe"] is None for message in confirmations)
+
+
+# --- The relay's daily limit ------------------------------------------------------------------
+
+
+def test_a_round_larger_than_the_daily_limit_waits_for_the_window_while_a_confirmation_uses_the_reserve(
+    before_deadline, app, event, mailer, celery_worker, client
+):
+    app.config.update(SEND_DAILY_LIMIT=100, SEND_DAILY_RESERVE=0.1)  # a round may use 90 of each 24 hours
+    invitees = add_invitees(event, 250)
+    anna = invitees[0]
+    queue_invitations(event, invitees)
+
+    def sent(count: int):
+        return lambda states: sum(state == "sent" for state in states.values()) == count and "sending" not in set(
+            states.values())
+
+    wait_for_outbox(sent(90))
+    assert len(mailer.messages) == 90
+    path = link_path(anna)  # Anna answers: her confirmation is not part of the round, and goes at once
+    assert client.post(path, data={"csrf_token": csrf_token(client.get(path)), "day_day1": "yes",
+                                   "transport_day1": "bus", "day_day2": "no"}).status_code == 303
+    wait_for_outbox(sent(91))
+    assert "Bekräftelse" in mailer.messages[-1].message["Subject"] and len(mailer.messages) == 91
+
+    arrived = [91]
+    for total in (181, 251):  # the next day, when the first day's sends have left the window; then the day after
+        db.session.rollback()
+        latest = db.session.scalar(select(func.max(Outbox.sent_at)))
+        before_deadline.move_to(latest + dt.timedelta(hours=24, seconds=1))
+        wait_for_outbox(sent(total))
+        arrived.append(len(mailer.messages))
+    assert arrived == [91, 181, 251]
+    assert sorted(mailer.recipients()) == sorted([invitee.email for invitee in invitees] + [anna.email])
+
+    bulk_sent = sorted(db.session.scalars(select(Outbox.sent_at).where(Outbox.bulk.is_(True))))
+    busiest = max(sum(1 for t in bulk_sent if start <= t < start + dt.timedelta(hours=24)) for start in bulk_sent)
+    assert busiest == 90  # no 24 hours of the relay's ever held more of the round than its share

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import math
 import random
 import smtplib
 import socket
@@ -34,7 +35,7 @@ from typing import Any
 
 from flask import current_app
 from flask_mail import Connection
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 from ..db import utcnow, write_transaction
@@ -44,9 +45,12 @@ from .outbox import dispatch
 from .throttle import SendThrottle, seconds_per_message
 
 MAX_RETRY_DELAY = 3600.0
-#: How often at most a worker sending a round looks for mail someone is waiting for: at any real
-#: relay's rate (a message every 0.25 s or slower) that is before every message of the round.
-WAITING_CHECK_SECONDS = 0.25
+DAY = dt.timedelta(hours=24)
+#: How often at most a worker looks at what the others did (mail someone is waiting for, what the
+#: relay got in the last 24 hours): at any real relay's rate (a message every 0.25 s or slower) that
+#: is before every message. Faster, the daily limit may be passed by what all workers send in that
+#: time, which the reserve (SEND_DAILY_RESERVE) takes.
+CHECK_SECONDS = 0.25
 
 
 #: SMTP's line endings and folding; a header OSA writes raw (`set_raw`) is sent as written, so a
@@ -266,15 +270,62 @@ def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
     }
 
 
-def _release(recorder: _Recorder, rows: list[Outbox]) -> None:
+def _release(recorder: _Recorder, rows: list[Outbox], until: dt.datetime | None = None) -> None:
     """Claimed rows this batch will not try now: queued again, the attempt not counted,
-    for the sweeper to queue at its next run."""
+    for the sweeper to queue at its next run (or once `until` has come)."""
     if rows:
+        values: dict[str, Any] = {"state": OutboxState.QUEUED, "lease_until": None, "dispatched_at": None,
+                                  "attempts": Outbox.attempts - 1}
+        if until is not None:
+            values["next_attempt_at"] = until
         recorder.run(
             update(Outbox)
             .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING)
-            .values(state=OutboxState.QUEUED, lease_until=None, dispatched_at=None, attempts=Outbox.attempts - 1)
+            .values(values)
         )
+
+
+def daily_quota(bulk: bool) -> int:
+    """How many messages may reach the relay in 24 hours for this class of mail: SEND_DAILY_LIMIT
+    for mail someone is waiting for, less the reserved share for a round's (0: no limit)."""
+    config = current_app.config
+    limit = int(config["SEND_DAILY_LIMIT"])
+    return limit - math.ceil(limit * float(config["SEND_DAILY_RESERVE"])) if bulk else limit
+
+
+class _DailyWindow:
+    """What reached the relay in the last 24 hours, against SEND_DAILY_LIMIT: counted in the
+    database (every worker's sends), and between counts kept up to date with this batch's own."""
+
+    def __init__(self, recorder: _Recorder):
+        self.recorder = recorder
+        self.limited = int(current_app.config["SEND_DAILY_LIMIT"]) > 0
+        self.sent: int | None = None
+
+    def count(self) -> None:
+        if self.limited:
+            self.sent = self.recorder.run(select(func.count()).select_from(Outbox).where(Outbox.sent_at > utcnow() - DAY))[0]
+
+    def one_sent(self) -> None:
+        if self.sent is not None:
+            self.sent += 1
+
+    def room_again_at(self, bulk: bool) -> dt.datetime | None:
+        """None while there is room for one more message of this class; else the moment enough
+        of the window's messages will have left it."""
+        if not self.limited:
+            return None
+        quota = daily_quota(bulk)
+        if self.sent is None or self.sent >= quota:
+            self.count()  # full as far as this batch knows: see whether the window has moved
+        if self.sent < quota:
+            return None
+        since = utcnow() - DAY
+        leaves_first = self.recorder.run(
+            select(Outbox.sent_at).where(Outbox.sent_at > since).order_by(Outbox.sent_at)
+            .offset(self.sent - quota).limit(1)
+        )
+        return (leaves_first[0] if leaves_first else utcnow()) + DAY
 
 
 def _is_overload(code: int, text: str) -> bool:
@@ -287,22 +338,25 @@ def _reason(code: int, text: bytes | str) -> str:
 
 
 def deliver(ids: list[int]) -> dict[str, int]:
-    """Send the rows over one SMTP connection; return how many were sent, retried, failed, skipped.
+    """Send the rows over one SMTP connection; return how many were sent, retried, failed, skipped
+    (held by another worker) and deferred (past the daily limit).
 
     Each row is marked the moment the relay has answered for it, before the next is
     sent. Before each message of a round (invitations, reminders), an email someone is
-    waiting for that is due goes first, from any batch (looked for every WAITING_CHECK_SECONDS
-    at most, which at a relay's rate is before every message). The batch's lease (`lease_for`)
-    is renewed, for the rows left, when half of it has passed.
+    waiting for that is due goes first, from any batch (looked for every CHECK_SECONDS at
+    most, which at a relay's rate is before every message). The batch's lease (`lease_for`)
+    is renewed, for the rows left, when half of it has passed. A message the daily limit has no
+    room for waits, with the rest of the batch, until the rolling 24 hours have room again.
     """
     throttle = _throttle()
     lease = lease_for(len(ids))
     rows = deque(_claim(ids, lease))
     renew_at = time.monotonic() + lease / 2
-    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(ids) - len(rows)}
+    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(ids) - len(rows), "deferred": 0}
     next_check = 0.0
     connection = _Connection(current_app.extensions["mail"])
     recorder = _Recorder()
+    window = _DailyWindow(recorder)
     try:
         while rows:
             if time.monotonic() >= renew_at:
@@ -313,13 +367,21 @@ def deliver(ids: list[int]) -> dict[str, int]:
                     break
             # Whoever waits for their own email goes before a round's next message.
             waiting = None
-            if rows[0].bulk and time.monotonic() >= next_check:
-                waiting = _claim_waiting(recorder)
-                next_check = 0.0 if waiting else time.monotonic() + WAITING_CHECK_SECONDS
+            if time.monotonic() >= next_check:  # what other workers did meanwhile
+                waiting = _claim_waiting(recorder) if rows[0].bulk else None
+                window.count()
+                next_check = 0.0 if waiting else time.monotonic() + CHECK_SECONDS
             row = waiting or rows.popleft()
+            room_at = window.room_again_at(row.bulk)
+            if room_at is not None:  # the relay's daily limit: this and the rest wait for the window to move
+                _release(recorder, [row, *rows], until=room_at)
+                counts["deferred"] += 1 + len(rows)
+                break
             outcome, values, stop = _send(row, connection, throttle)
             _record(recorder, row.id, values)
             counts[outcome] += 1
+            if outcome == "sent":
+                window.one_sent()
             if stop:
                 _release(recorder, list(rows))
                 break
