@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from service.db import write_transaction
+from service.answers import Answer, DayAnswer, save_answer
+from service.db import utcnow, write_transaction
 from service.eventfile import read_event_file
 from service.events import store_event
 from service.extensions import db
@@ -22,7 +23,7 @@ from service.mail.delivery import build_message
 from service.mail.outbox import HeaderInjection, queue_email
 from service.mail.previews import KINDS, preview_email
 from service.mail.render import RenderedEmail
-from service.jobs import run_due_jobs
+from service.jobs import due_times, run_due_jobs
 from service.models import BULK_KINDS, Invitee, Outbox, Response
 
 from .conftest import BUNDLED_EVENT, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
@@ -308,16 +309,29 @@ def test_an_address_outside_ascii_fails_with_the_reason_and_the_rest_of_the_batc
 # --- What goes first --------------------------------------------------------------------------
 
 
-@pytest.mark.slow
-def test_a_confirmation_overtakes_a_round_of_invitations_being_sent(pg_app, smtp, redis_url):
-    """At 120 a minute, 300 invitations take 2.5 minutes: an invitee who answers as the 20th arrives
-    gets their confirmation next, before the 23rd invitation, not after the 300th."""
+def at_120_a_minute(pg_app, smtp, redis_url, count: int):
+    """The bundled event two weeks ahead with `count` invitees, on PostgreSQL, sending at 120 a minute
+    in batches of 10 (so a round's batches are many, and a person's own email has its own batch)."""
     pg_app.config.update(SMTP_HOST=smtp.host, SMTP_PORT=smtp.port, REDIS_URL=redis_url,
                          SEND_RATE_PER_MINUTE=120, SEND_BATCH_SIZE=10)
     pg_app.extensions.pop("osa_throttle", None)
     event = store_event(read_event_file(BUNDLED_EVENT, starts_in_days=14)).event
     db.session.commit()
-    invitees = add_invitees(event, 300)
+    return event, add_invitees(event, count)
+
+
+def sent_before(smtp, is_it, kind: str) -> int:
+    """How many messages whose subject starts with `kind` reached the server before the first `is_it`."""
+    subjects = [m.message["Subject"] for m in smtp.messages]
+    first = next(i for i, m in enumerate(smtp.messages) if is_it(m))
+    return sum(1 for subject in subjects[:first] if subject.startswith(kind))
+
+
+@pytest.mark.slow
+def test_a_confirmation_overtakes_a_round_of_invitations_being_sent(pg_app, smtp, redis_url):
+    """At 120 a minute, 300 invitations take 2.5 minutes: an invitee who answers as the 20th arrives
+    gets their confirmation next, before the 23rd invitation, not after the 300th."""
+    event, invitees = at_120_a_minute(pg_app, smtp, redis_url, 300)
     anna = invitees[0]
     queue_invitations(event, invitees)
 
@@ -330,11 +344,32 @@ def test_a_confirmation_overtakes_a_round_of_invitations_being_sent(pg_app, smtp
                                         "day_day2": "no"})
         assert saved.status_code == 303
         wait_for(lambda: any("Bekräftelse" in m.message["Subject"] for m in smtp.messages), 60, "the confirmation")
-    subjects = [m.message["Subject"] for m in smtp.messages]
-    confirmation = next(i for i, subject in enumerate(subjects) if "Bekräftelse" in subject)
-    invitations_before = sum(1 for subject in subjects[:confirmation] if subject.startswith("Inbjudan"))
-    assert 20 <= invitations_before <= 22, invitations_before
-    assert smtp.messages[confirmation].rcpt_tos == [anna.email]
+    confirmation = next(m for m in smtp.messages if "Bekräftelse" in m.message["Subject"])
+    assert confirmation.rcpt_tos == [anna.email]
+    assert 20 <= sent_before(smtp, lambda m: m is confirmation, "Inbjudan") <= 22
+
+
+@pytest.mark.slow
+def test_a_hotel_change_notice_overtakes_a_round_of_reminders_being_sent(pg_app, smtp, redis_url):
+    event, invitees = at_120_a_minute(pg_app, smtp, redis_url, 300)
+    anna = invitees[0]
+    queue_invitations(event, invitees)
+    with write_transaction():
+        save_answer(anna, Answer(days={"day1": DayAnswer(attending=True), "day2": DayAnswer(attending=False)}))
+    run_due_jobs(now=event.final_numbers_at + dt.timedelta(seconds=1), only="hotel-final")
+    db.session.execute(update(Outbox).values(state="sent", sent_at=utcnow()))  # all that went out before
+    db.session.commit()
+    reminder_2 = next(due.at for due in due_times(event) if due.job == "reminder-2")
+    assert run_due_jobs(now=reminder_2, only="reminder-2") == [("reminder-2", "done", 299)]
+
+    with running_worker(pg_app):
+        wait_for(lambda: len(smtp.messages) >= 20, 120, "the 20th reminder")
+        with write_transaction():  # the secretariat changes Anna's answer after the final numbers
+            save_answer(anna, Answer(days={"day1": DayAnswer(attending=True), "day2": DayAnswer(attending=True)}))
+        changes_at = event.final_numbers_at + dt.timedelta(minutes=61)
+        assert run_due_jobs(now=changes_at, only="hotel-changes")[-1] == ("hotel-changes", "done", 1)
+        wait_for(lambda: any(m.rcpt_tos == [event.hotel_email] for m in smtp.messages), 60, "the change notice")
+    assert 20 <= sent_before(smtp, lambda m: m.rcpt_tos == [event.hotel_email], "Påminnelse") <= 22
 
 
 # --- One-click opt-out ------------------------------------------------------------------------
