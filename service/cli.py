@@ -150,6 +150,9 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
     written = queue_invitations(event, invitees)
     click.echo(gettext("%(count)d invitation(s) queued.", count=written))
     progress = invitation_progress(event)
+    if progress.done_at:
+        when = format_datetime(progress.done_at, event.timezone, terminal_language(), approximate=True)
+        click.echo(gettext("At the pace the mail server allows, the round is done %(when)s.", when=when))
     if no_wait or progress.done:
         click.echo(gettext("Invitations: %(sent)d sent, %(failed)d failed, %(pending)d on their way.",
                            sent=progress.sent, failed=progress.failed, pending=progress.pending))

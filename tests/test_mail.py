@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import pytest
+import time_machine
 from sqlalchemy import func, select, update
 
 from service.answers import Answer, DayAnswer, save_answer
@@ -26,7 +27,7 @@ from service.mail.render import RenderedEmail
 from service.jobs import due_times, run_due_jobs
 from service.models import BULK_KINDS, Invitee, Outbox, Response
 
-from .conftest import BUNDLED_EVENT, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
+from .conftest import BEFORE_DEADLINE, BUNDLED_EVENT, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
 from .support.helpers import csrf_token, database_state, page_text, wait_for
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -449,3 +450,21 @@ def test_a_round_larger_than_the_daily_limit_waits_for_the_window_while_a_confir
     bulk_sent = sorted(db.session.scalars(select(Outbox.sent_at).where(Outbox.bulk.is_(True))))
     busiest = max(sum(1 for t in bulk_sent if start <= t < start + dt.timedelta(hours=24)) for start in bulk_sent)
     assert busiest == 90  # no 24 hours of the relay's ever held more of the round than its share
+
+
+def test_the_secretariat_is_told_when_a_round_will_be_done_at_the_relays_limits(before_deadline, event, admin_client,
+                                                                                runner):
+    app = admin_client.application
+    app.config.update(SEND_RATE_PER_MINUTE=30, SEND_DAILY_LIMIT=100, SEND_DAILY_RESERVE=0.1)
+    add_invitees(event, 250)
+    # Monday 1 November, 10.00 in Skellefteå: 90 today, 90 tomorrow, and the last 70 on Wednesday,
+    # one every 61/30 s from 10.00, so the last about 10.02.
+    with time_machine.travel(BEFORE_DEADLINE, tick=False):
+        sent = runner.invoke(args=["invitations", "send", "--no-wait"])
+        assert "At the pace the mail server allows, the round is done Wednesday 3 November 2021 at about 10:02." \
+            in sent.output
+        assert "onsdag 3 november 2021 ca kl. 10.02" in page_text(admin_client.get("/admin/send"))
+        assert admin_client.get("/admin/send/progress").get_json()["done_at"] == \
+            "I den takt e-postservern tillåter är utskicket klart onsdag 3 november 2021 ca kl. 10.02."
+        log = page_text(admin_client.get("/admin/mail"))
+        assert "Inbjudningar: 0 av 250 skickade. I den takt e-postservern tillåter är utskicket klart onsdag" in log

@@ -41,9 +41,13 @@ def _chosen_invitee(event) -> Invitee | None:
 def _progress(event) -> dict:
     progress = invitation_progress(event)
     done = progress.sent + progress.failed
+    when = format_datetime(progress.done_at, event.timezone, current_language(), approximate=True) \
+        if progress.done_at else ""
     return {
         "total": progress.total, "sent": progress.sent, "failed": progress.failed, "pending": progress.pending,
         "percent": 100 if progress.total == 0 else int(100 * done / progress.total),
+        # At 30 a minute and 10,000 a day, a round of thousands takes hours or days: say when it ends.
+        "done_at": _("At the pace the mail server allows, the round is done %(when)s.", when=when) if when else "",
     }
 
 
@@ -136,6 +140,7 @@ def mail_log():
     return render_template(
         "admin/mail.html", event=event, rows=rows, counts=counts, states=STATES, kinds=KINDS,
         filters={"state": state, "kind": kind, "q": query_text}, language=current_language(),
+        progress=_progress(event),
     )
 
 

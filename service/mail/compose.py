@@ -44,6 +44,7 @@ from ..models import (
     ResponseChange,
 )
 from ..reports import answers_chart, answers_csv
+from .delivery import round_done_at
 from .ics import event_calendar
 from .outbox import queue_email, queue_emails
 from .render import RenderedEmail, render_email
@@ -212,6 +213,8 @@ class RoundProgress:
     total: int
     sent: int
     failed: int
+    #: About when the rest will have gone, at the current rate and daily limit (None: soon, or done).
+    done_at: dt.datetime | None = None
 
     @property
     def pending(self) -> int:
@@ -262,7 +265,8 @@ def invitation_progress(event: Event) -> RoundProgress:
     ).all()
     sent = sum(1 for key, state in states if key in invitees and state == OutboxState.SENT)
     failed = sum(1 for key, state in states if key in invitees and state == OutboxState.FAILED)
-    return RoundProgress(total=len(invitees), sent=sent, failed=failed)
+    pending = len(invitees) - sent - failed
+    return RoundProgress(total=len(invitees), sent=sent, failed=failed, done_at=round_done_at(pending))
 
 
 # --- Scheduled emails ------------------------------------------------------------------------

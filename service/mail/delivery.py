@@ -293,6 +293,29 @@ def daily_quota(bulk: bool) -> int:
     return limit - math.ceil(limit * float(config["SEND_DAILY_RESERVE"])) if bulk else limit
 
 
+def round_done_at(pending: int) -> dt.datetime | None:
+    """About when `pending` messages of a round will have reached the relay at the current rate and
+    daily limit; None with nothing pending or no rate to keep (then it is a matter of seconds)."""
+    config = current_app.config
+    interval = seconds_per_message(float(config["SEND_RATE_PER_MINUTE"]))
+    if pending <= 0 or not interval:
+        return None
+    now = utcnow()
+    if int(config["SEND_DAILY_LIMIT"]) <= 0:
+        return now + dt.timedelta(seconds=pending * interval)
+    quota = max(1, daily_quota(True))
+    window = Outbox.sent_at > now - DAY
+    sent = db.session.scalar(select(func.count()).select_from(Outbox).where(window))
+    room = max(0, quota - sent)
+    if pending <= room:
+        return now + dt.timedelta(seconds=pending * interval)
+    # The rest goes a quota a day, each day's opening 24 hours after the window's first send.
+    later = pending - room
+    days = math.ceil(later / quota)
+    opens = (db.session.scalar(select(func.min(Outbox.sent_at)).where(window)) or now) + days * DAY
+    return opens + dt.timedelta(seconds=(later - (days - 1) * quota) * interval)
+
+
 class _DailyWindow:
     """What reached the relay in the last 24 hours, against SEND_DAILY_LIMIT: counted in the
     database (every worker's sends), and between counts kept up to date with this batch's own."""

@@ -27,6 +27,7 @@
           var line = template.replace("12345678", p.sent).replace("23456789", p.total).replace("34567891", p.percent);
           if (p.failed) line += " · " + failedTemplate.replace("45678912", p.failed);
           text.textContent = line;
+          document.getElementById("progress-done-at").textContent = p.done_at;
         })
         .catch(function () {});
     };
