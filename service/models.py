@@ -472,7 +472,7 @@ class Outbox(db.Model):
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str] = mapped_column(Text, default="")
     #: [{"filename", "content_type", "data"}]: text data (an .ics, a CSV), or base64 with
-    #: "encoding": "base64" (a PNG); "content_id" makes it inline, shown by the HTML part.
+    #: "encoding": "base64" (a picture in a report written by an older OSA).
     attachments: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     #: Automated mail carries `Auto-Submitted: auto-generated`.
     auto_submitted: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,6 +1,6 @@
 """Files made from the answers: every answer as a table (the CSV attached to the daily report,
-UTF-8 with a BOM so Excel shows å, ä, ö; the admin's CSV and XLSX downloads) and a PNG
-chart of answers over time.
+UTF-8 with a BOM so Excel shows å, ä, ö; the admin's CSV and XLSX downloads), and answers
+over time (a table for the daily report, a PNG chart for the admin's dashboard).
 """
 
 from __future__ import annotations
@@ -86,10 +86,8 @@ def _not_a_formula(text: str) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def answers_chart(event: Event, until: dt.datetime) -> bytes:
-    """A PNG line chart: how many have said they come, and how many not, day by day."""
-    from PIL import Image, ImageDraw
-
+def answers_over_time(event: Event, until: dt.datetime) -> list[tuple[dt.date, int, int]]:
+    """(day, coming, not coming) for each day from the first answer to `until`, in the event's timezone."""
     tz = ZoneInfo(event.timezone)
     firsts = db.session.execute(
         select(ResponseChange.invitee_id, ResponseChange.changed_at, ResponseChange.new)
@@ -99,17 +97,26 @@ def answers_chart(event: Event, until: dt.datetime) -> bytes:
     ).all()
     start = min((row.changed_at for row in firsts), default=until).astimezone(tz).date()
     end = until.astimezone(tz).date()
-    days = [start + dt.timedelta(days=n) for n in range((end - start).days + 1)]
     latest: dict[int, bool] = {}
-    coming, not_coming = [], []
+    days = []
     index = 0
-    for day in days:
+    for day in (start + dt.timedelta(days=n) for n in range((end - start).days + 1)):
         while index < len(firsts) and firsts[index].changed_at.astimezone(tz).date() <= day:
             row = firsts[index]
             latest[row.invitee_id] = any(d["attending"] for d in row.new["days"].values())
             index += 1
-        coming.append(sum(1 for v in latest.values() if v))
-        not_coming.append(sum(1 for v in latest.values() if not v))
+        coming = sum(1 for v in latest.values() if v)
+        days.append((day, coming, len(latest) - coming))
+    return days
+
+
+def answers_chart(event: Event, until: dt.datetime) -> bytes:
+    """A PNG line chart for the admin's dashboard: how many have said they come, and how many not, day by day."""
+    from PIL import Image, ImageDraw
+
+    days = answers_over_time(event, until)
+    coming = [day[1] for day in days]
+    not_coming = [day[2] for day in days]
 
     width, height, margin = 600, 260, 30
     image = Image.new("RGB", (width, height), "white")

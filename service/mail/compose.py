@@ -14,7 +14,6 @@ daily report, the hotel's numbers) for `service.jobs` and every kind for the pre
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -43,7 +42,7 @@ from ..models import (
     Response,
     ResponseChange,
 )
-from ..reports import answers_chart, answers_csv
+from ..reports import answers_csv, answers_over_time
 from .delivery import round_done_at
 from .ics import event_calendar
 from .outbox import queue_email, queue_emails
@@ -205,6 +204,10 @@ def _what_was_freed(invitee: Invitee, change: ResponseChange) -> str:
     return event.name
 
 
+#: The daily report shows answers day by day for this many days back.
+REPORT_DAYS = 7
+
+
 # --- Invitation rounds ----------------------------------------------------------------------
 
 
@@ -302,22 +305,22 @@ def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: R
 def render_daily_report(
     event: Event, at: dt.datetime, previous: dt.datetime | None, missed: int, language: str | None = None
 ) -> tuple[RenderedEmail, list[dict[str, str]]]:
-    """The report as of `at`, with the changes since `previous`, and its CSV and chart."""
+    """The report as of `at`, with the changes since `previous`, the last week's answers day by day
+    (as text: mail programs block pictures), and every answer as CSV."""
     language = language or event.default_language
     report_date = format_date(at.astimezone(ZoneInfo(event.timezone)).date(), language)
-    chart_cid = f"chart-{at:%Y%m%d}@osa"
+    over_time = [(format_date(day, language), coming, not_coming)
+                 for day, coming, not_coming in answers_over_time(event, at)[-REPORT_DAYS:]]
     rendered = render_email(
         "daily_report", language, event=event, report_date=report_date, counts=headcount(event, language),
-        changes=changes_between(event, previous, at, language), missed=missed, chart_cid=chart_cid,
+        changes=changes_between(event, previous, at, language), missed=missed, over_time=over_time,
     )
     day = at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
     with force_locale(language):
-        names = gettext("answers"), gettext("answers-over-time")
+        name = gettext("answers")
     attachments = [
-        {"filename": f"{event.slug}-{names[0]}-{day}.csv", "content_type": "text/csv; charset=utf-8",
+        {"filename": f"{event.slug}-{name}-{day}.csv", "content_type": "text/csv; charset=utf-8",
          "data": answers_csv(event, language)},
-        {"filename": f"{names[1]}.png", "content_type": "image/png", "encoding": "base64",
-         "data": base64.b64encode(answers_chart(event, at)).decode("ascii"), "content_id": chart_cid},
     ]
     return rendered, attachments
 

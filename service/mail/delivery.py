@@ -11,8 +11,7 @@
 - `requeue_stale` (run by beat) queues again rows whose task was lost (a broker
   restart, a killed worker) and rows whose retry time has come.
 - `build_message` turns a row into the message the relay gets, with the standard
-  `email` package: the text part, then the HTML part, pictures the HTML shows as
-  `multipart/related`, attachments with RFC 2231 names.
+  `email` package: the text part, then the HTML part, attachments with RFC 2231 names.
 """
 
 from __future__ import annotations
@@ -93,12 +92,7 @@ def build_message(row: Any) -> EmailMessage:
         data = attachment["data"]
         data = base64.b64decode(data) if attachment.get("encoding") == "base64" else data.encode("utf-8")
         maintype, subtype, params = _content_type(attachment["content_type"])
-        if attachment.get("content_id"):
-            html = message.get_body(("html",))
-            html.add_related(data, maintype, subtype, cid=f"<{attachment['content_id']}>",
-                             disposition="inline", filename=attachment["filename"], params=params)
-        else:
-            message.add_attachment(data, maintype, subtype, filename=attachment["filename"], params=params)
+        message.add_attachment(data, maintype, subtype, filename=attachment["filename"], params=params)
     return message
 
 

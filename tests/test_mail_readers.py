@@ -1,0 +1,59 @@
+"""Every kind of email, in both languages, as its readers' programs take it: a phone shows the
+HTML part in chromium at 375 px without scrolling sideways, with links that can be followed; and
+SpamAssassin (Debian's, local tests only, no network) scores it at most 1.0."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from service.extensions import db
+from service.mail.previews import KINDS, preview_email
+
+from .conftest import add_invitee
+from .test_mail import as_sent
+
+SPAMASSASSIN = shutil.which("spamassassin") or "/usr/bin/spamassassin"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_every_kind_fits_a_phone_and_its_links_are_links(before_deadline, app, event, phone, language):
+    add_invitee(event, "Åsa Öberg-Ståhl", "asa.oberg@example.se", "official", language)
+    db.session.commit()
+    too_wide = {}
+    for kind in KINDS:
+        preview = preview_email(event, kind, language)
+        phone.set_content(preview.html)
+        width = phone.evaluate("document.documentElement.scrollWidth")
+        if width > 375:
+            too_wide[kind] = width
+        links = phone.eval_on_selector_all("a[href]", "links => links.map(a => a.getAttribute('href'))")
+        shown = phone.locator("body").inner_text()
+        for url in ("/r/", "/hotel/"):
+            if url in preview.text:
+                assert any(url in link for link in links), (kind, url)  # the text part's link is a link here too
+        if kind != "daily_report":  # the secretariat's own report
+            assert event.secretariat_email in shown, kind  # whom to ask, on every other
+    assert too_wide == {}
+
+
+def test_every_kind_passes_a_spam_filter(before_deadline, app, event):
+    if not shutil.which(SPAMASSASSIN):
+        pytest.skip("SpamAssassin is not installed (apt-get install spamassassin)")
+    add_invitee(event, "Åsa Öberg-Ståhl", "asa.oberg@example.se", "official", "sv")
+    add_invitee(event, "Bo Berg", "bo.berg@example.se", "kso", "en")
+    db.session.commit()
+    scores = {}
+    for language in ("sv", "en"):
+        for kind in KINDS:
+            checked = subprocess.run([SPAMASSASSIN, "--local", "--test-mode"], input=as_sent(
+                preview_email(event, kind, language), kind), capture_output=True, timeout=120, check=True)
+            status = re.search(rb"^X-Spam-Status: \w+, score=(-?[\d.]+)", checked.stdout, re.M)
+            scores[f"{kind}/{language}"] = float(status.group(1))
+    print("\nSpamAssassin scores:", scores)
+    assert {name: score for name, score in scores.items() if score > 1.0} == {}
