@@ -133,10 +133,10 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     counts.days = [(labels["days"][day.key], coming_days[day.id], not_coming_days[day.id]) for day in event.days]
     counts.meals = [
         (labels["meals"][meal.key], meals[meal.id],
-         {labels["diets"][key]: n for key, n in sorted(meal_diets[meal.id].items())})
+         {labels["diets"][key]: n for key, n in in_diet_order(event, meal_diets[meal.id]).items()})
         for meal in event.meals
     ]
-    counts.diets = sorted((labels["diets"][key], n) for key, n in diets.items())
+    counts.diets = [(labels["diets"][key], n) for key, n in in_diet_order(event, diets).items()]
     counts.transport = [
         (localized(option, "name", language), seats[option.id], seat_waits[option.id], option.capacity)
         for option in event.transport_options
@@ -149,12 +149,18 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     counts.organisations = [(name, org_coming[name], org_invited[name]) for name in sorted(org_invited)]
     counts.hotel = {
         "days": {day.key: coming_days[day.id] for day in event.days},
-        "meals": {meal.key: {"count": meals[meal.id], "diets": dict(sorted(meal_diets[meal.id].items()))}
+        "meals": {meal.key: {"count": meals[meal.id], "diets": in_diet_order(event, meal_diets[meal.id])}
                   for meal in event.meals},
         "allergies": sorted(f"{name}: {text}" for name, text in counts.allergies),
         "nights": {night.key: rooms[night.id] for night in event.hotel_nights},
     }
     return counts
+
+
+def in_diet_order(event: Event, counts: dict[str, int]) -> dict[str, int]:
+    """Counts by diet key in the one order every list shows: the event file's (a diet since removed last)."""
+    order = {diet.key: index for index, diet in enumerate(event.diet_options)}
+    return {key: counts[key] for key in sorted(counts, key=lambda key: (order.get(key, len(order)), key)) if counts[key]}
 
 
 def changes_between(event: Event, since: dt.datetime | None, until: dt.datetime, language: str = "sv") -> list[tuple[str, str, str]]:
@@ -236,7 +242,7 @@ def labelled_hotel_numbers(event: Event, numbers: dict, language: str) -> dict:
     return {
         "days": {name("days", key): count for key, count in numbers["days"].items()},
         "meals": {name("meals", key): {"count": meal["count"],
-                                       "diets": {name("diets", d): n for d, n in meal["diets"].items()}}
+                                       "diets": {name("diets", d): n for d, n in in_diet_order(event, meal["diets"]).items()}}
                   for key, meal in numbers["meals"].items()},
         "allergies": numbers["allergies"],
         "nights": {name("nights", key): count for key, count in numbers["nights"].items()},
@@ -258,7 +264,7 @@ def _hotel_changes(old: dict, new: dict) -> list[str]:
         before = old["meals"].get(label, {"count": 0, "diets": {}})
         if before != meal:
             line = f"{label}: {before['count']} → {meal['count']}"
-            diets = sorted(set(before["diets"]) | set(meal["diets"]))
+            diets = list(dict.fromkeys([*meal["diets"], *before["diets"]]))  # both in the event's order
             changed = [f"{name.lower()} {before['diets'].get(name, 0)} → {meal['diets'].get(name, 0)}"
                        for name in diets if before["diets"].get(name, 0) != meal["diets"].get(name, 0)]
             if changed:

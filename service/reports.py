@@ -72,10 +72,11 @@ def _answers_table(event: Event, language: str) -> tuple[list[str], list[list[st
 
 
 def answers_csv(event: Event, language: str = "sv") -> str:
-    """Every invitee's answer as CSV text starting with a BOM (for Excel)."""
+    """Every invitee's answer as CSV text that Swedish Excel opens as it is: a BOM (so å, ä, ö show)
+    and semicolons (Excel in Swedish reads a comma as the decimal sign)."""
     header, rows = answers_table(event, language)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv.writer(out, delimiter=";")
     writer.writerow(header)
     writer.writerows([[_not_a_formula(cell) for cell in row] for row in rows])
     return "\ufeff" + out.getvalue()

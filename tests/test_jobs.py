@@ -275,7 +275,7 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
     assert re.fullmatch(r"\w+dag \d+ \w+ 2021: \d+ kommer, \d+ kommer inte", over_time[-1]), over_time
     sheet = next(a for a in row.attachments if a["filename"].endswith(".csv"))
     assert sheet["data"].startswith("\ufeff")
-    rows = list(csv.reader(io.StringIO(sheet["data"].encode("utf-8").decode("utf-8-sig"))))
+    rows = list(csv.reader(io.StringIO(sheet["data"].encode("utf-8").decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:6] == ["Namn", "E-post", "Organisation", "Roll", "Språk", "Svar"]
     assert len(rows) == 1 + len(people)
     assert {r[0] for r in rows[1:]} == {p.name for p in people}
@@ -336,3 +336,23 @@ def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_chang
     late = run_due_jobs(only="hotel")
     assert late == [("hotel-changes", "done", 1), ("hotel-changes", "done", 0), ("hotel-changes", "done", 0)], late
     assert "- Lunch fredag 26 november 2021 12.00: 0 → 1" in hotel_mail("hotel_change")[-1]
+
+
+def test_diets_are_listed_in_the_event_files_order_everywhere(before_deadline, event):
+    from service.mail.compose import render_daily_report, render_hotel_final
+    from service.headcount import headcount
+
+    for name, diets in (("Ada Ek", {"lactose-free", "vegan"}), ("Bo Berg", {"gluten-free", "vegetarian"}),
+                        ("Cia Ceder", {"vegan"})):
+        invitee = add_invitee(event, name, f"{name.split()[0].lower()}@example.se")
+        with write_transaction():
+            save_answer(invitee, Answer(days={"day1": DayAnswer(attending=True), "day2": DayAnswer(attending=False)},
+                                        meals={"lunch-day1"}, diets=diets))
+    in_file_order = ["vegetarisk 1", "vegansk 2", "glutenfri 1", "laktosfri 1"]
+    rendered, _ = render_daily_report(event, dt.datetime(2021, 11, 2, 6, 0, tzinfo=dt.timezone.utc), None, 0)
+    lunch = next(line for line in rendered.text.splitlines() if line.startswith("Lunch torsdag"))
+    assert lunch.endswith("(varav " + ", ".join(in_file_order) + ")"), lunch
+    diets_section = rendered.text.split("KOST\n")[1].split("\n\n")[0].splitlines()
+    assert diets_section[:4] == ["Vegetarisk: 1", "Vegansk: 2", "Glutenfri: 1", "Laktosfri: 1"]
+    hotel = render_hotel_final(event, headcount(event).hotel).text
+    assert "Lunch torsdag 25 november 2021 12.00: 3 (varav " + ", ".join(in_file_order) + ")" in hotel

@@ -25,7 +25,7 @@ def _download(data: bytes | str, filename: str, mimetype: str) -> Response:
 
 @bp.get("/export/answers.csv")
 def answers_csv_export():
-    """Every answer as CSV (UTF-8 with BOM, so Excel shows å, ä and ö)."""
+    """Every answer as CSV, as Swedish Excel opens it (UTF-8 with BOM, semicolons): the daily report's attachment."""
     event = event_or_404()
     return _download(answers_csv(event, current_language()).encode("utf-8"), f"{event.slug}-{_('answers')}.csv",
                      "text/csv; charset=utf-8")
