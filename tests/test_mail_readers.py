@@ -4,11 +4,13 @@ SpamAssassin (Debian's, local tests only, no network) scores it at most 1.0."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import shutil
 import subprocess
 
 import pytest
+import time_machine
 
 from service.extensions import db
 from service.mail.previews import KINDS, preview_email
@@ -57,3 +59,19 @@ def test_every_kind_passes_a_spam_filter(before_deadline, app, event):
             scores[f"{kind}/{language}"] = float(status.group(1))
     print("\nSpamAssassin scores:", scores)
     assert {name: score for name, score in scores.items() if score > 1.0} == {}
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_after_the_deadline_no_email_offers_a_change_and_each_says_whom_to_ask(app, event, language):
+    add_invitee(event, "Åsa Öberg-Ståhl", "asa.oberg@example.se", "official", language)
+    db.session.commit()
+    closed = {"sv": "Svaren kan inte längre ändras med länken. Vill du ändra något, kontakta sekretariatet:",
+              "en": "Answers can no longer be changed with the link. To change anything, contact the secretariat:"}
+    with time_machine.travel(event.rsvp_deadline + dt.timedelta(days=3), tick=False):  # 18 November
+        for kind in ("confirmation", "decline", "moved_up", "day_before"):
+            preview = preview_email(event, kind, language)
+            for part in (preview.text, preview.html):
+                assert "/r/" not in part, kind
+                assert not re.search(r"Ändra ditt svar|Change your answer|until|fram till", part), kind
+                assert closed[language] in re.sub(r"\s+", " ", part), kind
+            assert event.secretariat_phone in preview.text, kind

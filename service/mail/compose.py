@@ -29,7 +29,7 @@ from ..answers import (
     localized,
 )
 from ..dates import format_date, format_date_range, format_datetime, format_time
-from ..db import write_transaction
+from ..db import utcnow, write_transaction
 from ..extensions import db
 from ..headcount import changes_between, headcount, labelled_hotel_numbers
 from ..links import hotel_url, opt_out_url, rsvp_url
@@ -67,7 +67,8 @@ def _event_texts(event: Event, language: str) -> dict:
 
 
 def email_context(event: Event, invitee: Invitee) -> dict:
-    """What every email to an invitee shows: the event, their name and link, the dates and the deadline."""
+    """What every email to an invitee shows: the event, their name and link, the dates and the deadline,
+    and whether the deadline has passed (then no email offers a change: the secretariat makes it)."""
     texts = _event_texts(event, invitee.language)
     return {
         "event": event,
@@ -75,6 +76,7 @@ def email_context(event: Event, invitee: Invitee) -> dict:
         "link": rsvp_url(invitee),
         "dates": texts["dates"],
         "deadline": texts["deadline"],
+        "closed": utcnow() >= event.rsvp_deadline,
     }
 
 
