@@ -45,6 +45,40 @@ def start_sink(port: int) -> subprocess.Popen:
     raise SystemExit("the SMTP sink did not start")
 
 
+def bundled_event_with_invitees(count: int):
+    """In an app context: the bundled event two weeks ahead, and `count` invitees of it."""
+    from sqlalchemy import select
+
+    from service import BUNDLED_EVENTS_DIR
+    from service.eventfile import read_event_file
+    from service.events import store_event
+    from service.extensions import db
+    from service.models import Invitee
+
+    event = store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml", starts_in_days=14)).event
+    db.session.add_all(
+        Invitee(event=event, name=f"Bench Invitee {n}", email=f"bench{n}@example.se",
+                email_key=f"bench{n}@example.se", organisation="Skellefteå kommun", language="sv")
+        for n in range(count)
+    )
+    db.session.commit()
+    return event, list(db.session.scalars(select(Invitee).order_by(Invitee.id)))
+
+
+def start_workers(count: int, environment: dict[str, str]) -> list[subprocess.Popen]:
+    """`count` Celery worker processes with OSA's settings in `environment`, given time to start."""
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "--pool", "solo",
+             "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+            cwd=ROOT, env={**os.environ, **environment},
+        )
+        for _ in range(count)
+    ]
+    time.sleep(5)  # let the workers start before the clock does
+    return workers
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--invitations", type=int, default=10_000)
@@ -74,33 +108,17 @@ def main() -> None:
         from flask_migrate import upgrade
         from sqlalchemy import select, text
 
-        from service import BUNDLED_EVENTS_DIR, create_app
-        from service.eventfile import read_event_file
-        from service.events import store_event
+        from service import create_app
         from service.extensions import db
         from service.mail.compose import queue_invitations
         from service.mail.delivery import build_message
-        from service.models import Invitee, Outbox
+        from service.models import Outbox
 
         app = create_app()
         with app.app_context():
             upgrade()
-            event = store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml", starts_in_days=14)).event
-            db.session.add_all(
-                Invitee(event=event, name=f"Bench Invitee {n}", email=f"bench{n}@example.se",
-                        email_key=f"bench{n}@example.se", organisation="Skellefteå kommun", language="sv")
-                for n in range(args.invitations)
-            )
-            db.session.commit()
-            invitees = list(db.session.scalars(select(Invitee).order_by(Invitee.id)))
-
-            for _ in range(args.workers):
-                workers.append(subprocess.Popen(
-                    [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "--pool", "solo",
-                     "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-                    cwd=ROOT, env={**os.environ, **environment},
-                ))
-            time.sleep(5)  # let the workers start before the clock does
+            event, invitees = bundled_event_with_invitees(args.invitations)
+            workers += start_workers(args.workers, environment)
 
             batch = int(app.config["SEND_BATCH_SIZE"])
             results = []

@@ -26,7 +26,7 @@ from aiosmtpd.controller import Controller
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.fanout import REDIS_URL  # noqa: E402
+from bench.fanout import REDIS_URL, bundled_event_with_invitees, start_workers  # noqa: E402
 from bench.rsvp_load import create_database, drop_database  # noqa: E402
 from tests.support.helpers import free_port  # noqa: E402
 
@@ -66,33 +66,16 @@ def main() -> None:
     workers: list[subprocess.Popen] = []
     try:
         from flask_migrate import upgrade
-        from sqlalchemy import select
 
-        from service import BUNDLED_EVENTS_DIR, create_app
-        from service.eventfile import read_event_file
-        from service.events import store_event
+        from service import create_app
         from service.extensions import db
         from service.mail.compose import queue_invitations
-        from service.models import Invitee
 
         app = create_app()
         with app.app_context():
             upgrade()
-            event = store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml", starts_in_days=14)).event
-            db.session.add_all(
-                Invitee(event=event, name=f"Bench Invitee {n}", email=f"bench{n}@example.se",
-                        email_key=f"bench{n}@example.se", language="sv")
-                for n in range(args.invitations)
-            )
-            db.session.commit()
-            invitees = list(db.session.scalars(select(Invitee).order_by(Invitee.id)))
-            for _ in range(args.workers):
-                workers.append(subprocess.Popen(
-                    [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "--pool", "solo",
-                     "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-                    cwd=ROOT, env={**os.environ, **environment},
-                ))
-            time.sleep(5)  # let the workers start before the clock does
+            event, invitees = bundled_event_with_invitees(args.invitations)
+            workers += start_workers(args.workers, environment)
             started = time.monotonic()
             queue_invitations(event, invitees)
             nominal = args.invitations * 60.0 / args.rate
