@@ -190,7 +190,7 @@ def _page_texts(event, language: str, role_key: str | None) -> dict:
         "programme": {
             day.id: Markup(render_template(
                 "rsvp/_programme.html",
-                items=[i for i in day.items if not i.role_keys or not role_key or role_key in i.role_keys],
+                items=[item for item in day.items if item.is_for(role_key)],
                 at=at, language=language,
             ))
             for day in event.days

@@ -216,6 +216,10 @@ class AgendaItem(db.Model):
     def role_keys(self) -> list[str]:
         return [key for key in self.for_roles.split(",") if key]
 
+    def is_for(self, role_key: str | None) -> bool:
+        """Whether someone of this role (None: not known) has this item in their programme."""
+        return not self.role_keys or role_key is None or role_key in self.role_keys
+
 
 class EventOption:
     """Something the event file defines under an id (its `key`, stable across reloads) that

@@ -158,6 +158,36 @@ def test_invitation_ics_times_equal_the_event_file(before_deadline, event, maile
     assert entries[0].decoded("DTSTART") == dt.datetime(2021, 11, 25, 9, 0, tzinfo=STOCKHOLM)
 
 
+def test_each_persons_calendar_holds_the_programme_of_their_role_and_days(before_deadline, event, client):
+    politician = add_invitee(event, "Karin KSO", "karin.kso@example.se", role="kso")
+    official = add_invitee(event, "Olle Tjänsteman", "olle.tjansteman@example.se", role="official")
+    for invitee in (politician, official):
+        queue_invitation(invitee)
+    db.session.commit()
+
+    def calendar(address: str, kind: str) -> icalendar.Calendar:
+        db.session.rollback()
+        row = db.session.scalar(select(Outbox).where(Outbox.recipient == address, Outbox.kind == kind))
+        return icalendar.Calendar.from_ical(row.attachments[0]["data"])
+
+    def programme(address: str, kind: str) -> str:
+        return "\n".join(str(entry["DESCRIPTION"]) for entry in calendar(address, kind).walk("VEVENT"))
+
+    for_politicians, for_officials = "Separata samtal mellan KSO-er", "Separata samtal mellan övriga"
+    karins = programme(politician.email, "invitation")
+    assert for_politicians in karins and for_officials not in karins
+    olles = programme(official.email, "invitation")
+    assert for_officials in olles and for_politicians not in olles
+
+    path = link_path(politician)  # Karin comes on day 2 only: her confirmation's calendar has that day alone
+    assert client.post(path, data={"csrf_token": csrf_token(client.get(path)), "day_day1": "no",
+                                   "day_day2": "yes"}).status_code == 303
+    confirmed = calendar(politician.email, "confirmation")
+    assert [str(entry["UID"]) for entry in confirmed.walk("VEVENT")] == ["innovationsmotet-2021-day2@example.se"]
+    karins = programme(politician.email, "confirmation")
+    assert for_politicians in karins and for_officials not in karins
+
+
 @pytest.mark.both_backends
 def test_a_relay_that_answers_421_at_first_gets_everything_once(before_deadline, event, mailer, celery_worker):
     invitees = add_invitees(event, 10)

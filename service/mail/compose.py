@@ -80,6 +80,10 @@ def email_context(event: Event, invitee: Invitee) -> dict:
     }
 
 
+def _role_key(invitee: Invitee) -> str | None:
+    return invitee.role.key if invitee.role_id else None
+
+
 def _ics(filename: str, text: str) -> dict[str, str]:
     return {"filename": filename, "content_type": "text/calendar; method=PUBLISH; charset=utf-8", "data": text}
 
@@ -111,7 +115,8 @@ def _invitation(invitee: Invitee, key: str) -> dict:
         "recipient": invitee.email,
         "language": invitee.language,
         "rendered": _render_invitation(invitee),
-        "attachments": [_ics(f"{event.slug}.ics", event_calendar(event, language=invitee.language))],
+        "attachments": [_ics(f"{event.slug}.ics", event_calendar(event, language=invitee.language,
+                                                                role_key=_role_key(invitee)))],
     }
 
 
@@ -143,7 +148,8 @@ def render_answer_email(
     if kind != "decline":
         attending = {row.day.key for row in response.days if row.attending}
         # SEQUENCE grows with every change, so calendars replace the entry they have.
-        calendar = event_calendar(event, attending, sequence=_changes_so_far(invitee), language=language)
+        calendar = event_calendar(event, attending, sequence=_changes_so_far(invitee), language=language,
+                                  role_key=_role_key(invitee))
         attachments.append(_ics(f"{event.slug}.ics", calendar))
     rendered = render_email(
         kind,
@@ -284,7 +290,7 @@ def render_reminder(event: Event, invitee: Invitee) -> RenderedEmail:
 def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: Response) -> RenderedEmail:
     """The day's programme for the invitee's role, and their own transport and meals."""
     language = invitee.language
-    role = invitee.role.key if invitee.role else None
+    role = _role_key(invitee)
     agenda = [
         {
             "when": format_time(item.starts_at, event.timezone, language, item.approximate)
@@ -293,7 +299,7 @@ def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: R
             "place": localized(item, "place", language),
         }
         for item in day.items
-        if not item.role_keys or role is None or role in item.role_keys
+        if item.is_for(role)
     ]
     return render_email(
         "day_before", language,

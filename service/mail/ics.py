@@ -36,14 +36,18 @@ def _vtimezone(name: str) -> icalendar.Timezone:
     return icalendar.Timezone.from_tzid(name)
 
 
-def _calendar_key(event, day_keys: set[str] | None = None, sequence: int = 0, language: str = "sv"):
+def _calendar_key(event, day_keys: set[str] | None = None, sequence: int = 0, language: str = "sv",
+                  role_key: str | None = None):
     # A reload that changes the event raises its `updated_at` (`store_event`).
-    return hashkey(event.id, event.updated_at, frozenset(day_keys) if day_keys is not None else None, sequence, language)
+    return hashkey(event.id, event.updated_at, frozenset(day_keys) if day_keys is not None else None, sequence,
+                   language, role_key)
 
 
 @cached(LRUCache(maxsize=64), key=_calendar_key, lock=threading.Lock())
-def event_calendar(event, day_keys: set[str] | None = None, sequence: int = 0, language: str = "sv") -> str:
-    """The event as an .ics text: every day, or only `day_keys` (the days someone attends).
+def event_calendar(event, day_keys: set[str] | None = None, sequence: int = 0, language: str = "sv",
+                   role_key: str | None = None) -> str:
+    """The event as an .ics text: every day, or only `day_keys` (the days someone attends), with the
+    programme of someone of `role_key` (a politician's file has no officials' session).
 
     Kept for the event as it stands: a round of invitations makes the file once, not once per
     invitee (making it is about half the work of writing an invitation).
@@ -72,6 +76,7 @@ def event_calendar(event, day_keys: set[str] | None = None, sequence: int = 0, l
         programme = [
             f"{format_time(item.starts_at, event.timezone, language, item.approximate)} {localized(item, 'title', language)}"
             for item in day.items
+            if item.is_for(role_key)
         ]
         entry.add("description", "\n".join(programme))
         entry.add("organizer", f"mailto:{event.reply_to}", parameters={"CN": event.organiser})
