@@ -19,6 +19,7 @@ from .answers import day_heading, localized
 from .dates import format_clock, format_date, format_time
 from .extensions import db
 from .models import (
+    Actor,
     Event,
     Invitee,
     Response,
@@ -164,18 +165,21 @@ def in_diet_order(event: Event, counts: dict[str, int]) -> dict[str, int]:
 
 
 def changes_between(event: Event, since: dt.datetime | None, until: dt.datetime, language: str = "sv") -> list[tuple[str, str, str]]:
-    """(name, "answered" | "changed", what) for every answer saved in (since, until], oldest first."""
+    """(name, how, what) for every answer saved in (since, until], oldest first. `how` says what it
+    was: "answered" or "changed" by the invitee, "by_secretariat", or "moved_up" (OSA gave them a
+    freed seat or room from the waiting list)."""
     query = (
-        select(Invitee.name, ResponseChange.old, ResponseChange.new)
+        select(Invitee.name, ResponseChange.old, ResponseChange.new, ResponseChange.actor)
         .join(Invitee, Invitee.id == ResponseChange.invitee_id)
         .where(Invitee.event_id == event.id, ResponseChange.changed_at <= until)
         .order_by(ResponseChange.id)
     )
     if since is not None:
         query = query.where(ResponseChange.changed_at > since)
+    how = {Actor.SYSTEM: "moved_up", Actor.ADMIN: "by_secretariat"}
     return [
-        (name, "answered" if old is None else "changed", describe_change(event, old, new, language))
-        for name, old, new in db.session.execute(query)
+        (name, how.get(actor) or ("answered" if old is None else "changed"), describe_change(event, old, new, language))
+        for name, old, new, actor in db.session.execute(query)
     ]
 
 

@@ -356,3 +356,26 @@ def test_diets_are_listed_in_the_event_files_order_everywhere(before_deadline, e
     assert diets_section[:4] == ["Vegetarisk: 1", "Vegansk: 2", "Glutenfri: 1", "Laktosfri: 1"]
     hotel = render_hotel_final(event, headcount(event).hotel).text
     assert "Lunch torsdag 25 november 2021 12.00: 3 (varav " + ", ".join(in_file_order) + ")" in hotel
+
+
+def test_the_report_says_what_each_change_was(before_deadline, event):
+    from service.mail.compose import render_daily_report
+    from service.models import Actor
+
+    day1 = {"day1": DayAnswer(attending=True), "day2": DayAnswer(attending=False)}
+    both = {"day1": DayAnswer(attending=True), "day2": DayAnswer(attending=True)}
+    ada, bo, cia = (add_invitee(event, name, f"{name.split()[0].lower()}@example.se")
+                    for name in ("Ada Ek", "Bo Berg", "Cia Ceder"))
+    with write_transaction():
+        save_answer(ada, Answer(days=day1))
+        save_answer(bo, Answer(days=day1))
+        save_answer(cia, Answer(days=day1))
+    with write_transaction():
+        save_answer(ada, Answer(days=both))
+        save_answer(bo, Answer(days=both), actor=Actor.ADMIN, actor_name="sekretariatet")
+        save_answer(cia, Answer(days=both), actor=Actor.SYSTEM)
+    text = render_daily_report(event, dt.datetime(2021, 11, 2, 6, 0, tzinfo=dt.timezone.utc), None, 0)[0].text
+    since = text.split("SEDAN FÖRRA RAPPORTEN\n")[1]
+    assert "- Ada Ek: svarade (" in since and "- Ada Ek: ändrade sitt svar (Dag 2: ja)" in since
+    assert "- Bo Berg: svaret ändrat av sekretariatet (Dag 2: ja)" in since
+    assert "- Cia Ceder: flyttad upp från väntelistan (Dag 2: ja)" in since

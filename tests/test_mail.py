@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from service.answers import Answer, DayAnswer, save_answer
 from service.db import utcnow, write_transaction
+from service.dates import format_date_range
 from service.eventfile import read_event_file
 from service.events import store_event
 from service.extensions import db
@@ -503,3 +504,15 @@ def test_the_secretariat_is_told_when_a_round_will_be_done_at_the_relays_limits(
             "I den takt e-postservern tillåter är utskicket klart onsdag 3 november 2021 ca kl. 10.02."
         log = page_text(admin_client.get("/admin/mail"))
         assert "Inbjudningar: 0 av 250 skickade. I den takt e-postservern tillåter är utskicket klart onsdag" in log
+
+
+def test_the_invitation_of_a_moved_event_tells_its_new_dates(app):
+    from service.events import store_event as store
+
+    moved = store(read_event_file(BUNDLED_EVENT, starts_in_days=400)).event
+    db.session.commit()
+    invitee = add_invitee(moved, "Bo Berg", "bo.berg@example.se")
+    text = preview_email(moved, "invitation", "sv", invitee).text
+    first, last = moved.days[0].date, moved.days[-1].date
+    assert "2021" not in text.split("Industridagen")[1].split("för att")[0]
+    assert f"möts i Skellefteå {format_date_range(first, last, 'sv')} för att" in " ".join(text.split())

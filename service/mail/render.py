@@ -18,6 +18,7 @@ from flask_babel import force_locale, gettext, ngettext
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..answers import localized
+from ..dates import format_date_range
 
 TEMPLATES = Path(__file__).parent / "templates"
 KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before", "daily_report",
@@ -51,8 +52,10 @@ def render_email(kind: str, language: str, **context) -> RenderedEmail:
         raise ValueError(f"unknown email kind {kind!r}")
     language = language if language in LANGUAGES else "sv"
     event = context["event"]
+    # `{dates}` in a description is the event's dates as they stand (a moved event says its new ones).
+    dates = format_date_range(event.days[0].date, event.days[-1].date, language) if event.days else ""
     context.update(event_name=localized(event, "name", language),
-                   event_description=localized(event, "description", language))
+                   event_description=localized(event, "description", language).replace("{dates}", dates))
     with force_locale(language):
         module = _environment.get_template(f"{kind}.txt").make_module(context)
         subject = " ".join(str(module.subject).split())
