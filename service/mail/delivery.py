@@ -5,8 +5,9 @@
   rate, `lease_for`) so no two workers send one, sends each, and marks it sent
   the moment the relay accepts it. Before each message of a round (invitations,
   reminders), an email someone is waiting for (a confirmation, a change notice)
-  goes first. A database connection lost on the way is replaced at once. Temporary failures (timeouts, lost
-  connections, 4xx) are tried again later with growing, jittered delays; a
+  goes first, and the relay's daily limit is kept (`_DailyWindow`). A database
+  connection lost on the way is replaced at once. Temporary failures (timeouts,
+  lost connections, 4xx) are tried again later with growing, jittered delays; a
   permanent one (5xx) fails the row at once with the relay's reason.
 - `requeue_stale` (run by beat) queues again rows whose task was lost (a broker
   restart, a killed worker) and rows whose retry time has come.
