@@ -123,7 +123,8 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
 
 def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
     def run(event: Event, at: dt.datetime, dry_run: bool) -> int:
-        """Remind those invited before this reminder's time who have not answered and not opted out."""
+        """Remind those invited before this reminder's time who have not answered, not opted out, and
+        whose address the relay has not refused."""
         invited = exists().where(
             Outbox.invitee_id == Invitee.id, Outbox.kind == "invitation", Outbox.created_at <= at
         )
@@ -131,7 +132,7 @@ def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
         invitees = db.session.scalars(
             select(Invitee).where(
                 Invitee.event_id == event.id, Invitee.removed_at.is_(None), Invitee.reminders_opted_out.is_(False),
-                invited, ~answered,
+                Invitee.undeliverable_at.is_(None), invited, ~answered,
             ).order_by(Invitee.id)
         ).all()
         if dry_run:

@@ -319,6 +319,10 @@ class Invitee(db.Model):
     reminders_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Set when the secretariat removes the invitee; their links stop working.
     removed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Set when the relay refused their address for good: no reminders or rounds go to them.
+    undeliverable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: The relay's reason, for the secretariat ("550 5.1.1 no such user").
+    undeliverable_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

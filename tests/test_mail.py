@@ -30,6 +30,7 @@ from service.models import BULK_KINDS, Invitee, Outbox, Response
 
 from .conftest import BEFORE_DEADLINE, BUNDLED_EVENT, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
 from .support.helpers import csrf_token, database_state, page_text, wait_for
+from .test_admin import listed_names
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 #: A one-click link as long as a real one on a municipality's host name.
@@ -218,6 +219,35 @@ def test_a_recipient_refused_with_550_fails_at_once_and_the_others_arrive(
     assert failed.attempts == 1
     assert failed.last_error == "550 5.1.1 <inbjuden2@example.se>: no such user"
     assert sorted(mailer.recipients()) == sorted(i.email for i in invitees if i is not invitees[2])
+
+
+
+def test_an_address_the_relay_refuses_marks_the_invitee_and_gets_no_more_rounds_or_reminders(
+    before_deadline, event, mailer, celery_worker, admin_client, runner
+):
+    invitees = add_invitees(event, 5)
+    dead, full = invitees[1], invitees[3]
+    mailer.rejected_recipients[dead.email] = "550 5.1.1 <inbjuden1@example.se>: Recipient address rejected"
+    mailer.rejected_recipients[full.email] = "452 4.2.2 Mailbox full"  # temporary: tried again, not marked
+    queue_invitations(event, invitees)
+    wait_for_outbox(lambda s: len(s) == 5 and list(s.values()).count("sent") == 3 and "failed" in s.values(),
+                    sweep=False)
+    db.session.rollback()
+    marked = {i.email: i.undeliverable_reason for i in db.session.scalars(
+        select(Invitee).where(Invitee.undeliverable_at.is_not(None)))}
+    assert marked == {dead.email: "550 5.1.1 <inbjuden1@example.se>: Recipient address rejected"}
+
+    page = page_text(admin_client.get(f"/admin/invitees/{dead.id}"))
+    assert "E-posten når inte fram" in page and "E-postserverns svar 550 5.1.1" in page
+    assert listed_names(admin_client, "?status=undeliverable") == {dead.name}
+
+    sent = runner.invoke(args=["invitations", "send", "--no-wait"])  # a new round leaves them out
+    assert "0 invitation(s) queued." in sent.output
+    before_deadline.move_to(dt.datetime(2021, 11, 13, 9, 0, 30, tzinfo=STOCKHOLM))
+    run_due_jobs(only="reminder")
+    db.session.rollback()
+    reminded = set(db.session.scalars(select(Outbox.recipient).where(Outbox.kind == "reminder")))
+    assert dead.email not in reminded and full.email in reminded
 
 
 @pytest.mark.slow

@@ -163,7 +163,7 @@ def test_a_batch_is_leased_for_what_it_needs_at_the_rate_and_a_killed_workers_ba
     with time_machine.travel(lease_ends + dt.timedelta(milliseconds=1), tick=True):
         assert requeue_stale() == 8  # the first sweep after the lease hands them on
         counts = deliver([row.id for row in held])  # as the sending task does, at that moment
-    assert counts == {"sent": 8, "retry": 0, "failed": 0, "skipped": 0, "deferred": 0}
+    assert counts == {"sent": 8, "retry": 0, "failed": 0, "refused": 0, "skipped": 0, "deferred": 0}
     copies = Counter(smtp.recipients())
     assert sorted(copies) == sorted(invitee.email for invitee in invitees)
     assert [address for address, count in copies.items() if count > 1] == smtp.held  # only the one in flight
@@ -201,7 +201,7 @@ def test_a_sending_task_that_meets_dropped_database_connections_goes_on_with_fre
     drop_connections()
     smtp.release()
     sender.join(60)
-    assert result == {"sent": 10, "retry": 0, "failed": 0, "skipped": 0, "deferred": 0}
+    assert result == {"sent": 10, "retry": 0, "failed": 0, "refused": 0, "skipped": 0, "deferred": 0}
     assert run_in_app(pg_app, deliver, rest[10:])["sent"] == 5
     assert sorted(smtp.recipients()) == addresses
     db.session.rollback()

@@ -52,6 +52,7 @@ STATUSES = {
     "declined": _l("Not coming"),
     "no_answer": _l("No answer"),
     "waiting": _l("On a waiting list"),
+    "undeliverable": _l("Email does not reach them"),
     "removed": _l("Removed"),
 }
 
@@ -80,7 +81,7 @@ class InviteeRow:
 
 
 def status_of(invitee: Invitee) -> tuple[str, bool]:
-    """("coming" | "declined" | "no_answer" | "removed", on a waiting list)."""
+    """("coming" | "declined" | "no_answer" | "undeliverable" | "removed", on a waiting list)."""
     response = invitee.response
     waiting = response is not None and (
         any(d.transport_waitlisted_at for d in response.days) or any(n.waitlisted_at for n in response.hotel_nights)
@@ -88,7 +89,7 @@ def status_of(invitee: Invitee) -> tuple[str, bool]:
     if invitee.removed_at is not None:
         return "removed", waiting
     if response is None:
-        return "no_answer", False
+        return ("undeliverable" if invitee.undeliverable_at is not None else "no_answer"), False
     return ("coming" if response.attending else "declined"), waiting
 
 

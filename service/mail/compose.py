@@ -237,9 +237,11 @@ class RoundProgress:
 
 
 def invitees_to_invite(event: Event, only_new: bool = False) -> list[Invitee]:
-    """Invitees without an invitation for their current link (or, `only_new`, without any)."""
+    """Invitees without an invitation for their current link (or, `only_new`, without any), leaving
+    out those whose address the relay has refused (a round would only be refused again)."""
     invited = select(Outbox.invitee_id).where(Outbox.kind == "invitation", Outbox.invitee_id.is_not(None))
-    query = select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None)).order_by(Invitee.id)
+    query = select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None),
+                                  Invitee.undeliverable_at.is_(None)).order_by(Invitee.id)
     if only_new:
         query = query.where(Invitee.id.not_in(invited))
     candidates = list(db.session.scalars(query))

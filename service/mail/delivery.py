@@ -40,7 +40,7 @@ from sqlalchemy.exc import DBAPIError
 
 from ..db import utcnow, write_transaction
 from ..extensions import db
-from ..models import Outbox, OutboxState
+from ..models import Invitee, Outbox, OutboxState
 from .outbox import dispatch
 from .throttle import SendThrottle, seconds_per_message
 
@@ -247,6 +247,12 @@ def _record(recorder: _Recorder, row_id: int, values: dict[str, Any]) -> None:
     recorder.run(update(Outbox).where(Outbox.id == row_id, Outbox.state == OutboxState.SENDING).values(values))
 
 
+def _mark_undeliverable(recorder: _Recorder, invitee_id: int, reason: str) -> None:
+    """The relay refused the invitee's address for good: rounds and reminders leave them out from now."""
+    recorder.run(update(Invitee).where(Invitee.id == invitee_id).values(undeliverable_at=utcnow(),
+                                                                        undeliverable_reason=reason))
+
+
 def _failed(reason: str) -> dict[str, Any]:
     return {"state": OutboxState.FAILED, "lease_until": None, "last_error": reason}
 
@@ -356,8 +362,9 @@ def _reason(code: int, text: bytes | str) -> str:
 
 
 def deliver(ids: list[int]) -> dict[str, int]:
-    """Send the rows over one SMTP connection; return how many were sent, retried, failed, skipped
-    (held by another worker) and deferred (past the daily limit).
+    """Send the rows over one SMTP connection; return how many were sent, retried, failed, refused
+    (the address is dead: its invitee is marked undeliverable), skipped (held by another worker)
+    and deferred (past the daily limit).
 
     Each row is marked the moment the relay has answered for it, before the next is
     sent. Before each message of a round (invitations, reminders), an email someone is
@@ -370,7 +377,7 @@ def deliver(ids: list[int]) -> dict[str, int]:
     lease = lease_for(len(ids))
     rows = deque(_claim(ids, lease))
     renew_at = time.monotonic() + lease / 2
-    counts = {"sent": 0, "retry": 0, "failed": 0, "skipped": len(ids) - len(rows), "deferred": 0}
+    counts = {"sent": 0, "retry": 0, "failed": 0, "refused": 0, "skipped": len(ids) - len(rows), "deferred": 0}
     next_check = 0.0
     connection = _Connection(current_app.extensions["mail"])
     recorder = _Recorder()
@@ -397,6 +404,8 @@ def deliver(ids: list[int]) -> dict[str, int]:
                 break
             outcome, values, stop = _send(row, connection, throttle)
             _record(recorder, row.id, values)
+            if outcome == "refused" and row.invitee_id is not None:
+                _mark_undeliverable(recorder, row.invitee_id, values["last_error"])
             counts[outcome] += 1
             if outcome == "sent":
                 window.one_sent()
@@ -410,13 +419,14 @@ def deliver(ids: list[int]) -> dict[str, int]:
 
 
 def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple[str, dict[str, Any], bool]:
-    """Send one claimed row. Returns the outcome ("sent", "retry" or "failed"), the row's new
-    values, and whether the connection is gone (the rest of the batch waits for the sweeper)."""
+    """Send one claimed row. Returns the outcome ("sent", "retry", "failed", or "refused": the
+    relay will never take this address), the row's new values, and whether the connection is gone
+    (the rest of the batch waits for the sweeper)."""
     try:
         data = build_message(row).as_bytes()  # before waiting our turn, so the turn is kept to the millisecond
     except (HeaderDefect, UnicodeError):
         # An address with letters outside ASCII before the @ (åsa@…) needs SMTPUTF8, which OSA does not send.
-        return "failed", _failed(f"the address {row.recipient!r} cannot be written in an email header"), False
+        return "refused", _failed(f"the address {row.recipient!r} cannot be written in an email header"), False
     except ValueError:
         return "failed", _failed("a header contains a line break"), False
     try:
@@ -430,12 +440,12 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
     except smtplib.SMTPRecipientsRefused as error:
         code, text = next(iter(error.recipients.values()))
         if code >= 500:
-            return "failed", _failed(_reason(code, text)), False
+            return "refused", _failed(_reason(code, text)), False
         return "retry", _retry_later(row, _reason(code, text)), False
     except smtplib.SMTPResponseException as error:
         text = _reason(error.smtp_code, error.smtp_error)
         if error.smtp_code >= 500:
-            return "failed", _failed(text), False
+            return "refused", _failed(text), False
         if _is_overload(error.smtp_code, text):
             throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
         # After 421 or 432 the relay closes the connection.
