@@ -7,8 +7,7 @@ After the RSVP deadline the answer is shown read-only. A link that cannot be
 used gets a page that says why and how to reach the secretariat.
 
 The forms carry a token bound to the link, not to a session (`forms.LinkCSRF`),
-so the pages set no cookie, and a page already rendered is served again while
-nothing it shows has changed (`pages`).
+so the pages set no cookie.
 """
 
 from __future__ import annotations
