@@ -222,7 +222,7 @@ def answer_form_context(invitee: Invitee, event, answer_: dict | None) -> dict:
     nights = answer_["hotel_nights"].items() if answer_ else []
     mine = {option_ids.get(day["transport"]) for day in days if day["transport"] and not day["waitlisted"]}
     my_nights = {night_ids.get(key) for key, night in nights if not night["waitlisted"]}
-    role_key = invitee.role.key if invitee.role_id else None
+    role_key = invitee.role_key
     return {
         "texts": _page_texts(event, language, role_key),
         "seats_left": {

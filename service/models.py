@@ -330,6 +330,11 @@ class Invitee(db.Model):
     role: Mapped[Role | None] = relationship()
     response: Mapped[Response | None] = relationship(back_populates="invitee")
 
+    @property
+    def role_key(self) -> str | None:
+        """Their role's id in the event file (None without a role): what their programme depends on."""
+        return self.role.key if self.role_id else None
+
 
 response_meal = Table(
     "response_meal",

@@ -80,10 +80,6 @@ def email_context(event: Event, invitee: Invitee) -> dict:
     }
 
 
-def _role_key(invitee: Invitee) -> str | None:
-    return invitee.role.key if invitee.role_id else None
-
-
 def _ics(filename: str, text: str) -> dict[str, str]:
     return {"filename": filename, "content_type": "text/calendar; method=PUBLISH; charset=utf-8", "data": text}
 
@@ -116,7 +112,7 @@ def _invitation(invitee: Invitee, key: str) -> dict:
         "language": invitee.language,
         "rendered": _render_invitation(invitee),
         "attachments": [_ics(f"{event.slug}.ics", event_calendar(event, language=invitee.language,
-                                                                role_key=_role_key(invitee)))],
+                                                                role_key=invitee.role_key))],
     }
 
 
@@ -149,7 +145,7 @@ def render_answer_email(
         attending = {row.day.key for row in response.days if row.attending}
         # SEQUENCE grows with every change, so calendars replace the entry they have.
         calendar = event_calendar(event, attending, sequence=_changes_so_far(invitee), language=language,
-                                  role_key=_role_key(invitee))
+                                  role_key=invitee.role_key)
         attachments.append(_ics(f"{event.slug}.ics", calendar))
     rendered = render_email(
         kind,
@@ -292,7 +288,7 @@ def render_reminder(event: Event, invitee: Invitee) -> RenderedEmail:
 def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: Response) -> RenderedEmail:
     """The day's programme for the invitee's role, and their own transport and meals."""
     language = invitee.language
-    role = _role_key(invitee)
+    role = invitee.role_key
     agenda = [
         {
             "when": format_time(item.starts_at, event.timezone, language, item.approximate)
