@@ -294,6 +294,11 @@ def daily_quota(bulk: bool) -> int:
     return limit - math.ceil(limit * float(config["SEND_DAILY_RESERVE"])) if bulk else limit
 
 
+def _sent_in_window(now: dt.datetime):
+    """How many messages reached the relay in the 24 hours before `now`, as a query (every worker's)."""
+    return select(func.count()).select_from(Outbox).where(Outbox.sent_at > now - DAY)
+
+
 def round_done_at(pending: int) -> dt.datetime | None:
     """About when `pending` messages of a round will have reached the relay at the current rate and
     daily limit; None with nothing pending or no rate to keep (then it is a matter of seconds)."""
@@ -305,15 +310,14 @@ def round_done_at(pending: int) -> dt.datetime | None:
     if int(config["SEND_DAILY_LIMIT"]) <= 0:
         return now + dt.timedelta(seconds=pending * interval)
     quota = max(1, daily_quota(True))
-    window = Outbox.sent_at > now - DAY
-    sent = db.session.scalar(select(func.count()).select_from(Outbox).where(window))
+    sent = db.session.scalar(_sent_in_window(now))
     room = max(0, quota - sent)
     if pending <= room:
         return now + dt.timedelta(seconds=pending * interval)
     # The rest goes a quota a day, each day's opening 24 hours after the window's first send.
     later = pending - room
     days = math.ceil(later / quota)
-    opens = (db.session.scalar(select(func.min(Outbox.sent_at)).where(window)) or now) + days * DAY
+    opens = (db.session.scalar(select(func.min(Outbox.sent_at)).where(Outbox.sent_at > now - DAY)) or now) + days * DAY
     return opens + dt.timedelta(seconds=(later - (days - 1) * quota) * interval)
 
 
@@ -328,7 +332,7 @@ class _DailyWindow:
 
     def count(self) -> None:
         if self.limited:
-            self.sent = self.recorder.run(select(func.count()).select_from(Outbox).where(Outbox.sent_at > utcnow() - DAY))[0]
+            self.sent = self.recorder.run(_sent_in_window(utcnow()))[0]
 
     def one_sent(self) -> None:
         if self.sent is not None:
