@@ -59,6 +59,31 @@ SEND_LEASE_SECONDS = 90
 #: How often the sweeper looks for messages to send again, in seconds.
 SWEEP_SECONDS = 15.0
 
+#: The bounce mailbox, read over IMAP for delivery reports and auto-replies; empty: not read.
+BOUNCE_IMAP_HOST = ""
+BOUNCE_IMAP_PORT = 993
+#: "ssl" (port 993), "starttls" (port 143) or "none" (a server on the same machine only).
+BOUNCE_IMAP_TLS = "ssl"
+BOUNCE_IMAP_USER = ""
+BOUNCE_IMAP_PASSWORD = ""
+#: A command that prints an OAuth 2 access token: OSA then signs in with XOAUTH2 instead of the password
+#: (Microsoft 365 and Google Workspace accept no passwords over IMAP).
+BOUNCE_IMAP_TOKEN_COMMAND = ""
+#: Certificates to trust for the IMAP server (a file of PEM certificates); empty: the system's.
+BOUNCE_IMAP_CA_FILE = ""
+#: Where reports arrive, and where OSA moves each one it has read (it never deletes one).
+BOUNCE_IMAP_FOLDER = "INBOX"
+BOUNCE_IMAP_DONE_FOLDER = "OSA-read"
+#: How often beat reads the bounce mailbox, in seconds.
+BOUNCE_POLL_SECONDS = 300.0
+#: The envelope sender of every email, with a signed tag per email after a "+" (VERP), where the relay
+#: lets OSA set it (e.g. "osa-bounces@example.se"); empty: the From address, and reports are matched by
+#: the Message-ID they return.
+BOUNCE_ADDRESS = ""
+#: Temporary failures (mailbox full, server away) that make an address undeliverable within so many days.
+BOUNCE_SOFT_LIMIT = 3
+BOUNCE_SOFT_DAYS = 7
+
 #: Reminders to invitees who have not answered: days before the RSVP deadline, and the local hour.
 REMINDER_DAYS = [7, 2]
 REMINDER_HOUR = 9

@@ -5,6 +5,8 @@
     osa invitees import FILE   import invitees from CSV or XLSX (all or nothing)
     osa invitations send       invite everyone not yet invited, with a progress bar
     osa outbox list | retry    see what was sent, and send failed emails again
+    osa bounces poll           read the bounce mailbox now (delivery reports, auto-replies)
+    osa bounces classify FILE  what OSA makes of saved messages (.eml), and whom each is about
     osa jobs run [JOB]         run due reminders and day-before emails now (--dry-run to preview)
     osa schedule               when each job is due, in the event's local time
     osa admin create-user NAME an account for the secretariat's admin (--generate-password prints one)
@@ -38,6 +40,8 @@ from .mail.compose import (
     queue_moved_up_emails,
     render_invitation_preview,
 )
+from .mail.bounce_mailbox import BounceMailboxError, poll_bounce_mailbox
+from .mail.bounces import explain_report
 from .mail.delivery import retry_failed
 from .models import AdminUser, JobRun, JobState, Outbox, OutboxState
 from .web import terminal_language
@@ -77,6 +81,7 @@ event_cli = DatabaseGroup("event", help="Define the event from its TOML file.")
 invitees_cli = DatabaseGroup("invitees", help="Import and list invitees.")
 invitations_cli = DatabaseGroup("invitations", help="Send the invitations.")
 outbox_cli = DatabaseGroup("outbox", help="See and retry the emails OSA sends.")
+bounces_cli = DatabaseGroup("bounces", help="Read delivery reports and auto-replies from the bounce mailbox.")
 jobs_cli = DatabaseGroup("jobs", help="Run scheduled jobs now, or preview them.")
 admin_cli = DatabaseGroup("admin", help="Accounts for the secretariat's admin.")
 
@@ -197,6 +202,34 @@ def retry_outbox_command(ids: tuple[int, ...]) -> None:
     click.echo(gettext("%(count)d email(s) queued again.", count=count))
 
 
+@bounces_cli.command("poll")
+def poll_bounces_command() -> None:
+    """Read the bounce mailbox once, as beat does every BOUNCE_POLL_SECONDS."""
+    if not current_app.config["BOUNCE_IMAP_HOST"]:
+        raise click.ClickException(gettext("no bounce mailbox is set up: set OSA_BOUNCE_IMAP_HOST (see README.md)"))
+    try:
+        counts = poll_bounce_mailbox()
+    except BounceMailboxError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(gettext(
+        "Read %(read)d message(s): %(hard)d hard bounce(s), %(soft)d soft, %(auto)d auto-reply(ies), %(other)d "
+        "other, %(known)d read before. Newly undeliverable: %(undeliverable)d.",
+        read=sum(counts[k] for k in ("hard", "soft", "auto_reply", "other", "known")), hard=counts["hard"],
+        soft=counts["soft"], auto=counts["auto_reply"], other=counts["other"], known=counts["known"],
+        undeliverable=counts["undeliverable"]))
+
+
+@bounces_cli.command("classify")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def classify_bounces_command(files: tuple[Path, ...]) -> None:
+    """Say what each saved message is and whom it is about, changing nothing."""
+    for file in files:
+        raw = file.read_bytes()
+        finding, invitees = explain_report(raw)
+        names = ", ".join(f"{invitee.name} <{invitee.email}>" for invitee in invitees) or "–"
+        click.echo(f"{file.name}\t{finding.kind}\t{','.join(finding.recipients) or '–'}\t{names}\t{finding.reason}")
+
+
 @jobs_cli.command("run")
 @click.argument("job", required=False)
 @click.option("--dry-run", is_flag=True, help="Say how many emails each due job would send; send nothing.")
@@ -298,7 +331,7 @@ def register(app: Flask) -> None:
     """Add OSA's commands to the app's CLI."""
     from .demo import demo_command
 
-    for command in (event_cli, invitees_cli, invitations_cli, outbox_cli, jobs_cli, admin_cli, schedule_command,
+    for command in (event_cli, invitees_cli, invitations_cli, outbox_cli, bounces_cli, jobs_cli, admin_cli, schedule_command,
                     demo_command):
         app.cli.add_command(command)
 

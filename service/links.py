@@ -7,12 +7,14 @@ rotated. Raising an invitee's `link_version` revokes every link issued before.
 Links work until the event has ended (the end of its last day, local time).
 
 The forms on an invitee's pages carry `form_token`, a signature of the link's
-purpose, invitee and version, in place of a session's CSRF token.
+purpose, invitee and version, in place of a session's CSRF token. `bounce_tag`
+signs an outbox row's id for the return address of its email (VERP).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import hmac
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -118,6 +120,25 @@ def is_form_token(purpose: str, invitee_id: int, link_version: int, value: str |
     if not value or not value.isascii():
         return False
     return _form_signer().verify_signature(f"{purpose}.{invitee_id}.{link_version}".encode(), value.encode())
+
+
+def _bounce_signature(key: str, outbox_id: int) -> str:
+    # Hex and short: mail servers may fold the case of an address's local part, which has 64 characters.
+    return hmac.new(key.encode(), f"osa.bounce.{outbox_id}".encode(), hashlib.sha256).hexdigest()[:16]
+
+
+def bounce_tag(outbox_id: int) -> str:
+    """The tag a return address carries for one email ("1234-<signature>")."""
+    return f"{outbox_id}-{_bounce_signature(current_app.config['SECRET_KEYS'][0], outbox_id)}"
+
+
+def outbox_id_from_bounce_tag(tag: str) -> int | None:
+    """The outbox row a tag names, if any of the keys signed it; None otherwise."""
+    number, _, signature = tag.lower().partition("-")
+    if not number.isdigit() or len(number) > 18:
+        return None
+    return int(number) if any(hmac.compare_digest(_bounce_signature(key, int(number)), signature)
+                              for key in current_app.config["SECRET_KEYS"]) else None
 
 
 def hotel_url(event: Event) -> str:

@@ -502,6 +502,36 @@ class Outbox(db.Model):
         return parseaddr(self.sender)[1]
 
 
+class ReportKind(StrEnum):
+    """What a message in the bounce mailbox says about an email OSA sent."""
+
+    HARD = "hard"  # the address is dead (5.x.x): the invitee is undeliverable
+    SOFT = "soft"  # delayed or refused for now (4.x.x): counted, undeliverable after several
+    AUTO_REPLY = "auto_reply"  # an out-of-office: a note for the secretariat, not a bounce
+    OTHER = "other"  # neither: kept in the mailbox's folder for a person to read
+
+
+class DeliveryReport(db.Model):
+    """One message read from the bounce mailbox, written once (a second poll finds it known)."""
+
+    __tablename__ = "delivery_report"
+    __table_args__ = (Index("ix_delivery_report_invitee", "invitee_id", "kind", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: The report's own Message-ID (or a digest of it when it has none): one row per message.
+    report_key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    #: The invitee it is about, when OSA could tell; None for a report about no email of OSA's.
+    invitee_id: Mapped[int | None] = mapped_column(ForeignKey("invitee.id", ondelete="CASCADE"))
+    #: The email it answers, when its Message-ID or return address was found.
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
+    #: How the match was made: "message-id", "return-path" or "address" (for checking false matches).
+    matched_by: Mapped[str] = mapped_column(String(16), default="")
+    #: The mail server's reason ("550 5.1.1 user unknown"), or an auto-reply's first lines.
+    text: Mapped[str] = mapped_column(Text, default="")
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AdminUser(UserMixin, db.Model):
     """A member of the secretariat who signs in to the admin."""
 

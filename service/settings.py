@@ -84,6 +84,17 @@ def check_rate_limits(settings: Mapping[str, Any]) -> None:
             ) from None
 
 
+def check_bounce_settings(settings: Mapping[str, Any]) -> None:
+    """A bounce mailbox or return address that cannot work stops the start, naming the setting."""
+    if settings["BOUNCE_IMAP_TLS"] not in ("ssl", "starttls", "none"):
+        raise SettingsError(f"{PREFIX}BOUNCE_IMAP_TLS: expected ssl, starttls or none, got {settings['BOUNCE_IMAP_TLS']!r}")
+    address = settings["BOUNCE_ADDRESS"]
+    local, _, domain = str(address).rpartition("@")
+    if address and (not local or not domain or "+" in local or any(c.isspace() or c in "<>\"," for c in address)):
+        raise SettingsError(f"{PREFIX}BOUNCE_ADDRESS: expected a bare address without a '+' tag, such as "
+                            f"osa-bounces@example.se (OSA adds the tag), got {address!r}")
+
+
 def check_for_production(settings: Mapping[str, Any]) -> None:
     """Refuse the development key anywhere but the embedded default: it is public, in this repository."""
     uses_server = not str(settings["DATABASE_URL"]).startswith("sqlite")

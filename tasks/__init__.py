@@ -28,5 +28,8 @@ def celery_init_app(app: Flask) -> Celery:
         "sweep-outbox": {"task": "osa.mail.requeue_stale", "schedule": float(app.config["SWEEP_SECONDS"])},
         "scheduled-jobs": {"task": "osa.jobs.run_due", "schedule": 60.0},
     }
+    if app.config["BOUNCE_IMAP_HOST"]:
+        celery_app.conf.beat_schedule["poll-bounces"] = {
+            "task": "osa.mail.poll_bounces", "schedule": float(app.config["BOUNCE_POLL_SECONDS"])}
     app.extensions["celery"] = celery_app
     return celery_app

@@ -1,9 +1,10 @@
-"""Sending email: the task that sends outbox rows, and the sweeper beat runs."""
+"""Sending email: the task that sends outbox rows, the sweeper beat runs, and the bounce mailbox's poll."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
+from service.mail.bounce_mailbox import poll_bounce_mailbox
 from service.mail.delivery import deliver, requeue_stale
 
 
@@ -17,3 +18,9 @@ def send_outbox(ids: list[int]) -> dict[str, int]:
 def sweep_outbox() -> int:
     """Queue again rows whose task was lost or whose retry is due."""
     return requeue_stale()
+
+
+@shared_task(name="osa.mail.poll_bounces", ignore_result=True)
+def poll_bounces() -> dict[str, int]:
+    """Read the bounce mailbox: delivery reports mark invitees undeliverable, auto-replies become notes."""
+    return dict(poll_bounce_mailbox())

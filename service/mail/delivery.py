@@ -41,6 +41,7 @@ from sqlalchemy.exc import DBAPIError
 from ..db import utcnow, write_transaction
 from ..extensions import db
 from ..models import Invitee, Outbox, OutboxState
+from .bounces import return_path
 from .outbox import dispatch
 from .throttle import SendThrottle, seconds_per_message
 
@@ -438,7 +439,7 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
             connection.host = connection.configure_host()
         throttle.wait_turn()
         try:
-            connection.host.sendmail(row.sender_address, [row.recipient], data)
+            connection.host.sendmail(return_path(row), [row.recipient], data)
         finally:
             throttle.sent()
     except smtplib.SMTPRecipientsRefused as error:
