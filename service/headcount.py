@@ -35,6 +35,8 @@ class Headcount:
     attending: int = 0
     declined: int = 0
     no_answer: int = 0
+    #: Invitees whose address mail does not reach (refused, or bounced): the list filters them.
+    undeliverable: int = 0
     #: (label, coming, not coming)
     days: list[tuple[str, int, int]] = field(default_factory=list)
     #: (label, count, {diet: count})
@@ -98,6 +100,7 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
         organisation = invitee.organisation or "–"
         role_invited[role] += 1
         org_invited[organisation] += 1
+        counts.undeliverable += invitee.undeliverable_at is not None
         response = invitee.response
         if response is None:
             counts.no_answer += 1
@@ -162,6 +165,15 @@ def in_diet_order(event: Event, counts: dict[str, int]) -> dict[str, int]:
     """Counts by diet key in the one order every list shows: the event file's (a diet since removed last)."""
     order = {diet.key: index for index, diet in enumerate(event.diet_options)}
     return {key: counts[key] for key in sorted(counts, key=lambda key: (order.get(key, len(order)), key)) if counts[key]}
+
+
+def newly_undeliverable(event: Event, since: dt.datetime | None, until: dt.datetime) -> list[Invitee]:
+    """Invitees on the list whose address became undeliverable in (since, until], by name."""
+    query = select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None),
+                                  Invitee.undeliverable_at.is_not(None), Invitee.undeliverable_at <= until)
+    if since is not None:
+        query = query.where(Invitee.undeliverable_at > since)
+    return list(db.session.scalars(query.order_by(Invitee.name, Invitee.id)))
 
 
 def changes_between(event: Event, since: dt.datetime | None, until: dt.datetime, language: str = "sv") -> list[tuple[str, str, str]]:

@@ -377,6 +377,31 @@ def add_invitee(
     return _store(event, rows, ImportResult())
 
 
+def checked_address(invitee: Invitee, email: str | None) -> str:
+    """The address as the import would store it, or `InviteeFileError` naming the problem ("email"):
+    not an address, or another invitee's."""
+    rows, _, errors = check_rows(invitee.event, [(0, _ONE_INVITEE), (1, [invitee.name, email or "", "", "", ""])])
+    if errors:
+        raise InviteeFileError(errors)
+    address = rows[0].email
+    taken = db.session.scalar(select(Invitee.name).where(
+        Invitee.event_id == invitee.event_id, Invitee.email_key == address.lower(), Invitee.id != invitee.id))
+    if taken is not None:
+        raise InviteeFileError([_problem(1, "email", N_("'%(email)s' is already the address of %(name)s"),
+                                         email=address, name=taken)])
+    return address
+
+
+def correct_address(invitee: Invitee, email: str | None) -> None:
+    """Give the invitee a corrected address (checked by `checked_address`) and forget what the old
+    one's bounces said: rounds and reminders reach them again."""
+    address = checked_address(invitee, email)
+    invitee.email, invitee.email_key = address, address.lower()
+    invitee.undeliverable_at, invitee.undeliverable_reason = None, ""
+    invitee.updated_at = utcnow()
+    db.session.flush()
+
+
 def _store(event: Event, rows: list[_Row], result: ImportResult) -> ImportResult:
     existing = {
         invitee.email_key: invitee

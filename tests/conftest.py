@@ -11,6 +11,7 @@
 - `redis_url`: a Redis database number of the run's own, flushed around each test.
 - `smtp`: an aiosmtpd server in the test process that records every message.
 - `celery_worker`: a real Celery worker thread on Redis running the app's tasks.
+- `bounce_mailbox`: a real IMAP server (dovecot) with the bounce mailbox, which the app reads.
 
 Settings for the servers: TEST_POSTGRES_URL, TEST_REDIS_URL (by default the run takes a free
 database number on the machine's Redis, so two runs at once do not collide).
@@ -23,8 +24,10 @@ import contextvars
 import datetime as dt
 import functools
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -267,6 +270,37 @@ def smtp():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def bounce_mailbox(app):
+    """A real IMAP server (dovecot, over TLS) holding the bounce mailbox, and the app set to read it."""
+    from .support.imap import start_dovecot
+
+    # Not under pytest's tmp_path: its folders are private to the user, and dovecot's own users must enter.
+    folder = Path(tempfile.mkdtemp(prefix="osa-dovecot-"))
+    folder.chmod(0o755)
+    try:
+        server = start_dovecot(folder)
+    except RuntimeError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        pytest.skip(str(error))
+    app.config.update(server.settings())
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def real_reports():
+    """The 117 real-world delivery reports of flufl.bounce's source distribution, and what its own
+    tests expect of each (downloaded once into .cache/)."""
+    from .support.imap import flufl_reports
+
+    try:
+        return flufl_reports()
+    except RuntimeError as error:
+        pytest.skip(str(error))
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import select
-from wtforms import StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import Length
 
 from ..answers import (
@@ -34,8 +34,9 @@ from ..forms import (
     put_problems_on_form,
 )
 from ..headcount import describe_change, invitees_with_answers
-from ..invitee_import import InviteeFileError, add_invitee, import_invitees
+from ..invitee_import import InviteeFileError, add_invitee, checked_address, correct_address, import_invitees
 from ..links import issue_new_link, rsvp_url
+from ..mail.bounces import auto_replies, soft_bounces
 from ..mail.compose import (
     queue_answer_emails,
     queue_invitation,
@@ -198,6 +199,8 @@ def invitee(invitee_id: int):
                  for c in changes],
         emails=[(format_datetime(e.sent_at or e.created_at, event.timezone, language), e) for e in emails],
         link=rsvp_url(invitee) if invitee.removed_at is None else None, language=language,
+        auto_replies=[(format_datetime(r.received_at, event.timezone, language), r.text) for r in auto_replies(invitee)],
+        soft_bounces=soft_bounces(invitee),
     )
 
 
@@ -292,6 +295,43 @@ def new_link(invitee_id: int):
 
     return _act_on(invitee_id, renew, lambda i: _(
         "The old link no longer works. %(name)s gets the invitation with a new link.", name=i.name))
+
+
+class AddressForm(FlaskForm):
+    email = StringField(_l("Email"), validators=[Length(max=320)])
+    #: Set by the confirmation step: the address was shown back and the secretariat said yes.
+    confirmed = HiddenField()
+
+
+@bp.route("/invitees/<int:invitee_id>/address", methods=["GET", "POST"])
+def correct_address_of(invitee_id: int):
+    """Correct an address that mail does not reach: once confirmed, the invitee is deliverable again,
+    the old link stops working, and the invitation goes to the new address with a new link."""
+    invitee = _invitee_or_404(invitee_id)
+    if invitee.removed_at is not None:
+        abort(409)
+    form = AddressForm(data={"email": invitee.email} if request.method == "GET" else None)
+    confirming = False
+    if form.validate_on_submit():
+        try:
+            if form.confirmed.data == "yes":
+                with write_transaction():
+                    correct_address(invitee, form.email.data)
+                    issue_new_link(invitee)
+                    queue_invitation(invitee)
+                flash(_("The address is now %(email)s. The old link no longer works; %(name)s gets the invitation "
+                        "with a new link.", email=invitee.email, name=invitee.name))
+                return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+            form.email.data = checked_address(invitee, form.email.data)
+            form.confirmed.data = "yes"
+            confirming = True
+        except InviteeFileError as error:
+            db.session.rollback()
+            form.confirmed.data = ""
+            form.email.errors = [problem.message_in(current_language()) for problem in error.errors]
+    status = 400 if request.method == "POST" and not confirming else 200
+    return render_template("admin/invitee_address.html", event=invitee.event, invitee=invitee, form=form,
+                           confirming=confirming), status
 
 
 @bp.post("/invitees/<int:invitee_id>/resend")

@@ -16,6 +16,7 @@ import subprocess
 from collections import Counter
 
 from flask import current_app
+from flask_babel import gettext
 from imapclient import IMAPClient
 from sqlalchemy.exc import IntegrityError
 
@@ -39,12 +40,16 @@ def _connect() -> IMAPClient:
     context = ssl.create_default_context(cafile=config["BOUNCE_IMAP_CA_FILE"] or None)
     client = IMAPClient(config["BOUNCE_IMAP_HOST"], port=int(config["BOUNCE_IMAP_PORT"]), ssl=tls == "ssl",
                         ssl_context=context, timeout=float(config["SMTP_TIMEOUT"]))
-    if tls == "starttls":
-        client.starttls(context)
-    if config["BOUNCE_IMAP_TOKEN_COMMAND"]:
-        client.oauth2_login(config["BOUNCE_IMAP_USER"], _access_token(config["BOUNCE_IMAP_TOKEN_COMMAND"]))
-    else:
-        client.login(config["BOUNCE_IMAP_USER"], config["BOUNCE_IMAP_PASSWORD"])
+    try:
+        if tls == "starttls":
+            client.starttls(context)
+        if config["BOUNCE_IMAP_TOKEN_COMMAND"]:
+            client.oauth2_login(config["BOUNCE_IMAP_USER"], _access_token(config["BOUNCE_IMAP_TOKEN_COMMAND"]))
+        else:
+            client.login(config["BOUNCE_IMAP_USER"], config["BOUNCE_IMAP_PASSWORD"])
+    except BaseException:
+        client.shutdown()
+        raise
     return client
 
 
@@ -53,31 +58,37 @@ def _access_token(command: str) -> str:
     try:
         done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60, check=True)
     except (OSError, subprocess.SubprocessError) as error:
-        raise BounceMailboxError(f"OSA_BOUNCE_IMAP_TOKEN_COMMAND failed: {type(error).__name__}") from None
+        raise BounceMailboxError(gettext("OSA_BOUNCE_IMAP_TOKEN_COMMAND gave no token: %(error)s",
+                                         error=type(error).__name__)) from None
     return done.stdout.strip()
 
 
 def poll_bounce_mailbox() -> Counter:
     """Read every message in BOUNCE_IMAP_FOLDER; return how many were hard, soft, auto_reply, other,
-    known (read before) and how many invitees became undeliverable."""
+    known (read before) and how many invitees became undeliverable. `BounceMailboxError` when the
+    mailbox cannot be signed in to or read (what was read before that stays read)."""
     config = current_app.config
+    host = config["BOUNCE_IMAP_HOST"]
     counts: Counter = Counter()
     try:
         client = _connect()
     except (OSError, IMAPClient.Error) as error:
-        raise BounceMailboxError(f"cannot sign in to the bounce mailbox at {config['BOUNCE_IMAP_HOST']}: "
-                                 f"{type(error).__name__}") from None
-    with client:
-        done_folder = config["BOUNCE_IMAP_DONE_FOLDER"]
-        if not client.folder_exists(done_folder):
-            client.create_folder(done_folder)
-        client.select_folder(config["BOUNCE_IMAP_FOLDER"])
-        uids = client.search("ALL")
-        for start in range(0, len(uids), FETCH_BATCH):
-            batch = uids[start:start + FETCH_BATCH]
-            for uid, data in client.fetch(batch, ["BODY.PEEK[]"]).items():
-                counts.update(_record(data[b"BODY[]"]))
-                _move(client, uid, done_folder)
+        raise BounceMailboxError(gettext("cannot sign in to the bounce mailbox at %(host)s: %(error)s",
+                                         host=host, error=type(error).__name__)) from None
+    try:
+        with client:
+            done_folder = config["BOUNCE_IMAP_DONE_FOLDER"]
+            if not client.folder_exists(done_folder):
+                client.create_folder(done_folder)
+            client.select_folder(config["BOUNCE_IMAP_FOLDER"])
+            uids = client.search("ALL")
+            for start in range(0, len(uids), FETCH_BATCH):
+                for uid, data in client.fetch(uids[start:start + FETCH_BATCH], ["BODY.PEEK[]"]).items():
+                    counts.update(_record(data[b"BODY[]"]))
+                    _move(client, uid, done_folder)
+    except (OSError, IMAPClient.Error) as error:
+        raise BounceMailboxError(gettext("the bounce mailbox at %(host)s could not be read: %(error)s",
+                                         host=host, error=type(error).__name__)) from None
     log.info("bounce mailbox read: %s", dict(counts))
     return counts
 

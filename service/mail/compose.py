@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, inspect, select
 
@@ -31,7 +32,7 @@ from ..answers import (
 from ..dates import format_date, format_date_range, format_datetime, format_time
 from ..db import utcnow, write_transaction
 from ..extensions import db
-from ..headcount import changes_between, headcount, labelled_hotel_numbers
+from ..headcount import changes_between, headcount, labelled_hotel_numbers, newly_undeliverable
 from ..links import hotel_url, opt_out_url, rsvp_url
 from ..models import (
     Event,
@@ -308,6 +309,11 @@ def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: R
     )
 
 
+def _admin_url(endpoint: str, **values) -> str:
+    # Built from the URL map, so it works in workers too.
+    return current_app.config["BASE_URL"].rstrip("/") + current_app.url_map.bind("").build(endpoint, values)
+
+
 def render_daily_report(
     event: Event, at: dt.datetime, previous: dt.datetime | None, missed: int, language: str | None = None
 ) -> tuple[RenderedEmail, list[dict[str, str]]]:
@@ -320,6 +326,8 @@ def render_daily_report(
     rendered = render_email(
         "daily_report", language, event=event, report_date=report_date, counts=headcount(event, language),
         changes=changes_between(event, previous, at, language), missed=missed, over_time=over_time,
+        undeliverable=[(i.name, i.organisation, i.email, i.undeliverable_reason, _admin_url("admin.invitee", invitee_id=i.id))
+                       for i in newly_undeliverable(event, previous, at)],
     )
     day = at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
     with force_locale(language):

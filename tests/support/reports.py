@@ -1,0 +1,92 @@
+"""Messages as they arrive in a bounce mailbox, built with the `email` library after real ones: a
+Postfix DSN, a Microsoft 365 (Exchange Online) NDR, a Gmail delay notice, an Exchange out-of-office
+reply, and a person's reply that is none of these. Each is about a message OSA really sent."""
+
+from __future__ import annotations
+
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+
+_NOTICE = {
+    "postfix": ("Mail Delivery System <MAILER-DAEMON@mx1.example.org>", "Undelivered Mail Returned to Sender",
+                "This is the mail system at host mx1.example.org.\n\nI'm sorry to have to inform you that your "
+                "message could not\nbe delivered to one or more recipients.\n"),
+    "exchange": ("Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@example.org>",
+                 "Undeliverable: {subject}",
+                 "Your message to {recipient} couldn't be delivered.\n{recipient} wasn't found at example.org.\n"),
+    "gmail": ("Mail Delivery Subsystem <mailer-daemon@googlemail.com>", "Delivery Status Notification (Delay)",
+              "There was a temporary problem delivering your message to {recipient}. Gmail will retry for 46 "
+              "more hours. You'll be notified if the delivery fails permanently.\n"),
+}
+_REPORTING_MTA = {"postfix": "dns; mx1.example.org", "exchange": "dns;AM0PR02MB5123.eurprd02.prod.outlook.com",
+                  "gmail": "dns; googlemail.com"}
+
+
+def delivery_report(style: str, original: EmailMessage | None, recipient: str, action: str, status: str,
+                    diagnostic: str, to: str = "osa@example.se") -> bytes:
+    """A multipart/report (RFC 3464) in the style of `style`'s mail server; `original` is returned as
+    headers (Postfix, Gmail) or whole (Exchange), or not at all (None)."""
+    sender, subject, text = _NOTICE[style]
+    subject = subject.format(subject=original["Subject"] if original is not None else "")
+    report = EmailMessage()
+    report["From"] = sender
+    report["To"] = to
+    report["Subject"] = subject
+    report["Date"] = formatdate(localtime=True)
+    report["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2].rstrip(">"))
+    report["Auto-Submitted"] = "auto-replied"
+    if style == "exchange":
+        report["X-MS-Exchange-Message-Is-Ndr"] = ""
+    report.set_content(text.format(recipient=recipient))
+    report.make_mixed()
+    report.replace_header("Content-Type", 'multipart/report; report-type="delivery-status"')
+    per_message = EmailMessage()
+    per_message["Reporting-MTA"] = _REPORTING_MTA[style]
+    per_recipient = EmailMessage()
+    per_recipient["Final-Recipient"] = f"rfc822; {recipient}"
+    per_recipient["Original-Recipient"] = f"rfc822;{recipient}"
+    per_recipient["Action"] = action
+    per_recipient["Status"] = status
+    per_recipient["Diagnostic-Code"] = diagnostic
+    status_part = EmailMessage()
+    status_part["Content-Type"] = "message/delivery-status"
+    status_part.attach(per_message)
+    status_part.attach(per_recipient)
+    report.attach(status_part)
+    if original is not None:
+        returned = EmailMessage()
+        if style == "exchange":
+            returned.set_content(original)  # message/rfc822: the whole message
+        else:
+            headers = original.as_bytes().replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+            returned.set_content(headers.decode("ascii", "replace") + "\n", subtype="rfc822-headers")
+        report.attach(returned)
+    return report.as_bytes()
+
+
+def out_of_office(original: EmailMessage, person: str, text: str) -> bytes:
+    """An Exchange out-of-office reply to `original`, from `person`."""
+    reply = EmailMessage()
+    reply["From"] = person
+    reply["To"] = original["From"]
+    reply["Subject"] = f"Automatiskt svar: {original['Subject']}"
+    reply["Date"] = formatdate(localtime=True)
+    reply["Message-ID"] = make_msgid(domain="example.se")
+    reply["In-Reply-To"] = original["Message-ID"]
+    reply["References"] = original["Message-ID"]
+    reply["Auto-Submitted"] = "auto-replied"
+    reply["X-MS-Exchange-Inbox-Rules-Loop"] = person
+    reply.set_content(text + "\n\n> " + "\n> ".join(original.get_body(("plain",)).get_content().splitlines()[:3]))
+    return reply.as_bytes()
+
+
+def personal_reply(original: EmailMessage, person: str) -> bytes:
+    """A person who answered the email instead of using the link: not a report of any kind."""
+    reply = EmailMessage()
+    reply["From"] = person
+    reply["To"] = original["From"]
+    reply["Subject"] = f"SV: {original['Subject']}"
+    reply["Message-ID"] = make_msgid(domain="example.se")
+    reply["In-Reply-To"] = original["Message-ID"]
+    reply.set_content("Hej! Jag kommer gärna, men kan inte öppna länken. Hälsningar")
+    return reply.as_bytes()

@@ -1,0 +1,280 @@
+"""Mail that never arrives: refusals, delivery reports read from the bounce mailbox over IMAP
+(a real dovecot), auto-replies, and the secretariat correcting an address. The reports are
+real-world ones (flufl.bounce's test data) and ones built after a Postfix DSN, a Microsoft 365 NDR,
+a Gmail delay notice and an Exchange out-of-office, each about an email OSA really sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from sqlalchemy import select
+
+from service.db import write_transaction
+from service.extensions import db
+from service.mail.bounce_mailbox import poll_bounce_mailbox
+from service.mail.bounces import explain_report, record_report
+from service.mail.compose import queue_invitations
+from service.models import DeliveryReport, Invitee, Outbox, ReportKind
+
+from .conftest import add_invitee, link_path, wait_for_outbox
+from .support.helpers import csrf_token, database_state, page_text
+from .support.reports import delivery_report, out_of_office, personal_reply
+from .test_admin import listed_names
+from .test_mail import add_invitees
+
+TABLES = ["invitee", "delivery_report", "outbox"]
+POSTFIX_550 = "smtp; 550 5.1.1 <{0}>: Recipient address rejected: User unknown in virtual mailbox table"
+EXCHANGE_550 = "smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup"
+GMAIL_452 = "smtp; 452-4.2.2 The recipient's inbox is out of storage space. Please direct the recipient to 4.2.2 " \
+            "https://support.google.com/mail/?p=OverQuotaTemp"
+
+
+def sent_to(mailer, address: str):
+    """The message as the SMTP server received it for `address`."""
+    return next(m.message for m in mailer.messages if m.rcpt_tos == [address])
+
+
+def record(raw: bytes):
+    with write_transaction():
+        return record_report(raw)
+
+
+# --- The whole loop, over IMAP ----------------------------------------------------------------
+
+
+def test_refusals_reports_and_an_auto_reply_reach_the_invitee_list_after_one_poll(
+    before_deadline, event, mailer, celery_worker, bounce_mailbox, admin_client, runner
+):
+    invitees = add_invitees(event, 20)
+    refused = invitees[0:2]
+    bounced_postfix, bounced_exchange, full, away, replied = invitees[5], invitees[9], invitees[12], invitees[15], invitees[17]
+    for invitee in refused:
+        mailer.rejected_recipients[invitee.email] = f"550 5.1.1 <{invitee.email}>: Recipient address rejected"
+    queue_invitations(event, invitees)
+    wait_for_outbox(lambda s: len(s) == 20 and all(state in ("sent", "failed") for state in s.values()), sweep=False)
+    assert len(mailer.messages) == 18
+
+    bounce_mailbox.deliver(
+        delivery_report("postfix", sent_to(mailer, bounced_postfix.email), bounced_postfix.email, "failed", "5.1.1",
+                        POSTFIX_550.format(bounced_postfix.email)),
+        delivery_report("exchange", sent_to(mailer, bounced_exchange.email), bounced_exchange.email, "failed",
+                        "5.1.10", EXCHANGE_550),
+        delivery_report("gmail", sent_to(mailer, full.email), full.email, "delayed", "4.2.2", GMAIL_452),
+        out_of_office(sent_to(mailer, away.email), f"{away.name} <{away.email}>",
+                      "Jag är föräldraledig till 3 januari. Vid brådskande ärenden, ring växeln."),
+        personal_reply(sent_to(mailer, replied.email), f"{replied.name} <{replied.email}>"),
+    )
+    result = runner.invoke(args=["bounces", "poll"])
+    assert result.exit_code == 0, result.output
+    assert "Read 5 message(s): 2 hard bounce(s), 1 soft, 1 auto-reply(ies), 1 other, 0 read before. " \
+           "Newly undeliverable: 2." in result.output
+
+    db.session.rollback()
+    undeliverable = {i.email: i.undeliverable_reason for i in db.session.scalars(
+        select(Invitee).where(Invitee.undeliverable_at.is_not(None)))}
+    assert undeliverable == {
+        refused[0].email: f"550 5.1.1 <{refused[0].email}>: Recipient address rejected",
+        refused[1].email: f"550 5.1.1 <{refused[1].email}>: Recipient address rejected",
+        bounced_postfix.email: POSTFIX_550.format(bounced_postfix.email).removeprefix("smtp; "),
+        bounced_exchange.email: EXCHANGE_550.removeprefix("smtp;"),
+    }
+    assert listed_names(admin_client, "?status=undeliverable") == {i.name for i in (*refused, bounced_postfix, bounced_exchange)}
+    assert 'data-number="undeliverable">4<' in admin_client.get("/admin/").get_data(as_text=True)
+
+    page = page_text(admin_client.get(f"/admin/invitees/{full.id}"))
+    assert "Tillfälliga fel 1 de senaste 7 dagarna" in page and "E-posten når inte fram" not in page
+    page = page_text(admin_client.get(f"/admin/invitees/{away.id}"))
+    assert "Autosvar Jag är föräldraledig till 3 januari. Vid brådskande ärenden, ring växeln." in page
+    assert "E-posten når inte fram" not in page
+    page = page_text(admin_client.get(f"/admin/invitees/{bounced_exchange.id}"))
+    assert "E-postserverns svar 550 5.1.10 RESOLVER.ADR.RecipientNotFound" in page
+
+    # Nothing is deleted: every message is in the folder of read ones, for a person to check.
+    folders = bounce_mailbox.messages()
+    assert len(folders["INBOX"]) == 0 and len(folders["OSA-read"]) == 5
+
+    before = database_state(db.session, TABLES)
+    assert poll_bounce_mailbox()["known"] == 0  # the inbox is empty now
+    # A poll whose moves were lost finds them all again: known, and nothing changes.
+    bounce_mailbox.deliver(*folders["OSA-read"])
+    assert dict(poll_bounce_mailbox()) == {"known": 5}
+    assert database_state(db.session, TABLES) == before
+    assert len(bounce_mailbox.messages()["OSA-read"]) == 10
+
+
+def test_a_mailbox_that_cannot_be_signed_in_to_is_named_and_nothing_changes(
+    event, bounce_mailbox, app, runner
+):
+    app.config["BOUNCE_IMAP_PASSWORD"] = "not the password"
+    result = runner.invoke(args=["bounces", "poll"])
+    assert result.exit_code == 1
+    assert "cannot sign in to the bounce mailbox at 127.0.0.1: LoginError" in result.output
+    assert "not the password" not in result.output
+
+
+# --- Matching ---------------------------------------------------------------------------------
+
+
+def test_a_report_that_returns_nothing_of_the_message_is_matched_by_its_signed_return_address(
+    before_deadline, app, event, mailer, celery_worker
+):
+    app.config["BOUNCE_ADDRESS"] = "osa-bounces@example.se"
+    anna, bo = add_invitee(event), add_invitee(event, "Bo Berg", "bo.berg@example.se")
+    queue_invitations(event, [anna, bo])
+    wait_for_outbox(lambda s: len(s) == 2 and all(state == "sent" for state in s.values()), sweep=False)
+    envelope = {m.rcpt_tos[0]: m.mail_from for m in mailer.messages}
+    assert all(re.fullmatch(r"osa-bounces\+\d+-[0-9a-f]{16}@example\.se", sender) for sender in envelope.values())
+    assert len(set(envelope.values())) == 2  # one tag per email
+
+    forged = re.sub(r"-[0-9a-f]{16}@", "-0123456789abcdef@", envelope[bo.email])
+    recorded = record(delivery_report("postfix", None, "someone@example.org", "failed", "5.1.1",
+                                      "smtp; 550 5.1.1 unknown", to=forged))
+    assert recorded.invitees == []  # a tag OSA did not sign names no one
+    recorded = record(delivery_report("postfix", None, "forwarded-on@example.org", "failed", "5.1.1",
+                                      "smtp; 550 5.1.1 unknown", to=envelope[anna.email].upper()))
+    assert [i.email for i in recorded.undeliverable] == [anna.email]
+    assert db.session.scalar(select(DeliveryReport.matched_by).where(DeliveryReport.invitee_id == anna.id)) == "return-path"
+
+
+def test_three_soft_bounces_within_seven_days_make_an_address_undeliverable_and_older_ones_do_not(
+    before_deadline, event, mailer, celery_worker
+):
+    slow, full = add_invitee(event), add_invitee(event, "Bo Berg", "bo.berg@example.se")
+    queue_invitations(event, [slow, full])
+    wait_for_outbox(lambda s: len(s) == 2 and all(state == "sent" for state in s.values()), sweep=False)
+    reports = {i.id: [delivery_report("gmail", sent_to(mailer, i.email), i.email, "delayed", "4.2.2", GMAIL_452)
+                      for _ in range(3)] for i in (slow, full)}
+    start = dt.datetime(2021, 11, 1, 10, 0, tzinfo=dt.timezone.utc)
+    for day, raw in zip((0, 3, 8), reports[slow.id]):  # the first is 8 days old when the third comes
+        before_deadline.move_to(start + dt.timedelta(days=day))
+        assert record(raw).undeliverable == []
+    for day, raw in zip((0, 3, 6), reports[full.id]):
+        before_deadline.move_to(start + dt.timedelta(days=day))
+        undeliverable = record(raw).undeliverable
+    assert [i.email for i in undeliverable] == [full.email]
+    db.session.rollback()
+    assert db.session.get(Invitee, full.id).undeliverable_reason.startswith("452-4.2.2 The recipient's inbox is out")
+
+
+def test_a_late_report_about_an_address_since_corrected_leaves_the_new_address_alone(
+    before_deadline, event, mailer, celery_worker
+):
+    anna = add_invitee(event, email="anna.gammal@example.se")
+    queue_invitations(event, [anna])
+    wait_for_outbox(lambda s: len(s) == 1 and all(state == "sent" for state in s.values()), sweep=False)
+    old = sent_to(mailer, anna.email)
+    with write_transaction():
+        db.session.get(Invitee, anna.id).email = "anna.ny@example.se"
+        db.session.get(Invitee, anna.id).email_key = "anna.ny@example.se"
+    recorded = record(delivery_report("postfix", old, "anna.gammal@example.se", "failed", "5.1.1", "smtp; 550 no"))
+    assert recorded.undeliverable == [] and db.session.get(Invitee, anna.id).undeliverable_at is None
+    assert db.session.scalar(select(DeliveryReport.outbox_id)) is not None  # kept, for the record
+
+
+# --- Real-world reports -----------------------------------------------------------------------
+
+#: Where OSA reads a file differently from flufl.bounce's detectors, and why.
+BETTER_THAN_THE_DETECTORS = {
+    # An RFC 3464 report: Gmail blocked the message as spam (5.7.1); flufl's DSN detector skips it.
+    "simple_42.txt": ("hard", {"david...@gmail.com"}),
+    # "Precedence: auto_reply", "Subject: Auto reply": an auto-responder, not a bounce.
+    "qmail_08.txt": ("auto_reply", {"contact@example.com"}),
+}
+
+
+def expected_class(real_reports, filename: str) -> tuple[str, set[str]]:
+    if filename in BETTER_THAN_THE_DETECTORS:
+        return BETTER_THAN_THE_DETECTORS[filename]
+    addresses, temporary = real_reports.expected.get(filename, (set(), False))
+    if not addresses:
+        return "other", set()
+    return ("soft" if temporary else "hard"), addresses
+
+
+def test_every_real_world_report_is_classified_as_expected_and_matched_to_its_invitee(event, real_reports):
+    files = sorted(real_reports.data.glob("*.txt"))
+    assert len(files) == 117
+    addresses = sorted({a for f in files for a in expected_class(real_reports, f.name)[1]})
+    for number, address in enumerate(addresses):  # each address was sent an invitation by OSA
+        invitee = Invitee(event=event, name=f"Mottagare {number}", email=address, email_key=address.lower(),
+                          language="sv")
+        db.session.add(invitee)
+        db.session.flush()
+        db.session.add(Outbox(event_id=event.id, invitee_id=invitee.id, kind="invitation", recipient=address,
+                              language="sv", idempotency_key=f"invitation:{invitee.id}:1", message_id=f"<{number}@example.se>",
+                              sender="OSA <osa@example.se>", subject="Inbjudan", body_text="Hej"))
+    db.session.commit()
+
+    wrong = []
+    table = []
+    for file in files:
+        finding, invitees = explain_report(file.read_bytes())
+        kind, expected = expected_class(real_reports, file.name)
+        matched = {i.email.lower() for i in invitees}
+        table.append((file.name, finding.kind.value, ", ".join(sorted(matched)) or "–"))
+        if finding.kind != kind or matched != expected:
+            wrong.append((file.name, kind, sorted(expected), finding.kind.value, sorted(matched), finding.reason))
+    assert wrong == []
+    counts = {kind: sum(1 for _, k, _ in table if k == kind) for kind in ("hard", "soft", "auto_reply", "other")}
+    assert counts == {"hard": 101, "soft": 11, "auto_reply": 1, "other": 4}
+
+
+def test_the_named_kinds_of_real_reports_are_read_with_the_servers_reason(app, real_reports):
+    def finding(name):
+        return explain_report((real_reports.data / name).read_bytes())[0]
+
+    # Microsoft 365 (Exchange Online, outlook.com protection): 4.4.4 after retries is a failure.
+    assert finding("simple_44.txt").kind == ReportKind.HARD
+    # A Postfix DSN, with the remote server's words.
+    postfix = finding("dsn_10.txt")
+    assert (postfix.kind, postfix.recipients) == (ReportKind.HARD, ["anne.person@dom.ain"])
+    assert "550 {mx001-rz3} <anne.person@dom.ain>... User unknown" in postfix.reason
+    # Gmail's DSNs: a failure, and a delay (soft).
+    assert finding("simple_17.txt").kind == ReportKind.HARD
+    assert finding("simple_28.txt").kind == ReportKind.SOFT
+    # Neither a report nor an auto-reply: a person's message that mentions "mail".
+    assert finding("groupwise_03.txt").kind == ReportKind.OTHER
+
+
+# --- Correcting the address -------------------------------------------------------------------
+
+
+def test_correcting_an_address_asks_first_then_sends_one_invitation_with_a_new_link(
+    before_deadline, event, mailer, celery_worker, admin_client, client
+):
+    anna = add_invitee(event, email="anna.andersen@example.se")
+    bo = add_invitee(event, "Bo Berg", "bo.berg@example.se")
+    mailer.rejected_recipients[anna.email] = "550 5.1.1 <anna.andersen@example.se>: Recipient address rejected"
+    queue_invitations(event, [anna, bo])
+    wait_for_outbox(lambda s: len(s) == 2 and all(state in ("sent", "failed") for state in s.values()), sweep=False)
+    old_link = link_path(db.session.get(Invitee, anna.id))
+    page = admin_client.get(f"/admin/invitees/{anna.id}/address")
+    assert "E-postserverns svar: 550 5.1.1" in page_text(page)
+
+    before = database_state(db.session, TABLES)
+    for bad, message in (("anna@", "'anna@' är inte en giltig e-postadress"),
+                         ("BO.BERG@example.se", "'BO.BERG@example.se' är redan adressen till Bo Berg")):
+        response = admin_client.post(f"/admin/invitees/{anna.id}/address",
+                                     data={"csrf_token": csrf_token(page), "email": bad})
+        assert response.status_code == 400 and message in page_text(response)
+    asked = admin_client.post(f"/admin/invitees/{anna.id}/address",
+                              data={"csrf_token": csrf_token(page), "email": " anna.andersson@example.se "})
+    assert asked.status_code == 200
+    assert "Skicka inbjudan till anna.andersson@example.se med en ny länk? Länken som skickades till " \
+           "anna.andersen@example.se slutar fungera." in page_text(asked)
+    assert database_state(db.session, TABLES) == before  # nothing changes until it is confirmed
+
+    done = admin_client.post(f"/admin/invitees/{anna.id}/address", data={
+        "csrf_token": csrf_token(asked), "email": "anna.andersson@example.se", "confirmed": "yes"})
+    assert done.status_code == 302
+    wait_for_outbox(lambda s: len(s) == 3 and all(state in ("sent", "failed") for state in s.values()), sweep=False)
+    new = [m.message for m in mailer.messages if m.rcpt_tos == ["anna.andersson@example.se"]]
+    assert len(new) == 1
+    db.session.rollback()
+    assert db.session.get(Invitee, anna.id).undeliverable_at is None
+    new_link = re.search(r"http://osa\.example\.se(/r/[^/\s]+)\s", new[0].get_body(("plain",)).get_content()).group(1)
+    assert new_link != old_link and client.get(new_link).status_code == 200
+    assert "Länken har ersatts" in page_text(client.get(old_link))
+    assert "Adressen är nu anna.andersson@example.se." in page_text(admin_client.get(done.location))
