@@ -1,5 +1,7 @@
 """Settings: defaults, overridden by OSA_* environment variables, with clear errors."""
 
+import re
+
 import pytest
 
 from service.settings import SettingsError, load_settings
@@ -76,6 +78,31 @@ def test_a_rate_limit_that_does_not_parse_stops_the_start(monkeypatch, name):
     monkeypatch.setenv(f"OSA_{name}", "sixty a minute")
     with pytest.raises(SettingsError, match=f"OSA_{name}: expected a rate limit such as '180 per minute'"):
         create_app()
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("BOUNCE_IMAP_TLS", "yes", "OSA_BOUNCE_IMAP_TLS: expected ssl, starttls or none, got 'yes'"),
+    ("BOUNCE_ADDRESS", "osa+bounces@example.se", "OSA_BOUNCE_ADDRESS: expected a bare address without a '+' tag"),
+    ("BOUNCE_ADDRESS", "OSA <osa@example.se>", "OSA_BOUNCE_ADDRESS: expected a bare address"),
+    ("BOUNCE_ADDRESS", "osa-bounces", "OSA_BOUNCE_ADDRESS: expected a bare address"),
+])
+def test_a_bounce_setting_that_cannot_work_stops_the_start(monkeypatch, name, value, message):
+    from service import create_app
+
+    monkeypatch.setenv(f"OSA_{name}", value)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        create_app()
+
+
+def test_beat_reads_the_bounce_mailbox_only_when_one_is_set_up(monkeypatch, tmp_path):
+    from service import create_app
+
+    monkeypatch.setenv("OSA_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
+    assert "poll-bounces" not in create_app().extensions["celery"].conf.beat_schedule
+    monkeypatch.setenv("OSA_BOUNCE_IMAP_HOST", "outlook.office365.com")
+    monkeypatch.setenv("OSA_BOUNCE_POLL_SECONDS", "120")
+    schedule = create_app().extensions["celery"].conf.beat_schedule["poll-bounces"]
+    assert schedule == {"task": "osa.mail.poll_bounces", "schedule": 120.0}
 
 
 def test_production_behind_a_proxy_sees_the_clients_address_and_https(monkeypatch, tmp_path):

@@ -19,6 +19,7 @@ from service.mail.compose import queue_answer_emails
 from service.models import Invitee, Outbox
 
 from .conftest import add_invitee, link_path, wait_for_outbox
+from .support.helpers import csrf_token, page_text
 
 pytestmark = pytest.mark.both_backends
 
@@ -39,12 +40,28 @@ def answer_on_the_page(client, invitee, **fields):
     assert client.post(link_path(invitee), data=data).status_code == 303
 
 
-def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, client, runner):
+def correct_the_address(admin_client, invitee, address: str) -> None:
+    """The secretariat corrects an address on the invitee's page, and confirms."""
+    path = f"/admin/invitees/{invitee.id}/address"
+    page = admin_client.get(path)
+    asked = admin_client.post(path, data={"csrf_token": csrf_token(page), "email": address})
+    done = admin_client.post(path, data={"csrf_token": csrf_token(asked), "email": address, "confirmed": "yes"})
+    assert done.status_code == 302
+
+
+def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, admin_client, runner):
+    client = admin_client  # the invitees' pages need no session; the secretariat's do
     bus = add_invitee(event, "Bo Buss", "bo.buss@example.se")
     flyer = add_invitee(event, "Flora Flyg", "flora.flyg@example.se", "official", "en")
     declines = add_invitee(event, "Nils Nej", "nils.nej@example.se")
     silent = add_invitee(event, "Tyra Tyst", "tyra.tyst@example.se", "official")
-    assert "Invitations: 4 sent, 0 failed." in runner.invoke(args=["invitations", "send"]).output
+    # Two addresses from a stale list: the relay refuses both. One is corrected on 2 November.
+    gone = add_invitee(event, "Rut Retur", "rut.retur@example.se")
+    moved = add_invitee(event, "Ulf Flytt", "ulf.flytt@example.se", "official")
+    for invitee in (gone, moved):
+        mailer.rejected_recipients[invitee.email] = f"550 5.1.1 <{invitee.email}>: Recipient address rejected"
+    assert "Invitations: 4 sent, 2 failed." in runner.invoke(args=["invitations", "send"]).output
+    old_link = link_path(moved)
 
     answer_on_the_page(client, bus, day_day1="yes", transport_day1="bus", **{"meal_dinner-day1": "y"}, day_day2="yes")
     answer_on_the_page(client, flyer, day_day1="yes", transport_day1="airport", flight_number_day1="SK 2014",
@@ -64,6 +81,9 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
             down_at = None
         before_deadline.move_to(due.at + dt.timedelta(seconds=20))
         beat_fires(app)
+        if due.job == "daily-report-2021-11-02":
+            before_deadline.move_to(dt.datetime(2021, 11, 2, 10, 0, tzinfo=STOCKHOLM))
+            correct_the_address(admin_client, moved, "ulf.flytt@example.org")
         if due.job == "reminder-2":
             beat_fires(app)  # two beats in the same minute
         if due.job == "hotel-final":
@@ -76,7 +96,8 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
                 queue_answer_emails(db.session.get(Invitee, bus.id), result)
     before_deadline.move_to(dt.datetime(2021, 11, 26, 18, 0, tzinfo=STOCKHOLM))
     beat_fires(app)
-    wait_for_outbox(lambda states: all(state == "sent" for state in states.values()))
+    wait_for_outbox(lambda states: list(states.values()).count("failed") == 2
+                    and all(state in ("sent", "failed") for state in states.values()))
 
     received = Counter()
     for message in mailer.messages:
@@ -88,6 +109,26 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
         (flyer.email, "invitation"): 1, (flyer.email, "confirmation"): 1, (flyer.email, "day_before"): 1,
         (declines.email, "invitation"): 1, (declines.email, "decline"): 1,
         (silent.email, "invitation"): 1, (silent.email, "reminder"): 2,
+        ("ulf.flytt@example.org", "invitation"): 1, ("ulf.flytt@example.org", "reminder"): 2,
         ("sekretariatet@example.se", "daily_report"): reports,
         ("hotell@example.se", "hotel_final"): 1, ("hotell@example.se", "hotel_change"): 1,
     })
+
+    # Rut's address stays dead: no reminder was even written for her.
+    reminded = set(db.session.scalars(select(Outbox.recipient).where(Outbox.kind == "reminder")))
+    assert reminded == {silent.email, "ulf.flytt@example.org"}
+    # The first report after the round names both, with what to do; the next names neither again.
+    reports = [m.message.get_body(("plain",)).get_content() for m in mailer.messages
+               if m.rcpt_tos == ["sekretariatet@example.se"]]
+    heading = "E-POST SOM INTE NÅR FRAM"
+    assert heading in reports[0] and "rätta den sedan på deras sida i administrationen" in reports[0]
+    assert f"- Rut Retur (Skellefteå kommun), rut.retur@example.se: 550 5.1.1 <rut.retur@example.se>: " \
+           f"Recipient address rejected\r\n  http://osa.example.se/admin/invitees/{gone.id}" in reports[0]
+    assert "- Ulf Flytt (Skellefteå kommun), ulf.flytt@example.se: 550 5.1.1" in reports[0]
+    assert all(heading not in report for report in reports[1:])
+    assert "E-posten når inte fram: 1" in reports[-1]
+    # Ulf's new invitation carries a new link; the old one says it was replaced.
+    invitation = next(m.message for m in mailer.messages if m.rcpt_tos == ["ulf.flytt@example.org"])
+    new_link = re.search(r"http://osa\.example\.se(/r/[^/\s]+)\s", invitation.get_body(("plain",)).get_content())[1]
+    assert new_link != old_link
+    assert "Länken har ersatts" in page_text(client.get(old_link))
