@@ -6,7 +6,16 @@ a Gmail delay notice and an Exchange out-of-office, each about an email OSA real
 from __future__ import annotations
 
 import datetime as dt
+import http.server
+import json
 import re
+import shutil
+import sys
+import tempfile
+import threading
+import urllib.parse
+from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -278,3 +287,62 @@ def test_correcting_an_address_asks_first_then_sends_one_invitation_with_a_new_l
     assert new_link != old_link and client.get(new_link).status_code == 200
     assert "Länken har ersatts" in page_text(client.get(old_link))
     assert "Adressen är nu anna.andersson@example.se." in page_text(admin_client.get(done.location))
+
+
+# --- Signing in with OAuth 2 ------------------------------------------------------------------
+
+
+class TokenIntrospection(http.server.BaseHTTPRequestHandler):
+    """The identity provider's token check (RFC 7662) that dovecot asks: one token is good."""
+
+    def do_POST(self):
+        form = urllib.parse.parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        good = form.get("token") == ["token-from-the-command"]
+        body = json.dumps({"active": good, "username": "osa-bounces@example.se"} if good else {"active": False})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def oauth_mailbox(app):
+    from .support.imap import start_dovecot
+
+    identity = http.server.ThreadingHTTPServer(("127.0.0.1", 0), TokenIntrospection)
+    threading.Thread(target=identity.serve_forever, daemon=True).start()
+    folder = Path(tempfile.mkdtemp(prefix="osa-dovecot-"))
+    folder.chmod(0o755)
+    try:
+        server = start_dovecot(folder, f"http://127.0.0.1:{identity.server_port}/introspect")
+    except RuntimeError as error:
+        pytest.skip(str(error))
+    app.config.update(server.settings(), BOUNCE_IMAP_PASSWORD="")
+    yield server
+    server.stop()
+    identity.shutdown()
+    identity.server_close()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_mailbox_that_takes_no_password_is_read_with_a_token_from_the_command(app, event, oauth_mailbox, runner):
+    app.config["BOUNCE_IMAP_TOKEN_COMMAND"] = f"{sys.executable} -c 'print(\"token-from-the-command\")'"
+    oauth_mailbox.deliver(personal_reply_to_nothing())
+    assert dict(poll_bounce_mailbox()) == {"other": 1, "undeliverable": 0}
+
+    app.config["BOUNCE_IMAP_TOKEN_COMMAND"] = f"{sys.executable} -c 'print(\"an expired token\")'"
+    result = runner.invoke(args=["bounces", "poll"])
+    assert result.exit_code == 1 and "cannot sign in to the bounce mailbox at 127.0.0.1: LoginError" in result.output
+    app.config["BOUNCE_IMAP_TOKEN_COMMAND"] = f"{sys.executable} -c 'raise SystemExit(3)'"
+    result = runner.invoke(args=["bounces", "poll"])
+    assert result.exit_code == 1 and "OSA_BOUNCE_IMAP_TOKEN_COMMAND gave no token: CalledProcessError" in result.output
+
+
+def personal_reply_to_nothing() -> bytes:
+    original = EmailMessage()
+    original["From"], original["Subject"], original["Message-ID"] = "osa@example.se", "Inbjudan", "<1@example.se>"
+    original.set_content("Hej")
+    return personal_reply(original, "Anna <anna@example.se>")

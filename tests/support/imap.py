@@ -37,10 +37,11 @@ first_valid_uid = 1
 ssl = required
 ssl_cert = <{certificate}
 ssl_key = <{key}
-auth_mechanisms = plain login
+auth_mechanisms = plain login{xoauth2}
 mail_location = maildir:~/Maildir
-passdb {{
+{oauth2}passdb {{
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u {folder}/users
 }}
 userdb {{
@@ -106,8 +107,23 @@ class Dovecot:
         self.process.wait(10)
 
 
-def start_dovecot(folder: Path) -> Dovecot:
-    """Dovecot for one test, or RuntimeError naming the package when it is not installed."""
+_OAUTH2_PASSDB = """passdb {{
+  driver = oauth2
+  mechanisms = xoauth2
+  args = {folder}/oauth2.conf.ext
+}}
+"""
+_OAUTH2_CONF = """introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+"""
+
+
+def start_dovecot(folder: Path, token_introspection_url: str | None = None) -> Dovecot:
+    """Dovecot for one test, or RuntimeError naming the package when it is not installed. With
+    `token_introspection_url`, it also takes XOAUTH2, asking that URL (RFC 7662) whether a token holds."""
     if not os.path.exists(DOVECOT):
         raise RuntimeError("dovecot is not installed (apt-get install dovecot-imapd): the IMAP tests need it")
     folder.mkdir(parents=True, exist_ok=True)
@@ -126,9 +142,14 @@ def start_dovecot(folder: Path) -> Dovecot:
     server = Dovecot(folder, port, certificate, process=None)  # type: ignore[arg-type]
     (folder / "users").write_text(
         f"{server.user}:{{PLAIN}}{server.password}:{owner.pw_uid}:{owner.pw_gid}::{folder / 'home'}\n")
+    oauth2 = ""
+    if token_introspection_url:
+        (folder / "oauth2.conf.ext").write_text(_OAUTH2_CONF.format(url=token_introspection_url))
+        oauth2 = _OAUTH2_PASSDB.format(folder=folder)
     (folder / "dovecot.conf").write_text(_CONF.format(
         folder=folder, port=port, certificate=certificate, key=key, internal_user=internal_user,
-        internal_group=internal_group, login_user=login_user))
+        internal_group=internal_group, login_user=login_user, oauth2=oauth2,
+        xoauth2=" xoauth2" if oauth2 else ""))
     server.process = subprocess.Popen([DOVECOT, "-F", "-c", str(folder / "dovecot.conf")],
                                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
