@@ -84,6 +84,17 @@ BOUNCE_ADDRESS = ""
 BOUNCE_SOFT_LIMIT = 3
 BOUNCE_SOFT_DAYS = 7
 
+#: Days after an event's last day until its sensitive details (allergies, diet notes, comments, flights),
+#: then all its personal data (names, addresses, organisations), are removed; an event file may set its own.
+RETENTION_SENSITIVE_DAYS = 14
+RETENTION_PERSONAL_DAYS = 90
+#: Before each removal, write an archive (XLSX of every answer with its history, the headcount, the hotel's
+#: numbers) to RETENTION_ARCHIVE_DIR, for organisations that must keep records; a removal whose archive
+#: cannot be written does not run.
+RETENTION_ARCHIVE = False
+#: Empty: the folder "archive" in the instance folder.
+RETENTION_ARCHIVE_DIR = ""
+
 #: Reminders to invitees who have not answered: days before the RSVP deadline, and the local hour.
 REMINDER_DAYS = [7, 2]
 REMINDER_HOUR = 9

@@ -238,7 +238,8 @@ def run_jobs_command(job: str | None, dry_run: bool) -> None:
     report = run_due_jobs(dry_run=dry_run, only=job)
     if not report:
         click.echo(gettext("No job is due."))
-    states = {JobState.DONE: gettext("done"), JobState.MISSED: gettext("missed"), "would send": gettext("would send")}
+    states = {JobState.DONE: gettext("done"), JobState.MISSED: gettext("missed"), "would send": gettext("would send"),
+              "blocked": gettext("not run: see the admin's page Personal data")}
     for name, state, emails in report:
         click.echo(gettext("%(job)s: %(state)s, %(count)d email(s)", job=name, state=states[state], count=emails))
 
@@ -278,13 +279,15 @@ def schedule_lines(event, language: str) -> list[str]:
                 rows.append((when(due.at), due.job, state))
             continue
         run = runs.get((due.job, due.at))
-        last_chance = min(due.at + grace, due.too_late_at)
+        last_chance = min(due.at + grace, due.too_late_at or due.at + grace)
         if run is not None and run.state == JobState.DONE:
             state = ngettext("ran, %(num)d email", "ran, %(num)d emails", run.emails)
         elif run is not None:
             state = gettext("missed: it was too late when the workers ran it")
         elif due.at > now:
             state = gettext("to come")
+        elif due.too_late_at is None:
+            state = gettext("late: runs when a worker is up")
         elif now < last_chance:
             state = gettext("late: runs when a worker is up, until %(time)s", time=when(last_chance))
         else:

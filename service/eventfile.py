@@ -167,7 +167,11 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
         "email": (EMAIL, REQUIRED),
         "phone": (TEXT, REQUIRED),
         "address": (TEXT, REQUIRED),
+        #: Whether the hotel sees names beside allergies (for rooming lists); by default it does not.
+        "names": (BOOL, OPTIONAL),
     },
+    #: Days after the event's last day until sensitive details, then all personal data, are removed.
+    "retention": {"sensitive_days": (INT, OPTIONAL), "personal_days": (INT, OPTIONAL)},
     "contacts": {
         "name": (TEXT, REQUIRED),
         "title": (TEXT, OPTIONAL),
@@ -243,6 +247,7 @@ def _english(table: str, row: dict[str, Any]) -> dict[str, str]:
 
 #: Top-level tables: single tables, and arrays of tables (with whether at least one is required).
 TABLES = ("event", "sender", "secretariat", "hotel")
+OPTIONAL_TABLES = ("retention",)
 ARRAYS = {
     "contacts": False,
     "roles": False,
@@ -462,8 +467,8 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
 
     check = _Checker(locate_lines(text))
     for key in data:
-        if key not in TABLES and key not in ARRAYS:
-            known = ", ".join([*TABLES, *ARRAYS])
+        if key not in TABLES and key not in OPTIONAL_TABLES and key not in ARRAYS:
+            known = ", ".join([*TABLES, *OPTIONAL_TABLES, *ARRAYS])
             check.problem(key, f"unknown table '{key}' (known tables: {known})")
 
     tables: dict[str, dict[str, Any]] = {}
@@ -473,6 +478,15 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
             tables[name] = {}
         else:
             tables[name] = check.table(name, data[name], SCHEMA[name])
+    for name in OPTIONAL_TABLES:
+        tables[name] = check.table(name, data[name], SCHEMA[name]) if name in data else {}
+    retention = tables["retention"]
+    for key in ("sensitive_days", "personal_days"):
+        if key in retention and not 0 <= retention[key] <= 3650:
+            check.problem(f"retention.{key}", f"{retention[key]} days: expected 0 to 3650")
+    if retention.get("personal_days", 10**6) < retention.get("sensitive_days", 0):
+        check.problem("retention.personal_days", "personal data cannot go before the sensitive details: "
+                      f"{retention['personal_days']} is less than sensitive_days = {retention['sensitive_days']}")
 
     arrays: dict[str, list[dict[str, Any]]] = {}
     raw_items: dict[int, list[dict[str, Any]]] = {}
@@ -637,6 +651,9 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
         "hotel_email": tables["hotel"]["email"],
         "hotel_phone": tables["hotel"]["phone"],
         "hotel_address": tables["hotel"]["address"],
+        "hotel_names": tables["hotel"].get("names", False),
+        "retention_sensitive_days": tables["retention"].get("sensitive_days"),
+        "retention_personal_days": tables["retention"].get("personal_days"),
     }
     return EventDefinition(
         slug=event["id"],

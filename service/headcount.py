@@ -125,7 +125,7 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
             coming_days[row.day_id] += 1
             if row.transport_option_id is not None:
                 (seat_waits if row.transport_waitlisted_at else seats)[row.transport_option_id] += 1
-                if row.transport_option.asks_flight and row.transport_waitlisted_at is None:
+                if row.transport_option.asks_flight and row.transport_waitlisted_at is None and invitee.erased_at is None:
                     counts.flights.append((invitee.name, row.flight_number, format_clock(row.flight_arrival, language)))
         for meal in response.meals:
             meals[meal.id] += 1
@@ -155,10 +155,19 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
         "days": {day.key: coming_days[day.id] for day in event.days},
         "meals": {meal.key: {"count": meals[meal.id], "diets": in_diet_order(event, meal_diets[meal.id])}
                   for meal in event.meals},
-        "allergies": sorted(f"{name}: {text}" for name, text in counts.allergies),
+        "allergies": _allergies_for_the_hotel(event, counts.allergies),
         "nights": {night.key: rooms[night.id] for night in event.hotel_nights},
     }
     return counts
+
+
+def _allergies_for_the_hotel(event: Event, allergies: list[tuple[str, str]]) -> list[str]:
+    """The kitchen needs the allergy, not the person: each text with how many wrote it, unless the
+    event file gives the hotel names (`[hotel] names = true`, for rooming lists)."""
+    if event.hotel_names:
+        return sorted(f"{name}: {text}" for name, text in allergies)
+    written = Counter(text for _name, text in allergies)
+    return sorted(text if count == 1 else f"{text} ({count})" for text, count in written.items())
 
 
 def in_diet_order(event: Event, counts: dict[str, int]) -> dict[str, int]:

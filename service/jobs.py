@@ -8,7 +8,8 @@ transaction as the emails it queues, and a unique index makes a second beat, an
 overlapping run or a retried task find it taken. A due time missed while the
 workers were down runs once when they return, within `JOB_GRACE_HOURS` and
 while it still matters (a reminder before the deadline, logistics before the
-day begins); after that it is recorded as missed.
+day begins); after that it is recorded as missed. The removals of personal data
+after the event (`retention`) are never too late: they run whenever the workers can.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from .mail.compose import (
     render_hotel_change,
     render_hotel_final,
     render_reminder,
+    render_retention_problem,
 )
 from .mail.outbox import queue_email
+from .retention import STEPS, ArchiveError, remove, removal_at
 from .models import (
     Event,
     EventDay,
@@ -51,7 +54,8 @@ class Due:
 
     job: str
     at: dt.datetime
-    too_late_at: dt.datetime
+    #: None: never too late (the removals of personal data).
+    too_late_at: dt.datetime | None
     #: Returns how many emails it queued, or that and the hotel's numbers it sent.
     run: Callable[[Event, dt.datetime, bool], int | tuple[int, dict | None]]
 
@@ -87,6 +91,9 @@ def due_times(event: Event) -> Iterator[Due]:
     while at < event_ends:
         times.append(Due("hotel-changes", at, event_ends, _hotel_changes))
         at += step
+    # After the event: sensitive details, then all personal data, are removed.
+    for removal in STEPS:
+        times.append(Due(f"remove-{removal}", removal_at(event, removal), None, _removal(removal)))
     return iter(sorted(times, key=lambda due: due.at))
 
 
@@ -106,7 +113,7 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
                 report.append((due.job, "would send", _emails(due.run(event, due.at, True))))
                 db.session.rollback()
                 continue
-            late = now >= due.too_late_at or now - due.at > grace
+            late = due.too_late_at is not None and (now >= due.too_late_at or now - due.at > grace)
             try:
                 with write_transaction():
                     result = 0 if late else due.run(event, due.at, False)
@@ -117,6 +124,10 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
                     ))
             except IntegrityError:
                 continue  # another beat or worker ran it first: its emails stand, ours are gone
+            except ArchiveError as error:
+                _removal_blocked(event, due, str(error), now)
+                report.append((due.job, "blocked", 0))
+                continue
             report.append((due.job, JobState.MISSED if late else JobState.DONE, emails))
     return report
 
@@ -208,7 +219,8 @@ def _hotel_final(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, dic
 
 def numbers_sent_to_hotel(event: Event, before: dt.datetime | None = None) -> dict | None:
     """The numbers the hotel last received (final numbers or a change notice), None before the cut-off."""
-    query = select(JobRun.numbers).where(JobRun.event_id == event.id, JobRun.numbers.is_not(None))
+    query = select(JobRun.numbers).where(JobRun.event_id == event.id, JobRun.numbers.is_not(None),
+                                         JobRun.job.in_(("hotel-final", "hotel-changes")))
     if before is not None:
         query = query.where(JobRun.scheduled_for < before)
     return db.session.scalar(query.order_by(JobRun.scheduled_for.desc()).limit(1))
@@ -229,3 +241,24 @@ def _hotel_changes(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, d
                 recipient=event.hotel_email, language=event.default_language,
                 rendered=render_hotel_change(event, changes))
     return 1, numbers
+
+
+def _removal(step: str) -> Callable[[Event, dt.datetime, bool], tuple[int, dict | None]]:
+    def run(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, dict | None]:
+        """Remove the event's sensitive details, or all its personal data (after its archive, when on)."""
+        if dry_run:
+            return 0, None
+        return 0, remove(event, step, at) or None
+
+    return run
+
+
+def _removal_blocked(event: Event, due: Due, problem: str, now: dt.datetime) -> None:
+    """The removal did not run: the admin shows why, and the secretariat hears of it once a day."""
+    with write_transaction():
+        event = db.session.get(Event, event.id)
+        event.retention_problem = problem
+        day = now.astimezone(ZoneInfo(event.timezone)).date().isoformat()
+        queue_email(kind="retention_problem", key=f"retention-problem:{event.id}:{due.job}:{day}", event=event,
+                    recipient=event.secretariat_email, language=event.default_language,
+                    rendered=render_retention_problem(event, due.job.removeprefix("remove-"), due.at, problem))

@@ -37,7 +37,7 @@ FORM_SALT = "osa.form.link"
 
 
 class LinkError(Exception):
-    """A link that cannot be used. `kind` is "invalid", "expired", "revoked" or "removed"."""
+    """A link that cannot be used. `kind` is "invalid", "expired", "revoked", "removed" or "erased"."""
 
     def __init__(self, kind: str, invitee: Invitee | None = None):
         super().__init__(kind)
@@ -78,15 +78,18 @@ def links_expire_at(event: Event | SimpleNamespace) -> dt.datetime:
     return midnight.astimezone(dt.timezone.utc)
 
 
-def resolve_token(token: str, purpose: str = "rsvp") -> Invitee:
-    """The invitee a token belongs to, or `LinkError` saying why the link cannot be used."""
+def resolve_token(token: str, purpose: str = "rsvp", after_the_event: bool = False) -> Invitee:
+    """The invitee a token belongs to, or `LinkError` saying why the link cannot be used.
+    `after_the_event`: the link works on after the event, while OSA holds their data (their data page)."""
     invitee_id, version = _load(token, purpose)
     invitee = db.session.get(Invitee, invitee_id, options=[joinedload(Invitee.event), joinedload(Invitee.role)])
-    if invitee is None or invitee.removed_at is not None:
+    if invitee is not None and invitee.erased_at is not None:
+        raise LinkError("erased", invitee)
+    if invitee is None or (invitee.removed_at is not None and not after_the_event):
         raise LinkError("removed", invitee)
     if not hmac.compare_digest(str(version).encode(), str(invitee.link_version).encode()):
         raise LinkError("revoked", invitee)
-    if utcnow() >= links_expire_at(invitee.event):
+    if utcnow() >= links_expire_at(invitee.event) and not after_the_event:
         raise LinkError("expired", invitee)
     return invitee
 

@@ -99,6 +99,14 @@ class Event(db.Model):
     hotel_address: Mapped[str] = mapped_column(String(NAME))
     #: In the hotel's read-only link; raising it revokes every hotel link given out before.
     hotel_link_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: The hotel sees names beside allergies (for rooming lists); otherwise only the allergies.
+    hotel_names: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: Days after the last day until sensitive details, then all personal data, are removed;
+    #: None: the settings' RETENTION_SENSITIVE_DAYS and RETENTION_PERSONAL_DAYS.
+    retention_sensitive_days: Mapped[int | None] = mapped_column(Integer)
+    retention_personal_days: Mapped[int | None] = mapped_column(Integer)
+    #: Why the last removal could not run (its archive could not be written); "" when nothing is wrong.
+    retention_problem: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -323,6 +331,10 @@ class Invitee(db.Model):
     undeliverable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The relay's reason, for the secretariat ("550 5.1.1 no such user").
     undeliverable_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: When the invitee asked, from their data page, to be erased (the secretariat confirms it).
+    erasure_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: When their personal data was removed (by the retention clock or an erasure); only counts remain.
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -500,6 +512,22 @@ class Outbox(db.Model):
     def sender_address(self) -> str:
         """The bare address of `sender`, for the SMTP envelope."""
         return parseaddr(self.sender)[1]
+
+
+class RetentionPostponement(db.Model):
+    """The secretariat moved a removal of personal data later, and said why (kept, newest counts)."""
+
+    __tablename__ = "retention_postponement"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    #: "sensitive" or "personal".
+    step: Mapped[str] = mapped_column(String(16))
+    #: The removal runs at the start of this local day, not before.
+    until: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    by: Mapped[str] = mapped_column(String(NAME))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class ReportKind(StrEnum):

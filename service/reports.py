@@ -18,9 +18,9 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from .answers import localized
-from .dates import format_clock, format_date
+from .dates import format_clock, format_date, format_datetime
 from .extensions import db
-from .headcount import invitees_with_answers
+from .headcount import describe_change, headcount, invitees_with_answers
 from .models import Event, Invitee, ResponseChange
 from .text import cleaned
 
@@ -142,13 +142,65 @@ def answers_chart(event: Event, until: dt.datetime) -> bytes:
     return out.getvalue()
 
 
+def headcount_csv(event: Event, language: str = "sv") -> str:
+    """The numbers, one per line (what, of what, count), as CSV for Excel: no person in it."""
+    counts = headcount(event, language)
+    with force_locale(language):
+        lines = [[_("Answers"), _("Invited"), counts.invited], [_("Answers"), _("Coming"), counts.attending],
+                 [_("Answers"), _("Not coming"), counts.declined], [_("Answers"), _("Not answered"), counts.no_answer]]
+        lines += [[_("Days"), label, coming] for label, coming, _not_coming in counts.days]
+        lines += [[_("Meals"), label, count] for label, count, _diets in counts.meals]
+        lines += [[_("Diets"), label, count] for label, count in counts.diets]
+        lines += [[_("Transport"), label, taken] for label, taken, _waiting, _capacity in counts.transport]
+        lines += [[_("Hotel nights"), label, taken] for label, taken, _waiting, _capacity in counts.nights]
+        lines += [[_("Roles (coming / invited)"), name, f"{coming} / {invited}"] for name, coming, invited in counts.roles]
+        header = [_("What"), _("Of what"), _("Count")]
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(header)
+    writer.writerows([[cleaned(str(cell)) for cell in line] for line in lines])
+    return "\ufeff" + out.getvalue()
+
+
 def answers_workbook(event, language: str) -> bytes:
     """Every answer as an Excel workbook: a bold, frozen header row and one row per invitee."""
-    header, rows = answers_table(event, language)
-    book = Workbook()
-    sheet = book.active
+    return _workbook([_answers_sheet(event, language)])
+
+
+def archive_workbook(event: Event, language: str) -> bytes:
+    """Every answer, and every change to every answer (when, by whom, before and after), for the archive."""
     with force_locale(language):
-        sheet.title = _("Answers")
+        header = [_("Name"), _("Email"), _("When"), _("By"), _("What")]
+        by = {"invitee": _("The invitee"), "admin": _("the secretariat"), "system": _("OSA (waiting list)")}
+        rows = []
+        query = (select(Invitee.name, Invitee.email, ResponseChange).join(Invitee, Invitee.id == ResponseChange.invitee_id)
+                 .where(Invitee.event_id == event.id).order_by(ResponseChange.id))
+        for name, email, change in db.session.execute(query):
+            rows.append([name, email, format_datetime(change.changed_at, event.timezone, language),
+                         " ".join(filter(None, (by.get(change.actor, change.actor), change.actor_name))),
+                         describe_change(event, change.old, change.new, language)])
+        history = (_("History"), header, [[cleaned(cell) for cell in row] for row in rows])
+    return _workbook([_answers_sheet(event, language), history])
+
+
+def _answers_sheet(event: Event, language: str) -> tuple[str, list[str], list[list[str]]]:
+    header, rows = answers_table(event, language)
+    with force_locale(language):
+        return _("Answers"), header, rows
+
+
+def _workbook(sheets: list[tuple[str, list[str], list[list[str]]]]) -> bytes:
+    """Sheets with a bold, frozen header row each."""
+    book = Workbook()
+    book.remove(book.active)
+    for title, header, rows in sheets:
+        _fill(book.create_sheet(title), header, rows)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _fill(sheet, header: list[str], rows: list[list[str]]) -> None:
     sheet.append(header)
     for row in rows:
         sheet.append(row)
@@ -163,6 +215,3 @@ def answers_workbook(event, language: str) -> bytes:
         longest = max([len(title), *(len(row[index - 1]) for row in rows)])
         sheet.column_dimensions[get_column_letter(index)].width = min(60, longest + 2)
     sheet.freeze_panes = "B2"
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()

@@ -11,7 +11,7 @@ from ..dates import format_clock, format_date, format_time
 from ..db import write_transaction
 from ..headcount import invitees_with_answers
 from ..links import hotel_url, revoke_hotel_links
-from ..reports import answers_csv, answers_workbook
+from ..reports import answers_csv, answers_workbook, headcount_csv
 from ..web import current_language
 from . import bp
 from .invitees import event_or_404
@@ -37,6 +37,15 @@ def answers_xlsx_export():
     event = event_or_404()
     return _download(answers_workbook(event, current_language()), f"{event.slug}-{_('answers')}.xlsx",
                      "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.get("/export/counts.csv")
+def counts_csv_export():
+    """The numbers per day, meal, diet, transport, night and role, with no person in them: what stays
+    the same after the personal data is removed."""
+    event = event_or_404()
+    return _download(headcount_csv(event, current_language()).encode("utf-8"), f"{event.slug}-{_('counts')}.csv",
+                     "text/csv; charset=utf-8")
 
 
 @bp.get("/lists")

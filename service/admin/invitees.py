@@ -198,7 +198,7 @@ def invitee(invitee_id: int):
         history=[(format_datetime(c.changed_at, event.timezone, language), c, describe_change(event, c.old, c.new, language))
                  for c in changes],
         emails=[(format_datetime(e.sent_at or e.created_at, event.timezone, language), e) for e in emails],
-        link=rsvp_url(invitee) if invitee.removed_at is None else None, language=language,
+        link=rsvp_url(invitee) if invitee.removed_at is None and invitee.erased_at is None else None, language=language,
         auto_replies=[(format_datetime(r.received_at, event.timezone, language), r.text) for r in auto_replies(invitee)],
         soft_bounces=soft_bounces(invitee),
     )

@@ -44,6 +44,7 @@ from ..models import (
     ResponseChange,
 )
 from ..reports import answers_csv, answers_over_time
+from ..retention import removal_dates
 from .delivery import round_done_at
 from .ics import event_calendar
 from .outbox import queue_email, queue_emails
@@ -98,6 +99,7 @@ def _render_invitation(invitee: Invitee) -> RenderedEmail:
     event = invitee.event
     language = invitee.language
     return render_email("invitation", language, days=_event_texts(event, language)["days"], opt_out=opt_out_url(invitee),
+                        removal=removal_dates(event, language), data_link=rsvp_url(invitee) + "/data",
                         **email_context(event, invitee))
 
 
@@ -346,6 +348,16 @@ def render_hotel_final(event: Event, numbers: dict, language: str | None = None)
         hotel_link=hotel_url(event),
         dates=format_date_range(event.days[0].date, event.days[-1].date, language),
     )
+
+
+def render_retention_problem(event: Event, step: str, due: dt.datetime, problem: str,
+                             language: str | None = None) -> RenderedEmail:
+    """To the secretariat: a removal of personal data did not run, why, and what to do."""
+    language = language or event.default_language
+    with force_locale(language):
+        what = gettext("sensitive details") if step == "sensitive" else gettext("all personal data")
+    return render_email("retention_problem", language, event=event, what=what, problem=problem,
+                        due=format_datetime(due, event.timezone, language), page=_admin_url("admin.privacy"))
 
 
 def render_hotel_change(event: Event, changes: list[str], language: str | None = None) -> RenderedEmail:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from ..answers import localized
@@ -20,6 +21,7 @@ from ..extensions import db
 from ..headcount import hotel_changes, hotel_numbers
 from ..jobs import numbers_sent_to_hotel
 from ..models import Event, Invitee, Response, ResponseDay, ResponseHotelNight
+from ..retention import archive_folder, removal_at
 from .compose import (
     render_answer_email,
     render_daily_report,
@@ -28,12 +30,13 @@ from .compose import (
     render_hotel_final,
     render_invitation_preview,
     render_reminder,
+    render_retention_problem,
 )
 
 #: Every kind OSA sends, in the order the secretariat meets them.
 KINDS = (
     "invitation", "confirmation", "decline", "moved_up", "reminder", "day_before",
-    "daily_report", "hotel_final", "hotel_change",
+    "daily_report", "hotel_final", "hotel_change", "retention_problem",
 )
 #: Kinds addressed to an invitee (the others go to the secretariat or the hotel).
 INVITEE_KINDS = KINDS[:6]
@@ -116,6 +119,12 @@ def preview_email(event: Event, kind: str, language: str, invitee: Invitee | Non
     elif kind == "hotel_final":
         recipient = event.hotel_email
         rendered = render_hotel_final(event, hotel_numbers(event), language)
+    elif kind == "retention_problem":
+        recipient = event.secretariat_email
+        with force_locale(language):
+            problem = gettext("the archive could not be written to %(folder)s (%(error)s), so nothing was removed",
+                              folder=archive_folder(), error="Permission denied")
+        rendered = render_retention_problem(event, "personal", removal_at(event, "personal"), problem, language)
     else:
         recipient = event.hotel_email
         current = hotel_numbers(event)

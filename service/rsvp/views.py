@@ -4,13 +4,16 @@ GET shows the event and the answer form prefilled with the current answer and
 never writes (mail scanners open every link). POST checks the answer and saves
 it in one transaction with its history, then redirects to a thank-you page.
 After the RSVP deadline the answer is shown read-only. A link that cannot be
-used gets a page that says why and how to reach the secretariat.
+used gets a page that says why and how to reach the secretariat. "Your data" shows
+everything OSA holds about the invitee (also as JSON) and takes a request for erasure.
 
 The forms carry a token bound to the link, not to a session (`forms.LinkCSRF`),
 so the pages set no cookie.
 """
 
 from __future__ import annotations
+
+import json
 
 from flask import (
     Blueprint,
@@ -20,6 +23,7 @@ from flask import (
     request,
     url_for,
 )
+from flask import Response as Response_
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -46,6 +50,7 @@ from ..forms import (
 from ..links import LinkError, resolve_token
 from ..mail.compose import queue_answer_emails
 from ..models import Actor, Invitee, Response
+from ..retention import personal_data, removal_dates
 from ..web import current_language, limit_link_pages, never_cached, set_language
 
 bp = Blueprint("rsvp", __name__, url_prefix="/r")
@@ -54,7 +59,7 @@ limit_link_pages(bp)
 csrf.exempt(bp)
 
 #: HTTP status of each kind of unusable link.
-LINK_STATUS = {"invalid": 400, "revoked": 403, "removed": 410, "expired": 410}
+LINK_STATUS = {"invalid": 400, "revoked": 403, "removed": 410, "expired": 410, "erased": 410}
 
 
 bp.after_request(never_cached)
@@ -111,6 +116,7 @@ def _page(invitee: Invitee, form=None, status: int = 200):
         deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
         language=language,
         token=request.view_args["token"],
+        removal_dates=removal_dates(event, language),
         **answer_form_context(invitee, event, answer_),
     ), status
 
@@ -203,3 +209,45 @@ def opt_out(token: str):
         opted_out=invitee.reminders_opted_out, language=current_language(),
         page_title=_("Reminders"),
     )
+
+
+def _data_page(invitee: Invitee, token: str, requested: bool = False):
+    language = current_language()
+    event = invitee.event
+    data = personal_data(invitee, language)
+    return render_template(
+        "rsvp/data.html", event=event, invitee=invitee, data=data, removal_dates=data["removal"],
+        erase_form=DeclineForm(**_link(invitee, "rsvp")), requested=requested, token=token, language=language,
+        dates=format_date_range(event.days[0].date, event.days[-1].date, language), page_title=_("Your data"),
+    )
+
+
+@bp.get("/<token>/data")
+def your_data(token: str):
+    """Everything OSA holds about the invitee, readable, with a JSON download and a way to ask for
+    erasure. Works after the event too, as long as OSA holds their data."""
+    invitee = resolve_token(token, after_the_event=True)
+    set_language(request.args.get("lang") or invitee.language)
+    return _data_page(invitee, token)
+
+
+@bp.get("/<token>/data.json")
+def your_data_json(token: str):
+    """The same, as a JSON file to keep."""
+    invitee = resolve_token(token, after_the_event=True)
+    body = json.dumps(personal_data(invitee, invitee.language), ensure_ascii=False, indent=2)
+    return Response_(body, mimetype="application/json",
+                     headers={"Content-Disposition": f'attachment; filename="{invitee.event.slug}-data.json"'})
+
+
+@bp.post("/<token>/erase")
+def ask_for_erasure(token: str):
+    """Ask the secretariat to erase the invitee's data; they confirm it in the admin."""
+    invitee = resolve_token(token, after_the_event=True)
+    set_language(request.args.get("lang") or invitee.language)
+    if not DeclineForm(**_link(invitee, "rsvp")).validate_on_submit():
+        abort(400)
+    if invitee.erasure_requested_at is None:
+        with write_transaction():
+            invitee.erasure_requested_at = utcnow()
+    return _data_page(invitee, token, requested=True)
