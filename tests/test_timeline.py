@@ -4,11 +4,13 @@ worker, and every email lands at the SMTP server. Each invitee, the secretariat 
 the hotel get exactly what they should, once."""
 
 import datetime as dt
+import json
 import re
 from collections import Counter
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import select
 
 from service.answers import Answer, DayAnswer, save_answer
@@ -16,9 +18,9 @@ from service.db import write_transaction
 from service.extensions import db
 from service.jobs import due_times
 from service.mail.compose import queue_answer_emails
-from service.models import Invitee, Outbox
+from service.models import Invitee, Outbox, ResponseDay
 
-from .conftest import add_invitee, link_path, wait_for_outbox
+from .conftest import ADMIN_PASSWORD, add_invitee, link_path, wait_for_outbox
 from .support.helpers import csrf_token, page_text
 
 pytestmark = pytest.mark.both_backends
@@ -65,11 +67,14 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
 
     answer_on_the_page(client, bus, day_day1="yes", transport_day1="bus", **{"meal_dinner-day1": "y"}, day_day2="yes")
     answer_on_the_page(client, flyer, day_day1="yes", transport_day1="airport", flight_number_day1="SK 2014",
-                       flight_arrival_day1="09:05", day_day2="no")
+                       flight_arrival_day1="09:05", day_day2="no", allergies="Nötter och skaldjur",
+                       comment="Kommer med min rullator")
     answer_on_the_page(client, declines, day_day1="no", day_day2="no")
 
     down_at = None
     for due in list(due_times(event)):
+        if due.job.startswith("remove-"):
+            continue  # after the event: below
         if due.job == "hotel-changes" and due.at.astimezone(STOCKHOLM).date() != dt.date(2021, 11, 20):
             continue  # hourly checks with nothing to find; one day of them is enough
         if due.job == "day-before-day1":
@@ -132,3 +137,58 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
     new_link = re.search(r"http://osa\.example\.se(/r/[^/\s]+)\s", invitation.get_body(("plain",)).get_content())[1]
     assert new_link != old_link
     assert "Länken har ersatts" in page_text(client.get(old_link))
+
+    # After the event: first the sensitive details go, then every person; the numbers stay.
+    numbers = counted(client)
+    removals = {due.job: due.at for due in due_times(event) if due.job.startswith("remove-")}
+    assert {job: at.astimezone(STOCKHOLM) for job, at in removals.items()} == {
+        "remove-sensitive": dt.datetime(2021, 12, 11, 0, 0, tzinfo=STOCKHOLM),  # 14 days after 26 November
+        "remove-personal": dt.datetime(2022, 2, 25, 0, 0, tzinfo=STOCKHOLM),  # 90 days after
+    }
+    sensitive = ["Nötter och skaldjur", "Kommer med min rullator", "SK 2014"]
+    assert stored_anywhere(sensitive) == {"Nötter och skaldjur", "Kommer med min rullator", "SK 2014"}
+    before_deadline.move_to(removals["remove-sensitive"] + dt.timedelta(seconds=20))
+    beat_fires(app)
+    assert stored_anywhere(sensitive) == set()
+    assert db.session.scalar(select(ResponseDay.flight_arrival).where(ResponseDay.flight_arrival.is_not(None))) is None
+    assert counted(client) == numbers
+
+    people = [i.name for i in (bus, flyer, declines, silent, gone, moved)] + \
+             [i.email for i in (bus, flyer, declines, silent, gone)] + ["ulf.flytt@example.org"]
+    assert stored_anywhere(people) == set(people)
+    before_deadline.move_to(removals["remove-personal"] + dt.timedelta(seconds=20))
+    beat_fires(app)
+    assert stored_anywhere(people) == set()
+    assert set(db.session.scalars(select(Invitee.organisation))) == {""}  # "Skellefteå kommun" is the event's too
+    assert [(row.kind, row.state) for row in db.session.scalars(select(Outbox)) if
+            row.body_text or row.body_html or row.attachments or row.recipient_name] == []
+    assert counted(client) == numbers
+    assert "Dina uppgifter har raderats" in page_text(client.get(new_link))
+
+
+def counted(client) -> tuple:
+    """What the secretariat counts: the dashboard's numbers and the counts export (no one's name in them),
+    signed in afresh (weeks pass between the looks)."""
+    login = client.get("/admin/login")
+    if login.status_code == 200:  # not signed in any more
+        client.post("/admin/login", data={"csrf_token": csrf_token(login), "username": "sekretariatet",
+                                          "password": ADMIN_PASSWORD})
+    page = client.get("/admin/numbers").get_data(as_text=True)
+    tiles = re.findall(r'data-number="([a-z-]+)">(\d+)<', page)
+    tables = re.findall(r'<table class="numbers" id="(days|meals|transport|nights|roles)">(.*?)</table>', page, re.S)
+    return tiles, tables, client.get("/admin/export/counts.csv").get_data(as_text=True)
+
+
+def stored_anywhere(values: list[str]) -> set[str]:
+    """Which of `values` any text or JSON column of any table holds, in any row (as committed)."""
+    db.session.rollback()
+    found = set()
+    for table in db.metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text, sa.JSON))]
+        if not columns:
+            continue
+        for row in db.session.execute(sa.select(*columns)):
+            cells = " ".join(json.dumps(cell, ensure_ascii=False) if not isinstance(cell, str) else cell
+                             for cell in row if cell is not None)
+            found.update(value for value in values if value in cells)
+    return found

@@ -32,12 +32,8 @@ from .compose import (
     render_reminder,
     render_retention_problem,
 )
+from .render import KINDS
 
-#: Every kind OSA sends, in the order the secretariat meets them.
-KINDS = (
-    "invitation", "confirmation", "decline", "moved_up", "reminder", "day_before",
-    "daily_report", "hotel_final", "hotel_change", "retention_problem",
-)
 #: Kinds addressed to an invitee (the others go to the secretariat or the hotel).
 INVITEE_KINDS = KINDS[:6]
 

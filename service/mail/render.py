@@ -21,8 +21,9 @@ from ..answers import localized
 from ..dates import format_date_range
 
 TEMPLATES = Path(__file__).parent / "templates"
+#: Every kind OSA sends, in the order the secretariat meets them.
 KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before", "daily_report",
-         "hotel_final", "hotel_change")
+         "hotel_final", "hotel_change", "retention_problem")
 LANGUAGES = ("sv", "en")
 
 _environment = Environment(
