@@ -9,6 +9,7 @@
     osa bounces classify FILE  what OSA makes of saved messages (.eml), and whom each is about
     osa jobs run [JOB]         run due reminders and day-before emails now (--dry-run to preview)
     osa schedule               when each job is due, in the event's local time
+    osa privacy record         a draft record of processing (GDPR art. 30) for the event
     osa admin create-user NAME an account for the secretariat's admin (--generate-password prints one)
     osa demo [--simulate]      run it all on the embedded default: web, worker, beat and a mailbox
 """
@@ -44,6 +45,7 @@ from .mail.bounce_mailbox import BounceMailboxError, poll_bounce_mailbox
 from .mail.bounces import explain_report
 from .mail.delivery import retry_failed
 from .models import AdminUser, JobRun, JobState, Outbox, OutboxState
+from .retention import processing_record
 from .web import terminal_language
 
 
@@ -81,6 +83,7 @@ event_cli = DatabaseGroup("event", help="Define the event from its TOML file.")
 invitees_cli = DatabaseGroup("invitees", help="Import and list invitees.")
 invitations_cli = DatabaseGroup("invitations", help="Send the invitations.")
 outbox_cli = DatabaseGroup("outbox", help="See and retry the emails OSA sends.")
+privacy_cli = DatabaseGroup("privacy", help="The event's personal data: the record of processing.")
 bounces_cli = DatabaseGroup("bounces", help="Read delivery reports and auto-replies from the bounce mailbox.")
 jobs_cli = DatabaseGroup("jobs", help="Run scheduled jobs now, or preview them.")
 admin_cli = DatabaseGroup("admin", help="Accounts for the secretariat's admin.")
@@ -200,6 +203,16 @@ def retry_outbox_command(ids: tuple[int, ...]) -> None:
     """Send failed emails again (these ids, or every failed one)."""
     count = retry_failed(list(ids) or None)
     click.echo(gettext("%(count)d email(s) queued again.", count=count))
+
+
+@privacy_cli.command("record")
+@click.option("--event", "slug", help="The event's id (default: the newest event).")
+@click.option("--lang", type=click.Choice(["sv", "en"]), help="The language to write in (default: the event's).")
+def privacy_record_command(slug: str | None, lang: str | None) -> None:
+    """Print a draft of the record of processing (GDPR article 30) from the event's facts."""
+    event = _event_or_fail(slug)
+    with force_locale(lang or event.default_language):
+        click.echo(processing_record(event, lang or event.default_language))
 
 
 @bounces_cli.command("poll")
@@ -334,7 +347,7 @@ def register(app: Flask) -> None:
     """Add OSA's commands to the app's CLI."""
     from .demo import demo_command
 
-    for command in (event_cli, invitees_cli, invitations_cli, outbox_cli, bounces_cli, jobs_cli, admin_cli, schedule_command,
+    for command in (event_cli, invitees_cli, invitations_cli, outbox_cli, bounces_cli, privacy_cli, jobs_cli, admin_cli, schedule_command,
                     demo_command):
         app.cli.add_command(command)
 

@@ -31,16 +31,17 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, render_template
 from flask_babel import force_locale, gettext
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
-from .answers import current_snapshot, describe_answer
-from .dates import format_date, format_datetime
+from .answers import current_snapshot, describe_answer, localized
+from .dates import format_date, format_date_range, format_datetime
 from .db import utcnow
 from .extensions import db
 from .headcount import describe_change, hotel_numbers, labelled_hotel_numbers
 from .models import (
+    AdminUser,
     DeliveryReport,
     Event,
     Invitee,
@@ -259,3 +260,19 @@ def personal_data(invitee: Invitee, language: str) -> dict[str, Any]:
         "notes": [{"at": when(r.received_at), "kind": r.kind, "text": r.text} for r in reports if r.text],
         "removal": removal_dates(event, language),
     }
+
+
+def processing_record(event: Event, language: str) -> str:
+    """A draft record of processing (GDPR article 30), from the same facts OSA acts on."""
+    invitees = db.session.scalar(select(func.count(Invitee.id)).where(
+        Invitee.event_id == event.id, Invitee.erased_at.is_(None)))
+    roles = ", ".join(localized(role, "name", language) for role in event.roles) or "–"
+    users = ", ".join(db.session.scalars(select(AdminUser.username).order_by(AdminUser.username))) or "–"
+    return render_template(
+        "privacy/record.txt", event=event, event_name=localized(event, "name", language), language=language,
+        invitees=invitees, roles=roles, users=users,
+        relay=current_app.config["SMTP_HOST"], archive=current_app.config["RETENTION_ARCHIVE"],
+        removal=removal_dates(event, language), sensitive_days=retention_days(event, "sensitive"),
+        personal_days=retention_days(event, "personal"),
+        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
+    )

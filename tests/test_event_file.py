@@ -175,3 +175,19 @@ def test_moving_the_event_by_whole_weeks_keeps_weekdays_and_local_times():
     assert bus.departs_at.astimezone(ZoneInfo("Europe/Stockholm")).time() == dt.time(9, 0)
     assert definition.fields["rsvp_deadline"] < bus.departs_at
     assert weeks_ahead(dt.date(2030, 1, 1), dt.date(2026, 11, 27), 14) == 0
+
+
+def test_an_event_sets_its_own_retention_and_whether_the_hotel_sees_names():
+    text = bundled_text().replace('email = "hotell@example.se"\n', 'email = "hotell@example.se"\nnames = true\n', 1)
+    text = text.replace("[[contacts]]", "[retention]\nsensitive_days = 7\npersonal_days = 365\n\n[[contacts]]", 1)
+    fields = parse_event(text).fields
+    assert (fields["hotel_names"], fields["retention_sensitive_days"], fields["retention_personal_days"]) == (True, 7, 365)
+    plain = parse_event(bundled_text()).fields
+    assert (plain["hotel_names"], plain["retention_sensitive_days"], plain["retention_personal_days"]) == (False, None, None)
+
+
+def test_personal_data_cannot_be_kept_for_less_time_than_the_sensitive_details():
+    text = bundled_text().replace("[[contacts]]", "[retention]\nsensitive_days = 30\npersonal_days = 10\n\n[[contacts]]", 1)
+    line = line_of(text, "personal_days")
+    assert problems_of(text) == [f"line {line}: retention.personal_days: personal data cannot go before the "
+                                 "sensitive details: 10 is less than sensitive_days = 30"]

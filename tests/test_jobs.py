@@ -50,6 +50,8 @@ def test_schedule_shows_every_job_in_local_time_and_what_became_of_it(event, run
             "var 60:e minut till fredag 26 november 2021 kl. 12.00, 0 ändringsbesked skickade",
             "onsdag 24 november 2021 kl. 14.00   day-before-day1    kommer",
             "torsdag 25 november 2021 kl. 14.00  day-before-day2    kommer",
+            "lördag 11 december 2021 kl. 00.00   remove-sensitive   kommer",
+            "fredag 25 februari 2022 kl. 00.00   remove-personal    kommer",
         ]
     # No worker ran for days: the first reminder is past its grace, the second is still within it.
     with time_machine.travel(local(2021, 11, 13, 10, 30), tick=False):

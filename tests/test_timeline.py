@@ -4,13 +4,11 @@ worker, and every email lands at the SMTP server. Each invitee, the secretariat 
 the hotel get exactly what they should, once."""
 
 import datetime as dt
-import json
 import re
 from collections import Counter
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import select
 
 from service.answers import Answer, DayAnswer, save_answer
@@ -20,8 +18,8 @@ from service.jobs import due_times
 from service.mail.compose import queue_answer_emails
 from service.models import Invitee, Outbox, ResponseDay
 
-from .conftest import ADMIN_PASSWORD, add_invitee, link_path, wait_for_outbox
-from .support.helpers import csrf_token, page_text
+from .conftest import add_invitee, link_path, sign_in, wait_for_outbox
+from .support.helpers import csrf_token, page_text, stored_anywhere
 
 pytestmark = pytest.mark.both_backends
 
@@ -146,19 +144,19 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
         "remove-personal": dt.datetime(2022, 2, 25, 0, 0, tzinfo=STOCKHOLM),  # 90 days after
     }
     sensitive = ["Nötter och skaldjur", "Kommer med min rullator", "SK 2014"]
-    assert stored_anywhere(sensitive) == {"Nötter och skaldjur", "Kommer med min rullator", "SK 2014"}
+    assert stored_anywhere(db.session, sensitive) == {"Nötter och skaldjur", "Kommer med min rullator", "SK 2014"}
     before_deadline.move_to(removals["remove-sensitive"] + dt.timedelta(seconds=20))
     beat_fires(app)
-    assert stored_anywhere(sensitive) == set()
+    assert stored_anywhere(db.session, sensitive) == set()
     assert db.session.scalar(select(ResponseDay.flight_arrival).where(ResponseDay.flight_arrival.is_not(None))) is None
     assert counted(client) == numbers
 
     people = [i.name for i in (bus, flyer, declines, silent, gone, moved)] + \
              [i.email for i in (bus, flyer, declines, silent, gone)] + ["ulf.flytt@example.org"]
-    assert stored_anywhere(people) == set(people)
+    assert stored_anywhere(db.session, people) == set(people)
     before_deadline.move_to(removals["remove-personal"] + dt.timedelta(seconds=20))
     beat_fires(app)
-    assert stored_anywhere(people) == set()
+    assert stored_anywhere(db.session, people) == set()
     assert set(db.session.scalars(select(Invitee.organisation))) == {""}  # "Skellefteå kommun" is the event's too
     assert [(row.kind, row.state) for row in db.session.scalars(select(Outbox)) if
             row.body_text or row.body_html or row.attachments or row.recipient_name] == []
@@ -169,26 +167,8 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
 def counted(client) -> tuple:
     """What the secretariat counts: the dashboard's numbers and the counts export (no one's name in them),
     signed in afresh (weeks pass between the looks)."""
-    login = client.get("/admin/login")
-    if login.status_code == 200:  # not signed in any more
-        client.post("/admin/login", data={"csrf_token": csrf_token(login), "username": "sekretariatet",
-                                          "password": ADMIN_PASSWORD})
+    sign_in(client)
     page = client.get("/admin/numbers").get_data(as_text=True)
     tiles = re.findall(r'data-number="([a-z-]+)">(\d+)<', page)
     tables = re.findall(r'<table class="numbers" id="(days|meals|transport|nights|roles)">(.*?)</table>', page, re.S)
     return tiles, tables, client.get("/admin/export/counts.csv").get_data(as_text=True)
-
-
-def stored_anywhere(values: list[str]) -> set[str]:
-    """Which of `values` any text or JSON column of any table holds, in any row (as committed)."""
-    db.session.rollback()
-    found = set()
-    for table in db.metadata.sorted_tables:
-        columns = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text, sa.JSON))]
-        if not columns:
-            continue
-        for row in db.session.execute(sa.select(*columns)):
-            cells = " ".join(json.dumps(cell, ensure_ascii=False) if not isinstance(cell, str) else cell
-                             for cell in row if cell is not None)
-            found.update(value for value in values if value in cells)
-    return found

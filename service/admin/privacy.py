@@ -11,8 +11,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import DateField, SelectField, TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import DateField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length
 
 from ..dates import format_date, format_datetime
 from ..db import write_transaction
@@ -25,7 +25,8 @@ from .invitees import _invitee_or_404, event_or_404
 
 
 class PostponeForm(FlaskForm):
-    step = SelectField(_l("Removal"), choices=[("sensitive", _l("Sensitive details")), ("personal", _l("All personal data"))])
+    #: Drawn as a list of the two steps.
+    step = StringField(_l("Removal"), validators=[AnyOf(STEPS, message=_l("Choose one of the removals."))])
     until = DateField(_l("Not before"), validators=[DataRequired(_l("Give the day it may run at the earliest."))])
     reason = TextAreaField(_l("Why"), validators=[DataRequired(_l("Say why: the reason is kept.")), Length(max=2000)])
 

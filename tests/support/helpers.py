@@ -4,12 +4,14 @@ a form's CSRF token, what a page says, a snapshot of the database, and a TLS cer
 from __future__ import annotations
 
 import html
+import json
 import re
 import socket
 import subprocess
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
 from sqlalchemy import text
 
 
@@ -58,3 +60,20 @@ def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(certificate)],
                    check=True, capture_output=True)
     return certificate, key
+
+
+def stored_anywhere(session, values: list[str]) -> set[str]:
+    """Which of `values` any text or JSON column of any table holds, in any row (as committed)."""
+    session.rollback()
+    found = set()
+    from service.extensions import db
+
+    for table in db.metadata.sorted_tables:
+        columns = [c for c in table.columns if isinstance(c.type, (sa.String, sa.Text, sa.JSON))]
+        if not columns:
+            continue
+        for row in session.execute(sa.select(*columns)):
+            cells = " ".join(json.dumps(cell, ensure_ascii=False) if not isinstance(cell, str) else cell
+                             for cell in row if cell is not None)
+            found.update(value for value in values if value in cells)
+    return found
