@@ -178,16 +178,19 @@ def test_moving_the_event_by_whole_weeks_keeps_weekdays_and_local_times():
 
 
 def test_an_event_sets_its_own_retention_and_whether_the_hotel_sees_names():
-    text = bundled_text().replace('email = "hotell@example.se"\n', 'email = "hotell@example.se"\nnames = true\n', 1)
-    text = text.replace("[[contacts]]", "[retention]\nsensitive_days = 7\npersonal_days = 365\n\n[[contacts]]", 1)
+    bundled = parse_event(bundled_text()).fields
+    assert (bundled["hotel_names"], bundled["retention_sensitive_days"], bundled["retention_personal_days"]) == (False, 14, 90)
+    text = bundled_text().replace("names = false", "names = true", 1)
+    text = text.replace("sensitive_days = 14\npersonal_days = 90", "sensitive_days = 7\npersonal_days = 365", 1)
     fields = parse_event(text).fields
     assert (fields["hotel_names"], fields["retention_sensitive_days"], fields["retention_personal_days"]) == (True, 7, 365)
-    plain = parse_event(bundled_text()).fields
+    text = text.replace("[retention]\nsensitive_days = 7\npersonal_days = 365\n", "", 1).replace("names = true\n", "", 1)
+    plain = parse_event(text).fields  # neither given: the settings decide
     assert (plain["hotel_names"], plain["retention_sensitive_days"], plain["retention_personal_days"]) == (False, None, None)
 
 
 def test_personal_data_cannot_be_kept_for_less_time_than_the_sensitive_details():
-    text = bundled_text().replace("[[contacts]]", "[retention]\nsensitive_days = 30\npersonal_days = 10\n\n[[contacts]]", 1)
+    text = bundled_text().replace("sensitive_days = 14\npersonal_days = 90", "sensitive_days = 30\npersonal_days = 10", 1)
     line = line_of(text, "personal_days")
     assert problems_of(text) == [f"line {line}: retention.personal_days: personal data cannot go before the "
                                  "sensitive details: 10 is less than sensitive_days = 30"]

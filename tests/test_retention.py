@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import re
 import zipfile
 from zoneinfo import ZoneInfo
 
