@@ -60,9 +60,13 @@ class Answer:
     comment: str = ""
 
     @classmethod
-    def decline(cls, event: Event) -> Answer:
-        """'I can't come': no on every day, nothing else."""
-        return cls(days={day.key: DayAnswer(attending=False) for day in event.days})
+    def decline(cls, event: Event, kept: dict[str, Any] | None = None) -> Answer:
+        """'I can't come': no on every day. The diet, allergies and comment of the answer `kept`
+        (a snapshot) stay, so an invitee who changes their mind finds them again."""
+        kept = kept or {}
+        return cls(days={day.key: DayAnswer(attending=False) for day in event.days},
+                   diets=set(kept.get("diets", ())), allergies=kept.get("allergies", ""),
+                   comment=kept.get("comment", ""))
 
 
 def check_answer(event: Event, answer: Answer, language: str = "sv") -> dict[str, str]:

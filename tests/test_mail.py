@@ -100,7 +100,7 @@ def test_every_kind_is_multipart_text_first_with_the_right_headers(
 
     answer(anna, **{"meal_dinner-day1": "y"})  # confirmation, with the bus seat
     answer(bo)  # confirmation, on the waiting list
-    client.post(link_path(anna) + "/decline", data={"csrf_token": re.search(
+    client.post(link_path(anna) + "/decline", data={"confirmed": "yes", "csrf_token": re.search(
         r'name="csrf_token" type="hidden" value="([^"]+)"', client.get(link_path(anna)).get_data(as_text=True)).group(1)})
     # anna's decline frees the seat: bo moves up.
     wait_for_outbox(all_sent(6))

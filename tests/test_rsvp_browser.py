@@ -73,7 +73,16 @@ def test_invitee_changes_the_answer_to_i_cant_come(before_deadline, live_server,
     page.wait_for_url(re.compile(r"/thanks"))
 
     page.get_by_role("link", name="Ändra mitt svar").click()
+    page.get_by_label("Allergier eller andra behov").fill("Nötter")
+    page.get_by_role("button", name="Spara mitt svar").click()
+    page.wait_for_url(re.compile(r"/thanks"))
+    page.get_by_role("link", name="Ändra mitt svar").click()
     page.get_by_role("button", name="Jag kan inte komma").click()
+    # One tap only asks: nothing is saved until the second button.
+    assert "Din kost, dina allergier och din kommentar sparas" in page.locator("main").inner_text()
+    db.session.rollback()
+    assert len(db.session.scalars(select(ResponseChange)).all()) == 2
+    page.get_by_role("button", name="Ja, jag kan inte komma").click()
     page.wait_for_url(re.compile(r"/thanks"))
     assert "du kommer inte" in page.locator(".notice").inner_text()
     assert page.locator("dl.summary").inner_text().count("Kommer inte") == 2
@@ -82,11 +91,13 @@ def test_invitee_changes_the_answer_to_i_cant_come(before_deadline, live_server,
     page.goto(live_server.url + link_path(invitee))
     for day in ("day1", "day2"):
         assert page.locator(f"fieldset.day[data-day={day}]").get_by_label("Nej, jag kommer inte").is_checked()
+    assert page.get_by_label("Allergier eller andra behov").input_value() == "Nötter"  # kept, for a change of mind
     db.session.rollback()  # end the test's own read transaction to see what the server wrote
     history = db.session.scalars(select(ResponseChange).order_by(ResponseChange.id)).all()
-    assert [change.actor for change in history] == ["invitee", "invitee"]
-    assert history[1].old["days"]["day1"]["transport"] == "own"
-    assert history[1].new["days"]["day1"] == {
+    assert [change.actor for change in history] == ["invitee", "invitee", "invitee"]
+    assert history[2].old["days"]["day1"]["transport"] == "own"
+    assert (history[2].new["allergies"], history[2].new["diets"]) == ("Nötter", [])
+    assert history[2].new["days"]["day1"] == {
         "attending": False, "transport": None, "waitlisted": False, "flight_number": "", "flight_arrival": None,
     }
 

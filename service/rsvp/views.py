@@ -148,13 +148,22 @@ def save(token: str):
 
 @bp.post("/<token>/decline")
 def decline(token: str):
-    """'I can't come' in one tap."""
+    """'I can't come': the button asks once more on a page of its own (no script needed), and only
+    the second button, with `confirmed`, saves no on every day. Diet, allergies and comment stay."""
     invitee = _open(token)
-    if utcnow() >= invitee.event.rsvp_deadline:
+    event = invitee.event
+    if utcnow() >= event.rsvp_deadline:
         return _page(invitee, status=403)
-    if not DeclineForm(**_link(invitee)).validate_on_submit():
+    form = DeclineForm(**_link(invitee))
+    if not form.validate_on_submit():
         abort(400)
-    _save(invitee, Answer.decline(invitee.event))
+    if request.form.get("confirmed") != "yes":
+        language = current_language()
+        return render_template(
+            "rsvp/decline.html", event=event, invitee=invitee, form=form, token=token, language=language,
+            dates=format_date_range(event.days[0].date, event.days[-1].date, language), page_title=_("I can't come"),
+        )
+    _save(invitee, Answer.decline(event, current_snapshot(invitee.id)))
     return redirect(url_for("rsvp.thanks", token=token, lang=current_language()), code=303)
 
 

@@ -1,4 +1,5 @@
 // Progressive help on the answer page; the page works the same without it.
+// After a refused save the error summary takes the focus.
 // A day answered "no" hides (and stops sending) its transport and meals; the
 // flight fields show only while the airport pickup is chosen.
 (function () {
@@ -17,6 +18,9 @@
       flight.querySelectorAll("input").forEach(function (input) { input.disabled = !show; });
     });
   }
+  // After a refused save, the summary of what to fix takes the focus (its links lead to each field).
+  var summary = document.querySelector(".error-summary[tabindex]");
+  if (summary) summary.focus();
   document.querySelectorAll("fieldset.day").forEach(function (day) {
     day.addEventListener("change", function () { update(day); });
     update(day);
