@@ -172,6 +172,8 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
     },
     #: Days after the event's last day until sensitive details, then all personal data, are removed.
     "retention": {"sensitive_days": (INT, OPTIONAL), "personal_days": (INT, OPTIONAL)},
+    #: The organiser's own accessibility statement (paragraphs separated by blank lines); else OSA's.
+    "accessibility": {"statement": (LONGTEXT, OPTIONAL), "statement_en": (LONGTEXT, OPTIONAL)},
     "contacts": {
         "name": (TEXT, REQUIRED),
         "title": (TEXT, OPTIONAL),
@@ -247,7 +249,7 @@ def _english(table: str, row: dict[str, Any]) -> dict[str, str]:
 
 #: Top-level tables: single tables, and arrays of tables (with whether at least one is required).
 TABLES = ("event", "sender", "secretariat", "hotel")
-OPTIONAL_TABLES = ("retention",)
+OPTIONAL_TABLES = ("retention", "accessibility")
 ARRAYS = {
     "contacts": False,
     "roles": False,
@@ -654,6 +656,8 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
         "hotel_names": tables["hotel"].get("names", False),
         "retention_sensitive_days": tables["retention"].get("sensitive_days"),
         "retention_personal_days": tables["retention"].get("personal_days"),
+        "accessibility_statement": tables["accessibility"].get("statement"),
+        "accessibility_statement_en": tables["accessibility"].get("statement_en"),
     }
     return EventDefinition(
         slug=event["id"],

@@ -105,6 +105,9 @@ class Event(db.Model):
     #: None: the settings' RETENTION_SENSITIVE_DAYS and RETENTION_PERSONAL_DAYS.
     retention_sensitive_days: Mapped[int | None] = mapped_column(Integer)
     retention_personal_days: Mapped[int | None] = mapped_column(Integer)
+    #: The accessibility statement's text where the organiser has written their own (else OSA's default).
+    accessibility_statement: Mapped[str | None] = mapped_column(Text)
+    accessibility_statement_en: Mapped[str | None] = mapped_column(Text)
     #: Why the last removal could not run (its archive could not be written); "" when nothing is wrong.
     retention_problem: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -111,32 +111,48 @@ def answers_over_time(event: Event, until: dt.datetime) -> list[tuple[dt.date, i
     return days
 
 
-def answers_chart(event: Event, until: dt.datetime) -> bytes:
-    """A PNG line chart for the admin's dashboard: how many have said they come, and how many not, day by day."""
+def answers_chart(event: Event, until: dt.datetime, language: str = "sv") -> bytes:
+    """A PNG line chart for the admin's dashboard: how many have said they come, and how many not,
+    day by day, with dated axes and a legend that gives today's values (a table beside it gives all)."""
     from PIL import Image, ImageDraw
 
     days = answers_over_time(event, until)
     coming = [day[1] for day in days]
     not_coming = [day[2] for day in days]
 
-    width, height, margin = 600, 260, 30
+    width, height, left, right, top_margin, bottom = 600, 260, 44, 16, 34, 34
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     top = max([1, *coming, *not_coming])
-    draw.line([(margin, margin), (margin, height - margin), (width - margin, height - margin)], fill="#555555", width=1)
+    plot_bottom, plot_right = height - bottom, width - right
+    draw.line([(left, top_margin), (left, plot_bottom), (plot_right, plot_bottom)], fill="#555555", width=1)
+    for value in (0, top):  # the value axis: 0 and the highest count
+        y = plot_bottom - (value / top) * (plot_bottom - top_margin)
+        draw.line([(left - 4, y), (left, y)], fill="#555555")
+        draw.text((left - 8, y), str(value), fill="#1d2327", anchor="rm")
 
-    def points(values: list[int]) -> list[tuple[float, float]]:
-        step = (width - 2 * margin) / max(1, len(values) - 1)
-        return [(margin + i * step, height - margin - (v / top) * (height - 2 * margin)) for i, v in enumerate(values)]
+    def x_of(index: int) -> float:
+        return left + (index / max(1, len(days) - 1)) * (plot_right - left) if len(days) > 1 else (left + plot_right) / 2
 
     for values, colour in ((coming, "#2e7d32"), (not_coming, "#b3261e")):
-        line = points(values)
+        line = [(x_of(i), plot_bottom - (v / top) * (plot_bottom - top_margin)) for i, v in enumerate(values)]
         if len(line) > 1:
             draw.line(line, fill=colour, width=3)
-        else:
-            x, y = line[0]
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-    draw.text((margin + 4, 6), f"{coming[-1] if coming else 0} / {not_coming[-1] if not_coming else 0}", fill="#1d2327")
+        for x, y in line[-1:]:
+            draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=colour)
+    # The time axis: the first and the last day, dated.
+    draw.text((x_of(0), plot_bottom + 8), format_date(days[0][0], language), fill="#1d2327",
+              anchor="ma" if len(days) == 1 else "la")
+    if len(days) > 1:
+        draw.text((plot_right, plot_bottom + 8), format_date(days[-1][0], language), fill="#1d2327", anchor="ra")
+    with force_locale(language):
+        legend = [(_("coming: %(count)s", count=coming[-1]), "#2e7d32"),
+                  (_("not coming: %(count)s", count=not_coming[-1]), "#b3261e")]
+    x = left
+    for text, colour in legend:
+        draw.rectangle([x, 10, x + 12, 22], fill=colour)
+        draw.text((x + 18, 16), text, fill="#1d2327", anchor="lm")
+        x += 30 + int(draw.textlength(text))
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()

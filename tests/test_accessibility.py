@@ -85,7 +85,7 @@ def invitee_pages(page, base: str, event, anna, bo, language: str):
     yield "data", lambda: page.goto(base + link_path(bo) + "/data" + lang)
     yield "opt-out", lambda: page.goto(base + f"/r/{make_token(bo, 'optout')}/no-reminders" + lang)
     yield "bad-link", lambda: page.goto(base + "/r/not-a-token" + lang)
-    yield "accessibility", lambda: page.goto(base + link_path(bo) + "/accessibility" + lang)
+    yield "accessibility", lambda: page.goto(base + "/r/accessibility" + lang)
     yield "hotel", lambda: page.goto(base + hotel_url(event).removeprefix("http://osa.example.se") + lang)
 
 

@@ -179,7 +179,11 @@ def test_a_new_link_revokes_the_old_and_sends_the_invitation_with_the_new(before
     anna = add_invitee(event)
     old = link_path(anna)
     page = admin_client.get(f"/admin/invitees/{anna.id}")
-    assert admin_client.post(f"/admin/invitees/{anna.id}/new-link", data={"csrf_token": csrf_token(page)}).status_code == 302
+    asked = admin_client.post(f"/admin/invitees/{anna.id}/new-link", data={"csrf_token": csrf_token(page)})
+    assert "Göra en ny länk för Anna Andersson? Länken de har nu slutar fungera" in page_text(asked)
+    assert admin_client.get(old).status_code == 200  # asking changes nothing
+    assert admin_client.post(f"/admin/invitees/{anna.id}/new-link", data={
+        "csrf_token": csrf_token(page), "confirmed": "yes"}).status_code == 302
     db.session.rollback()
     anna = db.session.get(Invitee, anna.id)
     assert admin_client.get(old).status_code == 403
@@ -201,7 +205,10 @@ def test_a_removed_invitee_leaves_the_numbers_and_their_link_stops(before_deadli
     anna = add_invitee(event)
     add_invitee(event, name="Bo Berg", email="bo.berg@example.se")
     page = admin_client.get(f"/admin/invitees/{anna.id}")
-    admin_client.post(f"/admin/invitees/{anna.id}/remove", data={"csrf_token": csrf_token(page)})
+    asked = admin_client.post(f"/admin/invitees/{anna.id}/remove", data={"csrf_token": csrf_token(page)})
+    assert "Ta bort Anna Andersson från listan?" in page_text(asked)
+    assert admin_client.get(link_path(anna)).status_code == 200  # asking changes nothing
+    admin_client.post(f"/admin/invitees/{anna.id}/remove", data={"csrf_token": csrf_token(page), "confirmed": "yes"})
     assert admin_client.get(link_path(anna)).status_code == 410
     assert listed_names(admin_client, "") == {"Bo Berg"}
     assert listed_names(admin_client, "?status=removed") == {"Anna Andersson"}

@@ -7,7 +7,8 @@ from flask import Response, abort, render_template
 from ..db import utcnow
 from ..headcount import headcount
 from ..mail.compose import invitation_progress
-from ..reports import answers_chart
+from ..dates import format_date
+from ..reports import answers_chart, answers_over_time
 from ..web import current_language
 from . import admin_event, bp
 
@@ -22,7 +23,11 @@ def _numbers():
 @bp.get("/")
 def dashboard():
     """Who comes, per day, meal, diet, transport, hotel night and role; who has not answered."""
-    return render_template("admin/dashboard.html", numbers=_numbers(), language=current_language())
+    event = admin_event()
+    language = current_language()
+    over_time = [(format_date(day, language), coming, not_coming)
+                 for day, coming, not_coming in answers_over_time(event, utcnow())[-14:]] if event else []
+    return render_template("admin/dashboard.html", numbers=_numbers(), over_time=over_time, language=language)
 
 
 @bp.get("/numbers")
@@ -37,4 +42,4 @@ def chart():
     event = admin_event()
     if event is None:
         abort(404)
-    return Response(answers_chart(event, utcnow()), mimetype="image/png")
+    return Response(answers_chart(event, utcnow(), current_language()), mimetype="image/png")

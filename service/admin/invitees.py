@@ -237,12 +237,16 @@ def answer_for(invitee_id: int):
     ), status
 
 
-def _act_on(invitee_id: int, change, message, listed_only: bool = True):
+def _act_on(invitee_id: int, change, message, listed_only: bool = True, ask=None):
     """Make one change to an invitee in its own transaction, say what was done (`message(invitee)`,
-    then what `change` returns, if anything), and go back to their page."""
+    then what `change` returns, if anything), and go back to their page. With `ask(invitee)`, the
+    first POST only shows that question with a button that confirms (no script needed)."""
     invitee = _invitee_or_404(invitee_id)
     if listed_only and invitee.removed_at is not None:
         abort(409)
+    if ask is not None and request.form.get("confirmed") != "yes":
+        return render_template("admin/confirm.html", event=invitee.event, invitee=invitee, question=ask(invitee),
+                               action=request.path, language=current_language())
     with write_transaction():
         more = change(invitee)
     flash(" ".join(filter(None, (message(invitee), more))))
@@ -265,7 +269,9 @@ def remove_invitee(invitee_id: int):
         queue_moved_up_emails(moved_up)
         return _moved_up_text(moved_up)
 
-    return _act_on(invitee_id, remove, lambda i: _("%(name)s is removed from the list.", name=i.name), listed_only=False)
+    return _act_on(invitee_id, remove, lambda i: _("%(name)s is removed from the list.", name=i.name), listed_only=False,
+                   ask=lambda i: _("Remove %(name)s from the list? Their link stops working, they leave the numbers, and "
+                                   "any seat or room they hold goes to the first on the waiting list.", name=i.name))
 
 
 @bp.post("/invitees/<int:invitee_id>/restore")
@@ -294,7 +300,9 @@ def new_link(invitee_id: int):
         queue_invitation(invitee)
 
     return _act_on(invitee_id, renew, lambda i: _(
-        "The old link no longer works. %(name)s gets the invitation with a new link.", name=i.name))
+        "The old link no longer works. %(name)s gets the invitation with a new link.", name=i.name),
+        ask=lambda i: _("Make a new link for %(name)s? The link they have stops working, and the invitation goes to "
+                        "%(email)s with the new one.", name=i.name, email=i.email))
 
 
 class AddressForm(FlaskForm):

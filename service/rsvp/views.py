@@ -121,6 +121,22 @@ def _page(invitee: Invitee, form=None, status: int = 200):
     ), status
 
 
+@bp.get("/accessibility")
+def accessibility():
+    """The accessibility statement (tillgänglighetsredogörelse), linked from every invitee page: how
+    the pages meet WCAG 2.1 AA, what is known not to, and how to report a problem."""
+    event = get_event()
+    if event is None:
+        abort(404)
+    language = set_language(request.args.get("lang") or event.default_language)
+    own = localized(event, "accessibility_statement", language)
+    return render_template(
+        "rsvp/accessibility.html", event=event, own=own.split("\n\n") if own else None, language=language,
+        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
+        page_title=_("Accessibility statement"),
+    )
+
+
 @bp.get("/<token>")
 def answer(token: str):
     """The answer page, prefilled. Reads only: a mail scanner opening the link changes nothing."""
