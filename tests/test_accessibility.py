@@ -81,6 +81,21 @@ def invitee_pages(page, base: str, event, anna, bo, language: str):
 
     yield "answer-errors", with_errors
     yield "answer-filled", lambda: page.goto(base + link_path(bo) + lang)
+
+    def asked_to_confirm_a_decline():
+        page.goto(base + link_path(anna) + lang)
+        page.locator("form.decline button").click()
+        page.wait_for_selector("input[name=confirmed]", state="attached")
+
+    yield "decline-confirm", asked_to_confirm_a_decline
+
+    def declined():
+        asked_to_confirm_a_decline()
+        page.locator("form.decline button").click()
+        page.wait_for_url(re.compile(r"/thanks"))
+
+    yield "declined", declined
+    yield "answer-declined", lambda: page.goto(base + link_path(anna) + lang)
     yield "thanks", lambda: page.goto(base + link_path(bo) + "/thanks" + lang)
     yield "data", lambda: page.goto(base + link_path(bo) + "/data" + lang)
     yield "opt-out", lambda: page.goto(base + f"/r/{make_token(bo, 'optout')}/no-reminders" + lang)
@@ -113,7 +128,7 @@ def admin_pages(page, base: str, event, anna, bo, language: str):
 
 
 @pytest.mark.parametrize("width", [1280, 375, 320])
-def test_every_page_passes_the_wcag_audit_and_reflows(browser, live_server, event, people, width):
+def test_every_page_passes_the_wcag_audit_and_reflows(before_deadline, browser, live_server, event, people, width):
     anna, bo = people
     db.session.add(JobRun(job="hotel-final", event_id=event.id, scheduled_for=event.final_numbers_at, state="done",
                           emails=1, numbers=hotel_numbers(event)))
@@ -129,7 +144,73 @@ def test_every_page_passes_the_wcag_audit_and_reflows(browser, live_server, even
             check(page, problems, f"{name} {language} {width}")
             checked += 1
         context.close()
+    # After the deadline the answer page is read-only.
+    before_deadline.move_to(event.rsvp_deadline + dt.timedelta(hours=1))
+    for language in ("sv", "en"):
+        context = browser.new_context(viewport={"width": width, "height": 900})
+        page = context.new_page()
+        page.goto(live_server.url + link_path(bo) + f"?lang={language}")
+        assert page.locator(".notice").count() == 1
+        check(page, problems, f"answer-closed {language} {width}")
+        checked += 1
+        context.close()
     print(f"\n{checked} page/language combinations checked at {width} px")
-    for name, problem in problems.items():
-        print(name, problem)
     assert problems == {}
+
+
+FOCUSED = "(() => { const e = document.activeElement; return e ? (e.id || e.name || e.className || e.tagName) : ''; })()"
+FOCUS_SHOWN = """(() => { const e = document.activeElement; if (!e || e === document.body) return false;
+  const s = getComputedStyle(e); return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2; })()"""
+
+
+def tab_to(page, test: str, limit: int = 80) -> None:
+    """Press Tab until `test` (JavaScript about document.activeElement) holds; focus is visible at every step."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        assert page.evaluate(FOCUS_SHOWN), f"no visible focus on {page.evaluate(FOCUSED)}"
+        if page.evaluate(f"(() => {{ const e = document.activeElement; return {test}; }})()"):
+            return
+    raise AssertionError(f"Tab never reached {test}")
+
+
+def test_the_whole_form_is_answered_by_keyboard_and_an_error_is_reached_from_the_summary(
+    before_deadline, browser, live_server, invitee
+):
+    context = browser.new_context(viewport={"width": 375, "height": 740}, locale="sv-SE")
+    page = context.new_page()
+    page.goto(live_server.url + link_path(invitee))
+    tab_to(page, "e.classList.contains('skip')")  # the first stop skips to the content
+    tab_to(page, "e.name === 'day_day1'")
+    page.keyboard.press("Space")  # yes, on day 1
+    tab_to(page, "e.name === 'transport_day1'")
+    while page.evaluate("document.activeElement.value") != "airport":
+        page.keyboard.press("ArrowDown")  # the airport pickup, leaving the flight empty
+    tab_to(page, "e.name === 'meal_lunch-day1'")
+    page.keyboard.press("Space")
+    tab_to(page, "e.name === 'day_day2'")
+    page.keyboard.press("ArrowDown")  # no, on day 2
+    assert page.evaluate("document.activeElement.value") == "no"
+    tab_to(page, "e.name === 'allergies'")
+    page.keyboard.type("Nötter")
+    tab_to(page, "e.type === 'submit' && e.closest('form.answer') !== null")
+    page.keyboard.press("Enter")
+
+    page.wait_for_selector(".error-summary")
+    assert page.evaluate("document.activeElement.classList.contains('error-summary')")  # the summary has the focus
+    assert page.locator(".notice").count() == 0  # no "saved" beside "nothing is saved"
+    for field in ("flight_number_day1", "flight_arrival_day1"):
+        described = page.locator(f"#{field}")
+        assert described.get_attribute("aria-invalid") == "true"
+        assert described.get_attribute("aria-describedby") == f"{field}-error"
+    tab_to(page, "e.getAttribute('href') === '#flight_number_day1'")
+    page.keyboard.press("Enter")
+    assert page.evaluate(FOCUSED) == "flight_number_day1"  # the link led to the field
+    page.keyboard.type("SK 2014")
+    tab_to(page, "e.id === 'flight_arrival_day1'")
+    page.keyboard.type("9.05")
+    tab_to(page, "e.type === 'submit' && e.closest('form.answer') !== null")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/thanks"))
+    summary = page.locator("dl.summary").inner_text()
+    assert "Ditt flyg SK 2014 landar kl. 09.05." in summary and "Nötter" in summary
+    context.close()

@@ -194,3 +194,9 @@ def test_personal_data_cannot_be_kept_for_less_time_than_the_sensitive_details()
     line = line_of(text, "personal_days")
     assert problems_of(text) == [f"line {line}: retention.personal_days: personal data cannot go before the "
                                  "sensitive details: 10 is less than sensitive_days = 30"]
+
+
+def test_an_organiser_writes_their_own_accessibility_statement():
+    text = bundled_text().replace("[[contacts]]", '[accessibility]\nstatement = "Vår text."\nstatement_en = "Our text."\n\n[[contacts]]', 1)
+    fields = parse_event(text).fields
+    assert (fields["accessibility_statement"], fields["accessibility_statement_en"]) == ("Vår text.", "Our text.")

@@ -381,3 +381,45 @@ def test_tokens_never_reach_the_access_log(before_deadline, live_server, invitee
             urllib.request.urlopen(live_server.url + f"/r/{tampered(token)}")
     assert "/r/[link]" in caplog.text
     assert token.split(".")[0] not in caplog.text
+
+
+def test_i_cant_come_asks_once_more_and_keeps_diet_allergies_and_comment(before_deadline, event, client, invitee):
+    page = client.get(link_path(invitee))
+    assert client.post(link_path(invitee), data={
+        "csrf_token": csrf_token(page), "day_day1": "yes", "transport_day1": "own", "day_day2": "yes",
+        "diet_vegetarian": "y", "allergies": "Nötter", "comment": "Kommer med tåget", "meal_lunch-day1": "y",
+    }).status_code == 303
+    before = database_state(db.session, ["response", "response_day", "response_change", "outbox"])
+    asked = client.post(link_path(invitee) + "/decline", data={"csrf_token": csrf_token(page)})
+    assert asked.status_code == 200 and "Kan du inte komma?" in page_text(asked)
+    assert database_state(db.session, ["response", "response_day", "response_change", "outbox"]) == before
+    done = client.post(link_path(invitee) + "/decline", data={"csrf_token": csrf_token(asked), "confirmed": "yes"})
+    assert done.status_code == 303
+    db.session.rollback()
+    response = db.session.scalar(select(Response))
+    assert not response.attending and not response.meals
+    assert ([d.key for d in response.diets], response.allergies, response.comment) == (
+        ["vegetarian"], "Nötter", "Kommer med tåget")
+    again = page_text(client.get(link_path(invitee)))
+    assert "Nötter" in again and "Kommer med tåget" in again
+
+
+def test_every_invitee_page_links_to_the_accessibility_statement_in_the_readers_language(
+    before_deadline, app, event, client, invitee
+):
+    for path in (link_path(invitee), link_path(invitee) + "/data", "/r/not-a-token"):
+        assert '<a href="/r/accessibility?lang=sv">Tillgänglighetsredogörelse</a>' in client.get(path).get_data(as_text=True)
+    swedish = page_text(client.get("/r/accessibility"))
+    assert "lagen om tillgänglighet till digital offentlig service" in swedish
+    assert "Anmäl ett problem" in swedish and "sekretariatet@example.se" in swedish
+    assert "www.digg.se/tdosanmalan" in swedish
+    english = page_text(client.get("/r/accessibility?lang=en"))
+    assert "Accessibility statement" in english and "Report a problem" in english
+    event.accessibility_statement = "Vår egen redogörelse.\n\nAndra stycket."
+    db.session.commit()
+    own = client.get("/r/accessibility").get_data(as_text=True)
+    assert "<p>Vår egen redogörelse.</p>" in own and "<p>Andra stycket.</p>" in own and "Digg" not in own
+    assert client.get("/favicon.ico").location == "/static/favicon.svg"
+    icon = client.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml"
+    icon.close()

@@ -71,7 +71,8 @@ def bad_link(error: LinkError):
     invitee = error.invitee
     event = invitee.event if invitee is not None else get_event()
     set_language(request.args.get("lang") or (invitee.language if invitee is not None else None))
-    return render_template("rsvp/bad_link.html", kind=error.kind, event=event), LINK_STATUS[error.kind]
+    return render_template("rsvp/bad_link.html", kind=error.kind, event=event,
+                           language=current_language()), LINK_STATUS[error.kind]
 
 
 @bp.app_template_global()
