@@ -283,7 +283,8 @@ def test_removing_an_invitee_frees_their_seat_and_putting_them_back_puts_them_la
     def act(invitee, action: str) -> str:
         form = admin_client.get(f"/admin/invitees/{invitee.id}")
         done = admin_client.post(
-            f"/admin/invitees/{invitee.id}/{action}", data={"csrf_token": csrf_token(form)}, follow_redirects=True
+            f"/admin/invitees/{invitee.id}/{action}", data={"csrf_token": csrf_token(form), "confirmed": "yes"},
+            follow_redirects=True,
         )
         db.session.rollback()
         return page_text(done)
