@@ -121,9 +121,9 @@ def test_every_kind_is_multipart_text_first_with_the_right_headers(
     assert {kind: len(messages) for kind, messages in kinds.items()} == {
         "invitation": 2, "confirmation": 2, "decline": 1, "moved_up": 1,
     }
-    assert "text/calendar" not in parts(kinds["decline"][0])
-    for kind in ("invitation", "confirmation", "moved_up"):
+    for kind in ("invitation", "confirmation", "decline", "moved_up"):
         assert "text/calendar" in parts(kinds[kind][0]), kind
+    assert calendar_of(kinds["decline"][0])["METHOD"] == "CANCEL"  # the days the invitation put in the calendar
 
     anna_confirmation = next(m for m in kinds["confirmation"] if m["To"] == "Anna Andersson <anna.andersson@example.se>")
     text = anna_confirmation.get_body(("plain",)).get_content()
@@ -147,16 +147,19 @@ def test_invitation_ics_times_equal_the_event_file(before_deadline, event, maile
     db.session.commit()
     wait_for_outbox(all_sent(1))
     calendar = calendar_of(mailer.messages[0].message)
-    assert calendar["METHOD"] == "PUBLISH"
+    assert calendar["METHOD"] == "REQUEST"
     assert [c.name for c in calendar.subcomponents][0] == "VTIMEZONE"
     definition = read_event_file(BUNDLED_EVENT)
     entries = calendar.walk("VEVENT")
     assert len(entries) == len(definition.days) == 2
     for entry, day in zip(entries, definition.days):
-        assert entry.decoded("DTSTART") == day.items[0].starts_at
+        theirs = [item for item in day.items if not item.for_roles or "kso" in item.for_roles]
+        assert entry.decoded("DTSTART") == theirs[0].starts_at
         assert entry.decoded("DTSTART").tzinfo.key == "Europe/Stockholm"
-        assert entry.decoded("DTEND") == max(item.ends_at or item.starts_at for item in day.items)
-        assert str(entry["UID"]) == f"innovationsmotet-2021-{day.key}@example.se"
+        assert entry.decoded("DTEND") == max(item.ends_at or item.starts_at for item in theirs)
+        assert str(entry["UID"]) == f"innovationsmotet-2021-{day.key}-{invitee.id}@example.se"
+        assert (str(entry["STATUS"]), entry["ATTENDEE"].params["PARTSTAT"]) == ("TENTATIVE", "NEEDS-ACTION")
+        assert str(entry["ORGANIZER"]) == "mailto:osa@example.se"
     assert entries[0].decoded("DTSTART") == dt.datetime(2021, 11, 25, 9, 0, tzinfo=STOCKHOLM)
 
 
@@ -185,7 +188,12 @@ def test_each_persons_calendar_holds_the_programme_of_their_role_and_days(before
     assert client.post(path, data={"csrf_token": csrf_token(client.get(path)), "day_day1": "no",
                                    "day_day2": "yes"}).status_code == 303
     confirmed = calendar(politician.email, "confirmation")
-    assert [str(entry["UID"]) for entry in confirmed.walk("VEVENT")] == ["innovationsmotet-2021-day2@example.se"]
+    assert [str(entry["UID"]) for entry in confirmed.walk("VEVENT")] == [f"innovationsmotet-2021-day2-{politician.id}@example.se"]
+    db.session.rollback()
+    row = db.session.scalar(select(Outbox).where(Outbox.recipient == politician.email, Outbox.kind == "confirmation"))
+    cancelled = icalendar.Calendar.from_ical(row.attachments[1]["data"])  # day 1 leaves her calendar
+    assert cancelled["METHOD"] == "CANCEL"
+    assert [str(entry["UID"]) for entry in cancelled.walk("VEVENT")] == [f"innovationsmotet-2021-day1-{politician.id}@example.se"]
     karins = programme(politician.email, "confirmation")
     assert for_politicians in karins and for_officials not in karins
 

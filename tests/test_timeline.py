@@ -8,6 +8,7 @@ import re
 from collections import Counter
 from zoneinfo import ZoneInfo
 
+import icalendar
 import pytest
 from sqlalchemy import select
 
@@ -135,6 +136,26 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
     new_link = re.search(r"http://osa\.example\.se(/r/[^/\s]+)\s", invitation.get_body(("plain",)).get_content())[1]
     assert new_link != old_link
     assert "Länken har ersatts" in page_text(client.get(old_link))
+
+    # Every calendar file sent: per person and entry, SEQUENCE only grows; a decline cancels every entry.
+    entries: dict[tuple[str, str], list[tuple[int, str, object]]] = {}
+    for message in mailer.messages:
+        for part in message.message.walk():
+            if part.get_content_type() == "text/calendar":
+                calendar = icalendar.Calendar.from_ical(part.get_payload(decode=True))
+                for entry in calendar.walk("VEVENT"):
+                    entries.setdefault((message.rcpt_tos[0], str(entry["UID"])), []).append(
+                        (int(entry["SEQUENCE"]), str(calendar["METHOD"]), entry))
+    for (recipient, uid), sent in entries.items():
+        sequences = [sequence for sequence, _, _ in sent]
+        assert sequences == sorted(set(sequences)), (recipient, uid, sequences)
+    nils = {uid: sent for (recipient, uid), sent in entries.items() if recipient == declines.email}
+    assert len(nils) == 2 and all(sent[-1][1] == "CANCEL" and sent[-1][0] > sent[0][0] for sent in nils.values())
+    bos = [entry for (recipient, _), sent in entries.items() if recipient == bus.email for _, _, entry in sent]
+    assert bos and all("Separata samtal mellan övriga" not in str(entry["DESCRIPTION"]) for entry in bos)
+    day1 = [entry for (recipient, uid), sent in entries.items() if recipient == bus.email and "-day1-" in uid
+            for _, method, entry in sent if method == "REQUEST" and str(entry["STATUS"]) == "CONFIRMED"]
+    assert day1 and all(entry.decoded("DTEND") > dt.datetime(2021, 11, 25, 18, 0, tzinfo=STOCKHOLM) for entry in day1)
 
     # After the event: first the sensitive details go, then every person; the numbers stay.
     numbers = counted(client)

@@ -46,7 +46,7 @@ from ..models import (
 from ..reports import answers_csv, answers_over_time
 from ..retention import removal_dates
 from .delivery import round_done_at
-from .ics import event_calendar
+from .ics import days_in_calendar, invitee_calendars
 from .outbox import queue_email, queue_emails
 from .render import RenderedEmail, render_email
 
@@ -82,8 +82,16 @@ def email_context(event: Event, invitee: Invitee) -> dict:
     }
 
 
-def _ics(filename: str, text: str) -> dict[str, str]:
-    return {"filename": filename, "content_type": "text/calendar; method=PUBLISH; charset=utf-8", "data": text}
+def _ics(filename: str, text: str, method: str = "PUBLISH") -> dict[str, str]:
+    return {"filename": filename, "content_type": f"text/calendar; method={method}; charset=utf-8", "data": text}
+
+
+def _calendars(invitee: Invitee, **kwargs) -> list[dict[str, str]]:
+    """The invitee's calendar files for an email (see `ics.invitee_calendars`); SEQUENCE counts the
+    answer's changes, so it only grows."""
+    slug = invitee.event.slug
+    return [_ics(f"{slug}.ics" if method == "REQUEST" else f"{slug}-cancelled.ics", text, method)
+            for method, text in invitee_calendars(invitee, _changes_so_far(invitee), **kwargs)]
 
 
 def invitation_key(invitee: Invitee) -> str:
@@ -114,8 +122,7 @@ def _invitation(invitee: Invitee, key: str) -> dict:
         "recipient": invitee.email,
         "language": invitee.language,
         "rendered": _render_invitation(invitee),
-        "attachments": [_ics(f"{event.slug}.ics", event_calendar(event, language=invitee.language,
-                                                                role_key=invitee.role_key))],
+        "attachments": _calendars(invitee, invited=True),
     }
 
 
@@ -138,18 +145,13 @@ def _changes_so_far(invitee: Invitee) -> int:
 
 
 def render_answer_email(
-    kind: str, invitee: Invitee, response: Response, **extra
+    kind: str, invitee: Invitee, response: Response, before: dict | None = None, **extra
 ) -> tuple[RenderedEmail, list[dict[str, str]]]:
-    """A confirmation, decline or move-up email about `response`, with its .ics (none for a decline)."""
+    """A confirmation, decline or move-up email about `response`, with the invitee's calendar: the
+    days they come, and a cancellation of each day `before` (the answer it replaces) had in it."""
     event = invitee.event
     language = invitee.language
-    attachments = []
-    if kind != "decline":
-        attending = {row.day.key for row in response.days if row.attending}
-        # SEQUENCE grows with every change, so calendars replace the entry they have.
-        calendar = event_calendar(event, attending, sequence=_changes_so_far(invitee), language=language,
-                                  role_key=invitee.role_key)
-        attachments.append(_ics(f"{event.slug}.ics", calendar))
+    attachments = _calendars(invitee, response=response, before=days_in_calendar(before, event))
     rendered = render_email(
         kind,
         language,
@@ -173,7 +175,7 @@ def queue_answer_emails(invitee: Invitee, result: SaveResult) -> None:
     """A confirmation of the saved answer, and a notice to everyone it moved up a waiting list."""
     if result.change is not None:
         kind = "confirmation" if result.response.attending else "decline"
-        _answer_email(kind, f"confirmation:{result.change.id}", invitee, result.response)
+        _answer_email(kind, f"confirmation:{result.change.id}", invitee, result.response, before=result.change.old)
     queue_moved_up_emails(result.moved_up)
 
 
@@ -181,7 +183,8 @@ def queue_put_back_emails(invitee: Invitee, result: SaveResult) -> None:
     """For an invitee put back on the list: their answer, saying why they now wait for a place
     they had, when one was given away meanwhile; and a notice to everyone it moved up."""
     if result.change is not None:
-        _answer_email("confirmation", f"confirmation:{result.change.id}", invitee, result.response, put_back=True)
+        _answer_email("confirmation", f"confirmation:{result.change.id}", invitee, result.response,
+                      before=result.change.old, put_back=True)
     queue_moved_up_emails(result.moved_up)
 
 
@@ -190,7 +193,8 @@ def queue_moved_up_emails(moved_up: list[ResponseChange]) -> None:
     for change in moved_up:
         moved = db.session.get(Invitee, change.invitee_id)
         _answer_email(
-            "moved_up", f"moved-up:{change.id}", moved, moved.response, freed=_what_was_freed(moved, change),
+            "moved_up", f"moved-up:{change.id}", moved, moved.response, before=change.old,
+            freed=_what_was_freed(moved, change),
         )
 
 

@@ -1,33 +1,37 @@
-"""Calendar files (.ics) for invitations and confirmations.
+"""Calendar files (.ics): one entry per invitee and day, that calendars update in place.
 
-One VEVENT per event day, from the day's first agenda item to its last, with a
-UID that stays the same for the day across every email (`<event>-<day>@<sender
-domain>`), so calendar programs update the entry instead of adding another.
-SEQUENCE grows with each change of the invitee's answer. Times carry the event's
+Each entry's UID stays the same for that invitee and day across every email
+(`<event>-<day>-<invitee>@<sender domain>`), and its SEQUENCE only grows (the
+invitee's answer changes, counted), so Outlook, Google Calendar and Apple
+Calendar replace the entry they have. The invitation sends every day as a
+tentative REQUEST; a confirmation sends the days they come as an accepted REQUEST
+and a CANCEL for each day that was in their calendar and no longer is; a decline
+cancels them all. An entry spans what that person does that day: from their bus
+or pickup (or the first item of their programme) to the end of the last item for
+their role, or after the dinner they chose; its description lists their
+programme, transport and meals in their language. Times carry the event's
 timezone with a VTIMEZONE, so the file reads right anywhere.
+
+`event_calendar` is the event as a whole (every day, no one's answer), for the
+admin's previews and anyone without an answer yet.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import icalendar
-from cachetools import LRUCache, cached
-from cachetools.keys import hashkey
+from flask_babel import force_locale, gettext
 
 from ..answers import localized
 from ..dates import format_time
 from ..db import utcnow
 
-
-def _day_span(day) -> tuple[dt.datetime, dt.datetime]:
-    starts, ends = day.starts_at, day.ends_at
-    if ends <= starts:
-        ends = starts + dt.timedelta(hours=1)
-    return starts, ends
+#: How long a meal lasts in a calendar, from its start (meals have only a start time).
+MEAL_HOURS = 2
 
 
 @lru_cache(maxsize=8)
@@ -36,50 +40,107 @@ def _vtimezone(name: str) -> icalendar.Timezone:
     return icalendar.Timezone.from_tzid(name)
 
 
-def _calendar_key(event, day_keys: set[str] | None = None, sequence: int = 0, language: str = "sv",
-                  role_key: str | None = None):
-    # A reload that changes the event raises its `updated_at` (`store_event`).
-    return hashkey(event.id, event.updated_at, frozenset(day_keys) if day_keys is not None else None, sequence,
-                   language, role_key)
-
-
-@cached(LRUCache(maxsize=64), key=_calendar_key, lock=threading.Lock())
-def event_calendar(event, day_keys: set[str] | None = None, sequence: int = 0, language: str = "sv",
-                   role_key: str | None = None) -> str:
-    """The event as an .ics text: every day, or only `day_keys` (the days someone attends), with the
-    programme of someone of `role_key` (a politician's file has no officials' session).
-
-    Kept for the event as it stands: a round of invitations makes the file once, not once per
-    invitee (making it is about half the work of writing an invitation).
-    """
-    zone = ZoneInfo(event.timezone)
-    domain = event.sender_email.rsplit("@", 1)[1]
+def _calendar(event, method: str) -> icalendar.Calendar:
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//OSA//Invitations and RSVP//EN")
     calendar.add("version", "2.0")
-    calendar.add("method", "PUBLISH")
-    name = localized(event, "name", language)
+    calendar.add("method", method)
+    calendar.add_component(_vtimezone(event.timezone))
+    return calendar
+
+
+def uid(event, day, invitee=None) -> str:
+    domain = event.sender_email.rsplit("@", 1)[1]
+    return f"{event.slug}-{day.key}-{invitee.id}@{domain}" if invitee is not None else f"{event.slug}-{day.key}@{domain}"
+
+
+def _span(event, day, items, row, meals) -> tuple[dt.datetime, dt.datetime]:
+    """From their transport (or their first item) to the end of their last item, or of the dinner they chose."""
+    times = [item.starts_at for item in items] or [day.starts_at]
+    ends = [item.ends_at or item.starts_at for item in items] or [day.ends_at]
+    option = row.transport_option if row is not None else None
+    starts = min([*times, *([option.departs_at] if option is not None and option.departs_at else [])])
+    last = max([*ends, *(meal.starts_at + dt.timedelta(hours=MEAL_HOURS) for meal in meals)])
+    return starts, last if last > starts else starts + dt.timedelta(hours=1)
+
+
+def _entry(event, day, language: str, sequence: int, stamp, role_key: str | None = None, invitee=None,
+           response=None, status: str = "CONFIRMED"):
+    zone = ZoneInfo(event.timezone)
+    items = [item for item in day.items if item.is_for(role_key)]
+    row = next((r for r in response.days if r.day_id == day.id), None) if response is not None else None
+    meals = [meal for meal in response.meals if meal.day_id == day.id] if response is not None else []
+    starts, ends = _span(event, day, items, row, meals)
+    entry = icalendar.Event()
+    entry.add("uid", uid(event, day, invitee))
+    entry.add("dtstamp", stamp)
+    entry.add("sequence", sequence)
+    entry.add("dtstart", starts.astimezone(zone))
+    entry.add("dtend", ends.astimezone(zone))
+    entry.add("summary", f"{localized(event, 'name', language)}: {localized(day, 'title', language)}")
+    entry.add("location", f"{event.venue}, {event.address}")
+    entry.add("status", status)
+    lines = [f"{format_time(item.starts_at, event.timezone, language, item.approximate)} "
+             f"{localized(item, 'title', language)}" for item in items]
+    with force_locale(language):
+        if row is not None and row.transport_option is not None:
+            option = row.transport_option
+            lines.insert(0, gettext("Your transport: %(option)s, %(time)s, %(place)s",
+                                    option=localized(option, "name", language),
+                                    time=format_time(option.departs_at, event.timezone, language, option.approximate),
+                                    place=localized(option, "place", language)))
+        if meals:
+            lines.append(gettext("Your meals: %(meals)s", meals=", ".join(
+                f"{localized(m, 'name', language)} {format_time(m.starts_at, event.timezone, language)}" for m in meals)))
+    entry.add("description", "\n".join(lines))
+    entry.add("organizer", f"mailto:{event.sender_email}", parameters={"CN": event.sender_name})
+    if invitee is not None:
+        partstat = {"CONFIRMED": "ACCEPTED", "TENTATIVE": "NEEDS-ACTION", "CANCELLED": "DECLINED"}[status]
+        entry.add("attendee", f"mailto:{invitee.email}",
+                  parameters={"CN": invitee.name, "PARTSTAT": partstat, "ROLE": "REQ-PARTICIPANT", "RSVP": "FALSE"})
+    return entry
+
+
+def event_calendar(event, language: str = "sv", role_key: str | None = None) -> str:
+    """The event as a whole: every day with the programme of `role_key` (everyone's when None)."""
+    calendar = _calendar(event, "PUBLISH")
     stamp = utcnow()
     for day in event.days:
-        if day_keys is not None and day.key not in day_keys:
-            continue
-        starts, ends = _day_span(day)
-        title = localized(day, "title", language)
-        entry = icalendar.Event()
-        entry.add("uid", f"{event.slug}-{day.key}@{domain}")
-        entry.add("dtstamp", stamp)
-        entry.add("sequence", sequence)
-        entry.add("dtstart", starts.astimezone(zone))
-        entry.add("dtend", ends.astimezone(zone))
-        entry.add("summary", f"{name}: {title}")
-        entry.add("location", f"{event.venue}, {event.address}")
-        programme = [
-            f"{format_time(item.starts_at, event.timezone, language, item.approximate)} {localized(item, 'title', language)}"
-            for item in day.items
-            if item.is_for(role_key)
-        ]
-        entry.add("description", "\n".join(programme))
-        entry.add("organizer", f"mailto:{event.reply_to}", parameters={"CN": event.organiser})
-        calendar.add_component(entry)
-    calendar.subcomponents.insert(0, _vtimezone(event.timezone))
+        calendar.add_component(_entry(event, day, language, 0, stamp, role_key))
     return calendar.to_ical().decode("utf-8")
+
+
+def invitee_calendars(invitee, sequence: int, response=None, before: set[str] | None = None,
+                      invited: bool = False) -> list[tuple[str, str]]:
+    """The invitee's calendar files for one email, as (method, text): the days they come as a REQUEST
+    (all days, tentative, for an invitation), and a CANCEL for each day in `before` (the days their
+    calendar holds) that they no longer come to."""
+    event = invitee.event
+    language = invitee.language
+    stamp = utcnow()
+    coming = {day.key for day in event.days} if invited else {
+        row.day.key for row in (response.days if response is not None else []) if row.attending}
+    files = []
+    if coming:
+        calendar = _calendar(event, "REQUEST")
+        for day in event.days:
+            if day.key in coming:
+                calendar.add_component(_entry(event, day, language, sequence, stamp, invitee.role_key, invitee,
+                                              None if invited else response, "TENTATIVE" if invited else "CONFIRMED"))
+        files.append(("REQUEST", calendar.to_ical().decode("utf-8")))
+    dropped = [day for day in event.days if day.key in (before or set()) and day.key not in coming]
+    if dropped:
+        calendar = _calendar(event, "CANCEL")
+        for day in dropped:
+            calendar.add_component(_entry(event, day, language, sequence, stamp, invitee.role_key, invitee, None,
+                                          "CANCELLED"))
+        files.append(("CANCEL", calendar.to_ical().decode("utf-8")))
+    return files
+
+
+def days_in_calendar(old: dict[str, Any] | None, event) -> set[str]:
+    """The days an invitee's calendar holds before an answer is confirmed: every day of the
+    invitation until they have answered, then the days they said they come."""
+    if old is None:
+        return {day.key for day in event.days}
+    return {key for key, day in old.get("days", {}).items() if day.get("attending")}
