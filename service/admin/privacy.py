@@ -39,12 +39,13 @@ def _steps(event, language: str) -> list[dict]:
     for step in STEPS:
         run = runs.get(f"remove-{step}")
         later = postponement(event, step)
+        at = removal_at(event, step)
         steps.append({
-            "step": step, "at": format_datetime(removal_at(event, step), event.timezone, language),
+            "step": step, "at": format_datetime(at, event.timezone, language),
             "ran": format_datetime(run.ran_at, event.timezone, language) if run else None,
             "archive": (run.numbers or {}) if run else {},
             "postponed": later and {"until": format_date(later.until, language), "reason": later.reason, "by": later.by},
-            "due_day": removal_at(event, step).astimezone(zone).date(),
+            "due_day": at.astimezone(zone).date(),
         })
     return steps
 

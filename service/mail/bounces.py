@@ -182,21 +182,21 @@ def _body_text(message: Message) -> str:
         if part.get_content_maintype() == "message":
             break  # the returned original is not the sender's text
         if part.get_content_type() in ("text/plain", "text/html") and not part.get_filename():
-            payload = part.get_payload(decode=True) or b""
-            text = payload.decode(part.get_content_charset() or "utf-8", "replace") if _known_charset(part) \
-                else payload.decode("utf-8", "replace")
+            text = (part.get_payload(decode=True) or b"").decode(_charset(part), "replace")
             if part.get_content_type() == "text/plain":
                 return text
             html = html or Markup(text).striptags()
     return html or ""
 
 
-def _known_charset(part: Message) -> bool:
+def _charset(part: Message) -> str:
+    """The part's charset if Python knows it (real reports name odd ones), else UTF-8."""
+    charset = part.get_content_charset() or "utf-8"
     try:
-        codecs.lookup(part.get_content_charset() or "utf-8")
+        codecs.lookup(charset)
     except LookupError:
-        return False
-    return True
+        return "utf-8"
+    return charset
 
 
 def _first_lines(message: Message) -> str:
