@@ -1,6 +1,7 @@
 """The `osa` command: Flask's CLI (`osa db upgrade`, `osa run`) plus OSA's own commands.
 
-    osa event load FILE        validate an event file and create or update the event
+    osa event load FILE        validate an event file, create or update the event, tell those a change
+                               concerns (--dry-run to see first, --no-notify to tell no one)
     osa event show [--lang]    print the event back, times in its timezone
     osa invitees import FILE   import invitees from CSV or XLSX (all or nothing)
     osa invitations send       invite everyone not yet invited, with a progress bar
@@ -29,6 +30,7 @@ from sqlalchemy import func, select
 
 from .dates import format_datetime
 from .db import schema_problem, utcnow, write_transaction
+from .event_changes import affected, line_for, people_per_change, record_changes
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .extensions import db
@@ -89,31 +91,65 @@ jobs_cli = DatabaseGroup("jobs", help="Run scheduled jobs now, or preview them."
 admin_cli = DatabaseGroup("admin", help="Accounts for the secretariat's admin.")
 
 
+class _DryRun(Exception):
+    """Raised to roll back a load that was only to be shown."""
+
+
 @event_cli.command("load")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--starts-in", "starts_in", type=click.IntRange(min=0), metavar="DAYS",
     help="Move the event by whole weeks (same weekdays and times) so it starts at least DAYS days from today.",
 )
-def load_event_command(file: Path, starts_in: int | None) -> None:
-    """Validate FILE and create or update its event."""
+@click.option("--dry-run", is_flag=True, help="Show what would change and whom it would notify; save nothing.")
+@click.option("--no-notify", is_flag=True, help="Save the changes without emailing the attendees they concern.")
+def load_event_command(file: Path, starts_in: int | None, dry_run: bool, no_notify: bool) -> None:
+    """Validate FILE and create or update its event; tell the attendees what changed for them."""
     try:
         with write_transaction():
             result = store_event(read_event_file(file, starts_in_days=starts_in))
+            report = _load_report(result, affected(result.event, result.seen_changes), dry_run, no_notify)
+            if dry_run:
+                raise _DryRun
             queue_moved_up_emails(result.moved_up)
+            record_changes(result.event, result.seen_changes, notify=not no_notify)
     except EventFileError as error:
         raise click.ClickException(str(error)) from None
+    except _DryRun:
+        click.echo(gettext("Dry run: nothing was saved and no one was emailed."))
+    click.echo("\n".join(report))
+
+
+def _load_report(result, who, dry_run: bool, no_notify: bool) -> list[str]:
+    """What `osa event load` says: the event's size, who moved up, each change attendees see and how
+    many it concerns, and how many get an email."""
+    language = terminal_language()
     state = gettext("created") if result.created else gettext("updated") if result.changed else gettext("unchanged")
     event = result.event
-    click.echo(gettext(
+    out = [gettext(
         "Event '%(slug)s' %(state)s: %(days)d days, %(items)d agenda items, %(meals)d meals, "
         "%(transport)d transport options, %(nights)d hotel nights.",
         slug=event.slug, state=state, days=len(event.days), items=sum(len(day.items) for day in event.days),
         meals=len(event.meals), transport=len(event.transport_options), nights=len(event.hotel_nights),
-    ))
+    )]
     if result.moved_up:
-        click.echo(gettext("%(count)d invitee(s) moved up from a waiting list into the places added; each gets an email.",
+        out.append(gettext("%(count)d invitee(s) moved up from a waiting list into the places added; each gets an email.",
                            count=len({change.invitee_id for change in result.moved_up})))
+    if not result.seen_changes:
+        return out
+    out.append(gettext("Changes attendees see:"))
+    for change, count in zip(result.seen_changes, people_per_change(result.seen_changes, who)):
+        people = ngettext("%(num)d person", "%(num)d people", count)
+        out.append(f"  {line_for(change, language)}  ({people})")
+    if dry_run:
+        out.append(ngettext("%(num)d person would get one email with the changes that concern them.",
+                            "%(num)d people would get one email each with the changes that concern them.", len(who)))
+    elif no_notify:
+        out.append(gettext("No one was emailed (--no-notify); the change log says so."))
+    else:
+        out.append(ngettext("%(num)d person gets one email with the changes that concern them.",
+                            "%(num)d people get one email each with the changes that concern them.", len(who)))
+    return out
 
 
 @event_cli.command("show")

@@ -2,7 +2,9 @@
 
 `store_event(definition)` creates the event or brings it up to date with its
 file, keeping the rows of options that still exist (answers point at them), so
-loading the same file twice changes nothing. A capacity raised by a reload moves
+loading the same file twice changes nothing. What attendees see of the change
+(a time, a place) comes back as `seen_changes`, for `event_changes.record_changes`
+to log and tell them. A capacity raised by a reload moves
 the first waiting up into the new places. An option that answers or
 invitees refer to cannot be removed by a reload: that is refused, with the count.
 """
@@ -20,6 +22,7 @@ from sqlalchemy import func, select
 from .answers import fill_raised_capacities, localized
 from .dates import format_date, format_datetime, format_time
 from .db import utcnow
+from .event_changes import SeenChange, compare, seen
 from .eventfile import EventDefinition, EventFileError, Problem
 from .extensions import db
 from .models import (
@@ -48,6 +51,8 @@ class StoreResult:
     changed: bool
     #: History rows of the invitees a raised capacity moved up from a waiting list.
     moved_up: list[ResponseChange] = field(default_factory=list)
+    #: What the load changed that attendees see (see `service.event_changes`).
+    seen_changes: list[SeenChange] = field(default_factory=list)
 
 
 class _Changes:
@@ -112,6 +117,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
     if created:
         event = Event(slug=definition.slug)
         db.session.add(event)
+    before = None if created else seen(event)
     changes.assign(event, definition.fields)
     problems: list[Problem] = []
     capacities = {("transport", o.key): o.capacity for o in event.transport_options}
@@ -212,8 +218,9 @@ def store_event(definition: EventDefinition) -> StoreResult:
     if changes.count:
         event.updated_at = utcnow()  # what is kept for the event as it was (its .ics) is made again
     db.session.flush()
+    seen_changes = compare(before, seen(event)) if changes.count else []
     moved_up = fill_raised_capacities(event, capacities)
-    return StoreResult(event, created, created or changes.count > 0, moved_up)
+    return StoreResult(event, created, created or changes.count > 0, moved_up, seen_changes)
 
 
 def _sync_items(changes: _Changes, day: EventDay, items: list) -> None:

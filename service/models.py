@@ -533,6 +533,23 @@ class RetentionPostponement(db.Model):
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class EventChange(db.Model):
+    """One load of the event file that changed what attendees see: the change log's entry."""
+
+    __tablename__ = "event_change"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    loaded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Each change as the attendees read it, with how many it concerns:
+    #: [{"sv": "Bussen ... går kl. 08.45 i stället för 09.00.", "en": "...", "people": 12}].
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    #: How many people got a change email (0 when loaded with --no-notify).
+    notified: Mapped[int] = mapped_column(Integer, default=0)
+    #: False when the secretariat loaded the file without telling anyone.
+    notify: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 class ReportKind(StrEnum):
     """What a message in the bounce mailbox says about an email OSA sent."""
 

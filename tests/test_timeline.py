@@ -8,7 +8,6 @@ import re
 from collections import Counter
 from zoneinfo import ZoneInfo
 
-import icalendar
 import pytest
 from sqlalchemy import select
 
@@ -19,7 +18,8 @@ from service.jobs import due_times
 from service.mail.compose import queue_answer_emails
 from service.models import Invitee, Outbox, ResponseDay
 
-from .conftest import add_invitee, link_path, sign_in, wait_for_outbox
+from .conftest import BUNDLED_EVENT, add_invitee, link_path, sign_in, wait_for_outbox
+from .support.calendars import calendars_in
 from .support.helpers import csrf_token, page_text, stored_anywhere
 
 pytestmark = pytest.mark.both_backends
@@ -50,7 +50,7 @@ def correct_the_address(admin_client, invitee, address: str) -> None:
     assert done.status_code == 302
 
 
-def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, admin_client, runner):
+def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, admin_client, runner, tmp_path):
     client = admin_client  # the invitees' pages need no session; the secretariat's do
     bus = add_invitee(event, "Bo Buss", "bo.buss@example.se")
     flyer = add_invitee(event, "Flora Flyg", "flora.flyg@example.se", "official", "en")
@@ -88,9 +88,15 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
         if due.job == "daily-report-2021-11-02":
             before_deadline.move_to(dt.datetime(2021, 11, 2, 10, 0, tzinfo=STOCKHOLM))
             correct_the_address(admin_client, moved, "ulf.flytt@example.org")
+        if due.job == "daily-report-2021-11-22":
+            before_deadline.move_to(dt.datetime(2021, 11, 22, 10, 0, tzinfo=STOCKHOLM))
+            later_bus = tmp_path / "event.toml"  # the secretariat moves the bus a quarter earlier
+            later_bus.write_text(BUNDLED_EVENT.read_text(encoding="utf-8").replace("time = 09:00:00", "time = 08:45:00"),
+                                 encoding="utf-8")
+            assert "1 person gets one email" in runner.invoke(args=["event", "load", str(later_bus)]).output
         if due.job == "reminder-2":
             beat_fires(app)  # two beats in the same minute
-        if due.job == "hotel-final":
+        if due.job == "hotel-changes" and due.at == dt.datetime(2021, 11, 20, 10, 0, tzinfo=STOCKHOLM):
             before_deadline.move_to(dt.datetime(2021, 11, 20, 10, 15, tzinfo=STOCKHOLM))
             with write_transaction():  # the secretariat adds a night for Bo on his behalf
                 result = save_answer(db.session.get(Invitee, bus.id), Answer(
@@ -109,7 +115,8 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
         received[(message.rcpt_tos[0], kind)] += 1
     reports = 25  # every morning from 2 to 26 November
     assert received == Counter({
-        (bus.email, "invitation"): 1, (bus.email, "confirmation"): 2, (bus.email, "day_before"): 2,
+        (bus.email, "invitation"): 1, (bus.email, "confirmation"): 2, (bus.email, "event_change"): 1,
+        (bus.email, "day_before"): 2,
         (flyer.email, "invitation"): 1, (flyer.email, "confirmation"): 1, (flyer.email, "day_before"): 1,
         (declines.email, "invitation"): 1, (declines.email, "decline"): 1,
         (silent.email, "invitation"): 1, (silent.email, "reminder"): 2,
@@ -117,6 +124,13 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
         ("sekretariatet@example.se", "daily_report"): reports,
         ("hotell@example.se", "hotel_final"): 1, ("hotell@example.se", "hotel_change"): 1,
     })
+
+    # The bus moved on 22 November: Bo was told once, and the day before he reads the new time.
+    def text_of(kind: str, recipient: str) -> list[str]:
+        return [m.message.get_body(("plain",)).get_content() for m in mailer.messages if m.rcpt_tos == [recipient]
+                and db.session.scalar(select(Outbox.kind).where(Outbox.message_id == m.message["Message-ID"])) == kind]
+    assert "- Bussen från The Wood Hotel går kl. 08.45 i stället för 09.00." in text_of("event_change", bus.email)[0]
+    assert "08.45" in text_of("day_before", bus.email)[0]
 
     # Rut's address stays dead: no reminder was even written for her.
     reminded = set(db.session.scalars(select(Outbox.recipient).where(Outbox.kind == "reminder")))
@@ -140,12 +154,10 @@ def test_the_whole_timeline(before_deadline, app, event, mailer, celery_worker, 
     # Every calendar file sent: per person and entry, SEQUENCE only grows; a decline cancels every entry.
     entries: dict[tuple[str, str], list[tuple[int, str, object]]] = {}
     for message in mailer.messages:
-        for part in message.message.walk():
-            if part.get_content_type() == "text/calendar":
-                calendar = icalendar.Calendar.from_ical(part.get_payload(decode=True))
-                for entry in calendar.walk("VEVENT"):
-                    entries.setdefault((message.rcpt_tos[0], str(entry["UID"])), []).append(
-                        (int(entry["SEQUENCE"]), str(calendar["METHOD"]), entry))
+        for calendar in calendars_in(message.message):
+            for entry in calendar.walk("VEVENT"):
+                entries.setdefault((message.rcpt_tos[0], str(entry["UID"])), []).append(
+                    (int(entry["SEQUENCE"]), str(calendar["METHOD"]), entry))
     for (recipient, uid), sent in entries.items():
         sequences = [sequence for sequence, _, _ in sent]
         assert sequences == sorted(set(sequences)), (recipient, uid, sequences)

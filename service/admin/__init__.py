@@ -1,5 +1,5 @@
-"""The secretariat's admin, under /admin: sign-in, the live dashboard, invitees,
-import and sending, email previews, the mail log, exports and the hotel's link.
+"""The secretariat's admin, under /admin: sign-in, the live dashboard, the event and its
+change log, invitees, import and sending, email previews, the mail log, exports and the hotel's link.
 
 Every view but the sign-in page needs a signed-in admin (`_require_login`), and
 every form carries a CSRF token (Flask-WTF's `CSRFProtect` guards every POST).
@@ -72,6 +72,6 @@ def init_app(app: Flask) -> None:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
     )
-    from . import auth, dashboard, exports, invitees, mail, privacy  # noqa: F401  (they add their views to bp)
+    from . import auth, dashboard, event, exports, invitees, mail, privacy  # noqa: F401  (they add their views to bp)
 
     app.register_blueprint(bp)

@@ -6,7 +6,8 @@ with an idempotency key that names what caused it:
 
 - `invitation:<invitee>:<link version>`: the invitation (a new link means a new invitation);
 - `confirmation:<history id>`: an answer was saved (a decline gets the short `decline` kind);
-- `moved-up:<history id>`: a seat or a room became free and is now the invitee's.
+- `moved-up:<history id>`: a seat or a room became free and is now the invitee's;
+- `event-change:<change log id>:<invitee>`: a load of the event file changed what they see.
 
 The `render_*` functions make the scheduled emails (reminders, the day before, the
 daily report, the hotel's numbers) for `service.jobs` and every kind for the previews.
@@ -36,6 +37,7 @@ from ..headcount import changes_between, headcount, labelled_hotel_numbers, newl
 from ..links import hotel_url, opt_out_url, rsvp_url
 from ..models import (
     Event,
+    EventChange,
     EventDay,
     Invitee,
     Outbox,
@@ -88,10 +90,11 @@ def _ics(filename: str, text: str, method: str = "PUBLISH") -> dict[str, str]:
 
 def _calendars(invitee: Invitee, **kwargs) -> list[dict[str, str]]:
     """The invitee's calendar files for an email (see `ics.invitee_calendars`); SEQUENCE counts the
-    answer's changes, so it only grows."""
+    answer's changes and the event's, so it only grows."""
     slug = invitee.event.slug
+    sequence = _changes_so_far(invitee) + _event_changes_so_far(invitee.event)
     return [_ics(f"{slug}.ics" if method == "REQUEST" else f"{slug}-cancelled.ics", text, method)
-            for method, text in invitee_calendars(invitee, _changes_so_far(invitee), **kwargs)]
+            for method, text in invitee_calendars(invitee, sequence, **kwargs)]
 
 
 def invitation_key(invitee: Invitee) -> str:
@@ -144,6 +147,12 @@ def _changes_so_far(invitee: Invitee) -> int:
     return db.session.scalar(select(func.count(ResponseChange.id)).where(ResponseChange.invitee_id == invitee.id)) or 0
 
 
+def _event_changes_so_far(event: Event) -> int:
+    if event.id is None:
+        return 0  # a preview's event not yet stored
+    return db.session.scalar(select(func.count(EventChange.id)).where(EventChange.event_id == event.id)) or 0
+
+
 def render_answer_email(
     kind: str, invitee: Invitee, response: Response, before: dict | None = None, **extra
 ) -> tuple[RenderedEmail, list[dict[str, str]]]:
@@ -186,6 +195,24 @@ def queue_put_back_emails(invitee: Invitee, result: SaveResult) -> None:
         _answer_email("confirmation", f"confirmation:{result.change.id}", invitee, result.response,
                       before=result.change.old, put_back=True)
     queue_moved_up_emails(result.moved_up)
+
+
+def render_event_change(invitee: Invitee, response: Response, changes: list[str]) -> tuple[RenderedEmail, list]:
+    """What changed for them (`changes`, in their language), their answer, and their calendar
+    entries for the days they come (the same UIDs, a higher SEQUENCE)."""
+    days = {row.day.key: {"attending": True} for row in response.days if row.attending}
+    return render_answer_email("event_change", invitee, response, before={"days": days}, changes=changes)
+
+
+def queue_event_change_emails(entry: EventChange, people: list[tuple[Invitee, list[str]]]) -> int:
+    """One email to each invitee with every change of one load of the event file that concerns them."""
+    emails = []
+    for invitee, changes in people:
+        rendered, attachments = render_event_change(invitee, invitee.response, changes)
+        emails.append({"kind": "event_change", "key": f"event-change:{entry.id}:{invitee.id}", "event": invitee.event,
+                       "invitee": invitee, "recipient": invitee.email, "language": invitee.language,
+                       "rendered": rendered, "attachments": attachments})
+    return queue_emails(emails)
 
 
 def queue_moved_up_emails(moved_up: list[ResponseChange]) -> None:

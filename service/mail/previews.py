@@ -18,6 +18,7 @@ from sqlalchemy import select
 from ..answers import localized
 from ..db import utcnow
 from ..extensions import db
+from ..event_changes import sample_lines
 from ..headcount import hotel_changes, hotel_numbers
 from ..jobs import numbers_sent_to_hotel
 from ..models import Event, Invitee, Response, ResponseDay, ResponseHotelNight
@@ -26,6 +27,7 @@ from .compose import (
     render_answer_email,
     render_daily_report,
     render_day_before,
+    render_event_change,
     render_hotel_change,
     render_hotel_final,
     render_invitation_preview,
@@ -35,7 +37,7 @@ from .compose import (
 from .render import KINDS
 
 #: Kinds addressed to an invitee (the others go to the secretariat or the hotel).
-INVITEE_KINDS = KINDS[:6]
+INVITEE_KINDS = KINDS[:7]
 
 
 @dataclass
@@ -102,6 +104,8 @@ def preview_email(event: Event, kind: str, language: str, invitee: Invitee | Non
             attachments = [{"filename": f"{event.slug}.ics"}]
         elif kind == "reminder":
             rendered = render_reminder(event, reader)
+        elif kind == "event_change":
+            rendered, attachments = render_event_change(reader, response, sample_lines(event, language))
         elif kind == "day_before":
             day = next(row.day for row in response.days if row.attending)
             rendered = render_day_before(event, day, reader, response)

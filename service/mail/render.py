@@ -22,8 +22,8 @@ from ..dates import format_date_range
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Every kind OSA sends, in the order the secretariat meets them.
-KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before", "daily_report",
-         "hotel_final", "hotel_change", "retention_problem")
+KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before", "event_change",
+         "daily_report", "hotel_final", "hotel_change", "retention_problem")
 LANGUAGES = ("sv", "en")
 
 _environment = Environment(
