@@ -169,6 +169,8 @@ def compare(before: Seen | None, after: Seen) -> list[SeenChange]:
     if before.venue != after.venue:
         change(Audience(), lambda lang: gettext("The meeting is now at %(new)s instead of %(old)s.",
                                                 new=after.venue, old=before.venue))
+    # A day moved to another date moves its items, meals and transport with it: that is one change, not many.
+    moved = {key: date - before.days[key][1] for key, (_, date, _) in after.days.items() if key in before.days}
     for key, (title, date, items) in after.days.items():
         if key not in before.days:
             continue  # a new day: no one has answered for it yet
@@ -177,15 +179,27 @@ def compare(before: Seen | None, after: Seen) -> list[SeenChange]:
             change(Audience(day=key), lambda lang, t=title, o=old_date, n=date: gettext(
                 "%(day)s is now on %(new)s instead of %(old)s.", day=t[lang], new=format_date(n, lang),
                 old=format_date(o, lang)))
-        _compare_items(change, key, title, old_items, items, after.roles, tz)
+        _compare_items(change, key, title, old_items, items, after.roles, tz, moved[key])
     for key, new in after.meals.items():
         if key in before.meals:
-            _compare_option(change, Audience(day=new.day, meal=key), before.meals[key], new, tz, meal=True)
+            _compare_option(change, Audience(day=new.day, meal=key), before.meals[key], new, tz,
+                            moved.get(new.day, dt.timedelta()), meal=True)
     for key, new in after.transport.items():
         if key in before.transport:
-            _compare_option(change, Audience(day=new.day, transport=key), before.transport[key], new, tz)
+            _compare_option(change, Audience(day=new.day, transport=key), before.transport[key], new, tz,
+                            moved.get(new.day, dt.timedelta()))
     epoch = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
     return sorted(changes, key=lambda change: change.at or epoch)
+
+
+def _same_time(old: _Time, new: _Time, moved: dt.timedelta, tz: str) -> bool:
+    """Whether `new` is `old` on a day `moved` later, at the same local time."""
+    zone = ZoneInfo(tz)
+
+    def later(instant: dt.datetime | None) -> dt.datetime | None:
+        return None if instant is None else instant.astimezone(zone) + moved  # the same wall-clock time
+
+    return (later(old.starts_at), later(old.ends_at), old.approximate) == (new.starts_at, new.ends_at, new.approximate)
 
 
 def _roles(day: str, roles: set[str], every_role: tuple[str, ...]) -> Audience | None:
@@ -196,7 +210,7 @@ def _roles(day: str, roles: set[str], every_role: tuple[str, ...]) -> Audience |
 
 
 def _compare_items(change, day: str, day_title: Texts, old_items: list[_Item], new_items: list[_Item],
-                   every_role: tuple[str, ...], tz: str) -> None:
+                   every_role: tuple[str, ...], tz: str, moved: dt.timedelta) -> None:
     """Pair the day's items (same title, else the same place in the list), then say what differs."""
     pairs: list[tuple[_Item | None, _Item | None]] = []
     unmatched_old = list(old_items)
@@ -241,7 +255,7 @@ def _compare_items(change, day: str, day_title: Texts, old_items: list[_Item], n
             tell(audience, lambda lang, o=old, n=new: gettext(
                 "%(day)s: “%(old)s” is now called “%(new)s”.", day=day_title[lang], old=o.title[lang],
                 new=n.title[lang]), (old.title, new.title))
-        if old.when != new.when:
+        if not _same_time(old.when, new.when, moved, tz):
             tell(audience, lambda lang, o=old, n=new: gettext(
                 "%(day)s: “%(item)s” is now %(new)s instead of %(old)s.", day=day_title[lang],
                 item=n.title[lang], new=_at(n.when, o.when, tz, lang), old=_at(o.when, n.when, tz, lang, bare=True)))
@@ -256,12 +270,13 @@ def _compare_items(change, day: str, day_title: Texts, old_items: list[_Item], n
                 (old.speakers, new.speakers))
 
 
-def _compare_option(change, audience: Audience, old: _Option, new: _Option, tz: str, meal: bool = False) -> None:
+def _compare_option(change, audience: Audience, old: _Option, new: _Option, tz: str, moved: dt.timedelta,
+                    meal: bool = False) -> None:
     change = partial(change, at=new.when.starts_at)
     if old.name != new.name:
         change(audience, lambda lang: gettext("“%(old)s” is now called “%(new)s”.", old=old.name[lang],
                                               new=new.name[lang]), (old.name, new.name))
-    if old.when != new.when:
+    if not _same_time(old.when, new.when, moved, tz):
         if meal:
             change(audience, lambda lang: gettext(
                 "%(meal)s begins %(new)s instead of %(old)s.", meal=new.name[lang],

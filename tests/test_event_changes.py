@@ -196,3 +196,20 @@ def test_each_kind_of_change_reaches_whom_it_concerns_in_their_language(before_d
         "Day 2: new in the programme, at 13:00–13:30: “Walkabout”.",
     ]
     assert told(dag) == []
+
+
+def test_a_day_moved_to_another_date_is_one_change_for_those_who_come_that_day(before_deadline, event, runner,
+                                                                              tmp_path):
+    both = add_invitee(event, "Karl KSO", "karl@example.se", "kso")
+    first = add_invitee(event, "Dag Etta", "dag@example.se", "kso")
+    answer(both, "bus", True)
+    answer(first, "bus", False)
+    path = tmp_path / "event.toml"
+    text = BUNDLED_EVENT.read_text(encoding="utf-8")
+    assert text.count("date = 2021-11-26\n") == 1
+    path.write_text(text.replace("date = 2021-11-26\n", "date = 2021-11-27\n"), encoding="utf-8")
+    result = runner.invoke(args=["event", "load", str(path), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert [line.strip() for line in result.output.splitlines() if line.startswith("  ")] == [
+        "Day 2 is now on Saturday 27 November 2021 instead of Friday 26 November 2021.  (1 person)"]
+    assert "1 person would get one email with the changes that concern them." in result.output
