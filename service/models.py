@@ -492,8 +492,11 @@ class Outbox(db.Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
     #: Fixed at creation so a retry carries the same Message-ID.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)
-    #: The message as it will be sent, rendered when the row is written.
-    #: `sender` is the From header ("Name <address>").
+    #: A round's invitation is written without its text, which the worker that first sends it
+    #: renders (from the invitee and the event as they are then) and stores here for any retry.
+    pending_render: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: The message as it will be sent, rendered when the row is written (or, for `pending_render`,
+    #: when it is first sent). `sender` is the From header ("Name <address>").
     sender: Mapped[str] = mapped_column(String(NAME + EMAIL))
     reply_to: Mapped[str] = mapped_column(String(EMAIL), default="")
     subject: Mapped[str] = mapped_column(Text)

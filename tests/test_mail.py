@@ -230,6 +230,42 @@ def test_a_recipient_refused_with_550_fails_at_once_and_the_others_arrive(
 
 
 
+def test_a_round_is_written_at_once_and_each_invitation_says_what_holds_when_it_is_sent(
+    before_deadline, app, event, mailer, admin_client, runner, tmp_path
+):
+    invitees = add_invitees(event, 3)
+    queue_invitations(event, invitees)  # their tasks wait in Redis: no worker runs yet
+    row = db.session.scalar(select(Outbox).where(Outbox.invitee_id == invitees[0].id))
+    assert row.pending_render and row.body_text == ""
+    page = page_text(admin_client.get(f"/admin/mail/{row.id}"))
+    assert "Inbjudan, skrivs när den skickas" in page and "Se den som den skulle bli nu" in page
+    assert "Inbjudan, skrivs när den skickas" in page_text(admin_client.get("/admin/mail"))
+
+    # Before the round goes out, the secretariat rewrites day 1's summary and removes one invitee.
+    changed = tmp_path / "event.toml"
+    changed.write_text(BUNDLED_EVENT.read_text(encoding="utf-8").replace(
+        'summary = "Guidad tur ut', 'summary = "Bussturen går ut', 1), encoding="utf-8")
+    assert runner.invoke(args=["event", "load", str(changed)]).exit_code == 0
+    removed = invitees[2]
+    page = admin_client.get(f"/admin/invitees/{removed.id}")
+    assert admin_client.post(f"/admin/invitees/{removed.id}/remove", data={
+        "csrf_token": csrf_token(page), "confirmed": "yes"}).status_code == 302
+
+    with running_worker(app):
+        wait_for_outbox(lambda states: len(states) == 3 and "queued" not in states.values()
+                        and "sending" not in states.values())
+    assert sorted(mailer.recipients()) == [invitees[0].email, invitees[1].email]
+    first = next(m.message for m in mailer.messages if m.rcpt_tos == [invitees[0].email])
+    assert "Bussturen går ut till ett av Europas största industriprojekt" in first.get_body(("plain",)).get_content()
+    db.session.rollback()
+    stored = db.session.get(Outbox, row.id)
+    assert not stored.pending_render and "Bussturen går ut" in stored.body_text  # a retry sends the same
+    assert stored.message_id == first["Message-ID"] and stored.subject == first["Subject"]
+    skipped = db.session.scalar(select(Outbox).where(Outbox.invitee_id == removed.id))
+    assert (skipped.state, skipped.last_error) == (
+        "failed", "not sent: the invitee was removed before their invitation went out")
+
+
 def test_an_address_the_relay_refuses_marks_the_invitee_and_gets_no_more_rounds_or_reminders(
     before_deadline, event, mailer, celery_worker, admin_client, runner
 ):

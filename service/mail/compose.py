@@ -49,7 +49,7 @@ from ..reports import answers_csv, answers_over_time
 from ..retention import removal_dates
 from .delivery import round_done_at
 from .ics import days_in_calendar, invitee_calendars
-from .outbox import queue_email, queue_emails
+from .outbox import fill_in, queue_email, queue_emails
 from .render import RenderedEmail, render_email
 
 
@@ -281,8 +281,11 @@ def invitees_to_invite(event: Event, only_new: bool = False) -> list[Invitee]:
     return [invitee for invitee in candidates if invitation_key(invitee) not in have]
 
 
-def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 200) -> int:
-    """Write the invitations, committing every `chunk` rows so a round cut short resumes where it stopped."""
+def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 1000) -> int:
+    """Write the round's invitations, committing every `chunk` rows so a round cut short resumes where
+    it stopped. The rows are written without their text: the worker that sends each one renders it
+    then (`fill_in_invitation`), from the invitee and the event as they are, since a round at the
+    relay's daily limit goes out over days."""
     written = 0
     # The ids from the identity map: reading `.id` would reload each invitee expired by a commit.
     ids = [inspect(invitee).identity[0] for invitee in invitees]
@@ -291,8 +294,24 @@ def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 200) -
             batch = db.session.scalars(
                 select(Invitee).where(Invitee.id.in_(ids[start:start + chunk])).order_by(Invitee.id)
             ).all()
-            written += queue_emails([_invitation(invitee, invitation_key(invitee)) for invitee in batch])
+            written += queue_emails([{"kind": "invitation", "key": invitation_key(invitee), "event": event,
+                                      "invitee": invitee, "recipient": invitee.email, "language": invitee.language,
+                                      "rendered": None} for invitee in batch])
     return written
+
+
+def fill_in_invitation(row: Outbox) -> str:
+    """Give a round's invitation its text now, in the caller's transaction; or say why it is not to be
+    sent after all ("" when it is)."""
+    invitee = db.session.get(Invitee, row.invitee_id) if row.invitee_id is not None else None
+    if invitee is None or invitee.removed_at is not None or invitee.erased_at is not None:
+        return "not sent: the invitee was removed before their invitation went out"
+    if invitee.undeliverable_at is not None:
+        return f"not sent: the address was found undeliverable ({invitee.undeliverable_reason})"
+    if row.idempotency_key != invitation_key(invitee):
+        return "not sent: a new link replaced this one before the invitation went out"
+    fill_in(row, **_invitation(invitee, row.idempotency_key))
+    return ""
 
 
 def invitation_progress(event: Event) -> RoundProgress:

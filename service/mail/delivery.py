@@ -407,6 +407,12 @@ def deliver(ids: list[int]) -> dict[str, int]:
                 _release(recorder, [row, *rows], until=room_at)
                 counts["deferred"] += 1 + len(rows)
                 break
+            if row.pending_render:
+                row, problem = _filled_in(row)
+                if problem:
+                    _record(recorder, row.id, _failed(problem))
+                    counts["failed"] += 1
+                    continue
             outcome, values, stop = _send(row, connection, throttle)
             _record(recorder, row.id, values)
             if outcome == "refused" and row.invitee_id is not None:
@@ -421,6 +427,19 @@ def deliver(ids: list[int]) -> dict[str, int]:
         recorder.close()
         connection.close()
     return counts
+
+
+def _filled_in(row: Outbox) -> tuple[Outbox, str]:
+    """A round's row with its text, rendered now and stored (a retry sends the same), detached like
+    the claimed rows; or the reason it is not to be sent."""
+    from .compose import fill_in_invitation  # compose asks this module when a round will be done
+
+    with write_transaction():
+        stored = db.session.get(Outbox, row.id)
+        problem = fill_in_invitation(stored)
+        db.session.flush()
+        db.session.expunge(stored)
+    return stored, problem
 
 
 def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple[str, dict[str, Any], bool]:

@@ -47,17 +47,19 @@ def _row_values(
     event: Event,
     recipient: str,
     language: str,
-    rendered: RenderedEmail,
+    rendered: RenderedEmail | None,
     invitee: Invitee | None = None,
     recipient_name: str = "",
     attachments: list[dict[str, str]] | None = None,
     auto_submitted: bool = True,
 ) -> dict[str, Any]:
-    """Every column of a new outbox row, checked for header injection."""
+    """Every column of a new outbox row, checked for header injection. Without `rendered` the row
+    is written without its text, for `fill_in` when it is first sent."""
     sender = str(Address(event.sender_name, addr_spec=event.sender_email))
     recipient_name = recipient_name or (invitee.name if invitee is not None else "")
     unsubscribe_url = opt_out_url(invitee) if kind in BULK_KINDS and invitee is not None else ""
-    _header_safe(recipient=recipient, recipient_name=recipient_name, subject=rendered.subject, sender=sender,
+    subject = rendered.subject if rendered is not None else ""
+    _header_safe(recipient=recipient, recipient_name=recipient_name, subject=subject, sender=sender,
                  reply_to=event.reply_to, key=key, unsubscribe_url=unsubscribe_url)
     now = utcnow()
     return {
@@ -77,14 +79,28 @@ def _row_values(
         "message_id": make_msgid(idstring="osa", domain=event.sender_email.rsplit("@", 1)[1]),
         "sender": sender,
         "reply_to": event.reply_to,
-        "subject": rendered.subject,
-        "body_text": rendered.text,
-        "body_html": rendered.html,
+        "pending_render": rendered is None,
+        "subject": subject,
+        "body_text": rendered.text if rendered is not None else "",
+        "body_html": rendered.html if rendered is not None else "",
         "attachments": attachments or [],
         "auto_submitted": auto_submitted,
         "dispatched_at": now,
         "created_at": now,
     }
+
+
+#: The columns of a row that its email's content decides (what `fill_in` writes).
+_CONTENT = ("recipient", "recipient_name", "language", "subject", "body_text", "body_html", "attachments",
+            "unsubscribe_url", "pending_render")
+
+
+def fill_in(row: Outbox, **email: Any) -> None:
+    """Give a row written without its text (`pending_render`) the email's content, in the caller's
+    transaction; it keeps its key, Message-ID and state."""
+    values = _row_values(**email)
+    for name in _CONTENT:
+        setattr(row, name, values[name])
 
 
 def queue_email(**email: Any) -> int | None:
