@@ -117,8 +117,9 @@ LOGIN_ACCOUNT_RATE_LIMIT = "10 per hour"
 
 #: The largest request body a page reads, in bytes (an answer form is a few kilobytes); more gets a 413 page.
 MAX_FORM_BYTES = 65536
-#: The largest invitee file the admin's import reads, in bytes.
-MAX_IMPORT_BYTES = 20971520
+#: The largest invitee file the import takes, in megabytes (MiB): about 230,000 rows of CSV.
+#: A larger upload is refused with a page that says so, unread.
+MAX_UPLOAD_MB = 20
 
 #: Log level of the application loggers.
 LOG_LEVEL = "INFO"

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+import sys
 import time
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from .event_changes import affected, line_for, people_per_change, record_changes
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .extensions import db
-from .invitee_import import InviteeFileError, import_invitees
+from .invitee_import import InviteeFileError, check_file, row_estimate, store_checked
 from .jobs import due_times, run_due_jobs
 from .mail.compose import (
     invitation_progress,
@@ -166,9 +167,25 @@ def show_event_command(slug: str | None, lang: str) -> None:
 def import_invitees_command(file: Path, slug: str | None) -> None:
     """Import invitees from a CSV or XLSX FILE. Any bad row: nothing is imported."""
     event = _event_or_fail(slug)
+    limit = float(current_app.config["MAX_UPLOAD_MB"])
+    if file.stat().st_size > limit * 2**20:
+        raise click.ClickException(gettext(
+            "%(file)s is %(size).1f MB; the import takes files up to %(limit)s MB (OSA_MAX_UPLOAD_MB). "
+            "Split it into smaller files.", file=file, size=file.stat().st_size / 2**20, limit=current_app.config["MAX_UPLOAD_MB"]))
+    data = file.read_bytes()
     try:
+        with click.progressbar(length=row_estimate(data) or None, label=gettext("Checking"), show_pos=True,
+                               file=sys.stderr, hidden=not sys.stderr.isatty()) as bar:
+            shown = 0
+
+            def progress(rows: int) -> None:
+                nonlocal shown
+                bar.update(rows - shown)
+                shown = rows
+
+            checked = check_file(event, file.name, data, progress)
         with write_transaction():
-            result = import_invitees(event, file.name, file.read_bytes())
+            result = store_checked(event, checked)
     except InviteeFileError as error:
         raise click.ClickException(f"{file}: {error.describe(terminal_language())}") from None
     click.echo(result.describe(file.name))

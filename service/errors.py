@@ -19,6 +19,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import limiter
+from .web import UPLOAD_ENDPOINTS
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,11 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(error):
+        if request.endpoint in UPLOAD_ENDPOINTS:
+            return _page(_("Too much to send"), _(
+                "The file is larger than %(limit)s MB, the most the import takes, so it was not read and nothing "
+                "was imported. Split it into smaller files and import them one after the other.",
+                limit=app.config["MAX_UPLOAD_MB"]), 413)
         return _page(
             _("Too much to send"),
             _("What you sent is larger than this page takes, and nothing was saved. Go back and send less: "

@@ -5,25 +5,38 @@ or UTF-16 (Excel's "Unicode text"), separated by commas, semicolons or tabs.
 Headers may be Swedish or English. Every row is checked first; if any row is
 bad, every bad row is reported with its line and column and nothing is
 imported. Otherwise the whole file goes in one transaction: new addresses are
-added, known ones updated, and an unchanged file changes nothing.
+added, known ones updated, and an unchanged file changes nothing. A problem on many
+lines is reported once, with its first lines.
+
+The rows are read as they are checked, so memory grows with the invitees, not the
+file. A file uploaded in the admin becomes an `ImportJob` that a worker checks
+(reporting its progress) and imports (`run_import_job`).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import datetime as dt
 import io
+import itertools
+import logging
 import re
+import traceback
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
+from babel.numbers import format_decimal
 from email_validator import EmailNotValidError, validate_email
+from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from .answers import put_back_on_list
-from .db import utcnow
+from .db import utcnow, write_transaction
 from .extensions import db
 from .mail.compose import queue_put_back_emails
-from .models import Event, Invitee
+from .models import Event, ImportJob, ImportState, Invitee
 from .text import normalized, unsafe_character
 
 #: Accepted headers (compared lower-cased, spaces collapsed) for each field.
@@ -42,6 +55,7 @@ LANGUAGE_NAMES = {
 }
 
 _SPACES = re.compile(r"\s+")
+log = logging.getLogger(__name__)
 
 
 def N_(template: str) -> str:
@@ -94,17 +108,68 @@ def _problem(line: int, column: str, template: str, **params: object) -> RowErro
     return RowError(line, column, template, tuple((name, str(value)) for name, value in params.items()))
 
 
+#: A problem found on more lines than this names its first lines only.
+SHOWN_LINES = 20
+
+
+@dataclass
+class ErrorGroup:
+    """One problem (the same column and message) with the lines it is on (the first `SHOWN_LINES`)."""
+
+    error: RowError
+    lines: list[int]
+    count: int = 1
+
+    def describe(self, language: str) -> str:
+        """As `RowError.describe` for one line; for many, "roll: okänd roll 'x' … på 13 333 rader:
+        3, 6, 9, … (de 20 första visas)"."""
+        if self.count == 1:
+            return self.error.describe(language)
+        with force_locale(language):
+            lines = ", ".join(str(line) for line in self.lines[:SHOWN_LINES])
+            if self.count > SHOWN_LINES:
+                lines += ", … " + gettext("(the first %(shown)d shown)", shown=SHOWN_LINES)
+            text = gettext("%(message)s on %(count)s lines: %(lines)s", message=self.error.message_in(language),
+                           count=format_decimal(self.count, locale=language), lines=lines)
+        return f"{self.error.column}: {text}" if self.error.column else text
+
+    def as_data(self) -> dict:
+        error = self.error
+        return {"line": error.line, "column": error.column, "template": error.template,
+                "params": [list(pair) for pair in error.params], "lines": self.lines, "count": self.count}
+
+    @classmethod
+    def from_data(cls, data: dict) -> ErrorGroup:
+        error = RowError(data["line"], data["column"], data["template"], tuple(tuple(pair) for pair in data["params"]))
+        return cls(error, data["lines"], data["count"])
+
+
 class InviteeFileError(ValueError):
-    """The file has errors; nothing was imported. `errors` lists every one."""
+    """The file has errors; nothing was imported. `errors` lists every one, `groups` the same
+    problems once each with their lines."""
 
     def __init__(self, errors: list[RowError]):
         self.errors = errors
         super().__init__(f"{len(errors)} error(s) in the file; nothing was imported")
 
+    @property
+    def groups(self) -> list[ErrorGroup]:
+        groups: dict[tuple, ErrorGroup] = {}
+        for error in self.errors:
+            key = (error.column, error.template, error.params)
+            group = groups.get(key)
+            if group is None:
+                groups[key] = ErrorGroup(error, [error.line])
+            else:
+                group.count += 1
+                if len(group.lines) < SHOWN_LINES:
+                    group.lines.append(error.line)
+        return list(groups.values())
+
     def describe(self, language: str) -> str:
         with force_locale(language):
             heading = gettext("%(count)d error(s); nothing was imported:", count=len(self.errors))
-        return "\n".join([heading, *(f"  {error.describe(language)}" for error in self.errors)])
+        return "\n".join([heading, *(f"  {group.describe(language)}" for group in self.groups)])
 
 
 @dataclass
@@ -143,43 +208,54 @@ class _Row:
 # --- Reading the file into (line, cells) -------------------------------------------------
 
 
-def _decode(data: bytes) -> str:
+def _encoding(data: bytes) -> tuple[str, int]:
+    """The file's encoding and where its text starts (after a byte order mark), found without
+    decoding the whole file at once."""
     if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8")
+        return "utf-8", 3
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        return "utf-16", 0
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        return data.decode("utf-8")
+        for start in range(0, len(data), 1 << 20):
+            decoder.decode(data[start:start + (1 << 20)])
+        decoder.decode(b"", final=True)
+        return "utf-8", 0
     except UnicodeDecodeError:
         pass
+    decoder = codecs.getincrementaldecoder("cp1252")()
     try:
-        return data.decode("cp1252")
+        for start in range(0, len(data), 1 << 20):
+            decoder.decode(data[start:start + (1 << 20)])
     except UnicodeDecodeError:
         raise InviteeFileError(
             [_problem(0, "", N_("the file is neither UTF-8 nor Windows-1252 text; save it as CSV UTF-8 or XLSX"))]
         ) from None
+    return "cp1252", 0
 
 
-def _csv_rows(data: bytes) -> list[tuple[int, list[str]]]:
+def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
+    encoding, start = _encoding(data)
+    text = io.TextIOWrapper(io.BytesIO(data[start:] if start else data), encoding=encoding, newline="")
     try:
-        text = _decode(data)
+        first_line = text.readline()
     except UnicodeDecodeError as error:
         raise InviteeFileError([_problem(0, "", N_("the file could not be read as text: %(reason)s"), reason=error.reason)]) from None
-    first_line = text.split("\n", 1)[0]
+    text.seek(0)
     delimiter = max((";", ",", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    rows: list[tuple[int, list[str]]] = []
+    reader = csv.reader(text, delimiter=delimiter)
     line = 1
     try:
         for cells in reader:
-            rows.append((line, cells))
+            yield line, cells
             line = reader.line_num + 1
     except csv.Error as error:
         raise InviteeFileError([_problem(line, "", N_("not valid CSV: %(reason)s"), reason=error)]) from None
-    return rows
+    except UnicodeDecodeError as error:
+        raise InviteeFileError([_problem(line, "", N_("the file could not be read as text: %(reason)s"), reason=error.reason)]) from None
 
 
-def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
+def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
     from openpyxl import load_workbook
 
     try:
@@ -188,10 +264,8 @@ def _xlsx_rows(data: bytes) -> list[tuple[int, list[str]]]:
         raise InviteeFileError([_problem(0, "", N_("the XLSX file could not be opened: %(reason)s"), reason=error)]) from None
     try:
         sheet = workbook.worksheets[0]
-        rows = []
         for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
-            rows.append((number, [_cell_text(value) for value in values]))
-        return rows
+            yield number, [_cell_text(value) for value in values]
     finally:
         workbook.close()
 
@@ -204,8 +278,8 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def read_rows(filename: str, data: bytes) -> list[tuple[int, list[str]]]:
-    """The file's rows with their line (or sheet row) numbers, header first."""
+def read_rows(filename: str, data: bytes) -> Iterator[tuple[int, list[str]]]:
+    """The file's rows with their line (or sheet row) numbers, header first, read as they are needed."""
     if data.startswith(b"PK\x03\x04"):
         return _xlsx_rows(data)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
@@ -213,6 +287,11 @@ def read_rows(filename: str, data: bytes) -> list[tuple[int, list[str]]]:
     if filename.lower().endswith(".xlsx"):
         raise InviteeFileError([_problem(0, "", N_("the file is named .xlsx but is not an Excel workbook"))])
     return _csv_rows(data)
+
+
+def row_estimate(data: bytes) -> int:
+    """About how many rows the file has (its line breaks; an XLSX file says nothing cheaply), for a progress bar."""
+    return 0 if data.startswith(b"PK\x03\x04") else data.count(b"\n") + (not data.endswith(b"\n"))
 
 
 # --- Checking rows -----------------------------------------------------------------------
@@ -260,17 +339,27 @@ def _role_lookup(event: Event) -> dict[str, int]:
     return lookup
 
 
-def check_rows(event: Event, rows: list[tuple[int, list[str]]]) -> tuple[list[_Row], list[str], list[RowError]]:
-    """Check every row; return the good rows, the ignored columns and every error."""
-    rows = [(line, cells) for line, cells in rows if any(_clean(cell) for cell in cells)]
-    if not rows:
+#: How often (in rows) the check reports its progress.
+PROGRESS_EVERY = 1000
+
+
+def check_rows(event: Event, rows: Iterable[tuple[int, list[str]]],
+               progress: Callable[[int], None] | None = None) -> tuple[list[_Row], list[str], list[RowError]]:
+    """Check every row; return the good rows, the ignored columns and every error. `progress(rows)`
+    is told how many rows have been checked, every `PROGRESS_EVERY` rows."""
+    filled = ((line, cells) for line, cells in rows if any(_clean(cell) for cell in cells))
+    first = next(filled, None)
+    if first is None:
         return [], [], [_problem(0, "", N_("the file is empty: it needs a header row and at least one invitee"))]
-    (_, header), body = rows[0], rows[1:]
+    header = first[1]
     columns, ignored, errors = _map_headers(header)
     if errors:
         return [], ignored, errors
-    if not body:
+    body = _counted(filled, progress)
+    second = next(body, None)
+    if second is None:
         return [], ignored, [_problem(0, "", N_("the file has a header row but no invitees"))]
+    body = itertools.chain([second], body)
 
     titles = {name: header[index].strip() for name, index in columns.items()}
     roles = _role_lookup(event)
@@ -349,15 +438,42 @@ def check_rows(event: Event, rows: list[tuple[int, list[str]]]) -> tuple[list[_R
     return good, ignored, errors
 
 
-def import_invitees(event: Event, filename: str, data: bytes) -> ImportResult:
+def _counted(rows: Iterator, progress: Callable[[int], None] | None) -> Iterator:
+    for count, row in enumerate(rows, start=1):
+        yield row
+        if progress is not None and count % PROGRESS_EVERY == 0:
+            progress(count)
+
+
+@dataclass
+class CheckedFile:
+    """A file whose every row passed the checks, ready to store (`store_checked`)."""
+
+    rows: list[_Row]
+    ignored_columns: list[str]
+
+
+def check_file(event: Event, filename: str, data: bytes, progress: Callable[[int], None] | None = None) -> CheckedFile:
+    """Read and check every row of the file, writing nothing; raise `InviteeFileError` with every
+    problem (grouped when one repeats: `InviteeFileError.groups`)."""
+    rows, ignored, errors = check_rows(event, read_rows(filename, data), progress)
+    if errors:
+        raise InviteeFileError(errors)
+    return CheckedFile(rows, ignored)
+
+
+def store_checked(event: Event, checked: CheckedFile) -> ImportResult:
+    """Add and update the checked file's invitees in the current transaction (the caller commits)."""
+    return _store(event, checked.rows, ImportResult(ignored_columns=checked.ignored_columns))
+
+
+def import_invitees(event: Event, filename: str, data: bytes,
+                    progress: Callable[[int], None] | None = None) -> ImportResult:
     """Import the file into `event` in the current transaction, or raise `InviteeFileError`.
 
     The caller commits. On error nothing has been added to the session.
     """
-    rows, ignored, errors = check_rows(event, read_rows(filename, data))
-    if errors:
-        raise InviteeFileError(errors)
-    return _store(event, rows, ImportResult(ignored_columns=ignored))
+    return store_checked(event, check_file(event, filename, data, progress))
 
 
 #: The columns `add_invitee` fills, named as an import file may name them.
@@ -438,3 +554,103 @@ def _store(event: Event, rows: list[_Row], result: ImportResult) -> ImportResult
     db.session.add_all(new)
     db.session.flush()
     return result
+
+
+# --- Imports the admin uploads, run by a worker ------------------------------------------------
+
+#: A job in progress not touched for this long lost its worker, and is started again.
+STALE_JOB = dt.timedelta(minutes=10)
+
+
+def start_import(event: Event, filename: str, data: bytes, by: str) -> ImportJob:
+    """Keep the uploaded file as a job for a worker, in the caller's transaction; `dispatch_import`
+    after the commit."""
+    job = ImportJob(event_id=event.id, filename=filename, data=data, by=by, rows=row_estimate(data))
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def dispatch_import(job_id: int) -> None:
+    """Put the job on the Celery queue; a broker that is down loses nothing (`requeue_stale_imports`)."""
+    try:
+        current_app.extensions["celery"].send_task("osa.invitees.import_file", args=[job_id], ignore_result=True)
+    except Exception as error:  # the broker is down
+        log.warning("could not queue import job %d (%s); the sweeper will retry", job_id, type(error).__name__)
+
+
+def run_import_job(job_id: int) -> None:
+    """Check the job's file, reporting progress as it goes, then store it all in one transaction
+    (or nothing, with every problem grouped). A job another worker has taken is left alone."""
+    with write_transaction():
+        taken = db.session.execute(
+            update(ImportJob).where(ImportJob.id == job_id, ImportJob.state == ImportState.QUEUED)
+            .values(state=ImportState.CHECKING, checked=0, updated_at=utcnow())
+        ).rowcount
+    if not taken:
+        return
+    job = db.session.get(ImportJob, job_id)
+    event, filename, data = job.event, job.filename, job.data
+
+    def progress(rows: int) -> None:
+        with write_transaction():
+            db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(checked=rows, updated_at=utcnow()))
+
+    try:
+        checked = check_file(event, filename, data, progress)
+    except InviteeFileError as error:
+        _finish(job_id, ImportState.FAILED, {"groups": [group.as_data() for group in error.groups]})
+        return
+    except Exception as error:
+        db.session.rollback()  # the type and where, never the message: it may quote a row
+        log.error("import job %d stopped: %s\n%s", job_id, type(error).__name__,
+                  "".join(traceback.format_tb(error.__traceback__)).rstrip())
+        stopped = ErrorGroup(_problem(0, "", N_("the import stopped unexpectedly, and nothing was imported; "
+                                                "try again, or ask whoever runs OSA to read its log")), [0])
+        _finish(job_id, ImportState.FAILED, {"groups": [stopped.as_data()]})
+        return
+    with write_transaction():
+        db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+            state=ImportState.SAVING, checked=len(checked.rows), updated_at=utcnow()))
+    with write_transaction():
+        result = store_checked(db.session.get(Event, event.id), checked)
+        _finish(job_id, ImportState.DONE, {"created": result.created, "updated": result.updated,
+                                           "unchanged": result.unchanged, "ignored_columns": result.ignored_columns},
+                commit=False)
+
+
+def _finish(job_id: int, state: str, result: dict, commit: bool = True) -> None:
+    statement = update(ImportJob).where(ImportJob.id == job_id).values(state=state, result=result, data=b"",
+                                                                        updated_at=utcnow())
+    if commit:
+        with write_transaction():
+            db.session.execute(statement)
+    else:
+        db.session.execute(statement)
+
+
+def requeue_stale_imports() -> int:
+    """Queue again jobs whose task was lost (queued a minute ago and not begun) or whose worker was
+    (in progress, not touched for `STALE_JOB`)."""
+    now = utcnow()
+    with write_transaction():
+        stale = list(db.session.scalars(select(ImportJob.id).where(
+            ((ImportJob.state == ImportState.QUEUED) & (ImportJob.updated_at < now - dt.timedelta(minutes=1)))
+            | (ImportJob.state.in_([ImportState.CHECKING, ImportState.SAVING]) & (ImportJob.updated_at < now - STALE_JOB))
+        )))
+        if stale:
+            db.session.execute(update(ImportJob).where(ImportJob.id.in_(stale)).values(
+                state=ImportState.QUEUED, updated_at=now))
+    for job_id in stale:
+        dispatch_import(job_id)
+    return len(stale)
+
+
+def job_result(job: ImportJob) -> ImportResult | list[ErrorGroup] | None:
+    """A finished job's counts, or its problems; None while it runs."""
+    if job.state == ImportState.DONE:
+        return ImportResult(created=job.result["created"], updated=job.result["updated"],
+                            unchanged=job.result["unchanged"], ignored_columns=job.result["ignored_columns"])
+    if job.state == ImportState.FAILED:
+        return [ErrorGroup.from_data(group) for group in job.result["groups"]]
+    return None

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -534,6 +535,42 @@ class RetentionPostponement(db.Model):
     reason: Mapped[str] = mapped_column(Text)
     by: Mapped[str] = mapped_column(String(NAME))
     at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImportState(StrEnum):
+    QUEUED = "queued"
+    CHECKING = "checking"
+    SAVING = "saving"
+    DONE = "done"
+    #: The file has errors (or the import stopped): nothing was imported.
+    FAILED = "failed"
+
+
+class ImportJob(db.Model):
+    """An invitee file uploaded in the admin, checked and imported by a worker."""
+
+    __tablename__ = "import_job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(NAME))
+    #: The file as uploaded; emptied when the job ends (it holds personal data).
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    #: queued → checking → saving → done, or failed.
+    state: Mapped[str] = mapped_column(String(16), default=ImportState.QUEUED)
+    #: About how many rows the file has (0 when it cannot tell), and how many have been checked.
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    checked: Mapped[int] = mapped_column(Integer, default=0)
+    #: Done: the counts ({"created", "updated", "unchanged", "ignored_columns"}); failed: the problems,
+    #: each once with its first lines ({"groups": [{"line", "column", "template", "params", "lines", "count"}]}).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    #: The admin who uploaded it.
+    by: Mapped[str] = mapped_column(String(NAME), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Touched by every step and progress report: a job in progress not touched for long was lost.
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    event: Mapped[Event] = relationship()
 
 
 class EventChange(db.Model):

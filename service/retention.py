@@ -33,7 +33,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from .answers import current_snapshot, describe_answer, localized
 from .dates import format_date, format_date_range, format_datetime
@@ -44,6 +44,7 @@ from .models import (
     AdminUser,
     DeliveryReport,
     Event,
+    ImportJob,
     Invitee,
     JobRun,
     Outbox,
@@ -159,6 +160,8 @@ def _remove_personal(event: Event, invitees, whole_event: bool) -> None:
         ).values(body_text="", body_html="", attachments=[], last_error=""))
         db.session.execute(update(DeliveryReport).where(DeliveryReport.outbox_id.in_(
             select(Outbox.id).where(Outbox.event_id == event.id))).values(text=""))
+        # An import's file and its problems quote the rows it was given.
+        db.session.execute(delete(ImportJob).where(ImportJob.event_id == event.id))
 
 
 def _without_sensitive(answer: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -45,6 +45,11 @@ _TOKEN_IN_PATH = re.compile(r"(/(?:r|hotel)/+)[^/\s?#&\"]+", re.IGNORECASE)
 #: Anything shaped like a signed link (payload.timestamp.signature), in a path or a query alike.
 _SIGNED_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{27,}")
 
+def upload_limit() -> int:
+    """The largest file the import takes, in bytes (MAX_UPLOAD_MB, with room for the form around it)."""
+    return int(float(current_app.config["MAX_UPLOAD_MB"]) * 2**20)
+
+
 #: The pages that take a file (the invitee import) and so may be sent more than MAX_FORM_BYTES.
 UPLOAD_ENDPOINTS = frozenset({"admin.import_page"})
 
@@ -120,10 +125,10 @@ def _security_headers(response):
 
 
 def _allow_uploads() -> None:
-    """Let the pages that take a file read up to MAX_IMPORT_BYTES; everything else stops at MAX_FORM_BYTES.
+    """Let the pages that take a file read up to MAX_UPLOAD_MB; everything else stops at MAX_FORM_BYTES.
     Runs before CSRFProtect, which reads the form first."""
     if request.endpoint in UPLOAD_ENDPOINTS:
-        request.max_content_length = current_app.config["MAX_IMPORT_BYTES"]
+        request.max_content_length = upload_limit()
 
 
 def init_web(app: Flask) -> None:

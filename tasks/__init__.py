@@ -22,11 +22,12 @@ def celery_init_app(app: Flask) -> Celery:
     celery_app.config_from_object(app.config["CELERY"])
     celery_app.set_default()
     # Import the task modules so the worker knows every task.
-    for module in ("health", "mail", "jobs"):
+    for module in ("health", "mail", "jobs", "imports"):
         celery_app.autodiscover_tasks(["tasks"], related_name=module, force=True)
     celery_app.conf.beat_schedule = {
         "sweep-outbox": {"task": "osa.mail.requeue_stale", "schedule": float(app.config["SWEEP_SECONDS"])},
         "scheduled-jobs": {"task": "osa.jobs.run_due", "schedule": 60.0},
+        "sweep-imports": {"task": "osa.invitees.requeue_stale", "schedule": 60.0},
     }
     if app.config["BOUNCE_IMAP_HOST"]:
         celery_app.conf.beat_schedule["poll-bounces"] = {

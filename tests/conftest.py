@@ -48,7 +48,7 @@ from service.extensions import db
 from service.links import make_token
 from service.models import Invitee
 
-from .support.helpers import csrf_token, free_port
+from .support.helpers import csrf_token, free_port, page_text
 from .support.servers import OwnRedis, Servers, ServerUnavailable, find_or_start_servers
 from .support.smtp import RecordingSMTPServer
 
@@ -394,6 +394,19 @@ def sign_in(client):
     })
     assert response.status_code == 302 and response.location == "/admin/"
     return client
+
+
+def import_finished(admin_client, response, timeout: float = 60.0) -> str:
+    """After an upload to the import page: the text of the job's page once the worker is done."""
+    assert response.status_code == 302, response.status_code
+    deadline = time.monotonic() + timeout
+    while True:
+        page = admin_client.get(response.location)
+        if "data-finished" in page.get_data(as_text=True):
+            return page_text(page)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the import did not finish: {page_text(page)}")
+        time.sleep(0.2)
 
 
 def link_path(invitee) -> str:

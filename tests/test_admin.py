@@ -19,6 +19,7 @@ from service.links import hotel_url
 from service.mail.compose import queue_invitation
 from service.models import (
     AdminUser,
+    ImportJob,
     Invitee,
     Outbox,
     Response,
@@ -26,7 +27,7 @@ from service.models import (
     ResponseDay,
 )
 
-from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, link_path
+from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, import_finished, link_path, sign_in
 from .support.helpers import csrf_token, database_state, page_text
 
 TABLES = ("admin_user", "event", "invitee", "response", "response_day", "response_meal", "response_diet",
@@ -239,23 +240,57 @@ def test_the_list_filters_by_status_role_organisation_transport_and_search(befor
 # --- Import ---------------------------------------------------------------------------------
 
 
-def test_an_import_with_an_error_reports_the_row_and_imports_nothing(event, admin_client):
+def test_an_import_with_an_error_reports_the_row_and_imports_nothing(event, admin_client, celery_worker):
     page = admin_client.get("/admin/import")
     bad = "namn;e-post;roll\nAnna Andersson;anna@example.se;kso\nBo Berg;bo-at-example.se;official\n"
     before = database_state(db.session, TABLES)
     response = admin_client.post("/admin/import", data={
         "csrf_token": csrf_token(page), "file": (io.BytesIO(bad.encode("cp1252")), "inbjudna.csv")},
         content_type="multipart/form-data")
-    assert response.status_code == 400
-    assert "rad 3, e-post: 'bo-at-example.se' är inte en giltig e-postadress" in page_text(response)
+    result = import_finished(admin_client, response)
+    assert "Filen har fel, så inget importerades" in result
+    assert "rad 3, e-post: 'bo-at-example.se' är inte en giltig e-postadress" in result
+    db.session.rollback()
     assert database_state(db.session, TABLES) == before
 
     good = bad.replace("bo-at-example.se", "bo@example.se")
     response = admin_client.post("/admin/import", data={
         "csrf_token": csrf_token(page), "file": (io.BytesIO(good.encode("cp1252")), "inbjudna.csv")},
         content_type="multipart/form-data")
-    assert response.status_code == 302
-    assert "inbjudna.csv: 2 tillagda, 0 uppdaterade, 0 oförändrade." in page_text(admin_client.get(response.location))
+    assert "inbjudna.csv: 2 tillagda, 0 uppdaterade, 0 oförändrade." in import_finished(admin_client, response)
+    db.session.rollback()
+    assert db.session.scalars(select(ImportJob.data)).all() == [b"", b""]  # the files are not kept
+
+
+def test_a_problem_on_many_lines_is_reported_once_with_its_first_lines(event, admin_client, celery_worker):
+    rows = "".join(f"Inbjuden {n};inbjuden{n}@example.se;{'x' if n % 3 == 0 else 'kso'}\n" for n in range(3000))
+    page = admin_client.get("/admin/import")
+    response = admin_client.post("/admin/import", data={
+        "csrf_token": csrf_token(page), "file": (io.BytesIO(("namn;e-post;roll\n" + rows).encode()), "inbjudna.csv")},
+        content_type="multipart/form-data")
+    result = import_finished(admin_client, response)
+    assert ("roll: okänd roll 'x' (evenemangets roller: 'kso', 'official') på 1 000 rader: "
+            "2, 5, 8, 11, 14, 17, 20, 23, 26, 29, 32, 35, 38, 41, 44, 47, 50, 53, 56, 59, … (visar de 20 första)") in result
+    assert result.count("okänd roll") == 1
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Invitee.id))) == 0
+
+
+def test_a_file_over_the_limit_is_refused_unread(event, other_app):
+    app = other_app(MAX_UPLOAD_MB=0.25)  # a quarter of a megabyte: the test client keeps the upload in memory
+    client = app.test_client()
+    with app.app_context():
+        add_admin()
+    sign_in(client)
+    page = client.get("/admin/import")
+    big = ("namn;e-post\n" + "".join(f"Inbjuden {n};inbjuden{n}@example.se\n" for n in range(9000))).encode()
+    assert 2**18 < len(big) < 500 * 1024
+    refused = client.post("/admin/import", data={"csrf_token": csrf_token(page), "file": (io.BytesIO(big), "stor.csv")},
+                          content_type="multipart/form-data")
+    assert refused.status_code == 413
+    assert "Filen är större än 0.25 MB, det mesta importen tar, så den lästes inte och inget importerades" in page_text(refused)
+    with app.app_context():
+        assert db.session.scalar(select(func.count(ImportJob.id))) == 0
 
 
 # --- Mail -----------------------------------------------------------------------------------

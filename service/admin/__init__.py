@@ -72,6 +72,6 @@ def init_app(app: Flask) -> None:
         REMEMBER_COOKIE_SAMESITE="Lax",
         REMEMBER_COOKIE_SECURE=secure,
     )
-    from . import auth, dashboard, event, exports, invitees, mail, privacy  # noqa: F401  (they add their views to bp)
+    from . import auth, dashboard, event, exports, imports, invitees, mail, privacy  # noqa: F401  (they add their views to bp)
 
     app.register_blueprint(bp)

@@ -1,5 +1,5 @@
 """Invitees: the searchable list, one invitee's page (answer, history, emails), answering
-on their behalf, adding and removing, a new link, resending the invitation, and import."""
+on their behalf, adding and removing, a new link, and resending the invitation."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from flask_wtf.file import FileAllowed, FileField, FileRequired
 from sqlalchemy import select
 from wtforms import HiddenField, StringField
 from wtforms.validators import Length
@@ -34,7 +33,7 @@ from ..forms import (
     put_problems_on_form,
 )
 from ..headcount import describe_change, invitees_with_answers
-from ..invitee_import import InviteeFileError, add_invitee, checked_address, correct_address, import_invitees
+from ..invitee_import import InviteeFileError, add_invitee, checked_address, correct_address
 from ..links import issue_new_link, rsvp_url
 from ..mail.bounces import auto_replies, soft_bounces
 from ..mail.compose import (
@@ -349,34 +348,3 @@ def resend_invitation(invitee_id: int):
         queue_invitation(invitee, again=True)
 
     return _act_on(invitee_id, resend, lambda i: _("The invitation is on its way to %(email)s again.", email=i.email))
-
-
-class ImportForm(FlaskForm):
-    file = FileField(_l("File"), validators=[
-        FileRequired(_l("Choose a file.")),
-        FileAllowed(["csv", "txt", "xlsx"], _l("Choose a CSV or XLSX file.")),
-    ])
-
-
-@bp.route("/import", methods=["GET", "POST"])
-def import_page():
-    """Import invitees from CSV or XLSX: every bad row is reported and nothing is imported."""
-    event = event_or_404()
-    form = ImportForm()
-    errors: list = []
-    status = 200
-    if form.validate_on_submit():
-        upload = form.file.data
-        try:
-            with write_transaction():
-                result = import_invitees(event, upload.filename or "invitees.csv", upload.read())
-        except InviteeFileError as error:
-            errors = error.errors
-            status = 400
-        else:
-            flash(result.describe(upload.filename))
-            return redirect(url_for("admin.invitees"))
-    elif request.method == "POST":
-        status = 400
-    return render_template("admin/import.html", event=event, form=form, errors=errors,
-                           language=current_language()), status

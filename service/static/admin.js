@@ -1,15 +1,19 @@
 // The admin's live parts; every page works the same without them.
-// The dashboard refreshes its numbers, and the send page its progress.
+// The dashboard refreshes its numbers, an import its progress, and the send page the round's.
 (function () {
   "use strict";
   var numbers = document.querySelector("[data-refresh]");
   if (numbers) {
-    setInterval(function () {
+    var timer = setInterval(function () {
       fetch(numbers.dataset.refresh, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
-        .then(function (html) { if (html !== null) numbers.innerHTML = html; })
+        .then(function (html) {
+          if (html === null) return;
+          numbers.innerHTML = html;
+          if (numbers.querySelector("[data-finished]")) clearInterval(timer);  // an import's result
+        })
         .catch(function () {});
-    }, 10000);
+    }, Number(numbers.dataset.every || 10000));
   }
   var progress = document.querySelector("[data-progress]");
   if (progress) {
