@@ -15,11 +15,12 @@ import traceback
 
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import limiter
-from .web import UPLOAD_ENDPOINTS
+from .web import UPLOAD_ENDPOINTS, set_language
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(413)
     def too_large(error):
         if request.endpoint in UPLOAD_ENDPOINTS:
+            if current_user.is_authenticated:  # refused before the admin's own checks set their language
+                set_language(current_user.language)
             return _page(_("Too much to send"), _(
                 "The file is larger than %(limit)s MB, the most the import takes, so it was not read and nothing "
                 "was imported. Split it into smaller files and import them one after the other.",

@@ -276,6 +276,18 @@ def test_a_problem_on_many_lines_is_reported_once_with_its_first_lines(event, ad
     assert db.session.scalar(select(func.count(Invitee.id))) == 0
 
 
+def test_an_import_in_progress_shows_how_far_it_has_come(event, admin_client):
+    job = ImportJob(event_id=event.id, filename="kommuner.csv", data=b"...", state="checking", rows=20001,
+                    checked=5000, by="sekretariatet")
+    db.session.add(job)
+    db.session.commit()
+    status = admin_client.get(f"/admin/import/{job.id}/status").get_data(as_text=True)
+    assert '<progress max="100" value="24">' in status and "5000 av ungefär 20001 rader kontrollerade" in status
+    page = admin_client.get(f"/admin/import/{job.id}")
+    assert "Import av kommuner.csv" in page_text(page) and "data-finished" not in page.get_data(as_text=True)
+    assert admin_client.get(f"/admin/import/{job.id + 1}").status_code == 404
+
+
 def test_a_file_over_the_limit_is_refused_unread(event, other_app):
     app = other_app(MAX_UPLOAD_MB=0.25)  # a quarter of a megabyte: the test client keeps the upload in memory
     client = app.test_client()
