@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from .answers import day_heading, localized
@@ -26,6 +26,9 @@ from .models import (
     ResponseChange,
     ResponseDay,
     ResponseHotelNight,
+    TransportOption,
+    response_diet,
+    response_meal,
 )
 
 
@@ -77,86 +80,108 @@ def invitees_with_answers(event: Event, include_removed: bool = False) -> list[I
 
 
 def headcount(event: Event, language: str = "sv") -> Headcount:
-    """The numbers as the answers stand now."""
+    """The numbers as the answers stand now, counted by the database (an event may have 50,000 invitees)."""
     counts = Headcount()
-    invitees = invitees_with_answers(event)
-    counts.invited = len(invitees)
-    coming_days: Counter[int] = Counter()
-    not_coming_days: Counter[int] = Counter()
-    meals: Counter[int] = Counter()
-    #: {meal id: {diet key: eaters}}
+    listed = (Invitee.event_id == event.id) & Invitee.removed_at.is_(None)
+    answered = select(Response.id).join(Invitee, Invitee.id == Response.invitee_id).where(listed)
+    coming = select(ResponseDay.response_id).where(ResponseDay.attending.is_(True),
+                                                   ResponseDay.response_id.in_(answered)).distinct()
+
+    def grouped(statement) -> dict:
+        return {tuple(row[:-1]) if len(row) > 2 else row[0]: row[-1] for row in db.session.execute(statement)}
+
+    counts.invited, counts.undeliverable = db.session.execute(
+        select(func.count(Invitee.id), func.count(Invitee.undeliverable_at)).where(listed)).one()
+    responses = db.session.scalar(select(func.count()).select_from(answered.subquery()))
+    counts.attending = db.session.scalar(select(func.count()).select_from(coming.subquery()))
+    counts.declined = responses - counts.attending
+    counts.no_answer = counts.invited - responses
+    counts.not_answered = list(db.session.scalars(
+        select(Invitee.name).outerjoin(Response, Response.invitee_id == Invitee.id)
+        .where(listed, Response.id.is_(None)).order_by(Invitee.name)))
+
+    days = grouped(select(ResponseDay.day_id, ResponseDay.attending, func.count())
+                   .where(ResponseDay.response_id.in_(answered)).group_by(ResponseDay.day_id, ResponseDay.attending))
+    meals = grouped(select(response_meal.c.meal_id, func.count()).where(response_meal.c.response_id.in_(coming))
+                    .group_by(response_meal.c.meal_id))
+    diet_keys = {diet.id: diet.key for diet in event.diet_options}
     meal_diets: dict[int, Counter[str]] = {meal.id: Counter() for meal in event.meals}
-    diets: Counter[str] = Counter()
-    seats: Counter[int] = Counter()
-    seat_waits: Counter[int] = Counter()
-    rooms: Counter[int] = Counter()
-    room_waits: Counter[int] = Counter()
+    for (meal_id, diet_id), n in grouped(
+        select(response_meal.c.meal_id, response_diet.c.diet_option_id, func.count())
+        .join(response_diet, response_diet.c.response_id == response_meal.c.response_id)
+        .where(response_meal.c.response_id.in_(coming))
+        .group_by(response_meal.c.meal_id, response_diet.c.diet_option_id)
+    ).items():
+        meal_diets.setdefault(meal_id, Counter())[diet_keys.get(diet_id, str(diet_id))] += n
+    diets = Counter({diet_keys.get(diet_id, str(diet_id)): n for diet_id, n in grouped(
+        select(response_diet.c.diet_option_id, func.count()).where(response_diet.c.response_id.in_(coming))
+        .group_by(response_diet.c.diet_option_id)).items()})
+    counts.allergies = [tuple(row) for row in db.session.execute(
+        select(Invitee.name, Response.allergies).join(Response, Response.invitee_id == Invitee.id)
+        .where(listed, Response.id.in_(coming), Response.allergies != "").order_by(Invitee.name))]
+    waiting = ResponseDay.transport_waitlisted_at.is_not(None)
+    seats = grouped(select(ResponseDay.transport_option_id, waiting, func.count())
+                    .where(ResponseDay.response_id.in_(coming), ResponseDay.attending.is_(True),
+                           ResponseDay.transport_option_id.is_not(None))
+                    .group_by(ResponseDay.transport_option_id, waiting))
+    counts.flights = [(name, flight, format_clock(arrival, language)) for name, flight, arrival in db.session.execute(
+        select(Invitee.name, ResponseDay.flight_number, ResponseDay.flight_arrival)
+        .join(Response, Response.invitee_id == Invitee.id).join(ResponseDay, ResponseDay.response_id == Response.id)
+        .join(TransportOption, TransportOption.id == ResponseDay.transport_option_id)
+        .where(listed, Invitee.erased_at.is_(None), ResponseDay.attending.is_(True),
+               TransportOption.asks_flight.is_(True), ResponseDay.transport_waitlisted_at.is_(None))
+        .order_by(Invitee.name, ResponseDay.id))]
+    room_waiting = ResponseHotelNight.waitlisted_at.is_not(None)
+    rooms = grouped(select(ResponseHotelNight.hotel_night_id, room_waiting, func.count())
+                    .where(ResponseHotelNight.response_id.in_(coming))
+                    .group_by(ResponseHotelNight.hotel_night_id, room_waiting))
+
+    role_names = {role.id: localized(role, "name", language) for role in event.roles}
+    is_coming = Response.id.in_(coming)
     role_invited: Counter[str] = Counter()
     role_coming: Counter[str] = Counter()
+    for role_id, invited, attending in db.session.execute(
+        select(Invitee.role_id, func.count(Invitee.id), func.count(case((is_coming, 1))))
+        .outerjoin(Response, Response.invitee_id == Invitee.id).where(listed).group_by(Invitee.role_id)
+    ):
+        name = role_names.get(role_id, "–")
+        role_invited[name] += invited
+        role_coming[name] += attending
     org_invited: Counter[str] = Counter()
     org_coming: Counter[str] = Counter()
-    for invitee in invitees:
-        role = localized(invitee.role, "name", language) if invitee.role else "–"
-        organisation = invitee.organisation or "–"
-        role_invited[role] += 1
-        org_invited[organisation] += 1
-        counts.undeliverable += invitee.undeliverable_at is not None
-        response = invitee.response
-        if response is None:
-            counts.no_answer += 1
-            counts.not_answered.append(invitee.name)
-            continue
-        if not response.attending:
-            counts.declined += 1
-            for row in response.days:
-                not_coming_days[row.day_id] += 1
-            continue
-        counts.attending += 1
-        role_coming[role] += 1
-        org_coming[organisation] += 1
-        diet_keys = [diet.key for diet in response.diets]
-        diets.update(diet_keys)
-        if response.allergies:
-            counts.allergies.append((invitee.name, response.allergies))
-        for row in response.days:
-            if not row.attending:
-                not_coming_days[row.day_id] += 1
-                continue
-            coming_days[row.day_id] += 1
-            if row.transport_option_id is not None:
-                (seat_waits if row.transport_waitlisted_at else seats)[row.transport_option_id] += 1
-                if row.transport_option.asks_flight and row.transport_waitlisted_at is None and invitee.erased_at is None:
-                    counts.flights.append((invitee.name, row.flight_number, format_clock(row.flight_arrival, language)))
-        for meal in response.meals:
-            meals[meal.id] += 1
-            meal_diets[meal.id].update(diet_keys)
-        for stay in response.hotel_nights:
-            (room_waits if stay.waitlisted_at else rooms)[stay.hotel_night_id] += 1
+    for organisation, invited, attending in db.session.execute(
+        select(Invitee.organisation, func.count(Invitee.id), func.count(case((is_coming, 1))))
+        .outerjoin(Response, Response.invitee_id == Invitee.id).where(listed).group_by(Invitee.organisation)
+    ):
+        org_invited[organisation or "–"] += invited
+        org_coming[organisation or "–"] += attending
 
     labels = hotel_labels(event, language)
-    counts.days = [(labels["days"][day.key], coming_days[day.id], not_coming_days[day.id]) for day in event.days]
+    counts.days = [(labels["days"][day.key], days.get((day.id, True), 0), days.get((day.id, False), 0))
+                   for day in event.days]
     counts.meals = [
-        (labels["meals"][meal.key], meals[meal.id],
+        (labels["meals"][meal.key], meals.get(meal.id, 0),
          {labels["diets"][key]: n for key, n in in_diet_order(event, meal_diets[meal.id]).items()})
         for meal in event.meals
     ]
     counts.diets = [(labels["diets"][key], n) for key, n in in_diet_order(event, diets).items()]
     counts.transport = [
-        (localized(option, "name", language), seats[option.id], seat_waits[option.id], option.capacity)
+        (localized(option, "name", language), seats.get((option.id, False), 0), seats.get((option.id, True), 0),
+         option.capacity)
         for option in event.transport_options
     ]
     counts.nights = [
-        (labels["nights"][night.key], rooms[night.id], room_waits[night.id], night.capacity)
+        (labels["nights"][night.key], rooms.get((night.id, False), 0), rooms.get((night.id, True), 0), night.capacity)
         for night in event.hotel_nights
     ]
     counts.roles = [(name, role_coming[name], role_invited[name]) for name in sorted(role_invited)]
     counts.organisations = [(name, org_coming[name], org_invited[name]) for name in sorted(org_invited)]
     counts.hotel = {
-        "days": {day.key: coming_days[day.id] for day in event.days},
-        "meals": {meal.key: {"count": meals[meal.id], "diets": in_diet_order(event, meal_diets[meal.id])}
+        "days": {day.key: days.get((day.id, True), 0) for day in event.days},
+        "meals": {meal.key: {"count": meals.get(meal.id, 0), "diets": in_diet_order(event, meal_diets[meal.id])}
                   for meal in event.meals},
         "allergies": _allergies_for_the_hotel(event, counts.allergies),
-        "nights": {night.key: rooms[night.id] for night in event.hotel_nights},
+        "nights": {night.key: rooms.get((night.id, False), 0) for night in event.hotel_nights},
     }
     return counts
 
