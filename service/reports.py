@@ -8,11 +8,16 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
@@ -20,66 +25,132 @@ from sqlalchemy import select
 from .answers import localized
 from .dates import format_clock, format_date, format_datetime
 from .extensions import db
-from .headcount import describe_change, headcount, invitees_with_answers
-from .models import Event, Invitee, ResponseChange
+from .headcount import describe_change, headcount
+from .models import Event, Invitee, Response, ResponseChange, ResponseDay, ResponseHotelNight, response_diet, response_meal
 from .text import cleaned
 
 
-def answers_table(event: Event, language: str = "sv") -> tuple[list[str], list[list[str]]]:
-    """Every invitee's answer, one row each: the header and the rows of the CSV and XLSX exports,
-    each cell as a file may hold it (`text.cleaned`), whatever an old row holds."""
+#: Invitees read at a time for the answer files: memory stays the same for 500 invitees or 50,000.
+CHUNK = 2000
+
+
+def answers_header(event: Event, language: str) -> list[str]:
     with force_locale(language):
-        header, rows = _answers_table(event, language)
-    return header, [[cleaned(cell) for cell in row] for row in rows]
-
-
-def _answers_table(event: Event, language: str) -> tuple[list[str], list[list[str]]]:
-    rows: list[list[str]] = []
-    header = [_("Name"), _("Email"), _("Organisation"), _("Role"), _("Language"), _("Answer")]
-    for day in event.days:
-        title = localized(day, "title", language)
-        header += [title] + [_("%(day)s: %(column)s", day=title, column=column)
-                             for column in (_("transport"), _("flight"), _("lands"))]
-    header += [_("Meals"), _("Diet"), _("Allergies"), _("Hotel nights"), _("Comment")]
-    for invitee in invitees_with_answers(event):
-        response = invitee.response
-        state = _("not answered") if response is None else (_("coming") if response.attending else _("not coming"))
-        row = [invitee.name, invitee.email, invitee.organisation,
-               localized(invitee.role, "name", language) if invitee.role else "", invitee.language, state]
-        by_day = {d.day_id: d for d in response.days} if response else {}
+        header = [_("Name"), _("Email"), _("Organisation"), _("Role"), _("Language"), _("Answer")]
         for day in event.days:
-            answer = by_day.get(day.id)
-            if answer is None:
-                row += ["", "", "", ""]
-                continue
-            transport = localized(answer.transport_option, "name", language) if answer.transport_option else ""
-            if answer.transport_waitlisted_at is not None:
-                transport += " " + _("(waiting list)")
-            row += [_("yes") if answer.attending else _("no"), transport, answer.flight_number,
-                    format_clock(answer.flight_arrival, language)]
-        if response is None:
-            row += ["", "", "", "", ""]
-        else:
-            row += [
-                "; ".join(localized(m, "name", language) + " " + format_date(m.day.date, language) for m in response.meals),
-                "; ".join(localized(d, "name", language) for d in response.diets),
-                response.allergies,
-                "; ".join(format_date(n.hotel_night.night_of, language) for n in response.hotel_nights),
-                response.comment,
-            ]
-        rows.append(row)
-    return header, rows
+            title = localized(day, "title", language)
+            header += [title] + [_("%(day)s: %(column)s", day=title, column=column)
+                                 for column in (_("transport"), _("flight"), _("lands"))]
+        header += [_("Meals"), _("Diet"), _("Allergies"), _("Hotel nights"), _("Comment")]
+    return [cleaned(cell) for cell in header]
+
+
+def answer_rows(event: Event, language: str) -> Iterator[list[str]]:
+    """Every invitee's answer, one row each by name, as a file may hold each cell (`text.cleaned`),
+    read from the database `CHUNK` invitees at a time. What it needs of the event is read now, so
+    the rows can be streamed after the request's objects are gone."""
+    with force_locale(language):
+        words = {"none": _("not answered"), "coming": _("coming"), "not coming": _("not coming"), "yes": _("yes"),
+                 "no": _("no"), "waiting": " " + _("(waiting list)")}
+    roles = {role.id: localized(role, "name", language) for role in event.roles}
+    options = {option.id: localized(option, "name", language) for option in event.transport_options}
+    meals = {meal.id: localized(meal, "name", language) + " " + format_date(meal.day.date, language)
+             for meal in event.meals}
+    diets = {diet.id: localized(diet, "name", language) for diet in event.diet_options}
+    nights = {night.id: format_date(night.night_of, language) for night in event.hotel_nights}
+    ids = list(db.session.scalars(select(Invitee.id).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None))
+                                  .order_by(Invitee.name, Invitee.id)))
+    return _answer_rows(ids, [day.id for day in event.days], language, words, roles, options, meals, diets, nights)
+
+
+def _answer_rows(ids: list[int], day_ids: list[int], language: str, words: dict[str, str], roles: dict[int, str],
+                 options: dict[int, str], meals: dict[int, str], diets: dict[int, str],
+                 nights: dict[int, str]) -> Iterator[list[str]]:
+    for start in range(0, len(ids), CHUNK):
+        chunk = ids[start:start + CHUNK]
+        people = {row.id: row for row in db.session.execute(
+            select(Invitee.id, Invitee.name, Invitee.email, Invitee.organisation, Invitee.role_id, Invitee.language,
+                   Response.id.label("response_id"), Response.allergies, Response.comment)
+            .outerjoin(Response, Response.invitee_id == Invitee.id).where(Invitee.id.in_(chunk)))}
+        answered = [row.response_id for row in people.values() if row.response_id is not None]
+        days: dict[int, dict[int, Any]] = defaultdict(dict)
+        for row in db.session.execute(
+            select(ResponseDay.response_id, ResponseDay.day_id, ResponseDay.attending, ResponseDay.transport_option_id,
+                   ResponseDay.transport_waitlisted_at, ResponseDay.flight_number, ResponseDay.flight_arrival)
+            .where(ResponseDay.response_id.in_(answered))
+        ):
+            days[row.response_id][row.day_id] = row
+        chosen = _chosen(response_meal.c.meal_id, response_meal, answered, meals)
+        eats = _chosen(response_diet.c.diet_option_id, response_diet, answered, diets)
+        stays = _chosen(ResponseHotelNight.hotel_night_id, ResponseHotelNight.__table__, answered, nights)
+        for invitee_id in chunk:
+            person = people[invitee_id]
+            by_day = days.get(person.response_id, {})
+            state = words["none"] if person.response_id is None else \
+                words["coming"] if any(day.attending for day in by_day.values()) else words["not coming"]
+            row = [person.name, person.email, person.organisation, roles.get(person.role_id, ""), person.language, state]
+            for day_id in day_ids:
+                answer = by_day.get(day_id)
+                if answer is None:
+                    row += ["", "", "", ""]
+                    continue
+                transport = options.get(answer.transport_option_id, "")
+                if answer.transport_waitlisted_at is not None:
+                    transport += words["waiting"]
+                row += [words["yes"] if answer.attending else words["no"], transport, answer.flight_number,
+                        format_clock(answer.flight_arrival, language)]
+            if person.response_id is None:
+                row += ["", "", "", "", ""]
+            else:
+                response_id = person.response_id
+                row += ["; ".join(chosen[response_id]), "; ".join(eats[response_id]), person.allergies,
+                        "; ".join(stays[response_id]), person.comment]
+            yield [cleaned(cell) for cell in row]
+
+
+def _chosen(column, table, answered: list[int], labels: dict[int, str]) -> dict[int, list[str]]:
+    """For each answer, the labels of what it chose (meals, diets or nights), in the event's order."""
+    order = {key: index for index, key in enumerate(labels)}
+    picked: dict[int, list[int]] = defaultdict(list)
+    for response_id, key in db.session.execute(select(table.c.response_id, column).where(table.c.response_id.in_(answered))):
+        picked[response_id].append(key)
+    return defaultdict(list, {response_id: [labels[key] for key in sorted(keys, key=lambda k: order.get(k, len(order)))
+                                            if key in labels] for response_id, keys in picked.items()})
+
+
+def answers_table(event: Event, language: str = "sv") -> tuple[list[str], list[list[str]]]:
+    """Every invitee's answer, one row each: the header and the rows (the daily report's CSV, the archive)."""
+    return answers_header(event, language), list(answer_rows(event, language))
+
+
+def csv_lines(event: Event, language: str = "sv") -> Iterator[str]:
+    """Every invitee's answer as CSV text that Swedish Excel opens as it is: a BOM (so å, ä, ö show)
+    and semicolons (Excel in Swedish reads a comma as the decimal sign); a chunk of rows at a time."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    out.write("\ufeff")
+    writer.writerow(answers_header(event, language))
+    return _csv_chunks(out, writer, answer_rows(event, language))
+
+
+def _csv_chunks(out: io.StringIO, writer, rows: Iterator[list[str]]) -> Iterator[str]:
+    for count, row in enumerate(rows, start=1):
+        writer.writerow([_not_a_formula(cell) for cell in row])
+        if count % CHUNK == 0:
+            yield _taken(out)
+    yield _taken(out)
+
+
+def _taken(out: io.StringIO) -> str:
+    text = out.getvalue()
+    out.seek(0)
+    out.truncate()
+    return text
 
 
 def answers_csv(event: Event, language: str = "sv") -> str:
-    """Every invitee's answer as CSV text that Swedish Excel opens as it is: a BOM (so å, ä, ö show)
-    and semicolons (Excel in Swedish reads a comma as the decimal sign)."""
-    header, rows = answers_table(event, language)
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
-    writer.writerow(header)
-    writer.writerows([[_not_a_formula(cell) for cell in row] for row in rows])
-    return "\ufeff" + out.getvalue()
+    """`csv_lines` as one text (the daily report's attachment)."""
+    return "".join(csv_lines(event, language))
 
 
 def _not_a_formula(text: str) -> str:
@@ -199,35 +270,43 @@ def archive_workbook(event: Event, language: str) -> bytes:
     return _workbook([_answers_sheet(event, language), history])
 
 
-def _answers_sheet(event: Event, language: str) -> tuple[str, list[str], list[list[str]]]:
-    header, rows = answers_table(event, language)
+def _answers_sheet(event: Event, language: str) -> tuple[str, list[str], Iterator[list[str]]]:
     with force_locale(language):
-        return _("Answers"), header, rows
+        title = _("Answers")
+    return title, answers_header(event, language), answer_rows(event, language)
 
 
-def _workbook(sheets: list[tuple[str, list[str], list[list[str]]]]) -> bytes:
-    """Sheets with a bold, frozen header row each."""
-    book = Workbook()
-    book.remove(book.active)
+def _workbook(sheets: list[tuple[str, list[str], Iterable[list[str]]]]) -> bytes:
+    """Sheets with a bold, frozen header row each, written row by row (openpyxl's write-only mode)."""
+    book = Workbook(write_only=True)
     for title, header, rows in sheets:
-        _fill(book.create_sheet(title), header, rows)
+        _fill(book.create_sheet(title), header, iter(rows))
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
 
 
-def _fill(sheet, header: list[str], rows: list[list[str]]) -> None:
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    # openpyxl takes a text that starts with "=" for a formula; invitees' texts are never formulas.
-    for line in sheet.iter_rows(min_row=2):
-        for cell in line:
-            if isinstance(cell.value, str) and cell.value.startswith("="):
-                cell.data_type = "s"
+def _fill(sheet, header: list[str], rows: Iterator[list[str]]) -> None:
+    # A write-only sheet takes its column widths first: they are guessed from the first rows.
+    first = list(itertools.islice(rows, CHUNK))
     for index, title in enumerate(header, start=1):
-        longest = max([len(title), *(len(row[index - 1]) for row in rows)])
+        longest = max([len(title), *(len(row[index - 1]) for row in first)])
         sheet.column_dimensions[get_column_letter(index)].width = min(60, longest + 2)
     sheet.freeze_panes = "B2"
+    bold = []
+    for title in header:
+        cell = WriteOnlyCell(sheet, value=title)
+        cell.font = Font(bold=True)
+        bold.append(cell)
+    sheet.append(bold)
+    for row in itertools.chain(first, rows):
+        sheet.append([_text_cell(sheet, value) for value in row])
+
+
+def _text_cell(sheet, value: str):
+    # openpyxl takes a text that starts with "=" for a formula; invitees' texts are never formulas.
+    if isinstance(value, str) and value.startswith("="):
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.data_type = "s"
+        return cell
+    return value

@@ -3,7 +3,7 @@ transport (the bus passengers; the airport pickup with flights), and the hotel's
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, url_for
+from flask import Response, abort, flash, redirect, render_template, stream_with_context, url_for
 from flask_babel import gettext as _
 
 from ..answers import localized
@@ -11,13 +11,14 @@ from ..dates import format_clock, format_date, format_time
 from ..db import write_transaction
 from ..headcount import invitees_with_answers
 from ..links import hotel_url, revoke_hotel_links
-from ..reports import answers_csv, answers_workbook, headcount_csv
+from ..reports import answers_workbook, csv_lines, headcount_csv
 from ..web import current_language
 from . import bp
 from .invitees import event_or_404
 
 
-def _download(data: bytes | str, filename: str, mimetype: str) -> Response:
+def _download(data, filename: str, mimetype: str) -> Response:
+    """`data` (bytes, text, or an iterator of bytes that is streamed) as a file to save."""
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
@@ -25,9 +26,11 @@ def _download(data: bytes | str, filename: str, mimetype: str) -> Response:
 
 @bp.get("/export/answers.csv")
 def answers_csv_export():
-    """Every answer as CSV, as Swedish Excel opens it (UTF-8 with BOM, semicolons): the daily report's attachment."""
+    """Every answer as CSV, as Swedish Excel opens it (UTF-8 with BOM, semicolons), streamed as it is read:
+    the daily report's attachment."""
     event = event_or_404()
-    return _download(answers_csv(event, current_language()).encode("utf-8"), f"{event.slug}-{_('answers')}.csv",
+    lines = csv_lines(event, current_language())
+    return _download(stream_with_context(line.encode("utf-8") for line in lines), f"{event.slug}-{_('answers')}.csv",
                      "text/csv; charset=utf-8")
 
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, inspect, select
+from sqlalchemy import String, case, cast, func, inspect, select
 
 from ..answers import (
     SaveResult,
@@ -99,6 +99,11 @@ def _calendars(invitee: Invitee, **kwargs) -> list[dict[str, str]]:
 
 def invitation_key(invitee: Invitee) -> str:
     return f"invitation:{invitee.id}:{invitee.link_version}"
+
+
+#: An outbox row that is the invitation for an invitee's current link (`invitation_key`), in SQL.
+_current_invitation = Outbox.idempotency_key == (
+    "invitation:" + cast(Invitee.id, String) + ":" + cast(Invitee.link_version, String))
 
 
 def render_invitation_preview(invitee: Invitee) -> RenderedEmail:
@@ -273,12 +278,8 @@ def invitees_to_invite(event: Event, only_new: bool = False) -> list[Invitee]:
     query = select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None),
                                   Invitee.undeliverable_at.is_(None)).order_by(Invitee.id)
     if only_new:
-        query = query.where(Invitee.id.not_in(invited))
-    candidates = list(db.session.scalars(query))
-    if only_new:
-        return candidates
-    have = set(db.session.scalars(select(Outbox.idempotency_key).where(Outbox.kind == "invitation")))
-    return [invitee for invitee in candidates if invitation_key(invitee) not in have]
+        return list(db.session.scalars(query.where(Invitee.id.not_in(invited))))
+    return list(db.session.scalars(query.where(~select(Outbox.id).where(_current_invitation).exists())))
 
 
 def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 1000) -> int:
@@ -315,20 +316,15 @@ def fill_in_invitation(row: Outbox) -> str:
 
 
 def invitation_progress(event: Event) -> RoundProgress:
-    """How far the invitations for everyone's current link have come."""
-    invitees = {
-        invitation_key(invitee)
-        for invitee in db.session.scalars(
-            select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None))
-        )
-    }
-    states = db.session.execute(
-        select(Outbox.idempotency_key, Outbox.state).where(Outbox.event_id == event.id, Outbox.kind == "invitation")
-    ).all()
-    sent = sum(1 for key, state in states if key in invitees and state == OutboxState.SENT)
-    failed = sum(1 for key, state in states if key in invitees and state == OutboxState.FAILED)
-    pending = len(invitees) - sent - failed
-    return RoundProgress(total=len(invitees), sent=sent, failed=failed, done_at=round_done_at(pending))
+    """How far the invitations for everyone's current link have come, counted by the database."""
+    total, sent, failed = db.session.execute(
+        select(func.count(Invitee.id), func.count(case((Outbox.state == OutboxState.SENT, 1))),
+               func.count(case((Outbox.state == OutboxState.FAILED, 1))))
+        .select_from(Invitee).outerjoin(Outbox, _current_invitation)
+        .where(Invitee.event_id == event.id, Invitee.removed_at.is_(None))
+    ).one()
+    pending = total - sent - failed
+    return RoundProgress(total=total, sent=sent, failed=failed, done_at=round_done_at(pending))
 
 
 # --- Scheduled emails ------------------------------------------------------------------------
