@@ -54,9 +54,12 @@ def render_item(type_, obj, autogen_context):
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record):
     """SQLite: enforce foreign keys, let readers and one writer work side by side (WAL),
-    and let OSA open transactions itself (see `_begin_sqlite`)."""
+    let OSA open transactions itself (see `_begin_sqlite`), and lower-case every letter as
+    PostgreSQL does (SQLite's own `lower` leaves Å, Ä and Ö as they are, so a search missed them)."""
     if not isinstance(dbapi_connection, sqlite3.Connection):
         return
+    dbapi_connection.create_function("lower", 1, lambda text: text.lower() if isinstance(text, str) else text,
+                                     deterministic=True)
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")

@@ -237,6 +237,27 @@ def test_the_list_filters_by_status_role_organisation_transport_and_search(befor
     assert listed_names(admin_client, "?transport=bus") == set()
 
 
+@pytest.mark.both_backends
+def test_the_list_pages_through_many_invitees_and_searches_them_in_the_database(event, admin_client):
+    db.session.add_all(Invitee(event=event, name=f"Inbjuden {n:03d}", email=f"inbjuden{n}@example.se",
+                               email_key=f"inbjuden{n}@example.se", organisation=f"Kommun {n % 7}", language="sv")
+                       for n in range(250))
+    db.session.add(Invitee(event=event, name="Åsa Öberg", email="asa.oberg@example.se", email_key="asa.oberg@example.se",
+                           organisation="Älvsbyns kommun", language="sv"))
+    db.session.commit()
+    first = admin_client.get("/admin/invitees")
+    assert len(listed_names(admin_client, "")) == 100
+    assert "251 av 251 inbjudna" in page_text(first) and "Sida 1 av 3" in page_text(first)
+    pages = [listed_names(admin_client, f"?page={n}") for n in (1, 2, 3)]
+    assert [len(names) for names in pages] == [100, 100, 51] and len(set().union(*pages)) == 251
+    assert "Sida 3 av 3" in page_text(admin_client.get("/admin/invitees?page=99"))
+    assert listed_names(admin_client, "?q=åsa") == {"Åsa Öberg"}  # lower-case finds upper-case Å
+    assert listed_names(admin_client, "?q=ÄLVSBYN") == {"Åsa Öberg"}
+    assert listed_names(admin_client, "?q=100%25") == set()  # a % is a character, not a wildcard
+    filtered = admin_client.get("/admin/invitees?organisation=Kommun+3&page=1")
+    assert "36 av 251 inbjudna" in page_text(filtered) and "Sida" not in page_text(filtered)
+
+
 # --- Import ---------------------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 from wtforms import HiddenField, StringField
 from wtforms.validators import Length
 
@@ -32,7 +33,7 @@ from ..forms import (
     form_data,
     put_problems_on_form,
 )
-from ..headcount import describe_change, invitees_with_answers
+from ..headcount import describe_change
 from ..invitee_import import InviteeFileError, add_invitee, checked_address, correct_address
 from ..links import issue_new_link, rsvp_url
 from ..mail.bounces import auto_replies, soft_bounces
@@ -42,7 +43,18 @@ from ..mail.compose import (
     queue_moved_up_emails,
     queue_put_back_emails,
 )
-from ..models import Actor, Event, Invitee, Outbox, ResponseChange
+from ..models import (
+    Actor,
+    Event,
+    Invitee,
+    Outbox,
+    Response,
+    ResponseChange,
+    ResponseDay,
+    ResponseHotelNight,
+    Role,
+    TransportOption,
+)
 from ..web import current_language
 from . import admin_event, bp
 
@@ -76,8 +88,6 @@ class InviteeRow:
     invitee: Invitee
     status: str
     waiting: bool
-    #: Transport option keys they hold or wait for.
-    transport: set[str]
 
 
 def status_of(invitee: Invitee) -> tuple[str, bool]:
@@ -93,54 +103,75 @@ def status_of(invitee: Invitee) -> tuple[str, bool]:
     return ("coming" if response.attending else "declined"), waiting
 
 
-def _rows(event: Event) -> list[InviteeRow]:
-    rows = []
-    for invitee in invitees_with_answers(event, include_removed=True):
-        status, waiting = status_of(invitee)
-        transport = set()
-        if invitee.response is not None:
-            transport = {d.transport_option.key for d in invitee.response.days if d.attending and d.transport_option}
-        rows.append(InviteeRow(invitee, status, waiting, transport))
-    return rows
+#: Invitees on one page of the list.
+PAGE_SIZE = 100
+
+
+def _matching(event: Event, status: str, role: str, organisation: str, transport: str, search: str):
+    """The conditions on Invitee for the list's filters (as `status_of` judges each invitee)."""
+    answered = select(Response.id).where(Response.invitee_id == Invitee.id)
+    coming = select(ResponseDay.id).join(Response, Response.id == ResponseDay.response_id).where(
+        Response.invitee_id == Invitee.id, ResponseDay.attending.is_(True))
+    conditions = [Invitee.event_id == event.id,
+                  Invitee.removed_at.is_not(None) if status == "removed" else Invitee.removed_at.is_(None)]
+    if status == "coming":
+        conditions.append(coming.exists())
+    elif status == "declined":
+        conditions += [answered.exists(), ~coming.exists()]
+    elif status in ("no_answer", "undeliverable"):
+        conditions.append(~answered.exists())
+        conditions.append(Invitee.undeliverable_at.is_(None) if status == "no_answer" else Invitee.undeliverable_at.is_not(None))
+    elif status == "waiting":
+        days = select(ResponseDay.id).join(Response, Response.id == ResponseDay.response_id).where(
+            Response.invitee_id == Invitee.id, ResponseDay.transport_waitlisted_at.is_not(None))
+        nights = select(ResponseHotelNight.id).join(Response, Response.id == ResponseHotelNight.response_id).where(
+            Response.invitee_id == Invitee.id, ResponseHotelNight.waitlisted_at.is_not(None))
+        conditions.append(or_(days.exists(), nights.exists()))
+    if role:
+        conditions.append(Invitee.role_id.in_(select(Role.id).where(Role.event_id == event.id, Role.key == role)))
+    if organisation:
+        conditions.append(Invitee.organisation == organisation)
+    if transport:
+        conditions.append(coming.join(TransportOption, TransportOption.id == ResponseDay.transport_option_id)
+                          .where(TransportOption.key == transport).exists())
+    if search:
+        needle = f"%{search.lower()}%"
+        conditions.append(or_(*(func.lower(column).like(needle, escape="\\")
+                                for column in (Invitee.name, Invitee.email, Invitee.organisation))))
+    return conditions
 
 
 @bp.get("/invitees")
 def invitees():
-    """Every invitee, searchable by name, email or organisation, filtered by status, role, organisation, transport."""
+    """The invitees a page at a time, searched by name, email or organisation and filtered by status,
+    role, organisation and transport in the database."""
     event = event_or_404()
     args = request.args
-    query = (args.get("q") or "").strip().lower()
-    status = args.get("status", "")
-    role = args.get("role", "")
-    organisation = args.get("organisation", "")
-    transport = args.get("transport", "")
-    rows = _rows(event)
-    organisations = sorted({row.invitee.organisation for row in rows if row.invitee.organisation})
-    shown = []
-    for row in rows:
-        invitee = row.invitee
-        if status == "waiting":
-            if not row.waiting or row.status == "removed":
-                continue
-        elif status:
-            if row.status != status:
-                continue
-        elif row.status == "removed":
-            continue
-        if role and (invitee.role is None or invitee.role.key != role):
-            continue
-        if organisation and invitee.organisation != organisation:
-            continue
-        if transport and transport not in row.transport:
-            continue
-        if query and not any(query in text.lower() for text in (invitee.name, invitee.email, invitee.organisation)):
-            continue
-        shown.append(row)
+    search = (args.get("q") or "").strip()
+    filters = {"q": search, "status": args.get("status", "") if args.get("status", "") in STATUSES else "",
+               "role": args.get("role", ""), "organisation": args.get("organisation", ""),
+               "transport": args.get("transport", "")}
+    conditions = _matching(event, filters["status"], filters["role"], filters["organisation"], filters["transport"],
+                           search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
+    shown = db.session.scalar(select(func.count(Invitee.id)).where(*conditions))
+    total = db.session.scalar(select(func.count(Invitee.id)).where(Invitee.event_id == event.id))
+    pages = max(1, -(-shown // PAGE_SIZE))
+    page = min(max(1, args.get("page", 1, type=int)), pages)
+    people = db.session.scalars(
+        select(Invitee).where(*conditions).order_by(Invitee.name, Invitee.id)
+        .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
+        .options(selectinload(Invitee.role),
+                 selectinload(Invitee.response).selectinload(Response.days),
+                 selectinload(Invitee.response).selectinload(Response.hotel_nights))
+    ).all()
+    organisations = db.session.scalars(
+        select(Invitee.organisation).where(Invitee.event_id == event.id, Invitee.organisation != "")
+        .distinct().order_by(Invitee.organisation)).all()
+    link = {key: value for key, value in filters.items() if value}
     return render_template(
-        "admin/invitees.html", event=event, rows=shown, total=len(rows), statuses=STATUSES,
-        organisations=organisations, filters={"q": args.get("q", ""), "status": status, "role": role,
-                                              "organisation": organisation, "transport": transport},
-        language=current_language(),
+        "admin/invitees.html", event=event, rows=[InviteeRow(invitee, *status_of(invitee)) for invitee in people],
+        shown=shown, total=total, page=page, pages=pages, link=link, statuses=STATUSES,
+        organisations=organisations, filters=filters, language=current_language(),
     )
 
 
