@@ -1,10 +1,12 @@
-"""Sending email: the task that sends outbox rows, the sweeper beat runs, and the bounce mailbox's poll."""
+"""Sending email: writing a round, the task that sends outbox rows, the sweeper beat runs, and the
+bounce mailbox's poll."""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from service.mail.bounce_mailbox import poll_bounce_mailbox
+from service.mail.compose import write_round
 from service.mail.delivery import deliver, requeue_stale
 
 
@@ -24,3 +26,9 @@ def sweep_outbox() -> int:
 def poll_bounces() -> dict[str, int]:
     """Read the bounce mailbox: delivery reports mark invitees undeliverable, auto-replies become notes."""
     return dict(poll_bounce_mailbox())
+
+
+@shared_task(name="osa.invitations.write_round", ignore_result=True)
+def write_invitation_round(event_id: int) -> int:
+    """Write the invitations of everyone without one for their current link (the admin's send page)."""
+    return write_round(event_id)

@@ -362,6 +362,20 @@ def test_the_invitation_preview_is_the_invitation_as_sent(before_deadline, event
     assert f'<dd class="subject">{escape(sent.subject)}</dd>' in preview
 
 
+def test_a_round_that_cannot_reach_the_workers_says_so_and_writes_nothing(before_deadline, event, other_app):
+    add_invitee(event)
+    app = other_app(BROKER_URL="redis://127.0.0.1:1/0")  # the workers' queue is down
+    admin_client = app.test_client()
+    with app.app_context():
+        add_admin()
+    sign_in(admin_client)
+    page = admin_client.get("/admin/send")
+    assert "Skicka 1 inbjudan" in page_text(page)
+    sent = admin_client.post("/admin/send", data={"csrf_token": csrf_token(page)}, follow_redirects=True)
+    assert "Bakgrundsprocessernas kö går inte att nå, så utskicket har inte börjat" in page_text(sent)
+    assert db.session.scalar(select(func.count(Outbox.id))) == 0
+
+
 def test_the_mail_log_filters_and_retries_a_failed_email(before_deadline, app, event, admin_client):
     anna = add_invitee(event)
     bo = add_invitee(event, name="Bo Berg", email="bo@example.se")

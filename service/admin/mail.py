@@ -17,7 +17,7 @@ from sqlalchemy import func, or_, select
 
 from ..dates import format_datetime
 from ..extensions import db
-from ..mail.compose import invitation_progress, invitees_to_invite, queue_invitations
+from ..mail.compose import count_to_invite, invitation_progress, start_round
 from ..mail.delivery import retry_failed
 from ..mail.previews import KINDS, preview_email
 from ..models import Invitee, Outbox, OutboxState
@@ -63,17 +63,22 @@ def send():
     preview = preview_email(event, "invitation", chosen.language, chosen) if chosen else None
     return render_template(
         "admin/send.html", event=event, invitees=invitees, chosen=chosen, preview=preview,
-        to_invite=len(invitees_to_invite(event)), progress=_progress(event), language=language,
+        to_invite=count_to_invite(event), progress=_progress(event), language=language,
     )
 
 
 @bp.post("/send")
 def send_round():
-    """Queue an invitation for everyone without one for their current link; workers send them."""
+    """Have a worker write an invitation for everyone without one for their current link; workers send them."""
     event = event_or_404()
-    written = queue_invitations(event, invitees_to_invite(event))
-    flash(_("%(count)d invitations are on their way.", count=written) if written
-          else _("Everyone has their invitation already."))
+    waiting = count_to_invite(event)
+    if not waiting:
+        flash(_("Everyone has their invitation already."))
+    elif start_round(event):
+        flash(_("%(count)d invitations are on their way.", count=waiting))
+    else:
+        flash(_("The workers' queue cannot be reached, so the round has not started and nothing was sent. "
+                "Try again in a minute."))
     return redirect(url_for("admin.send"))
 
 

@@ -16,6 +16,7 @@ daily report, the hotel's numbers) for `service.jobs` and every kind for the pre
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -51,6 +52,8 @@ from .delivery import round_done_at
 from .ics import days_in_calendar, invitee_calendars
 from .outbox import fill_in, queue_email, queue_emails
 from .render import RenderedEmail, render_email
+
+log = logging.getLogger(__name__)
 
 
 def _event_texts(event: Event, language: str) -> dict:
@@ -271,15 +274,23 @@ class RoundProgress:
         return self.pending == 0
 
 
-def invitees_to_invite(event: Event, only_new: bool = False) -> list[Invitee]:
+def _to_invite(event: Event, only_new: bool = False):
     """Invitees without an invitation for their current link (or, `only_new`, without any), leaving
     out those whose address the relay has refused (a round would only be refused again)."""
-    invited = select(Outbox.invitee_id).where(Outbox.kind == "invitation", Outbox.invitee_id.is_not(None))
-    query = select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None),
-                                  Invitee.undeliverable_at.is_(None)).order_by(Invitee.id)
+    conditions = [Invitee.event_id == event.id, Invitee.removed_at.is_(None), Invitee.undeliverable_at.is_(None)]
     if only_new:
-        return list(db.session.scalars(query.where(Invitee.id.not_in(invited))))
-    return list(db.session.scalars(query.where(~select(Outbox.id).where(_current_invitation).exists())))
+        invited = select(Outbox.invitee_id).where(Outbox.kind == "invitation", Outbox.invitee_id.is_not(None))
+        return conditions + [Invitee.id.not_in(invited)]
+    return conditions + [~select(Outbox.id).where(_current_invitation).exists()]
+
+
+def invitees_to_invite(event: Event, only_new: bool = False) -> list[Invitee]:
+    """The invitees a round would invite now (`_to_invite`), in the order they were added."""
+    return list(db.session.scalars(select(Invitee).where(*_to_invite(event, only_new)).order_by(Invitee.id)))
+
+
+def count_to_invite(event: Event) -> int:
+    return db.session.scalar(select(func.count(Invitee.id)).where(*_to_invite(event))) or 0
 
 
 def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 1000) -> int:
@@ -299,6 +310,22 @@ def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 1000) 
                                       "invitee": invitee, "recipient": invitee.email, "language": invitee.language,
                                       "rendered": None} for invitee in batch])
     return written
+
+
+def write_round(event_id: int) -> int:
+    """The round for everyone without an invitation for their current link, written in chunks (a worker's task)."""
+    event = db.session.get(Event, event_id)
+    return queue_invitations(event, invitees_to_invite(event)) if event is not None else 0
+
+
+def start_round(event: Event) -> bool:
+    """Have a worker write the round (`write_round`); False when the workers' queue cannot be reached."""
+    try:
+        current_app.extensions["celery"].send_task("osa.invitations.write_round", args=[event.id], ignore_result=True)
+    except Exception as error:  # the broker is down
+        log.warning("could not queue the round (%s)", type(error).__name__)
+        return False
+    return True
 
 
 def fill_in_invitation(row: Outbox) -> str:
