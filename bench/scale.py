@@ -4,9 +4,10 @@
 
 Builds the bundled event with N invitees imported from a CSV file, gives about
 70 % of them a random answer (written straight to the tables: that is setup, not
-measured), and prints for each step what the secretariat waits and how much the
-process's memory grew at its peak (Linux: the peak resident size is reset before
-each step through /proc/self/clear_refs):
+measured), and prints for each step what the secretariat waits and how far above
+the idle process (the app made, the event read) its memory peaked. Each step runs
+in a fresh process, as a web or worker process meets it (Linux: the peak resident
+size is read from /proc/self/status after a reset through /proc/self/clear_refs):
 
     the import of the file · writing a round's outbox · the dashboard's numbers ·
     the daily report · the hotel's numbers · the CSV export · the XLSX export
@@ -22,9 +23,11 @@ import argparse
 import csv
 import datetime as dt
 import io
+import multiprocessing
 import os
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -42,16 +45,91 @@ def _status(field: str) -> int:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def measured(label: str, step):
-    """Run `step()`, print its time and its peak memory above where the process stood before it."""
-    Path("/proc/self/clear_refs").write_text("5")  # the peak resident size starts again from now
-    before = _status("VmRSS")
-    started = time.perf_counter()
-    result = step()
-    seconds = time.perf_counter() - started
-    peak = _status("VmHWM") - before
-    print(f"  {label:<28} {seconds:8.2f} s   peak +{peak / 2**20:7.1f} MB", flush=True)
-    return result
+def _in_fresh_process(step: str, environment: dict[str, str], argument: str, results) -> None:
+    """Run one step in a process of its own, as a web or worker process meets it: the app made and
+    the event read first (the idle process), then the step, with its peak memory above idle."""
+    os.environ.update(environment)
+    from sqlalchemy import select
+
+    from service import create_app
+    from service.extensions import db
+    from service.models import Event
+
+    app = create_app()
+    with app.app_context(), app.test_request_context():
+        event = db.session.scalar(select(Event))
+        [len(day.items) for day in event.days]  # the event as every step reads it
+        run = STEPS[step]
+        Path("/proc/self/clear_refs").write_text("5")  # the peak resident size starts again from now
+        idle = _status("VmRSS")
+        started = time.perf_counter()
+        outcome = run(event, argument)
+        seconds = time.perf_counter() - started
+        results.put((seconds, _status("VmHWM") - idle, idle, outcome))
+
+
+def measured(label: str, step: str, environment: dict[str, str], argument: str = ""):
+    """Print the step's time and peak memory above the idle process; return what it returned."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    process = context.Process(target=_in_fresh_process, args=(step, environment, argument, results))
+    process.start()
+    seconds, peak, idle, outcome = results.get()
+    process.join()
+    print(f"  {label:<28} {seconds:8.2f} s   peak {peak / 2**20:+7.1f} MB above the idle process "
+          f"({idle / 2**20:.0f} MB)", flush=True)
+    return outcome
+
+
+def _import(event, path: str):
+    from service.db import write_transaction
+    from service.invitee_import import import_invitees
+
+    with write_transaction():
+        return import_invitees(event, "inbjudna.csv", Path(path).read_bytes()).created
+
+
+def _round(event, _argument):
+    from service.mail.compose import write_round
+
+    return write_round(event.id)  # what the send page has a worker do
+
+
+def _dashboard(event, _argument):
+    from service.headcount import headcount
+    from service.mail.compose import invitation_progress
+
+    return headcount(event, "sv").attending, invitation_progress(event).total
+
+
+def _report(event, _argument):
+    from service.db import utcnow
+    from service.mail.compose import render_daily_report
+
+    now = utcnow()
+    return len(render_daily_report(event, now, now - dt.timedelta(days=1), 0)[1][0]["data"])
+
+
+def _hotel(event, _argument):
+    from service.headcount import hotel_numbers
+
+    return hotel_numbers(event)["days"]
+
+
+def _csv(event, _argument):
+    from service.reports import csv_lines
+
+    return sum(len(chunk) for chunk in csv_lines(event, "sv"))  # as the export streams it
+
+
+def _xlsx(event, _argument):
+    from service.reports import answers_workbook
+
+    return len(answers_workbook(event, "sv"))
+
+
+STEPS = {"import": _import, "round": _round, "dashboard": _dashboard, "report": _report, "hotel": _hotel,
+         "csv": _csv, "xlsx": _xlsx}
 
 
 def invitee_file(count: int) -> bytes:
@@ -103,65 +181,52 @@ def main() -> None:
     parser.add_argument("--invitees", type=int, default=50_000)
     args = parser.parse_args()
     url, name = create_database()
-    os.environ.update({"OSA_DATABASE_URL": url, "OSA_BROKER_URL": "memory://", "OSA_RESULT_BACKEND": "cache+memory://",
-                       "OSA_SECRET_KEYS": "bench-scale-" + name,
-                       "OSA_BASE_URL": "https://osa.example.se"})
+    environment = {"OSA_DATABASE_URL": url, "OSA_BROKER_URL": "memory://", "OSA_RESULT_BACKEND": "cache+memory://",
+                   "OSA_SECRET_KEYS": "bench-scale-" + name, "OSA_BASE_URL": "https://osa.example.se",
+                   "OSA_LOG_LEVEL": "WARNING"}
     try:
-        run(args.invitees)
+        run(args.invitees, environment)
     finally:
         drop_database(name)
 
 
-def run(count: int) -> None:
+def run(count: int, environment: dict[str, str]) -> None:
+    os.environ.update(environment)
     from flask_migrate import upgrade
 
     from service import BUNDLED_EVENTS_DIR, create_app
-    from service.db import utcnow, write_transaction
+    from service.db import write_transaction
     from service.eventfile import read_event_file
     from service.events import store_event
     from service.extensions import db
-    from service.headcount import headcount, hotel_numbers
-    from service.invitee_import import import_invitees
-    from service.mail.compose import invitation_progress, invitees_to_invite, queue_invitations, render_daily_report
-    from service.reports import answers_csv, answers_workbook
 
     app = create_app()
-    with app.app_context(), app.test_request_context():
+    with app.app_context():
         upgrade()
         with write_transaction():
-            event = store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml",
-                                                starts_in_days=14)).event
-        event_id = event.id
-        data = invitee_file(count)
-        print(f"OSA at {count:,} invitees on PostgreSQL (file {len(data) / 2**20:.1f} MB), "
-              f"process at {_status('VmRSS') / 2**20:.0f} MB before the first step:")
-
-        def import_file():
-            with write_transaction():
-                return import_invitees(db.session.get(type(event), event_id), "inbjudna.csv", data)
-
-        result = measured("import", import_file)
-        assert result.created == count, result
-        db.session.expire_all()
-        event = db.session.get(type(event), event_id)
-        random_answers(event)
-
-        def write_round():
-            written = queue_invitations(event, invitees_to_invite(event))
-            db.session.expire_all()
-            return written
-
-        written = measured("writing the round's outbox", write_round)
-        assert written == count, written
-        event = db.session.get(type(event), event_id)
-        measured("dashboard numbers", lambda: (headcount(event, "sv"), invitation_progress(event)))
-        now = utcnow()
-        measured("daily report", lambda: render_daily_report(event, now, now - dt.timedelta(days=1), 0))
-        measured("hotel numbers", lambda: hotel_numbers(event))
-        measured("CSV export", lambda: answers_csv(event, "sv"))
-        measured("XLSX export", lambda: answers_workbook(event, "sv"))
-        db.session.rollback()
+            store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml", starts_in_days=14))
         db.engine.dispose()
+    with tempfile.NamedTemporaryFile(suffix=".csv") as file:
+        file.write(invitee_file(count))
+        file.flush()
+        print(f"OSA at {count:,} invitees on PostgreSQL (file {Path(file.name).stat().st_size / 2**20:.1f} MB); "
+              "each step in a process of its own:")
+        created = measured("import", "import", environment, file.name)
+        assert created == count, created
+    with app.app_context():
+        from sqlalchemy import select
+
+        from service.models import Event
+
+        random_answers(db.session.scalar(select(Event)))
+        db.engine.dispose()
+    written = measured("writing the round's outbox", "round", environment)
+    assert written == count, written
+    measured("dashboard numbers", "dashboard", environment)
+    measured("daily report (with its CSV)", "report", environment)
+    measured("hotel numbers", "hotel", environment)
+    measured("CSV export (streamed)", "csv", environment)
+    measured("XLSX export", "xlsx", environment)
 
 
 if __name__ == "__main__":

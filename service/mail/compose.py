@@ -293,14 +293,14 @@ def count_to_invite(event: Event) -> int:
     return db.session.scalar(select(func.count(Invitee.id)).where(*_to_invite(event))) or 0
 
 
-def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 1000) -> int:
+def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: int = 1000) -> int:
     """Write the round's invitations, committing every `chunk` rows so a round cut short resumes where
     it stopped. The rows are written without their text: the worker that sends each one renders it
     then (`fill_in_invitation`), from the invitee and the event as they are, since a round at the
     relay's daily limit goes out over days."""
     written = 0
     # The ids from the identity map: reading `.id` would reload each invitee expired by a commit.
-    ids = [inspect(invitee).identity[0] for invitee in invitees]
+    ids = [invitee if isinstance(invitee, int) else inspect(invitee).identity[0] for invitee in invitees]
     for start in range(0, len(ids), chunk):
         with write_transaction():
             batch = db.session.scalars(
@@ -315,7 +315,10 @@ def queue_invitations(event: Event, invitees: list[Invitee], chunk: int = 1000) 
 def write_round(event_id: int) -> int:
     """The round for everyone without an invitation for their current link, written in chunks (a worker's task)."""
     event = db.session.get(Event, event_id)
-    return queue_invitations(event, invitees_to_invite(event)) if event is not None else 0
+    if event is None:
+        return 0
+    return queue_invitations(event, list(db.session.scalars(
+        select(Invitee.id).where(*_to_invite(event)).order_by(Invitee.id))))
 
 
 def start_round(event: Event) -> bool:
