@@ -12,7 +12,8 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, event, exc
+from sqlalchemy import DateTime, Engine, Integer, TypeDecorator, any_, bindparam, event, exc
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -124,6 +125,14 @@ def holds_write_lock() -> bool:
     """Whether the session's transaction was begun by `write_transaction` (always true off SQLite)."""
     connection = db.session.connection()
     return connection.dialect.name != "sqlite" or bool(connection.get_execution_options().get(WRITE_LOCK))
+
+
+def among(column, ids: list[int]):
+    """`column IN ids` for a long list of ids: on PostgreSQL one array parameter (`= ANY`), which
+    it reads at once, instead of a parameter per id; on SQLite the plain IN."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))
+    return column.in_(ids)
 
 
 def insert(entity):

@@ -11,6 +11,7 @@ import io
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from sqlalchemy import select
 
 from .answers import localized
 from .dates import format_clock, format_date, format_datetime
+from .db import among
 from .extensions import db
 from .headcount import describe_change, headcount
 from .models import Event, Invitee, Response, ResponseChange, ResponseDay, ResponseHotelNight, response_diet, response_meal
@@ -45,6 +47,20 @@ def answers_header(event: Event, language: str) -> list[str]:
     return [cleaned(cell) for cell in header]
 
 
+@dataclass(frozen=True)
+class _Labels:
+    """What an answer file writes for each of the event's ids and each state, in one language, cleaned."""
+
+    language: str
+    day_ids: list[int]
+    words: dict[str, str]
+    roles: dict[int, str]
+    options: dict[int, str]
+    meals: dict[int, str]
+    diets: dict[int, str]
+    nights: dict[int, str]
+
+
 def answer_rows(event: Event, language: str) -> Iterator[list[str]]:
     """Every invitee's answer, one row each by name, as a file may hold each cell (`text.cleaned`),
     read from the database `CHUNK` invitees at a time. What it needs of the event is read now, so
@@ -52,67 +68,74 @@ def answer_rows(event: Event, language: str) -> Iterator[list[str]]:
     with force_locale(language):
         words = {"none": _("not answered"), "coming": _("coming"), "not coming": _("not coming"), "yes": _("yes"),
                  "no": _("no"), "waiting": " " + _("(waiting list)")}
-    roles = {role.id: localized(role, "name", language) for role in event.roles}
-    options = {option.id: localized(option, "name", language) for option in event.transport_options}
-    meals = {meal.id: localized(meal, "name", language) + " " + format_date(meal.day.date, language)
-             for meal in event.meals}
-    diets = {diet.id: localized(diet, "name", language) for diet in event.diet_options}
-    nights = {night.id: format_date(night.night_of, language) for night in event.hotel_nights}
+
+    def named(rows, text) -> dict[int, str]:
+        return {row.id: cleaned(text(row)) for row in rows}
+
+    labels = _Labels(
+        language, [day.id for day in event.days], {key: cleaned(word) for key, word in words.items()},
+        named(event.roles, lambda role: localized(role, "name", language)),
+        named(event.transport_options, lambda option: localized(option, "name", language)),
+        named(event.meals, lambda meal: localized(meal, "name", language) + " " + format_date(meal.day.date, language)),
+        named(event.diet_options, lambda diet: localized(diet, "name", language)),
+        named(event.hotel_nights, lambda night: format_date(night.night_of, language)),
+    )
     ids = list(db.session.scalars(select(Invitee.id).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None))
                                   .order_by(Invitee.name, Invitee.id)))
-    return _answer_rows(ids, [day.id for day in event.days], language, words, roles, options, meals, diets, nights)
+    return _answer_rows(ids, labels)
 
 
-def _answer_rows(ids: list[int], day_ids: list[int], language: str, words: dict[str, str], roles: dict[int, str],
-                 options: dict[int, str], meals: dict[int, str], diets: dict[int, str],
-                 nights: dict[int, str]) -> Iterator[list[str]]:
+def _answer_rows(ids: list[int], labels: _Labels) -> Iterator[list[str]]:
+    words = labels.words
     for start in range(0, len(ids), CHUNK):
         chunk = ids[start:start + CHUNK]
         people = {row.id: row for row in db.session.execute(
             select(Invitee.id, Invitee.name, Invitee.email, Invitee.organisation, Invitee.role_id, Invitee.language,
                    Response.id.label("response_id"), Response.allergies, Response.comment)
-            .outerjoin(Response, Response.invitee_id == Invitee.id).where(Invitee.id.in_(chunk)))}
+            .outerjoin(Response, Response.invitee_id == Invitee.id).where(among(Invitee.id, chunk)))}
         answered = [row.response_id for row in people.values() if row.response_id is not None]
         days: dict[int, dict[int, Any]] = defaultdict(dict)
         for row in db.session.execute(
             select(ResponseDay.response_id, ResponseDay.day_id, ResponseDay.attending, ResponseDay.transport_option_id,
                    ResponseDay.transport_waitlisted_at, ResponseDay.flight_number, ResponseDay.flight_arrival)
-            .where(ResponseDay.response_id.in_(answered))
+            .where(among(ResponseDay.response_id, answered))
         ):
             days[row.response_id][row.day_id] = row
-        chosen = _chosen(response_meal.c.meal_id, response_meal, answered, meals)
-        eats = _chosen(response_diet.c.diet_option_id, response_diet, answered, diets)
-        stays = _chosen(ResponseHotelNight.hotel_night_id, ResponseHotelNight.__table__, answered, nights)
+        chosen = _chosen(response_meal.c.meal_id, response_meal, answered, labels.meals)
+        eats = _chosen(response_diet.c.diet_option_id, response_diet, answered, labels.diets)
+        stays = _chosen(ResponseHotelNight.hotel_night_id, ResponseHotelNight.__table__, answered, labels.nights)
         for invitee_id in chunk:
             person = people[invitee_id]
             by_day = days.get(person.response_id, {})
             state = words["none"] if person.response_id is None else \
                 words["coming"] if any(day.attending for day in by_day.values()) else words["not coming"]
-            row = [person.name, person.email, person.organisation, roles.get(person.role_id, ""), person.language, state]
-            for day_id in day_ids:
+            # What people wrote is cleaned here; the labels were cleaned once.
+            row = [cleaned(person.name), cleaned(person.email), cleaned(person.organisation),
+                   labels.roles.get(person.role_id, ""), person.language, state]
+            for day_id in labels.day_ids:
                 answer = by_day.get(day_id)
                 if answer is None:
                     row += ["", "", "", ""]
                     continue
-                transport = options.get(answer.transport_option_id, "")
+                transport = labels.options.get(answer.transport_option_id, "")
                 if answer.transport_waitlisted_at is not None:
                     transport += words["waiting"]
-                row += [words["yes"] if answer.attending else words["no"], transport, answer.flight_number,
-                        format_clock(answer.flight_arrival, language)]
+                row += [words["yes"] if answer.attending else words["no"], transport, cleaned(answer.flight_number),
+                        format_clock(answer.flight_arrival, labels.language)]
             if person.response_id is None:
                 row += ["", "", "", "", ""]
             else:
                 response_id = person.response_id
-                row += ["; ".join(chosen[response_id]), "; ".join(eats[response_id]), person.allergies,
-                        "; ".join(stays[response_id]), person.comment]
-            yield [cleaned(cell) for cell in row]
+                row += ["; ".join(chosen[response_id]), "; ".join(eats[response_id]), cleaned(person.allergies),
+                        "; ".join(stays[response_id]), cleaned(person.comment)]
+            yield row
 
 
 def _chosen(column, table, answered: list[int], labels: dict[int, str]) -> dict[int, list[str]]:
     """For each answer, the labels of what it chose (meals, diets or nights), in the event's order."""
     order = {key: index for index, key in enumerate(labels)}
     picked: dict[int, list[int]] = defaultdict(list)
-    for response_id, key in db.session.execute(select(table.c.response_id, column).where(table.c.response_id.in_(answered))):
+    for response_id, key in db.session.execute(select(table.c.response_id, column).where(among(table.c.response_id, answered))):
         picked[response_id].append(key)
     return defaultdict(list, {response_id: [labels[key] for key in sorted(keys, key=lambda k: order.get(k, len(order)))
                                             if key in labels] for response_id, keys in picked.items()})
