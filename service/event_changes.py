@@ -291,16 +291,6 @@ def _compare_option(change, audience: Audience, old: _Option, new: _Option, tz: 
             new=_or_dash(new.place[lang]), old=_or_dash(old.place[lang])), (old.place, new.place))
 
 
-def sample_lines(event: Event, language: str) -> list[str]:
-    """For the previews: the lines of a change that moves the first transport option (or meal) 15 minutes earlier."""
-    before = seen(event)
-    after = seen(event)
-    options = after.transport or after.meals
-    for key, option in list(options.items())[:1]:
-        options[key] = replace(option, when=replace(option.when, starts_at=option.when.starts_at - dt.timedelta(minutes=15)))
-    return [change.lines.get(language, change.lines["sv"]) for change in compare(before, after)]
-
-
 def reader_language(invitee: Invitee) -> str:
     return invitee.language if invitee.language in LANGUAGES else "sv"
 
@@ -308,6 +298,16 @@ def reader_language(invitee: Invitee) -> str:
 def line_for(change: SeenChange, language: str) -> str:
     """The change in `language`, or in the other one when it only shows in that."""
     return change.lines.get(language) or next(text for text in change.lines.values() if text)
+
+
+def sample_lines(event: Event, language: str) -> list[str]:
+    """For the previews: the lines of a change that moves the first transport option (or meal) 15 minutes earlier."""
+    before = seen(event)
+    after = seen(event)
+    options = after.transport or after.meals
+    for key, option in list(options.items())[:1]:
+        options[key] = replace(option, when=replace(option.when, starts_at=option.when.starts_at - dt.timedelta(minutes=15)))
+    return [line_for(change, language) for change in compare(before, after)]
 
 
 @dataclass
@@ -318,7 +318,7 @@ class Affected:
 
 
 def affected(event: Event, changes: list[SeenChange]) -> list[Affected]:
-    """The people who come (and can be mailed) whom at least one change concerns, by invitee id."""
+    """The people who come (and can be mailed) whom at least one change concerns, in their language."""
     if not changes:
         return []
     invitees = db.session.scalars(

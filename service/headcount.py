@@ -30,6 +30,7 @@ from .models import (
     ResponseChange,
     ResponseDay,
     ResponseHotelNight,
+    TransportOption,
     response_diet,
     response_meal,
 )
@@ -87,18 +88,16 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     object: a few queries read plain rows (who, and each answer's days, meals, diets and nights),
     which are counted here."""
     counts = Headcount()
+    listed = (Invitee.event_id == event.id) & Invitee.removed_at.is_(None)
     people = db.session.execute(
-        select(Invitee.name, Invitee.role_id, Invitee.organisation, Invitee.undeliverable_at.is_not(None),
-               Invitee.erased_at.is_not(None), Response.id, Response.allergies)
-        .outerjoin(Response, Response.invitee_id == Invitee.id)
-        .where(Invitee.event_id == event.id, Invitee.removed_at.is_(None)).order_by(Invitee.name, Invitee.id)
+        select(Invitee.role_id, Invitee.organisation, Invitee.undeliverable_at.is_not(None), Response.id)
+        .outerjoin(Response, Response.invitee_id == Invitee.id).where(listed)
     ).all()
-    answers = {row[5]: row for row in people if row[5] is not None}
+    answers = {row[3] for row in people if row[3] is not None}
     day_rows = [row for row in db.session.execute(
         select(ResponseDay.response_id, ResponseDay.day_id, ResponseDay.attending, ResponseDay.transport_option_id,
-               ResponseDay.transport_waitlisted_at.is_not(None), ResponseDay.flight_number, ResponseDay.flight_arrival)
+               ResponseDay.transport_waitlisted_at.is_not(None))
         .join(EventDay, EventDay.id == ResponseDay.day_id).where(EventDay.event_id == event.id)
-        .order_by(ResponseDay.id)
     ) if row[0] in answers]
     coming = {row[0] for row in day_rows if row[2]}
 
@@ -115,21 +114,28 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     night_rows = chosen(ResponseHotelNight.hotel_night_id, ResponseHotelNight.__table__, HotelNight)
 
     counts.invited = len(people)
-    counts.undeliverable = sum(1 for row in people if row[3])
+    counts.undeliverable = sum(1 for row in people if row[2])
     counts.attending = len(coming)
     counts.declined = len(answers) - len(coming)
     counts.no_answer = len(people) - len(answers)
-    counts.not_answered = [row[0] for row in people if row[5] is None]
-    counts.allergies = [(row[0], row[6]) for row in people if row[5] in coming and row[6]]
-    days = Counter((day_id, bool(attending)) for _, day_id, attending, *_ in day_rows)
-    seats = Counter((option_id, bool(waiting)) for _, _, attending, option_id, waiting, *_ in day_rows
+    # The names, by name, of the few lists that show them.
+    by_name = (Invitee.name, Invitee.id)
+    counts.not_answered = list(db.session.scalars(
+        select(Invitee.name).outerjoin(Response, Response.invitee_id == Invitee.id)
+        .where(listed, Response.id.is_(None)).order_by(*by_name)))
+    counts.allergies = [(name, text) for response_id, name, text in db.session.execute(
+        select(Response.id, Invitee.name, Response.allergies).join(Invitee, Invitee.id == Response.invitee_id)
+        .where(listed, Response.allergies != "").order_by(*by_name)) if response_id in coming]
+    counts.flights = [(name, flight, format_clock(arrival, language)) for name, flight, arrival in db.session.execute(
+        select(Invitee.name, ResponseDay.flight_number, ResponseDay.flight_arrival)
+        .join(Response, Response.invitee_id == Invitee.id).join(ResponseDay, ResponseDay.response_id == Response.id)
+        .join(TransportOption, TransportOption.id == ResponseDay.transport_option_id)
+        .where(listed, Invitee.erased_at.is_(None), ResponseDay.attending.is_(True),
+               TransportOption.asks_flight.is_(True), ResponseDay.transport_waitlisted_at.is_(None))
+        .order_by(*by_name, ResponseDay.id))]
+    days = Counter((day_id, bool(attending)) for _, day_id, attending, _, _ in day_rows)
+    seats = Counter((option_id, bool(waiting)) for _, _, attending, option_id, waiting in day_rows
                     if attending and option_id is not None)
-    asks_flight = {option.id for option in event.transport_options if option.asks_flight}
-    by_name = {response_id: index for index, response_id in enumerate(answers)}  # `people` is by name
-    counts.flights = [(answers[response_id][0], flight, format_clock(arrival, language))
-                      for response_id, _, attending, option_id, waiting, flight, arrival
-                      in sorted(day_rows, key=lambda row: by_name[row[0]])
-                      if attending and option_id in asks_flight and not waiting and not answers[response_id][4]]
     meals = Counter(meal_id for _, meal_id in meal_rows)
     diet_keys = {diet.id: diet.key for diet in event.diet_options}
     diets_of: dict[int, list[str]] = {}
@@ -146,7 +152,7 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     role_coming: Counter[str] = Counter()
     org_invited: Counter[str] = Counter()
     org_coming: Counter[str] = Counter()
-    for _name, role_id, organisation, _undeliverable, _erased, response_id, _allergies in people:
+    for role_id, organisation, _undeliverable, response_id in people:
         role, organisation = role_names.get(role_id, "–"), organisation or "–"
         role_invited[role] += 1
         org_invited[organisation] += 1
