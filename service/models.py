@@ -538,6 +538,8 @@ class RetentionPostponement(db.Model):
 
 
 class ImportState(StrEnum):
+    """Where an uploaded invitee file is on its way in."""
+
     QUEUED = "queued"
     CHECKING = "checking"
     SAVING = "saving"
