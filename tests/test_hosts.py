@@ -166,6 +166,19 @@ def _postgres_data(folder: Path, subnet: str) -> tuple[Path, Path, str]:
     return POSTGRES_BIN_PATH, data, user
 
 
+@contextlib.contextmanager
+def context_of(app):
+    """The app's context, its connections to the database host closed after it (that host goes away)."""
+    from service.extensions import db
+
+    with app.app_context():
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.engine.dispose()
+
+
 def _signed_in(base: str):
     """An HTTP client of the web host, signed in as the secretariat."""
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
@@ -222,7 +235,7 @@ def _round_across_hosts(net: Network, started: list, smtp: RecordingSMTPServer, 
     environment = {**{k: v for k, v in os.environ.items() if not k.startswith("OSA_")},
                    **{f"OSA_{k}": ",".join(v) if isinstance(v, list) else str(v) for k, v in settings.items()}}
     app = make_app(settings["DATABASE_URL"], **{k: v for k, v in settings.items() if k != "DATABASE_URL"})
-    with app.app_context():
+    with context_of(app):
         from flask_migrate import upgrade
 
         from service.eventfile import read_event_file

@@ -99,6 +99,7 @@ def served(request, pg_app, smtp, redis_url, tmp_path):
     upstream = free_port()
     port = free_port() if kind == "nginx-tls" else upstream
     base = f"{'http' if kind == 'http' else 'https'}://127.0.0.1:{port}"
+    pg_app.config["BASE_URL"] = base  # the worker writes the invitations' links: every process shares it
     env = worker_environment(pg_app, OSA_BASE_URL=base, OSA_INSTANCE_PATH=str(tmp_path),
                              OSA_PROXY_COUNT="1" if kind == "nginx-tls" else "0")
     tls = ["--certfile", str(certificate), "--keyfile", str(key)] if kind == "gunicorn-tls" else []
