@@ -1,8 +1,9 @@
 """Which email goes to whom when something happens, with what in it, written to the outbox.
 
 The `queue_*` functions render an email and queue it in the caller's transaction
-(a round of invitations commits a chunk at a time, so a round cut short resumes)
-with an idempotency key that names what caused it:
+with an idempotency key that names what caused it. A round of invitations commits a
+chunk at a time (a round cut short resumes) and writes its rows without their text:
+`fill_in_invitation` renders each when a worker first sends it. The keys:
 
 - `invitation:<invitee>:<link version>`: the invitation (a new link means a new invitation);
 - `confirmation:<history id>`: an answer was saved (a decline gets the short `decline` kind);
@@ -123,7 +124,7 @@ def _render_invitation(invitee: Invitee) -> RenderedEmail:
 
 
 def _invitation(invitee: Invitee, key: str) -> dict:
-    """The invitation with the invitee's current link, and the whole event as .ics, ready for the outbox."""
+    """The invitation with the invitee's current link, and their calendar (every day, tentative), ready for the outbox."""
     event = invitee.event
     return {
         "kind": "invitation",
@@ -138,7 +139,7 @@ def _invitation(invitee: Invitee, key: str) -> dict:
 
 
 def queue_invitation(invitee: Invitee, again: bool = False) -> int | None:
-    """The invitation with the invitee's current link, and the whole event as .ics.
+    """The invitation with the invitee's current link and their calendar, rendered now (one person's, not a round's).
 
     `again` sends it once more even if it was sent (the secretariat's "resend").
     """
