@@ -266,6 +266,22 @@ def test_a_round_is_written_at_once_and_each_invitation_says_what_holds_when_it_
         "failed", "not sent: the invitee was removed before their invitation went out")
 
 
+def test_a_round_invitation_that_cannot_be_written_fails_with_its_reason_and_the_rest_go(
+    before_deadline, app, event, mailer
+):
+    invitees = add_invitees(event, 2)
+    first = invitees[0].id
+    queue_invitations(event, invitees)  # their tasks wait in Redis: no worker runs yet
+    # Written by hand after the round was queued, past every check OSA makes.
+    db.session.execute(update(Invitee).where(Invitee.id == first).values(name="Inbjuden\nBcc: someone@example.org"))
+    db.session.commit()
+    with running_worker(app):
+        wait_for_outbox(lambda states: sorted(states.values()) == ["failed", "sent"])
+    failed = db.session.scalar(select(Outbox).where(Outbox.state == "failed"))
+    assert failed.last_error == "not sent: a header of the invitation would contain a line break"
+    assert failed.invitee_id == first and mailer.recipients() == ["inbjuden1@example.se"]
+
+
 def test_an_address_the_relay_refuses_marks_the_invitee_and_gets_no_more_rounds_or_reminders(
     before_deadline, event, mailer, celery_worker, admin_client, runner
 ):

@@ -436,7 +436,10 @@ def _filled_in(row: Outbox) -> tuple[Outbox, str]:
 
     with write_transaction():
         stored = db.session.get(Outbox, row.id)
-        problem = fill_in_invitation(stored)
+        try:
+            problem = fill_in_invitation(stored)
+        except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
+            problem = "not sent: a header of the invitation would contain a line break"
         db.session.flush()
         db.session.expunge(stored)
     return stored, problem
