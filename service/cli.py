@@ -49,7 +49,7 @@ from .mail.bounces import explain_report
 from .mail.delivery import retry_failed
 from .models import AdminUser, JobRun, JobState, Outbox, OutboxState
 from .retention import processing_record
-from .web import terminal_language
+from .web import terminal_language, upload_limit
 
 
 def _event_or_fail(slug: str | None):
@@ -167,8 +167,7 @@ def show_event_command(slug: str | None, lang: str) -> None:
 def import_invitees_command(file: Path, slug: str | None) -> None:
     """Import invitees from a CSV or XLSX FILE. Any bad row: nothing is imported."""
     event = _event_or_fail(slug)
-    limit = float(current_app.config["MAX_UPLOAD_MB"])
-    if file.stat().st_size > limit * 2**20:
+    if file.stat().st_size > upload_limit():
         raise click.ClickException(gettext(
             "%(file)s is %(size).1f MB; the import takes files up to %(limit)s MB (OSA_MAX_UPLOAD_MB). "
             "Split it into smaller files.", file=file, size=file.stat().st_size / 2**20, limit=current_app.config["MAX_UPLOAD_MB"]))

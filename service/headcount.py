@@ -101,17 +101,19 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     ) if row[0] in answers]
     coming = {row[0] for row in day_rows if row[2]}
 
-    def chosen(column, table, option) -> list[tuple]:
-        """(answer, option id, …) of the answers that come."""
-        return [row for row in db.session.execute(
-            select(table.c.response_id, column, *([] if table is not ResponseHotelNight.__table__ else
-                                                  [ResponseHotelNight.waitlisted_at.is_not(None)]))
-            .join(option, option.id == column).where(option.event_id == event.id)
-        ) if row[0] in coming]
+    def of_those_coming(statement) -> list[tuple]:
+        """The rows (answer first) of the answers that come."""
+        return [row for row in db.session.execute(statement) if row[0] in coming]
 
-    meal_rows = chosen(response_meal.c.meal_id, response_meal, Meal)
-    diet_rows = chosen(response_diet.c.diet_option_id, response_diet, DietOption)
-    night_rows = chosen(ResponseHotelNight.hotel_night_id, ResponseHotelNight.__table__, HotelNight)
+    meal_rows = of_those_coming(select(response_meal.c.response_id, response_meal.c.meal_id)
+                                .join(Meal, Meal.id == response_meal.c.meal_id).where(Meal.event_id == event.id))
+    diet_rows = of_those_coming(select(response_diet.c.response_id, response_diet.c.diet_option_id)
+                                .join(DietOption, DietOption.id == response_diet.c.diet_option_id)
+                                .where(DietOption.event_id == event.id))
+    night_rows = of_those_coming(select(ResponseHotelNight.response_id, ResponseHotelNight.hotel_night_id,
+                                        ResponseHotelNight.waitlisted_at.is_not(None))
+                                 .join(HotelNight, HotelNight.id == ResponseHotelNight.hotel_night_id)
+                                 .where(HotelNight.event_id == event.id))
 
     counts.invited = len(people)
     counts.undeliverable = sum(1 for row in people if row[2])

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 
 from babel.numbers import format_decimal
 from email_validator import EmailNotValidError, validate_email
-from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import insert, select, update
+
+from tasks import queue_task
 
 from .answers import put_back_on_list
 from .db import utcnow, write_transaction
@@ -579,10 +580,7 @@ def start_import(event: Event, filename: str, data: bytes, by: str) -> ImportJob
 
 def dispatch_import(job_id: int) -> None:
     """Put the job on the Celery queue; a broker that is down loses nothing (`requeue_stale_imports`)."""
-    try:
-        current_app.extensions["celery"].send_task("osa.invitees.import_file", args=[job_id], ignore_result=True)
-    except Exception as error:  # the broker is down
-        log.warning("could not queue import job %d (%s); the sweeper will retry", job_id, type(error).__name__)
+    queue_task("osa.invitees.import_file", job_id)
 
 
 def run_import_job(job_id: int) -> None:

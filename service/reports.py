@@ -141,11 +141,6 @@ def _chosen(column, table, answered: list[int], labels: dict[int, str]) -> dict[
                                             if key in labels] for response_id, keys in picked.items()})
 
 
-def answers_table(event: Event, language: str = "sv") -> tuple[list[str], list[list[str]]]:
-    """Every invitee's answer, one row each: the header and the rows (the daily report's CSV, the archive)."""
-    return answers_header(event, language), list(answer_rows(event, language))
-
-
 def csv_lines(event: Event, language: str = "sv") -> Iterator[str]:
     """Every invitee's answer as CSV text that Swedish Excel opens as it is: a BOM (so å, ä, ö show)
     and semicolons (Excel in Swedish reads a comma as the decimal sign); a chunk of rows at a time."""

@@ -1,13 +1,31 @@
 """OSA's Celery app, made the Flask way: every task runs inside the app context.
 
 `celery_init_app(app)` is called by `create_app`; the worker and beat start from
-`tasks.worker`, which builds the Flask app. Tasks take ids, never ORM objects.
+`tasks.worker`, which builds the Flask app. Tasks take ids, never ORM objects, and
+the app puts them on the queue with `queue_task`.
 """
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery, Task
-from flask import Flask
+from flask import Flask, current_app
+
+log = logging.getLogger(__name__)
+
+
+def queue_task(name: str, *args) -> bool:
+    """Put the task `name` on the workers' queue (after the caller's commit); False, logged, when the
+    broker cannot be reached. Nothing is lost then: what the task is to do is in the database."""
+    try:
+        # No result is kept: without `ignore_result` Celery would first wait ~19 s for a Redis result
+        # store that is down, and whoever just saved their answer would wait with it.
+        current_app.extensions["celery"].send_task(name, args=list(args), ignore_result=True)
+    except Exception as error:  # the broker is down
+        log.warning("could not queue %s (%s)", name, type(error).__name__)
+        return False
+    return True
 
 
 def celery_init_app(app: Flask) -> Celery:

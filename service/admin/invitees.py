@@ -134,8 +134,8 @@ def _matching(event: Event, status: str, role: str, organisation: str, transport
     if transport:
         conditions.append(coming.join(TransportOption, TransportOption.id == ResponseDay.transport_option_id)
                           .where(TransportOption.key == transport).exists())
-    if search:
-        needle = f"%{search.lower()}%"
+    if search:  # a % or _ someone types is that character, not a wildcard
+        needle = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         conditions.append(or_(*(func.lower(column).like(needle, escape="\\")
                                 for column in (Invitee.name, Invitee.email, Invitee.organisation))))
     return conditions
@@ -152,7 +152,7 @@ def invitees():
                "role": args.get("role", ""), "organisation": args.get("organisation", ""),
                "transport": args.get("transport", "")}
     conditions = _matching(event, filters["status"], filters["role"], filters["organisation"], filters["transport"],
-                           search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_"))
+                           search)
     shown = db.session.scalar(select(func.count(Invitee.id)).where(*conditions))
     total = db.session.scalar(select(func.count(Invitee.id)).where(Invitee.event_id == event.id))
     pages = max(1, -(-shown // PAGE_SIZE))

@@ -17,13 +17,14 @@ daily report, the hotel's numbers) for `service.jobs` and every kind for the pre
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import String, case, cast, func, inspect, select
+
+from tasks import queue_task
 
 from ..answers import (
     SaveResult,
@@ -53,8 +54,6 @@ from .delivery import round_done_at
 from .ics import days_in_calendar, invitee_calendars
 from .outbox import fill_in, queue_email, queue_emails
 from .render import RenderedEmail, render_email
-
-log = logging.getLogger(__name__)
 
 
 def _event_texts(event: Event, language: str) -> dict:
@@ -324,12 +323,7 @@ def write_round(event_id: int) -> int:
 
 def start_round(event: Event) -> bool:
     """Have a worker write the round (`write_round`); False when the workers' queue cannot be reached."""
-    try:
-        current_app.extensions["celery"].send_task("osa.invitations.write_round", args=[event.id], ignore_result=True)
-    except Exception as error:  # the broker is down
-        log.warning("could not queue the round (%s)", type(error).__name__)
-        return False
-    return True
+    return queue_task("osa.invitations.write_round", event.id)
 
 
 def fill_in_invitation(row: Outbox) -> str:

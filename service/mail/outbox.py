@@ -10,7 +10,6 @@ Message-ID and mail clients show it once.
 
 from __future__ import annotations
 
-import logging
 from email.headerregistry import Address
 from email.utils import make_msgid
 from typing import Any
@@ -22,10 +21,11 @@ from sqlalchemy.orm import Session
 from ..db import insert, utcnow
 from ..extensions import db
 from ..links import opt_out_url
+from tasks import queue_task
+
 from ..models import BULK_KINDS, Event, Invitee, Outbox, OutboxState
 from .render import RenderedEmail
 
-log = logging.getLogger(__name__)
 
 _PENDING = "osa_outbox_pending"
 
@@ -155,11 +155,4 @@ def dispatch(ids: list[int]) -> None:
     """
     size = max(1, int(current_app.config["SEND_BATCH_SIZE"]))
     for start in range(0, len(ids), size):
-        try:
-            # No result is kept: without `ignore_result` Celery would first wait ~19 s for a Redis result
-            # store that is down, and the invitee who just saved their answer would wait with it.
-            current_app.extensions["celery"].send_task("osa.mail.send_outbox", args=[ids[start:start + size]],
-                                                       ignore_result=True)
-        except Exception as error:  # the broker is down; `requeue_stale` will find these rows
-            log.warning("could not queue %d outbox rows (%s); the sweeper will retry",
-                        len(ids[start:start + size]), type(error).__name__)
+        queue_task("osa.mail.send_outbox", ids[start:start + size])  # if not, `requeue_stale` finds the rows
