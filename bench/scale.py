@@ -3,8 +3,9 @@
     .venv/bin/python bench/scale.py [--invitees 50000]
 
 Builds the bundled event with N invitees imported from a CSV file, gives about
-70 % of them a random answer (written straight to the tables: that is setup, not
-measured), and prints for each step what the secretariat waits and how far above
+70 % of them a random answer over the last two weeks, with its change log entry
+(written straight to the tables and ANALYZEd, as autovacuum would: that is setup,
+not measured), and prints for each step what the secretariat waits and how far above
 the idle process (the app made, the event read) its memory peaked. Each step runs
 in a fresh process, as a web or worker process meets it (Linux: the peak resident
 size is read from /proc/self/status after a reset through /proc/self/clear_refs):
@@ -144,35 +145,57 @@ def invitee_file(count: int) -> bytes:
 
 
 def random_answers(event, share: float = 0.7) -> None:
-    """Answers for about `share` of the invitees, inserted in bulk (setup, not measured)."""
+    """Answers for about `share` of the invitees, given over the last two weeks, each with the change
+    log entry the answer page writes; inserted in bulk (setup, not measured). Then ANALYZE, as
+    autovacuum would within a minute of such a load, so the planner knows the tables' sizes."""
     from sqlalchemy import insert, select
 
     from service.extensions import db
-    from service.models import Invitee, Response, ResponseDay, response_meal
+    from service.models import Actor, Invitee, Response, ResponseChange, ResponseDay, response_meal
 
     rng = random.Random(2021)
     ids = list(db.session.scalars(select(Invitee.id).where(Invitee.event_id == event.id)))
     answered = [invitee_id for invitee_id in ids if rng.random() < share]
     now = dt.datetime.now(dt.timezone.utc)
-    db.session.execute(insert(Response), [{"invitee_id": i, "allergies": "", "comment": "", "created_at": now,
-                                           "updated_at": now} for i in answered])
+    when = {invitee_id: now - dt.timedelta(minutes=rng.randrange(14 * 24 * 60)) for invitee_id in answered}
+    db.session.execute(insert(Response), [{"invitee_id": i, "allergies": "", "comment": "", "created_at": when[i],
+                                           "updated_at": when[i]} for i in answered])
     responses = dict(db.session.execute(select(Response.invitee_id, Response.id)).all())
-    days = {day.key: day.id for day in event.days}
-    options = [option.id for option in event.transport_options if option.capacity is None]
-    meals = [meal.id for meal in event.meals]
-    day_rows, meal_rows = [], []
+    options = [option for option in event.transport_options if option.capacity is None]
+    meals = list(event.meals)
+    day_rows, meal_rows, change_rows = [], [], []
     for invitee_id in answered:
         response_id = responses[invitee_id]
         coming = rng.random() < 0.85
-        for key, day_id in days.items():
+        answer = {"days": {}, "meals": [], "diets": [], "allergies": "", "hotel_nights": {}, "comment": ""}
+        for day in event.days:
             attending = coming and rng.random() < 0.9
-            day_rows.append({"response_id": response_id, "day_id": day_id, "attending": attending,
-                             "transport_option_id": rng.choice(options) if attending and key == "day1" else None,
-                             "flight_number": ""})
+            option = rng.choice(options) if attending and day.key == "day1" else None
+            day_rows.append({"response_id": response_id, "day_id": day.id, "attending": attending,
+                             "transport_option_id": option.id if option else None, "flight_number": ""})
+            answer["days"][day.key] = {"attending": attending, "transport": option.key if option else None,
+                                       "waitlisted": False, "flight_number": "", "flight_arrival": None}
         if coming:
-            meal_rows += [{"response_id": response_id, "meal_id": meal_id} for meal_id in meals if rng.random() < 0.7]
+            chosen = [meal for meal in meals if rng.random() < 0.7]
+            meal_rows += [{"response_id": response_id, "meal_id": meal.id} for meal in chosen]
+            answer["meals"] = sorted(meal.key for meal in chosen)
+        change_rows.append({"invitee_id": invitee_id, "changed_at": when[invitee_id], "actor": Actor.INVITEE,
+                            "actor_name": "", "old": None, "new": answer})
     db.session.execute(insert(ResponseDay), day_rows)
     db.session.execute(insert(response_meal), meal_rows)
+    change_rows.sort(key=lambda row: row["changed_at"])
+    db.session.execute(insert(ResponseChange), change_rows)
+    db.session.commit()
+    analyze()
+
+
+def analyze() -> None:
+    """ANALYZE the bench's database, as autovacuum does shortly after a bulk load."""
+    from sqlalchemy import text
+
+    from service.extensions import db
+
+    db.session.execute(text("ANALYZE"))
     db.session.commit()
 
 
@@ -222,6 +245,9 @@ def run(count: int, environment: dict[str, str]) -> None:
         db.engine.dispose()
     written = measured("writing the round's outbox", "round", environment)
     assert written == count, written
+    with app.app_context():
+        analyze()
+        db.engine.dispose()
     measured("dashboard numbers", "dashboard", environment)
     measured("daily report (with its CSV)", "report", environment)
     measured("hotel numbers", "hotel", environment)

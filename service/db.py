@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import DateTime, Engine, Integer, TypeDecorator, any_, bindparam, event, exc
+from sqlalchemy import DateTime, Engine, TypeDecorator, any_, bindparam, event, exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -127,12 +127,12 @@ def holds_write_lock() -> bool:
     return connection.dialect.name != "sqlite" or bool(connection.get_execution_options().get(WRITE_LOCK))
 
 
-def among(column, ids: list[int]):
-    """`column IN ids` for a long list of ids: on PostgreSQL one array parameter (`= ANY`), which
-    it reads at once, instead of a parameter per id; on SQLite the plain IN."""
+def among(column, values: list):
+    """`column IN values` for a long list (ids, addresses): on PostgreSQL one array parameter
+    (`= ANY`), which it reads at once, instead of a parameter per value; on SQLite the plain IN."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, ids, type_=postgresql.ARRAY(Integer)))
-    return column.in_(ids)
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def insert(entity):

@@ -8,8 +8,10 @@ imported. Otherwise the whole file goes in one transaction: new addresses are
 added, known ones updated, and an unchanged file changes nothing. A problem on many
 lines is reported once, with its first lines.
 
-The rows are read as they are checked, so memory grows with the invitees, not the
-file. A file uploaded in the admin becomes an `ImportJob` that a worker checks
+The file is read row by row as it is checked, and the good rows go to a temporary
+file; only if every row passed are they read back and stored, a chunk at a time.
+Memory holds the file and one address per row (to find an address given twice),
+never every row at once. A file uploaded in the admin becomes an `ImportJob` that a worker checks
 (reporting its progress) and imports (`run_import_job`).
 """
 
@@ -21,10 +23,13 @@ import datetime as dt
 import io
 import itertools
 import logging
+import pickle
 import re
+import tempfile
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import IO, NamedTuple
 
 from babel.numbers import format_decimal
 from email_validator import EmailNotValidError, validate_email
@@ -34,7 +39,7 @@ from sqlalchemy import insert, select, update
 from tasks import queue_task
 
 from .answers import put_back_on_list
-from .db import utcnow, write_transaction
+from .db import among, utcnow, write_transaction
 from .extensions import db
 from .mail.compose import queue_put_back_emails
 from .models import Event, ImportJob, ImportState, Invitee
@@ -195,8 +200,7 @@ class ImportResult:
         return text
 
 
-@dataclass
-class _Row:
+class _Row(NamedTuple):
     line: int
     name: str
     email: str
@@ -344,29 +348,46 @@ def _role_lookup(event: Event) -> dict[str, int]:
 PROGRESS_EVERY = 1000
 
 
-def check_rows(event: Event, rows: Iterable[tuple[int, list[str]]],
-               progress: Callable[[int], None] | None = None) -> tuple[list[_Row], list[str], list[RowError]]:
-    """Check every row; return the good rows, the ignored columns and every error. `progress(rows)`
+@dataclass
+class _Findings:
+    """What checking rows found besides the good rows: the columns OSA ignores, and every error."""
+
+    ignored: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def check_rows(event: Event, rows: Iterable[tuple[int, list[str]]]) -> tuple[list[_Row], list[str], list[RowError]]:
+    """Check a few rows at once (one invitee from a form): the good rows, the ignored columns and every error."""
+    found = _Findings()
+    good = list(checked_rows(event, rows, found))
+    return good, found.ignored, found.errors
+
+
+def checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _Findings,
+                 progress: Callable[[int], None] | None = None) -> Iterator[_Row]:
+    """The rows that pass every check, as they are read; the rest goes in `found`. `progress(rows)`
     is told how many rows have been checked, every `PROGRESS_EVERY` rows."""
     filled = ((line, cells) for line, cells in rows if any(_clean(cell) for cell in cells))
     first = next(filled, None)
     if first is None:
-        return [], [], [_problem(0, "", N_("the file is empty: it needs a header row and at least one invitee"))]
+        found.errors.append(_problem(0, "", N_("the file is empty: it needs a header row and at least one invitee")))
+        return
     header = first[1]
-    columns, ignored, errors = _map_headers(header)
+    columns, found.ignored, errors = _map_headers(header)
     if errors:
-        return [], ignored, errors
+        found.errors.extend(errors)
+        return
     body = _counted(filled, progress)
     second = next(body, None)
     if second is None:
-        return [], ignored, [_problem(0, "", N_("the file has a header row but no invitees"))]
+        found.errors.append(_problem(0, "", N_("the file has a header row but no invitees")))
+        return
     body = itertools.chain([second], body)
 
     titles = {name: header[index].strip() for name, index in columns.items()}
     roles = _role_lookup(event)
     role_names = ", ".join(f"'{r.key}'" for r in event.roles) or "none"
     first_line_of: dict[str, int] = {}
-    good: list[_Row] = []
     for line, cells in body:
         values: dict[str, str] = {}
         row_errors: list[RowError] = []
@@ -432,11 +453,10 @@ def check_rows(event: Event, rows: Iterable[tuple[int, list[str]]],
                 )
 
         if row_errors:
-            errors.extend(row_errors)
+            found.errors.extend(row_errors)
         else:
             organisation = _SPACES.sub(" ", values.get("organisation", ""))
-            good.append(_Row(line, name, email, email_key, organisation, role_id, language))
-    return good, ignored, errors
+            yield _Row(line, name, email, email_key, organisation, role_id, language)
 
 
 def _counted(rows: Iterator, progress: Callable[[int], None] | None) -> Iterator:
@@ -448,32 +468,52 @@ def _counted(rows: Iterator, progress: Callable[[int], None] | None) -> Iterator
 
 @dataclass
 class CheckedFile:
-    """A file whose every row passed the checks, ready to store (`store_checked`)."""
+    """A file whose every row passed the checks, ready to store once (`store_checked`): the rows
+    wait in a temporary file, `STORE_CHUNK` to a pickle."""
 
-    rows: list[_Row]
+    rows: int
     ignored_columns: list[str]
+    spool: IO[bytes]
+
+    def read(self) -> Iterator[_Row]:
+        self.spool.seek(0)
+        while True:
+            try:
+                chunk = pickle.load(self.spool)
+            except EOFError:
+                return
+            yield from (_Row(*row) for row in chunk)
 
 
 def check_file(event: Event, filename: str, data: bytes, progress: Callable[[int], None] | None = None) -> CheckedFile:
-    """Read and check every row of the file, writing nothing; raise `InviteeFileError` with every
-    problem (grouped when one repeats: `InviteeFileError.groups`)."""
-    rows, ignored, errors = check_rows(event, read_rows(filename, data), progress)
-    if errors:
-        raise InviteeFileError(errors)
-    return CheckedFile(rows, ignored)
+    """Read and check every row of the file, writing nothing to the database; raise
+    `InviteeFileError` with every problem (grouped when one repeats: `InviteeFileError.groups`)."""
+    found = _Findings()
+    rows = checked_rows(event, read_rows(filename, data), found, progress)
+    spool = tempfile.TemporaryFile()
+    count = 0
+    try:
+        while chunk := list(itertools.islice(rows, STORE_CHUNK)):
+            pickle.dump([tuple(row) for row in chunk], spool)
+            count += len(chunk)
+        if found.errors:
+            raise InviteeFileError(found.errors)
+    except BaseException:
+        spool.close()
+        raise
+    return CheckedFile(count, found.ignored, spool)
 
 
 def store_checked(event: Event, checked: CheckedFile) -> ImportResult:
     """Add and update the checked file's invitees in the current transaction (the caller commits)."""
-    return _store(event, checked.rows, ImportResult(ignored_columns=checked.ignored_columns))
+    with checked.spool:
+        return _store(event, checked.read(), ImportResult(ignored_columns=checked.ignored_columns))
 
 
 def import_invitees(event: Event, filename: str, data: bytes,
                     progress: Callable[[int], None] | None = None) -> ImportResult:
-    """Import the file into `event` in the current transaction, or raise `InviteeFileError`.
-
-    The caller commits. On error nothing has been added to the session.
-    """
+    """Import the file into `event` in the current transaction, or raise `InviteeFileError` having
+    written nothing. The caller commits."""
     return store_checked(event, check_file(event, filename, data, progress))
 
 
@@ -519,48 +559,49 @@ def correct_address(invitee: Invitee, email: str | None) -> None:
     db.session.flush()
 
 
-def _store(event: Event, rows: list[_Row], result: ImportResult) -> ImportResult:
-    existing = {
-        invitee.email_key: invitee
-        for invitee in db.session.scalars(select(Invitee).where(Invitee.event_id == event.id))
-    }
-    new: list[dict] = []
-    for row in rows:
-        values = {
-            "name": row.name,
-            "email": row.email,
-            "organisation": row.organisation,
-            "role_id": row.role_id,
-            "language": row.language,
-        }
-        invitee = existing.get(row.email_key)
-        if invitee is None:
-            new.append({"event_id": event.id, "email_key": row.email_key, **values})
-            result.created += 1
-            continue
-        changed = {name: value for name, value in values.items() if getattr(invitee, name) != value}
-        restored = invitee.removed_at is not None
-        if restored:
-            # Back on the list, with their answer; a place given away meanwhile puts them on its waiting list.
-            put_back = put_back_on_list(invitee)
-            if put_back is not None:
-                queue_put_back_emails(invitee, put_back)
-        for name, value in changed.items():
-            setattr(invitee, name, value)
-        if changed or restored:
-            invitee.updated_at = utcnow()
-            result.updated += 1
-        else:
-            result.unchanged += 1
-    db.session.flush()
-    # New invitees as plain rows, many to a statement: 50,000 of them need no object each.
-    for start in range(0, len(new), INSERT_CHUNK):
-        db.session.execute(insert(Invitee), new[start:start + INSERT_CHUNK])
+def _store(event: Event, rows: Iterable[_Row], result: ImportResult) -> ImportResult:
+    """Add or update the rows' invitees, `STORE_CHUNK` rows at a time: the known ones among a chunk
+    are read by address, the new ones inserted as plain rows (50,000 need no object each)."""
+    rows = iter(rows)
+    while chunk := list(itertools.islice(rows, STORE_CHUNK)):
+        existing = {invitee.email_key: invitee for invitee in db.session.scalars(select(Invitee).where(
+            Invitee.event_id == event.id, among(Invitee.email_key, [row.email_key for row in chunk])))}
+        new: list[dict] = []
+        for row in chunk:
+            values = {
+                "name": row.name,
+                "email": row.email,
+                "organisation": row.organisation,
+                "role_id": row.role_id,
+                "language": row.language,
+            }
+            invitee = existing.get(row.email_key)
+            if invitee is None:
+                new.append({"event_id": event.id, "email_key": row.email_key, **values})
+                result.created += 1
+                continue
+            changed = {name: value for name, value in values.items() if getattr(invitee, name) != value}
+            restored = invitee.removed_at is not None
+            if restored:
+                # Back on the list, with their answer; a place given away meanwhile puts them on its waiting list.
+                put_back = put_back_on_list(invitee)
+                if put_back is not None:
+                    queue_put_back_emails(invitee, put_back)
+            for name, value in changed.items():
+                setattr(invitee, name, value)
+            if changed or restored:
+                invitee.updated_at = utcnow()
+                result.updated += 1
+            else:
+                result.unchanged += 1
+        db.session.flush()
+        if new:
+            db.session.execute(insert(Invitee), new)
     return result
 
 
-#: New invitees written per INSERT statement.
-INSERT_CHUNK = 5000
+#: Rows stored at a time: the known invitees among them read in one query, the new ones in one INSERT.
+STORE_CHUNK = 5000
 
 
 # --- Imports the admin uploads, run by a worker ------------------------------------------------
@@ -615,7 +656,7 @@ def run_import_job(job_id: int) -> None:
         return
     with write_transaction():
         db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-            state=ImportState.SAVING, checked=len(checked.rows), updated_at=utcnow()))
+            state=ImportState.SAVING, checked=checked.rows, updated_at=utcnow()))
     with write_transaction():
         result = store_checked(db.session.get(Event, event.id), checked)
         _finish(job_id, ImportState.DONE, {"created": result.created, "updated": result.updated,

@@ -21,7 +21,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from .answers import localized
 from .dates import format_clock, format_date, format_datetime
@@ -177,26 +177,28 @@ def _not_a_formula(text: str) -> str:
 
 
 def answers_over_time(event: Event, until: dt.datetime) -> list[tuple[dt.date, int, int]]:
-    """(day, coming, not coming) for each day from the first answer to `until`, in the event's timezone."""
+    """(day, coming, not coming) for each day from the first answer to `until`, in the event's timezone.
+    The change log is read in order, `CHUNK` rows at a time; what stays is whether each invitee comes."""
     tz = ZoneInfo(event.timezone)
-    firsts = db.session.execute(
+    of_the_event = (Invitee.event_id == event.id, ResponseChange.changed_at <= until)
+    first = db.session.scalar(select(func.min(ResponseChange.changed_at))
+                              .join(Invitee, Invitee.id == ResponseChange.invitee_id).where(*of_the_event))
+    start, end = (first or until).astimezone(tz).date(), until.astimezone(tz).date()
+    changes = db.session.execute(
         select(ResponseChange.invitee_id, ResponseChange.changed_at, ResponseChange.new)
-        .join(Invitee, Invitee.id == ResponseChange.invitee_id)
-        .where(Invitee.event_id == event.id, ResponseChange.changed_at <= until)
-        .order_by(ResponseChange.id)
-    ).all()
-    start = min((row.changed_at for row in firsts), default=until).astimezone(tz).date()
-    end = until.astimezone(tz).date()
+        .join(Invitee, Invitee.id == ResponseChange.invitee_id).where(*of_the_event)
+        .order_by(ResponseChange.id).execution_options(yield_per=CHUNK)
+    )
     latest: dict[int, bool] = {}
     days = []
-    index = 0
+    change = next(changes, None)
     for day in (start + dt.timedelta(days=n) for n in range((end - start).days + 1)):
-        while index < len(firsts) and firsts[index].changed_at.astimezone(tz).date() <= day:
-            row = firsts[index]
-            latest[row.invitee_id] = any(d["attending"] for d in row.new["days"].values())
-            index += 1
-        coming = sum(1 for v in latest.values() if v)
+        while change is not None and change.changed_at.astimezone(tz).date() <= day:
+            latest[change.invitee_id] = any(d["attending"] for d in change.new["days"].values())
+            change = next(changes, None)
+        coming = sum(latest.values())
         days.append((day, coming, len(latest) - coming))
+    changes.close()
     return days
 
 
