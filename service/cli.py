@@ -38,11 +38,12 @@ from .extensions import db
 from .invitee_import import InviteeFileError, check_file, row_estimate, store_checked
 from .jobs import due_times, run_due_jobs
 from .mail.compose import (
+    count_to_invite,
+    first_to_invite,
     invitation_progress,
-    invitees_to_invite,
-    queue_invitations,
     queue_moved_up_emails,
     render_invitation_preview,
+    start_round,
 )
 from .mail.bounce_mailbox import BounceMailboxError, poll_bounce_mailbox
 from .mail.bounces import explain_report
@@ -198,17 +199,20 @@ def import_invitees_command(file: Path, slug: str | None) -> None:
 def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no_wait: bool) -> None:
     """Invite everyone who has no invitation for their current link. Running it again sends nothing twice."""
     event = _event_or_fail(slug)
-    invitees = invitees_to_invite(event, only_new=only_new)
+    count = count_to_invite(event, only_new)
     if dry_run:
-        click.echo(gettext("%(count)d invitation(s) would be sent.", count=len(invitees)))
-        if invitees:
-            first = invitees[0]
+        click.echo(gettext("%(count)d invitation(s) would be sent.", count=count))
+        first = first_to_invite(event, only_new)
+        if first is not None:
             rendered = render_invitation_preview(first)
             click.echo(f"\nTo: {first.name} <{first.email}>\nSubject: {rendered.subject}\n\n{rendered.text}")
         db.session.rollback()
         return
-    written = queue_invitations(event, invitees)
-    click.echo(gettext("%(count)d invitation(s) queued.", count=written))
+    if count and not start_round(event, only_new):
+        raise click.ClickException(gettext(
+            "The workers' queue cannot be reached, so the round has not started and nothing was sent. "
+            "Try again in a minute."))
+    click.echo(gettext("%(count)d invitation(s) queued.", count=count))
     progress = invitation_progress(event)
     if progress.done_at:
         when = format_datetime(progress.done_at, event.timezone, terminal_language(), approximate=True)

@@ -166,9 +166,16 @@ def _taken(out: io.StringIO) -> str:
     return text
 
 
-def answers_csv(event: Event, language: str = "sv") -> str:
-    """`csv_lines` as one text (the daily report's attachment)."""
-    return "".join(csv_lines(event, language))
+def answers_csv(event: Event, language: str = "sv", limit: int | None = None) -> str | None:
+    """`csv_lines` as one text (the daily report's attachment); None when it would be longer than
+    `limit` characters."""
+    chunks, length = [], 0
+    for chunk in csv_lines(event, language):
+        length += len(chunk)
+        if limit is not None and length > limit:
+            return None
+        chunks.append(chunk)
+    return "".join(chunks)
 
 
 def _not_a_formula(text: str) -> str:

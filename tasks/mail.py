@@ -29,6 +29,7 @@ def poll_bounces() -> dict[str, int]:
 
 
 @shared_task(name="osa.invitations.write_round", ignore_result=True)
-def write_invitation_round(event_id: int) -> int:
-    """Write the invitations of everyone without one for their current link (the admin's send page)."""
-    return write_round(event_id)
+def write_invitation_round(event_id: int, only_new: bool = False) -> int:
+    """Write the invitations of everyone without one for their current link (the admin's send page
+    and `osa invitations send`)."""
+    return write_round(event_id, only_new)

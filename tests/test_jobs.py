@@ -284,6 +284,32 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
 
 
 @pytest.mark.both_backends
+def test_a_national_mailings_report_links_to_its_answers_and_names_the_first_hundred_who_have_not_answered(
+        before_deadline, event, admin_client):
+    from service.headcount import NAMES_SHOWN
+
+    from .support.helpers import page_text
+
+    admin_client.application.config["REPORT_ATTACHMENT_MB"] = 0.01  # 10 KiB: smaller than 130 rows of answers
+    people = [add_invitee(event, f"Person {n:03}", f"person{n}@example.se") for n in range(130)]
+    answer(people[0], day1=DayAnswer(True, "own"), day2=DayAnswer(False))
+
+    before_deadline.move_to(local(2021, 11, 2, 7, 0, 30))
+    assert run_due_jobs(only="daily-report") == [("daily-report-2021-11-02", "done", 1)]
+    row = db.session.scalar(select(Outbox).where(Outbox.kind == "daily_report"))
+    assert row.attachments == []
+    assert ("Alla svar finns i en CSV-fil som är för stor för att bifogas (över 0.01 MB); hämta den i admin: "
+            "http://osa.example.se/admin/export/answers.csv") in row.body_text
+    not_answered = row.body_text.split("EJ SVARAT\n")[1].split("\n\n")[0].splitlines()
+    assert not_answered[:2] == ["- Person 001", "- Person 002"] and not_answered[-1] == "och 29 till"
+    assert len(not_answered) == NAMES_SHOWN + 1
+
+    dashboard = page_text(admin_client.get("/admin/"))
+    assert "Har inte svarat (129)" in dashboard and "Person 099, Person 100 och 29 till" in dashboard
+    assert "Person 101" not in dashboard
+
+
+@pytest.mark.both_backends
 def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_changes(before_deadline, event):
     def choose(person, meals, nights=(), diets=()):
         with write_transaction():

@@ -289,8 +289,13 @@ def invitees_to_invite(event: Event, only_new: bool = False) -> list[Invitee]:
     return list(db.session.scalars(select(Invitee).where(*_to_invite(event, only_new)).order_by(Invitee.id)))
 
 
-def count_to_invite(event: Event) -> int:
-    return db.session.scalar(select(func.count(Invitee.id)).where(*_to_invite(event))) or 0
+def first_to_invite(event: Event, only_new: bool = False) -> Invitee | None:
+    """The first invitee a round would invite now, whose invitation a dry run shows."""
+    return db.session.scalar(select(Invitee).where(*_to_invite(event, only_new)).order_by(Invitee.id).limit(1))
+
+
+def count_to_invite(event: Event, only_new: bool = False) -> int:
+    return db.session.scalar(select(func.count(Invitee.id)).where(*_to_invite(event, only_new))) or 0
 
 
 def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: int = 1000) -> int:
@@ -312,18 +317,19 @@ def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: 
     return written
 
 
-def write_round(event_id: int) -> int:
-    """The round for everyone without an invitation for their current link, written in chunks (a worker's task)."""
+def write_round(event_id: int, only_new: bool = False) -> int:
+    """The round for everyone without an invitation for their current link (`only_new`: without any),
+    written in chunks (a worker's task)."""
     event = db.session.get(Event, event_id)
     if event is None:
         return 0
     return queue_invitations(event, list(db.session.scalars(
-        select(Invitee.id).where(*_to_invite(event)).order_by(Invitee.id))))
+        select(Invitee.id).where(*_to_invite(event, only_new)).order_by(Invitee.id))))
 
 
-def start_round(event: Event) -> bool:
+def start_round(event: Event, only_new: bool = False) -> bool:
     """Have a worker write the round (`write_round`); False when the workers' queue cannot be reached."""
-    return queue_task("osa.invitations.write_round", event.id)
+    return queue_task("osa.invitations.write_round", event.id, only_new)
 
 
 def fill_in_invitation(row: Outbox) -> str:
@@ -391,25 +397,29 @@ def render_daily_report(
     event: Event, at: dt.datetime, previous: dt.datetime | None, missed: int, language: str | None = None
 ) -> tuple[RenderedEmail, list[dict[str, str]]]:
     """The report as of `at`, with the changes since `previous`, the last week's answers day by day
-    (as text: mail programs block pictures), and every answer as CSV."""
+    (as text: mail programs block pictures), and every answer as CSV: attached up to
+    `REPORT_ATTACHMENT_MB`; above, linked to in the admin, since a file of a national mailing's
+    answers would fill the mailbox every morning and many mail servers refuse it."""
     language = language or event.default_language
-    report_date = format_date(at.astimezone(ZoneInfo(event.timezone)).date(), language)
+    tz = ZoneInfo(event.timezone)
+    megabytes = current_app.config["REPORT_ATTACHMENT_MB"]
+    every_answer = answers_csv(event, language, limit=int(megabytes * 2**20))
     over_time = [(format_date(day, language), coming, not_coming)
                  for day, coming, not_coming in answers_over_time(event, at)[-REPORT_DAYS:]]
     rendered = render_email(
-        "daily_report", language, event=event, report_date=report_date, counts=headcount(event, language),
-        changes=changes_between(event, previous, at, language), missed=missed, over_time=over_time,
+        "daily_report", language, event=event, report_date=format_date(at.astimezone(tz).date(), language),
+        counts=headcount(event, language), changes=changes_between(event, previous, at, language), missed=missed,
+        over_time=over_time, attached=every_answer is not None, attachment_mb=megabytes,
+        export=_admin_url("admin.answers_csv_export"),
         undeliverable=[(i.name, i.organisation, i.email, i.undeliverable_reason, _admin_url("admin.invitee", invitee_id=i.id))
                        for i in newly_undeliverable(event, previous, at)],
     )
-    day = at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
+    if every_answer is None:
+        return rendered, []
     with force_locale(language):
         name = gettext("answers")
-    attachments = [
-        {"filename": f"{event.slug}-{name}-{day}.csv", "content_type": "text/csv; charset=utf-8",
-         "data": answers_csv(event, language)},
-    ]
-    return rendered, attachments
+    return rendered, [{"filename": f"{event.slug}-{name}-{at.astimezone(tz).date().isoformat()}.csv",
+                       "content_type": "text/csv; charset=utf-8", "data": every_answer}]
 
 
 def render_hotel_final(event: Event, numbers: dict, language: str | None = None) -> RenderedEmail:
