@@ -75,8 +75,10 @@ def measured(label: str, step: str, environment: dict[str, str], argument: str =
     results = context.Queue()
     process = context.Process(target=_in_fresh_process, args=(step, environment, argument, results))
     process.start()
+    process.join()  # what it sends back is a few numbers, which the queue's pipe holds
+    if process.exitcode != 0:
+        raise SystemExit(f"{label}: the step failed (exit code {process.exitcode})")
     seconds, peak, idle, outcome = results.get()
-    process.join()
     print(f"  {label:<28} {seconds:8.2f} s   peak {peak / 2**20:+7.1f} MB above the idle process "
           f"({idle / 2**20:.0f} MB)", flush=True)
     return outcome
@@ -108,7 +110,8 @@ def _report(event, _argument):
     from service.mail.compose import render_daily_report
 
     now = utcnow()
-    return len(render_daily_report(event, now, now - dt.timedelta(days=1), 0)[1][0]["data"])
+    rendered, attachments = render_daily_report(event, now, now - dt.timedelta(days=1), 0)
+    return len(rendered.text), [attachment["filename"] for attachment in attachments]
 
 
 def _hotel(event, _argument):
@@ -249,7 +252,8 @@ def run(count: int, environment: dict[str, str]) -> None:
         analyze()
         db.engine.dispose()
     measured("dashboard numbers", "dashboard", environment)
-    measured("daily report (with its CSV)", "report", environment)
+    characters, attached = measured("daily report", "report", environment)
+    print(f"    ({characters:,} characters; attached: {', '.join(attached) or 'nothing, it links to the export'})")
     measured("hotel numbers", "hotel", environment)
     measured("CSV export (streamed)", "csv", environment)
     measured("XLSX export", "xlsx", environment)

@@ -1,6 +1,7 @@
 """The headcount: how many come, per day, meal, diet, transport, hotel night, role and
-organisation, computed from the answers as they stand; what changed between two
-answers; and the numbers the hotel gets. The daily report, the dashboard and the
+organisation, counted by the database from the answers as they stand; who eats at a
+meal and who travels with a transport option (the printable lists); what changed
+between two answers; and the numbers the hotel gets. The daily report, the dashboard and the
 hotel's page read them from here; `reports` turns answers into files.
 """
 
@@ -13,15 +14,16 @@ from dataclasses import dataclass, field
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
 
 from .answers import day_heading, localized
 from .dates import format_clock, format_date, format_time
+from .db import among
 from .extensions import db
 from .models import (
     Actor,
     Event,
     Invitee,
+    Meal,
     Response,
     ResponseChange,
     ResponseDay,
@@ -61,22 +63,54 @@ class Headcount:
     hotel: dict = field(default_factory=dict)
 
 
-def invitees_with_answers(event: Event, include_removed: bool = False) -> list[Invitee]:
-    """The event's invitees by name, each with their answer loaded."""
-    query = select(Invitee).where(Invitee.event_id == event.id)
-    if not include_removed:
-        query = query.where(Invitee.removed_at.is_(None))
-    return list(db.session.scalars(
-        query
-        .options(
-            selectinload(Invitee.role),
-            selectinload(Invitee.response).selectinload(Response.days).selectinload(ResponseDay.transport_option),
-            selectinload(Invitee.response).selectinload(Response.meals),
-            selectinload(Invitee.response).selectinload(Response.diets),
-            selectinload(Invitee.response).selectinload(Response.hotel_nights).selectinload(ResponseHotelNight.hotel_night),
-        )
-        .order_by(Invitee.name)
-    ))
+def comes(response_id):
+    """The condition that the answer `response_id` comes on at least one day."""
+    return select(ResponseDay.id).where(ResponseDay.response_id == response_id, ResponseDay.attending.is_(True)).exists()
+
+
+def _listed(event: Event):
+    return (Invitee.event_id == event.id) & Invitee.removed_at.is_(None)
+
+
+def meal_guests(event: Event, meal: Meal, language: str) -> list[list[str]]:
+    """[name, organisation, diets, allergies] of everyone coming who eats at `meal`, by name: the kitchen's list."""
+    guests = db.session.execute(
+        select(Response.id, Invitee.name, Invitee.organisation, Response.allergies)
+        .join(Invitee, Invitee.id == Response.invitee_id)
+        .join(response_meal, response_meal.c.response_id == Response.id)
+        .where(_listed(event), response_meal.c.meal_id == meal.id, comes(Response.id))
+        .order_by(Invitee.name, Invitee.id)
+    ).all()
+    names = {diet.id: localized(diet, "name", language) for diet in event.diet_options}
+    diets: dict[int, set[int]] = {}
+    for response_id, diet_id in db.session.execute(
+        select(response_diet.c.response_id, response_diet.c.diet_option_id)
+        .where(among(response_diet.c.response_id, [guest.id for guest in guests]))
+    ):
+        diets.setdefault(response_id, set()).add(diet_id)
+    return [[name, organisation, ", ".join(names[d] for d in names if d in diets.get(response_id, ())), allergies]
+            for response_id, name, organisation, allergies in guests]
+
+
+def passengers(event: Event, option: TransportOption, language: str) -> tuple[list[list[str]], list[list[str]]]:
+    """[name, organisation, email] (with the flight and landing time where the option asks for them)
+    of those travelling with `option` and of those waiting for a seat, by name; a flight pickup's
+    travellers by landing time, for the driver."""
+    people, waiting = [], []
+    for name, organisation, email, flight, arrival, waits in db.session.execute(
+        select(Invitee.name, Invitee.organisation, Invitee.email, ResponseDay.flight_number, ResponseDay.flight_arrival,
+               ResponseDay.transport_waitlisted_at.is_not(None))
+        .join(Response, Response.invitee_id == Invitee.id).join(ResponseDay, ResponseDay.response_id == Response.id)
+        .where(_listed(event), ResponseDay.attending.is_(True), ResponseDay.transport_option_id == option.id)
+        .order_by(Invitee.name, Invitee.id, ResponseDay.id)
+    ):
+        row = [name, organisation, email]
+        if option.asks_flight:
+            row += [flight, format_clock(arrival, language)]
+        (waiting if waits else people).append(row)
+    if option.asks_flight:
+        people.sort(key=lambda row: (row[4], row[0]))
+    return people, waiting
 
 
 #: How many names of those who have not answered the dashboard and the daily report list; the
@@ -88,11 +122,10 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     """The numbers as the answers stand now, counted by the database (GROUP BY): at 50,000 invitees
     no invitee or answer comes into Python, only the counts and the few lists that name people."""
     counts = Headcount()
-    listed = (Invitee.event_id == event.id) & Invitee.removed_at.is_(None)
+    listed = _listed(event)
     # The answers of invitees on the list, and of those of them that come on at least one day.
     answers = select(Response.id).join(Invitee, Invitee.id == Response.invitee_id).where(listed)
-    coming = answers.where(select(ResponseDay.id).where(ResponseDay.response_id == Response.id,
-                                                        ResponseDay.attending.is_(True)).exists()).subquery("coming")
+    coming = answers.where(comes(Response.id)).subquery("coming")
     answers = answers.subquery("answers")
 
     def counted(*columns, among, response_id, where=()) -> list[tuple]:

@@ -57,7 +57,7 @@ def test_the_secretariat_imports_previews_sends_and_answers_for_an_invitee(
 
     # Preview the real invitation, for Bo.
     page.get_by_role("link", name="Skicka inbjudningar").click()
-    page.get_by_label("Inbjudan till").select_option(label="Bo Berg <bo@example.se>")
+    page.get_by_label("Inbjudan till").fill("bo@example")
     page.get_by_role("button", name="Visa").click()
     assert page.locator(".recipient").inner_text() == "bo@example.se"
     assert page.locator(".subject").inner_text().startswith("Inbjudan: Innovationsmötet med Svenska Industrikommuner")

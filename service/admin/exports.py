@@ -7,9 +7,9 @@ from flask import Response, abort, flash, redirect, render_template, stream_with
 from flask_babel import gettext as _
 
 from ..answers import localized
-from ..dates import format_clock, format_date, format_time
+from ..dates import format_date, format_time
 from ..db import write_transaction
-from ..headcount import invitees_with_answers
+from ..headcount import meal_guests, passengers
 from ..links import hotel_url, revoke_hotel_links
 from ..reports import answers_workbook, csv_lines, headcount_csv
 from ..web import current_language
@@ -71,13 +71,7 @@ def meal_list(key: str):
     event = event_or_404()
     language = current_language()
     meal = _by_key(event.meals, key)
-    people = []
-    for invitee in invitees_with_answers(event):
-        response = invitee.response
-        if response is None or not response.attending or meal not in response.meals:
-            continue
-        people.append([invitee.name, invitee.organisation,
-                       ", ".join(localized(d, "name", language) for d in response.diets), response.allergies])
+    people = meal_guests(event, meal, language)
     title = f"{localized(meal, 'name', language)}, {format_date(meal.day.date, language)} " \
             f"{format_time(meal.starts_at, event.timezone, language)}"
     return render_template(
@@ -93,19 +87,7 @@ def transport_list(key: str):
     event = event_or_404()
     language = current_language()
     option = _by_key(event.transport_options, key)
-    people, waiting = [], []
-    for invitee in invitees_with_answers(event):
-        if invitee.response is None:
-            continue
-        for day in invitee.response.days:
-            if not day.attending or day.transport_option_id != option.id:
-                continue
-            row = [invitee.name, invitee.organisation, invitee.email]
-            if option.asks_flight:
-                row += [day.flight_number, format_clock(day.flight_arrival, language)]
-            (waiting if day.transport_waitlisted_at else people).append(row)
-    if option.asks_flight:
-        people.sort(key=lambda row: (row[4], row[0]))  # by landing time, for the driver
+    people, waiting = passengers(event, option, language)
     columns = [_("Name"), _("Organisation"), _("Email")]
     if option.asks_flight:
         columns += [_("Flight"), _("Lands at")]

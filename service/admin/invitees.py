@@ -107,7 +107,7 @@ def status_of(invitee: Invitee) -> tuple[str, bool]:
 PAGE_SIZE = 100
 
 
-def _matching(event: Event, status: str, role: str, organisation: str, transport: str, search: str):
+def filter_conditions(event: Event, status: str, role: str, organisation: str, transport: str, search: str):
     """The conditions on Invitee for the list's filters (as `status_of` judges each invitee)."""
     answered = select(Response.id).where(Response.invitee_id == Invitee.id)
     coming = select(ResponseDay.id).join(Response, Response.id == ResponseDay.response_id).where(
@@ -151,7 +151,7 @@ def invitees():
     filters = {"q": search, "status": args.get("status", "") if args.get("status", "") in STATUSES else "",
                "role": args.get("role", ""), "organisation": args.get("organisation", ""),
                "transport": args.get("transport", "")}
-    conditions = _matching(event, filters["status"], filters["role"], filters["organisation"], filters["transport"],
+    conditions = filter_conditions(event, filters["status"], filters["role"], filters["organisation"], filters["transport"],
                            search)
     shown = db.session.scalar(select(func.count(Invitee.id)).where(*conditions))
     total = db.session.scalar(select(func.count(Invitee.id)).where(Invitee.event_id == event.id))

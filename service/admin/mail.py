@@ -24,7 +24,7 @@ from ..models import Invitee, Outbox, OutboxState
 from ..text import cleaned
 from ..web import LANGUAGES, current_language, email_in_frame
 from . import bp
-from .invitees import event_or_404
+from .invitees import event_or_404, filter_conditions
 
 #: Outbox states, in the order a message passes through them.
 STATES = tuple(OutboxState)
@@ -53,17 +53,16 @@ def _progress(event) -> dict:
 
 @bp.get("/send")
 def send():
-    """Preview the real invitation for a chosen invitee, and send the round."""
+    """Preview the real invitation for an invitee found by name or address (the first on the list
+    by name when none is asked for), and send the round."""
     event = event_or_404()
-    language = current_language()
-    invitees = db.session.scalars(
-        select(Invitee).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None)).order_by(Invitee.name)
-    ).all()
-    chosen = _chosen_invitee(event) or (invitees[0] if invitees else None)
+    who = cleaned(request.args.get("who") or "").strip()
+    chosen = _chosen_invitee(event) or db.session.scalar(select(Invitee).where(
+        *filter_conditions(event, "", "", "", "", who)).order_by(Invitee.name, Invitee.id).limit(1))
     preview = preview_email(event, "invitation", chosen.language, chosen) if chosen else None
     return render_template(
-        "admin/send.html", event=event, invitees=invitees, chosen=chosen, preview=preview,
-        to_invite=count_to_invite(event), progress=_progress(event), language=language,
+        "admin/send.html", event=event, who=who, chosen=chosen, preview=preview,
+        to_invite=count_to_invite(event), progress=_progress(event), language=current_language(),
     )
 
 
