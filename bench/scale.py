@@ -183,7 +183,8 @@ def random_answers(event, share: float = 0.7) -> None:
             meal_rows += [{"response_id": response_id, "meal_id": meal.id} for meal in chosen]
             answer["meals"] = sorted(meal.key for meal in chosen)
         change_rows.append({"invitee_id": invitee_id, "changed_at": when[invitee_id], "actor": Actor.INVITEE,
-                            "actor_name": "", "old": None, "new": answer})
+                            "actor_name": "", "old": None, "new": answer,
+                            "coming": any(day["attending"] for day in answer["days"].values())})
     db.session.execute(insert(ResponseDay), day_rows)
     db.session.execute(insert(response_meal), meal_rows)
     change_rows.sort(key=lambda row: row["changed_at"])

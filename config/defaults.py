@@ -102,9 +102,9 @@ REMINDER_HOUR = 9
 DAY_BEFORE_HOUR = 14
 #: The daily headcount goes to the secretariat at this local hour.
 REPORT_HOUR = 7
-#: The daily headcount attaches every answer as CSV up to this many megabytes; a larger file (tens of
-#: thousands of invitees) is linked to in the admin instead of filling the mailbox every morning.
-REPORT_ATTACHMENT_MB = 5
+#: The daily headcount attaches every answer as CSV while the list has at most this many invitees
+#: (a file of about 4 MB); a larger one is linked to in the admin instead of filling the mailbox.
+REPORT_ATTACHMENT_INVITEES = 20000
 #: After the final numbers, changes go to the hotel at most once per this many minutes.
 HOTEL_NOTICE_MINUTES = 60
 #: A scheduled job that could not run on time (workers down) still runs this many hours late; later, it is missed.

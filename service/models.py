@@ -31,7 +31,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
-from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship, validates
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import UTCDateTime, utcnow
@@ -451,6 +451,14 @@ class ResponseChange(db.Model):
     #: The answer before (None for a first answer) and after, as plain data.
     old: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     new: Mapped[dict[str, Any]] = mapped_column(JSON)
+    #: Whether the answer after comes on at least one day (set with `new`): the answers over time
+    #: count it without reading each answer.
+    coming: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+    @validates("new")
+    def _set_coming(self, _key: str, new: dict[str, Any]) -> dict[str, Any]:
+        self.coming = any(day["attending"] for day in new["days"].values())
+        return new
 
 
 #: Mail a round sends to many at once; every other kind is one person's own and is sent first.

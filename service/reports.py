@@ -166,16 +166,9 @@ def _taken(out: io.StringIO) -> str:
     return text
 
 
-def answers_csv(event: Event, language: str = "sv", limit: int | None = None) -> str | None:
-    """`csv_lines` as one text (the daily report's attachment); None when it would be longer than
-    `limit` characters."""
-    chunks, length = [], 0
-    for chunk in csv_lines(event, language):
-        length += len(chunk)
-        if limit is not None and length > limit:
-            return None
-        chunks.append(chunk)
-    return "".join(chunks)
+def answers_csv(event: Event, language: str = "sv") -> str:
+    """`csv_lines` as one text (the daily report's attachment)."""
+    return "".join(csv_lines(event, language))
 
 
 def _not_a_formula(text: str) -> str:
@@ -185,14 +178,15 @@ def _not_a_formula(text: str) -> str:
 
 def answers_over_time(event: Event, until: dt.datetime) -> list[tuple[dt.date, int, int]]:
     """(day, coming, not coming) for each day from the first answer to `until`, in the event's timezone.
-    The change log is read in order, `CHUNK` rows at a time; what stays is whether each invitee comes."""
+    The change log is read in order, `CHUNK` rows at a time, by whether each answer comes (not the
+    answers themselves); what stays is whether each invitee comes."""
     tz = ZoneInfo(event.timezone)
     of_the_event = (Invitee.event_id == event.id, ResponseChange.changed_at <= until)
     first = db.session.scalar(select(func.min(ResponseChange.changed_at))
                               .join(Invitee, Invitee.id == ResponseChange.invitee_id).where(*of_the_event))
     start, end = (first or until).astimezone(tz).date(), until.astimezone(tz).date()
     changes = db.session.execute(
-        select(ResponseChange.invitee_id, ResponseChange.changed_at, ResponseChange.new)
+        select(ResponseChange.invitee_id, ResponseChange.changed_at, ResponseChange.coming)
         .join(Invitee, Invitee.id == ResponseChange.invitee_id).where(*of_the_event)
         .order_by(ResponseChange.id).execution_options(yield_per=CHUNK)
     )
@@ -201,7 +195,7 @@ def answers_over_time(event: Event, until: dt.datetime) -> list[tuple[dt.date, i
     change = next(changes, None)
     for day in (start + dt.timedelta(days=n) for n in range((end - start).days + 1)):
         while change is not None and change.changed_at.astimezone(tz).date() <= day:
-            latest[change.invitee_id] = any(d["attending"] for d in change.new["days"].values())
+            latest[change.invitee_id] = change.coming
             change = next(changes, None)
         coming = sum(latest.values())
         days.append((day, coming, len(latest) - coming))

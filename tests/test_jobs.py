@@ -290,7 +290,7 @@ def test_a_national_mailings_report_links_to_its_answers_and_names_the_first_hun
 
     from .support.helpers import page_text
 
-    admin_client.application.config["REPORT_ATTACHMENT_MB"] = 0.01  # 10 KiB: smaller than 130 rows of answers
+    admin_client.application.config["REPORT_ATTACHMENT_INVITEES"] = 129
     people = [add_invitee(event, f"Person {n:03}", f"person{n}@example.se") for n in range(130)]
     answer(people[0], day1=DayAnswer(True, "own"), day2=DayAnswer(False))
 
@@ -298,7 +298,7 @@ def test_a_national_mailings_report_links_to_its_answers_and_names_the_first_hun
     assert run_due_jobs(only="daily-report") == [("daily-report-2021-11-02", "done", 1)]
     row = db.session.scalar(select(Outbox).where(Outbox.kind == "daily_report"))
     assert row.attachments == []
-    assert ("Alla svar finns i en CSV-fil som är för stor för att bifogas (över 0.01 MB); hämta den i admin: "
+    assert ("Alla svar finns i en CSV-fil, som inte bifogas med fler än 129 inbjudna; hämta den i admin: "
             "http://osa.example.se/admin/export/answers.csv") in row.body_text
     not_answered = row.body_text.split("EJ SVARAT\n")[1].split("\n\n")[0].splitlines()
     assert not_answered[:2] == ["- Person 001", "- Person 002"] and not_answered[-1] == "och 29 till"

@@ -20,6 +20,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from babel.numbers import format_decimal
 from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import String, case, cast, func, inspect, select
@@ -397,19 +398,21 @@ def render_daily_report(
     event: Event, at: dt.datetime, previous: dt.datetime | None, missed: int, language: str | None = None
 ) -> tuple[RenderedEmail, list[dict[str, str]]]:
     """The report as of `at`, with the changes since `previous`, the last week's answers day by day
-    (as text: mail programs block pictures), and every answer as CSV: attached up to
-    `REPORT_ATTACHMENT_MB`; above, linked to in the admin, since a file of a national mailing's
-    answers would fill the mailbox every morning and many mail servers refuse it."""
+    (as text: mail programs block pictures), and every answer as CSV: attached while the list holds
+    at most `REPORT_ATTACHMENT_INVITEES`; above, linked to in the admin, since a file of a national
+    mailing's answers would fill the mailbox every morning and many mail servers refuse it."""
     language = language or event.default_language
     tz = ZoneInfo(event.timezone)
-    megabytes = current_app.config["REPORT_ATTACHMENT_MB"]
-    every_answer = answers_csv(event, language, limit=int(megabytes * 2**20))
+    most = current_app.config["REPORT_ATTACHMENT_INVITEES"]
+    listed = db.session.scalar(select(func.count(Invitee.id)).where(Invitee.event_id == event.id,
+                                                                    Invitee.removed_at.is_(None)))
+    every_answer = answers_csv(event, language) if listed <= most else None
     over_time = [(format_date(day, language), coming, not_coming)
                  for day, coming, not_coming in answers_over_time(event, at)[-REPORT_DAYS:]]
     rendered = render_email(
         "daily_report", language, event=event, report_date=format_date(at.astimezone(tz).date(), language),
         counts=headcount(event, language), changes=changes_between(event, previous, at, language), missed=missed,
-        over_time=over_time, attached=every_answer is not None, attachment_mb=megabytes,
+        over_time=over_time, attached=every_answer is not None, most=format_decimal(most, locale=language),
         export=_admin_url("admin.answers_csv_export"),
         undeliverable=[(i.name, i.organisation, i.email, i.undeliverable_reason, _admin_url("admin.invitee", invitee_id=i.id))
                        for i in newly_undeliverable(event, previous, at)],
