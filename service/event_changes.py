@@ -24,13 +24,12 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale, gettext
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from .answers import localized
 from .dates import format_date, format_datetime, format_time
 from .extensions import db
 from .mail.compose import queue_event_change_emails
-from .models import Event, EventChange, Invitee, Response, ResponseDay
+from .models import Event, EventChange, Invitee, Response, ResponseDay, Role, response_meal
 
 LANGUAGES = ("sv", "en")
 
@@ -291,10 +290,6 @@ def _compare_option(change, audience: Audience, old: _Option, new: _Option, tz: 
             new=_or_dash(new.place[lang]), old=_or_dash(old.place[lang])), (old.place, new.place))
 
 
-def reader_language(invitee: Invitee) -> str:
-    return invitee.language if invitee.language in LANGUAGES else "sv"
-
-
 def line_for(change: SeenChange, language: str) -> str:
     """The change in `language`, or in the other one when it only shows in that."""
     return change.lines.get(language) or next(text for text in change.lines.values() if text)
@@ -312,38 +307,55 @@ def sample_lines(event: Event, language: str) -> list[str]:
 
 @dataclass
 class Affected:
-    invitee: Invitee
+    invitee_id: int
+    #: The language they read the changes in.
+    language: str
     #: The indices of the changes that concern them, in order.
     changes: list[int] = field(default_factory=list)
 
 
 def affected(event: Event, changes: list[SeenChange]) -> list[Affected]:
-    """The people who come (and can be mailed) whom at least one change concerns, in their language."""
+    """The people who come (and can be mailed) whom at least one change concerns, in their language;
+    read from plain rows (their days, transport and meals), so a national event's attendees need
+    no object each."""
     if not changes:
         return []
-    invitees = db.session.scalars(
-        select(Invitee).join(Response)
-        .where(Invitee.event_id == event.id, Invitee.removed_at.is_(None), Invitee.erased_at.is_(None),
-               Invitee.undeliverable_at.is_(None))
-        .options(selectinload(Invitee.role),
-                 selectinload(Invitee.response).selectinload(Response.days).selectinload(ResponseDay.day),
-                 selectinload(Invitee.response).selectinload(Response.days).selectinload(ResponseDay.transport_option),
-                 selectinload(Invitee.response).selectinload(Response.meals))
-        .order_by(Invitee.id)
-    )
+    mailable = (Invitee.event_id == event.id, Invitee.removed_at.is_(None), Invitee.erased_at.is_(None),
+                Invitee.undeliverable_at.is_(None))
+    people = db.session.execute(
+        select(Invitee.id, Invitee.language, Role.key, Response.id).join(Response, Response.invitee_id == Invitee.id)
+        .outerjoin(Role, Role.id == Invitee.role_id).where(*mailable).order_by(Invitee.id)
+    ).all()
+    day_keys = {day.id: day.key for day in event.days}
+    option_keys = {option.id: option.key for option in event.transport_options}
+    meal_keys = {meal.id: meal.key for meal in event.meals}
+    days: dict[int, set[str]] = {}
+    transport: dict[int, set[str]] = {}
+    for response_id, day_id, option_id in db.session.execute(
+        select(ResponseDay.response_id, ResponseDay.day_id, ResponseDay.transport_option_id)
+        .join(Response, Response.id == ResponseDay.response_id).join(Invitee, Invitee.id == Response.invitee_id)
+        .where(*mailable, ResponseDay.attending.is_(True))
+    ):
+        days.setdefault(response_id, set()).add(day_keys[day_id])
+        if option_id is not None:
+            transport.setdefault(response_id, set()).add(option_keys[option_id])
+    meals: dict[int, set[str]] = {}
+    for response_id, meal_id in db.session.execute(
+        select(response_meal.c.response_id, response_meal.c.meal_id)
+        .join(Response, Response.id == response_meal.c.response_id).join(Invitee, Invitee.id == Response.invitee_id)
+        .where(*mailable)
+    ):
+        meals.setdefault(response_id, set()).add(meal_keys[meal_id])
     out = []
-    for invitee in invitees:
-        days = {row.day.key: row for row in invitee.response.days if row.attending}
-        if not days:
+    for invitee_id, language, role, response_id in people:
+        if response_id not in days:
             continue
-        meals = {meal.key for meal in invitee.response.meals}
-        transport = {row.transport_option.key for row in days.values() if row.transport_option is not None}
-        role = invitee.role_key
-        language = reader_language(invitee)
+        language = language if language in LANGUAGES else "sv"
         hits = [i for i, change in enumerate(changes)
-                if change.lines[language] and _concerns(change.audience, days, role, meals, transport)]
+                if change.lines[language] and _concerns(change.audience, days[response_id], role,
+                                                        meals.get(response_id, set()), transport.get(response_id, set()))]
         if hits:
-            out.append(Affected(invitee, hits))
+            out.append(Affected(invitee_id, language, hits))
     return out
 
 
@@ -375,7 +387,13 @@ def record_changes(event: Event, changes: list[SeenChange], notify: bool = True)
     db.session.add(entry)
     db.session.flush()
     if notify:
-        queue_event_change_emails(entry, [
-            (person.invitee, [changes[i].lines[reader_language(person.invitee)] for i in person.changes])
-            for person in who])
+        for start in range(0, len(who), EMAILS_AT_A_TIME):
+            chunk = who[start:start + EMAILS_AT_A_TIME]
+            queue_event_change_emails(entry, {person.invitee_id: [changes[i].lines[person.language] for i in person.changes]
+                                              for person in chunk})
     return entry
+
+
+#: Change emails rendered and written at a time: each holds its reader's calendar, so a national
+#: event's attendees are not all rendered at once.
+EMAILS_AT_A_TIME = 500

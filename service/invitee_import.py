@@ -11,8 +11,8 @@ lines is reported once, with its first lines.
 The file is read row by row as it is checked, and the good rows go to a temporary
 file; only if every row passed are they read back and stored, a chunk at a time.
 Memory holds the file and one address per row (to find an address given twice),
-never every row at once. A file uploaded in the admin becomes an `ImportJob` that a worker checks
-(reporting its progress) and imports (`run_import_job`).
+never every row at once. A file uploaded in the admin becomes an `ImportJob` that
+a worker checks (reporting its progress) and imports (`run_import_job`).
 """
 
 from __future__ import annotations
@@ -359,11 +359,11 @@ class _Findings:
 def check_rows(event: Event, rows: Iterable[tuple[int, list[str]]]) -> tuple[list[_Row], list[str], list[RowError]]:
     """Check a few rows at once (one invitee from a form): the good rows, the ignored columns and every error."""
     found = _Findings()
-    good = list(checked_rows(event, rows, found))
+    good = list(_checked_rows(event, rows, found))
     return good, found.ignored, found.errors
 
 
-def checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _Findings,
+def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _Findings,
                  progress: Callable[[int], None] | None = None) -> Iterator[_Row]:
     """The rows that pass every check, as they are read; the rest goes in `found`. `progress(rows)`
     is told how many rows have been checked, every `PROGRESS_EVERY` rows."""
@@ -489,7 +489,7 @@ def check_file(event: Event, filename: str, data: bytes, progress: Callable[[int
     """Read and check every row of the file, writing nothing to the database; raise
     `InviteeFileError` with every problem (grouped when one repeats: `InviteeFileError.groups`)."""
     found = _Findings()
-    rows = checked_rows(event, read_rows(filename, data), found, progress)
+    rows = _checked_rows(event, read_rows(filename, data), found, progress)
     spool = tempfile.TemporaryFile()
     count = 0
     try:

@@ -24,6 +24,7 @@ from babel.numbers import format_decimal
 from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import String, case, cast, func, inspect, select
+from sqlalchemy.orm import selectinload
 
 from tasks import queue_task
 
@@ -35,7 +36,7 @@ from ..answers import (
     localized,
 )
 from ..dates import format_date, format_date_range, format_datetime, format_time
-from ..db import utcnow, write_transaction
+from ..db import among, utcnow, write_transaction
 from ..extensions import db
 from ..headcount import changes_between, headcount, labelled_hotel_numbers, newly_undeliverable
 from ..links import hotel_url, opt_out_url, rsvp_url
@@ -213,11 +214,16 @@ def render_event_change(invitee: Invitee, response: Response, changes: list[str]
     return render_answer_email("event_change", invitee, response, before={"days": days}, changes=changes)
 
 
-def queue_event_change_emails(entry: EventChange, people: list[tuple[Invitee, list[str]]]) -> int:
-    """One email to each invitee with every change of one load of the event file that concerns them."""
+def queue_event_change_emails(entry: EventChange, lines: dict[int, list[str]]) -> int:
+    """One email to each invitee (by id) with every change of one load of the event file that concerns
+    them (`lines`, in their language)."""
     emails = []
-    for invitee, changes in people:
-        rendered, attachments = render_event_change(invitee, invitee.response, changes)
+    invitees = db.session.scalars(select(Invitee).where(among(Invitee.id, list(lines))).order_by(Invitee.id)
+                                  .options(selectinload(Invitee.role),
+                                           selectinload(Invitee.response).selectinload(Response.days),
+                                           selectinload(Invitee.response).selectinload(Response.meals)))
+    for invitee in invitees:
+        rendered, attachments = render_event_change(invitee, invitee.response, lines[invitee.id])
         emails.append({"kind": "event_change", "key": f"event-change:{entry.id}:{invitee.id}", "event": invitee.event,
                        "invitee": invitee, "recipient": invitee.email, "language": invitee.language,
                        "rendered": rendered, "attachments": attachments})
