@@ -336,16 +336,16 @@ def affected(event: Event, changes: list[SeenChange]) -> list[Affected]:
         .join(Response, Response.id == ResponseDay.response_id).join(Invitee, Invitee.id == Response.invitee_id)
         .where(*mailable, ResponseDay.attending.is_(True))
     ):
-        days.setdefault(response_id, set()).add(day_keys[day_id])
+        days.setdefault(response_id, set()).add(day_keys.get(day_id))
         if option_id is not None:
-            transport.setdefault(response_id, set()).add(option_keys[option_id])
+            transport.setdefault(response_id, set()).add(option_keys.get(option_id))
     meals: dict[int, set[str]] = {}
     for response_id, meal_id in db.session.execute(
         select(response_meal.c.response_id, response_meal.c.meal_id)
         .join(Response, Response.id == response_meal.c.response_id).join(Invitee, Invitee.id == Response.invitee_id)
         .where(*mailable)
     ):
-        meals.setdefault(response_id, set()).add(meal_keys[meal_id])
+        meals.setdefault(response_id, set()).add(meal_keys.get(meal_id))
     out = []
     for invitee_id, language, role, response_id in people:
         if response_id not in days:

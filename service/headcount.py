@@ -1,8 +1,8 @@
 """The headcount: how many come, per day, meal, diet, transport, hotel night, role and
 organisation, counted by the database from the answers as they stand; who eats at a
 meal and who travels with a transport option (the printable lists); what changed
-between two answers; and the numbers the hotel gets. The daily report, the dashboard and the
-hotel's page read them from here; `reports` turns answers into files.
+between two answers; and the numbers the hotel gets. The daily report, the dashboard
+and the hotel's page read them from here; `reports` turns answers into files.
 """
 
 from __future__ import annotations
@@ -128,11 +128,11 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     coming = answers.where(comes(Response.id)).subquery("coming")
     answers = answers.subquery("answers")
 
-    def counted(*columns, among, response_id, where=()) -> list[tuple]:
+    def counted(*columns, of, response_id, where=()) -> list[tuple]:
         """`columns` with how many rows have each value, of the rows whose answer (`response_id`)
-        is `among` those answers."""
+        is one `of` those answers."""
         return db.session.execute(
-            select(*columns, func.count()).join(among, among.c.id == response_id).where(*where).group_by(*columns)
+            select(*columns, func.count()).join(of, of.c.id == response_id).where(*where).group_by(*columns)
         ).all()
 
     # (role, organisation) → invited, answered, coming, undeliverable: a few hundred rows at most.
@@ -150,15 +150,15 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     counts.no_answer = counts.invited - answered
 
     days = {(day_id, bool(attending)): n for day_id, attending, n in
-            counted(ResponseDay.day_id, ResponseDay.attending, among=answers, response_id=ResponseDay.response_id)}
+            counted(ResponseDay.day_id, ResponseDay.attending, of=answers, response_id=ResponseDay.response_id)}
     seats = {(option_id, bool(waiting)): n for option_id, waiting, n in
-             counted(ResponseDay.transport_option_id, ResponseDay.transport_waitlisted_at.is_not(None), among=coming,
+             counted(ResponseDay.transport_option_id, ResponseDay.transport_waitlisted_at.is_not(None), of=coming,
                      response_id=ResponseDay.response_id,
                      where=(ResponseDay.attending.is_(True), ResponseDay.transport_option_id.is_not(None)))}
-    meals = dict(counted(response_meal.c.meal_id, among=coming, response_id=response_meal.c.response_id))
+    meals = dict(counted(response_meal.c.meal_id, of=coming, response_id=response_meal.c.response_id))
     diet_keys = {diet.id: diet.key for diet in event.diet_options}
     diets = Counter({diet_keys[diet_id]: n for diet_id, n in
-                     counted(response_diet.c.diet_option_id, among=coming, response_id=response_diet.c.response_id)})
+                     counted(response_diet.c.diet_option_id, of=coming, response_id=response_diet.c.response_id)})
     meal_diets: dict[int, Counter[str]] = {meal.id: Counter() for meal in event.meals}
     for meal_id, diet_id, n in db.session.execute(
         select(response_meal.c.meal_id, response_diet.c.diet_option_id, func.count())
@@ -168,7 +168,7 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
     ):
         meal_diets[meal_id][diet_keys[diet_id]] = n
     rooms = {(night_id, bool(waiting)): n for night_id, waiting, n in
-             counted(ResponseHotelNight.hotel_night_id, ResponseHotelNight.waitlisted_at.is_not(None), among=coming,
+             counted(ResponseHotelNight.hotel_night_id, ResponseHotelNight.waitlisted_at.is_not(None), of=coming,
                      response_id=ResponseHotelNight.response_id)}
 
     # The names, by name, of the few lists that show them.
