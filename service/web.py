@@ -45,6 +45,7 @@ _TOKEN_IN_PATH = re.compile(r"(/(?:r|hotel)/+)[^/\s?#&\"]+", re.IGNORECASE)
 #: Anything shaped like a signed link (payload.timestamp.signature), in a path or a query alike.
 _SIGNED_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{27,}")
 
+
 def upload_limit() -> int:
     """The largest file the import takes, in bytes (MAX_UPLOAD_MB)."""
     return int(float(current_app.config["MAX_UPLOAD_MB"]) * 2**20)

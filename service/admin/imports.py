@@ -1,7 +1,6 @@
 """Importing invitees from CSV or XLSX: the upload (refused above MAX_UPLOAD_MB by the 413 page,
-`errors.py`), then the
-job's page, where a worker's check and import show their progress and then their result:
-the counts, or every problem (each once, with its lines) and nothing imported."""
+`errors.py`), then the job's page, where a worker's check and import show their progress and
+then their result: the counts, or every problem (each once, with its lines) and nothing imported."""
 
 from __future__ import annotations
 

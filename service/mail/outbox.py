@@ -18,14 +18,13 @@ from flask import current_app
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from tasks import queue_task
+
 from ..db import insert, utcnow
 from ..extensions import db
 from ..links import opt_out_url
-from tasks import queue_task
-
 from ..models import BULK_KINDS, Event, Invitee, Outbox, OutboxState
 from .render import RenderedEmail
-
 
 _PENDING = "osa_outbox_pending"
 
