@@ -577,6 +577,40 @@ def test_a_round_larger_than_the_daily_limit_waits_for_the_window_while_a_confir
     assert busiest == 90  # no 24 hours of the relay's ever held more of the round than its share
 
 
+def test_invitations_held_back_by_the_daily_limit_say_what_holds_when_they_go(
+    before_deadline, app, event, mailer, celery_worker, admin_client, runner, tmp_path
+):
+    # A round may use 85 of each 24 hours. The worker writes a round's invitations ten at a time just before
+    # they go (81-90 together), so the 86th to 90th were written when the limit held them back.
+    app.config.update(SEND_DAILY_LIMIT=95, SEND_DAILY_RESERVE=0.1)
+    invitees = add_invitees(event, 100)
+    queue_invitations(event, invitees)
+    wait_for_outbox(lambda states: list(states.values()).count("sent") == 85 and "sending" not in states.values())
+    assert len(mailer.messages) == 85
+
+    # The next morning the secretariat rewrites day 1's summary and removes the 88th invitee.
+    changed = tmp_path / "event.toml"
+    changed.write_text(BUNDLED_EVENT.read_text(encoding="utf-8").replace(
+        'summary = "Guidad tur ut', 'summary = "Bussturen går ut', 1), encoding="utf-8")
+    assert runner.invoke(args=["event", "load", str(changed)]).exit_code == 0
+    removed = invitees[87]
+    page = admin_client.get(f"/admin/invitees/{removed.id}")
+    assert admin_client.post(f"/admin/invitees/{removed.id}/remove", data={
+        "csrf_token": csrf_token(page), "confirmed": "yes"}).status_code == 302
+
+    db.session.rollback()
+    before_deadline.move_to(db.session.scalar(select(func.max(Outbox.sent_at))) + dt.timedelta(hours=24, seconds=1))
+    wait_for_outbox(lambda states: list(states.values()).count("sent") == 99 and "failed" in states.values()
+                    and "sending" not in states.values())
+    assert sorted(mailer.recipients()) == sorted(invitee.email for invitee in invitees if invitee is not removed)
+    texts = {m.rcpt_tos[0]: m.message.get_body(("plain",)).get_content() for m in mailer.messages}
+    assert "Bussturen går ut" in texts[invitees[86].email] and "Bussturen går ut" in texts[invitees[95].email]
+    assert "Bussturen går ut" not in texts[invitees[84].email]
+    skipped = db.session.scalar(select(Outbox).where(Outbox.invitee_id == removed.id))
+    assert (skipped.state, skipped.last_error) == (
+        "failed", "not sent: the invitee was removed before their invitation went out")
+
+
 def test_the_secretariat_is_told_when_a_round_will_be_done_at_the_relays_limits(before_deadline, event, admin_client,
                                                                                 runner):
     app = admin_client.application

@@ -25,6 +25,7 @@ import smtplib
 import socket
 import time
 from collections import deque
+from collections.abc import Container
 from email import policy
 from email.errors import HeaderDefect
 from email.header import Header
@@ -52,6 +53,11 @@ DAY = dt.timedelta(hours=24)
 #: is before every message. Faster, the daily limit may be passed by what all workers send in that
 #: time, which the reserve (SEND_DAILY_RESERVE) takes.
 CHECK_SECONDS = 0.25
+#: A round's invitations (`pending_render`) are rendered shortly before their turn, several in one
+#: transaction (one commit and one read of the event for them all): at most RENDERED_TOGETHER, and only
+#: those the relay takes within RENDER_AHEAD_SECONDS (at 30 a minute, one at a time, as it is sent).
+RENDERED_TOGETHER = 10
+RENDER_AHEAD_SECONDS = 2.0
 
 
 #: SMTP's line endings and folding; a header OSA writes raw (`set_raw`) is sent as written, so a
@@ -272,19 +278,22 @@ def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
     }
 
 
-def _release(recorder: _Recorder, rows: list[Outbox], until: dt.datetime | None = None) -> None:
+def _release(recorder: _Recorder, rows: list[Outbox], until: dt.datetime | None = None,
+             render_again: Container[int] = ()) -> None:
     """Claimed rows this batch will not try now: queued again, the attempt not counted,
-    for the sweeper to queue at its next run (or once `until` has come)."""
+    for the sweeper to queue at its next run (or once `until` has come). Those among
+    `render_again` (rendered ahead of their turn) are rendered again when they are sent."""
     if rows:
         values: dict[str, Any] = {"state": OutboxState.QUEUED, "lease_until": None, "dispatched_at": None,
                                   "attempts": Outbox.attempts - 1}
         if until is not None:
             values["next_attempt_at"] = until
-        recorder.run(
-            update(Outbox)
-            .where(Outbox.id.in_([row.id for row in rows]), Outbox.state == OutboxState.SENDING)
-            .values(values)
-        )
+        ids = [row.id for row in rows]
+        recorder.run(update(Outbox).where(Outbox.id.in_(ids), Outbox.state == OutboxState.SENDING).values(values))
+        rendered = [row_id for row_id in ids if row_id in render_again]
+        if rendered:
+            recorder.run(update(Outbox).where(Outbox.id.in_(rendered), Outbox.state == OutboxState.QUEUED)
+                         .values(pending_render=True))
 
 
 def daily_quota(bulk: bool) -> int:
@@ -387,6 +396,8 @@ def deliver(ids: list[int]) -> dict[str, int]:
     connection = _Connection(current_app.extensions["mail"])
     recorder = _Recorder()
     window = _DailyWindow(recorder)
+    #: A round's rows rendered ahead of their turn, with why each is not to be sent ("": it is).
+    filled: dict[int, tuple[Outbox, str]] = {}
     try:
         while rows:
             if time.monotonic() >= renew_at:
@@ -404,11 +415,14 @@ def deliver(ids: list[int]) -> dict[str, int]:
             row = waiting or rows.popleft()
             room_at = window.room_again_at(row.bulk)
             if room_at is not None:  # the relay's daily limit: this and the rest wait for the window to move
-                _release(recorder, [row, *rows], until=room_at)
+                _release(recorder, [row, *rows], until=room_at, render_again=filled)
                 counts["deferred"] += 1 + len(rows)
                 break
             if row.pending_render:
-                row, problem = _filled_in(row)
+                if row.id not in filled:
+                    upcoming = [r for r in rows if r.pending_render][:_rendered_together(throttle) - 1]
+                    filled.update(_filled_in([row, *upcoming]))
+                row, problem = filled.pop(row.id)
                 if problem:
                     _record(recorder, row.id, _failed(problem))
                     counts["failed"] += 1
@@ -421,7 +435,7 @@ def deliver(ids: list[int]) -> dict[str, int]:
             if outcome == "sent":
                 window.one_sent()
             if stop:
-                _release(recorder, list(rows))
+                _release(recorder, list(rows), render_again=filled)
                 break
     finally:
         recorder.close()
@@ -429,20 +443,30 @@ def deliver(ids: list[int]) -> dict[str, int]:
     return counts
 
 
-def _filled_in(row: Outbox) -> tuple[Outbox, str]:
-    """A round's row with its text, rendered now and stored (a retry sends the same), detached like
-    the claimed rows; or the reason it is not to be sent."""
+def _rendered_together(throttle: SendThrottle) -> int:
+    if not throttle.interval:
+        return RENDERED_TOGETHER
+    return max(1, min(RENDERED_TOGETHER, int(RENDER_AHEAD_SECONDS / throttle.interval)))
+
+
+def _filled_in(rows: list[Outbox]) -> dict[int, tuple[Outbox, str]]:
+    """A round's rows with their text, rendered now in one transaction and stored (a retry sends the
+    same), detached like the claimed rows; or the reason each is not to be sent."""
     from .compose import fill_in_invitation  # compose asks this module when a round will be done
 
+    filled = {}
     with write_transaction():
-        stored = db.session.get(Outbox, row.id)
-        try:
-            problem = fill_in_invitation(stored)
-        except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
-            problem = "not sent: a header of the invitation would contain a line break"
+        for row in rows:
+            stored = db.session.get(Outbox, row.id)
+            try:
+                problem = fill_in_invitation(stored)
+            except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
+                problem = "not sent: a header of the invitation would contain a line break"
+            filled[row.id] = (stored, problem)
         db.session.flush()
-        db.session.expunge(stored)
-    return stored, problem
+        for stored, _problem in filled.values():
+            db.session.expunge(stored)
+    return filled
 
 
 def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple[str, dict[str, Any], bool]:
