@@ -63,6 +63,11 @@ def format_clock(value: dt.time | None, language: str = "sv") -> str:
     return _babel_time(value, _TIME[lang], locale=lang)
 
 
+def event_dates(event, language: str = "sv") -> str:
+    """The event's first to last day, as every page and email heads it ("" before it has days)."""
+    return format_date_range(event.days[0].date, event.days[-1].date, language) if event.days else ""
+
+
 @lru_cache(maxsize=4096)  # pure, and Babel is slow: an answer page formats dozens
 def format_date_range(first: dt.date, last: dt.date, language: str = "sv") -> str:
     """'torsdag 25 – fredag 26 november 2021'; the full dates when months differ."""

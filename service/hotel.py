@@ -8,7 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from sqlalchemy import select
 
-from .dates import format_date_range, format_datetime
+from .dates import format_datetime
 from .events import get_event
 from .extensions import db
 from .headcount import hotel_changes, hotel_numbers, labelled_hotel_numbers
@@ -48,6 +48,6 @@ def numbers(token: str):
         "hotel/numbers.html", event=event, numbers=labelled_hotel_numbers(event, current, language), changes=changes,
         final_sent=format_datetime(final.ran_at, event.timezone, language) if final else None,
         unsent=last_sent is not None and last_sent != current,
-        dates=format_date_range(event.days[0].date, event.days[-1].date, language), language=language,
+        language=language,
         place=f"{event.hotel_name}, {event.hotel_address}", page_title=event.hotel_name,
     )

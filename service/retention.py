@@ -36,7 +36,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import delete, func, select, update
 
 from .answers import current_snapshot, describe_answer, localized
-from .dates import format_date, format_date_range, format_datetime
+from .dates import format_date, format_datetime
 from .db import utcnow
 from .extensions import db
 from .headcount import describe_change, hotel_numbers, labelled_hotel_numbers
@@ -277,5 +277,4 @@ def processing_record(event: Event, language: str) -> str:
         relay=current_app.config["SMTP_HOST"], archive=current_app.config["RETENTION_ARCHIVE"],
         removal=removal_dates(event, language), sensitive_days=retention_days(event, "sensitive"),
         personal_days=retention_days(event, "personal"),
-        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
     )

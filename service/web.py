@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from babel import default_locale
 from flask import Flask, Response, current_app, g, has_request_context, redirect, request, url_for
 
+from .dates import event_dates
 from .extensions import babel, csrf, limiter
 
 LANGUAGES = ("sv", "en")
@@ -146,6 +147,7 @@ def init_web(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     limiter.init_app(app)
     app.after_request(_security_headers)
+    app.add_template_global(event_dates)
     # Browsers and feed readers that ask for /favicon.ico without reading the page's <link rel=icon>.
     app.add_url_rule("/favicon.ico", "favicon", lambda: redirect(url_for("static", filename="favicon.svg"), 301))
     redact_tokens_in_logs()

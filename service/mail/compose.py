@@ -35,7 +35,7 @@ from ..answers import (
     describe_logistics,
     localized,
 )
-from ..dates import format_date, format_date_range, format_datetime, format_time
+from ..dates import format_date, format_datetime, format_time
 from ..db import among, utcnow, write_transaction
 from ..extensions import db
 from ..headcount import changes_between, headcount, labelled_hotel_numbers, newly_undeliverable
@@ -58,33 +58,28 @@ from .outbox import fill_in, queue_email, queue_emails
 from .render import RenderedEmail, render_email
 
 
-def _event_texts(event: Event, language: str) -> dict:
-    """The event's dates, deadline and each day's heading and hours in `language`."""
-    return {
-        "dates": format_date_range(event.days[0].date, event.days[-1].date, language),
-        "deadline": format_datetime(event.rsvp_deadline, event.timezone, language),
-        "days": [
-            {
-                "heading": day_heading(day, language),
-                "span": f"{format_time(day.starts_at, event.timezone, language)}–"
-                        f"{format_time(day.ends_at, event.timezone, language)}",
-                "summary": localized(day, "summary", language),
-            }
-            for day in event.days
-        ],
-    }
+def _day_texts(event: Event, language: str) -> list[dict]:
+    """Each day's heading, hours and summary in `language`, for the invitation."""
+    return [
+        {
+            "heading": day_heading(day, language),
+            "span": f"{format_time(day.starts_at, event.timezone, language)}–"
+                    f"{format_time(day.ends_at, event.timezone, language)}",
+            "summary": localized(day, "summary", language),
+        }
+        for day in event.days
+    ]
 
 
 def email_context(event: Event, invitee: Invitee) -> dict:
-    """What every email to an invitee shows: the event, their name and link, the dates and the deadline,
-    and whether the deadline has passed (then no email offers a change: the secretariat makes it)."""
-    texts = _event_texts(event, invitee.language)
+    """What every email to an invitee shows besides the event's name and dates (`render_email` adds
+    those): their name and link, the deadline, and whether it has passed (then no email offers a
+    change: the secretariat makes it)."""
     return {
         "event": event,
         "invitee": invitee,
         "link": rsvp_url(invitee),
-        "dates": texts["dates"],
-        "deadline": texts["deadline"],
+        "deadline": format_datetime(event.rsvp_deadline, event.timezone, invitee.language),
         "closed": utcnow() >= event.rsvp_deadline,
     }
 
@@ -119,7 +114,7 @@ def render_invitation_preview(invitee: Invitee) -> RenderedEmail:
 def _render_invitation(invitee: Invitee) -> RenderedEmail:
     event = invitee.event
     language = invitee.language
-    return render_email("invitation", language, days=_event_texts(event, language)["days"], opt_out=opt_out_url(invitee),
+    return render_email("invitation", language, days=_day_texts(event, language), opt_out=opt_out_url(invitee),
                         removal=removal_dates(event, language), data_link=rsvp_url(invitee) + "/data",
                         **email_context(event, invitee))
 
@@ -436,7 +431,6 @@ def render_hotel_final(event: Event, numbers: dict, language: str | None = None)
     return render_email(
         "hotel_final", language, event=event, numbers=labelled_hotel_numbers(event, numbers, language),
         hotel_link=hotel_url(event),
-        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
     )
 
 

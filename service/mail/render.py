@@ -18,7 +18,7 @@ from flask_babel import force_locale, gettext, ngettext
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from ..answers import localized
-from ..dates import format_date_range
+from ..dates import event_dates
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Every kind OSA sends, in the order the secretariat meets them.
@@ -54,8 +54,8 @@ def render_email(kind: str, language: str, **context) -> RenderedEmail:
     language = language if language in LANGUAGES else "sv"
     event = context["event"]
     # `{dates}` in a description is the event's dates as they stand (a moved event says its new ones).
-    dates = format_date_range(event.days[0].date, event.days[-1].date, language) if event.days else ""
-    context.update(event_name=localized(event, "name", language),
+    dates = event_dates(event, language)
+    context.update(event_name=localized(event, "name", language), dates=dates,
                    event_description=localized(event, "description", language).replace("{dates}", dates))
     with force_locale(language):
         module = _environment.get_template(f"{kind}.txt").make_module(context)

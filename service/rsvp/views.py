@@ -35,7 +35,7 @@ from ..answers import (
     localized,
     save_answer,
 )
-from ..dates import format_date_range, format_datetime
+from ..dates import format_datetime
 from ..db import utcnow, write_transaction
 from ..events import get_event
 from ..extensions import csrf, db
@@ -113,7 +113,6 @@ def _page(invitee: Invitee, form=None, status: int = 200):
         closed=closed,
         summary=describe_answer(invitee.event, _response_of(invitee), language) if closed and answer_ else None,
         answered=answer_ is not None,
-        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
         deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
         language=language,
         token=request.view_args["token"],
@@ -133,7 +132,6 @@ def accessibility():
     own = localized(event, "accessibility_statement", language)
     return render_template(
         "rsvp/accessibility.html", event=event, own=own.split("\n\n") if own else None, language=language,
-        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
         page_title=_("Accessibility statement"),
     )
 
@@ -178,7 +176,7 @@ def decline(token: str):
         language = current_language()
         return render_template(
             "rsvp/decline.html", event=event, invitee=invitee, form=form, token=token, language=language,
-            dates=format_date_range(event.days[0].date, event.days[-1].date, language), page_title=_("I can't come"),
+            page_title=_("I can't come"),
         )
     _save(invitee, Answer.decline(event, current_snapshot(invitee.id)))
     return redirect(url_for("rsvp.thanks", token=token, lang=current_language()), code=303)
@@ -207,7 +205,6 @@ def thanks(token: str):
         attending=response.attending,
         summary=describe_answer(event, response, language),
         deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
-        dates=format_date_range(event.days[0].date, event.days[-1].date, language),
         language=language,
         token=token,
         page_title=_("Thank you"),
@@ -244,7 +241,7 @@ def _data_page(invitee: Invitee, token: str, requested: bool = False):
     return render_template(
         "rsvp/data.html", event=event, invitee=invitee, data=data, removal_dates=data["removal"],
         erase_form=DeclineForm(**_link(invitee, "rsvp")), requested=requested, token=token, language=language,
-        dates=format_date_range(event.days[0].date, event.days[-1].date, language), page_title=_("Your data"),
+        page_title=_("Your data"),
     )
 
 
