@@ -1,6 +1,7 @@
-"""Benchmark: a round of invitations through OSA's whole pipeline (rendering, signing,
-the outbox on PostgreSQL, Celery on Redis, SMTP), against raw `smtplib` sending
-the same messages over the same number of connections to the same SMTP sink.
+"""Benchmark: a round of invitations through OSA's whole pipeline (the outbox on
+PostgreSQL, Celery on Redis, the worker rendering and signing each invitation as it
+sends it, SMTP), against raw `smtplib` sending the same messages over the same
+number of connections to the same SMTP sink.
 
     .venv/bin/python bench/fanout.py [--invitations 10000] [--workers 2] [--rounds 3]
 
