@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 from flask import current_app
@@ -71,7 +70,7 @@ def opt_out_url(invitee: Invitee) -> str:
     return _absolute("rsvp.opt_out", make_token(invitee, "optout"))
 
 
-def links_expire_at(event: Event | SimpleNamespace) -> dt.datetime:
+def links_expire_at(event: Event) -> dt.datetime:
     """Midnight after the event's last day, in the event's timezone."""
     last_day = max(day.date for day in event.days)
     midnight = dt.datetime.combine(last_day + dt.timedelta(days=1), dt.time(0), tzinfo=ZoneInfo(event.timezone))

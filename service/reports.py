@@ -28,7 +28,17 @@ from .dates import format_clock, format_date, format_datetime
 from .db import among
 from .extensions import db
 from .headcount import describe_change, headcount
-from .models import Event, Invitee, Response, ResponseChange, ResponseDay, ResponseHotelNight, response_diet, response_meal
+from .models import (
+    Actor,
+    Event,
+    Invitee,
+    Response,
+    ResponseChange,
+    ResponseDay,
+    ResponseHotelNight,
+    response_diet,
+    response_meal,
+)
 from .text import cleaned
 
 
@@ -279,7 +289,7 @@ def archive_workbook(event: Event, language: str) -> bytes:
     """Every answer, and every change to every answer (when, by whom, before and after), for the archive."""
     with force_locale(language):
         header = [_("Name"), _("Email"), _("When"), _("By"), _("What")]
-        by = {"invitee": _("The invitee"), "admin": _("the secretariat"), "system": _("OSA (waiting list)")}
+        by = {Actor.INVITEE: _("The invitee"), Actor.ADMIN: _("the secretariat"), Actor.SYSTEM: _("OSA (waiting list)")}
         rows = []
         query = (select(Invitee.name, Invitee.email, ResponseChange).join(Invitee, Invitee.id == ResponseChange.invitee_id)
                  .where(Invitee.event_id == event.id).order_by(ResponseChange.id))
