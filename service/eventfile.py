@@ -146,6 +146,27 @@ TEXT, LONGTEXT, BOOL, INT, DATE, TIME, DATETIME, EMAIL, TEXTLIST, KEYLIST = (
 
 REQUIRED, OPTIONAL = True, False
 
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(x, str) for x in value)
+
+
+#: Each kind of value: what a problem says it must be, and whether a value is of that kind.
+KINDS: dict[str, tuple[str, Any]] = {
+    TEXT: ("a string", lambda v: isinstance(v, str)),
+    LONGTEXT: ("a string", lambda v: isinstance(v, str)),
+    EMAIL: ("an email address", lambda v: isinstance(v, str)),
+    BOOL: ("true or false", lambda v: isinstance(v, bool)),
+    INT: ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    DATE: ("a date such as 2021-11-25", lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime)),
+    TIME: ("a time such as 09:00:00", lambda v: isinstance(v, dt.time) and v.tzinfo is None),
+    DATETIME: ("a local date and time such as 2021-11-15T12:00:00",
+               lambda v: isinstance(v, dt.datetime) and v.tzinfo is None),
+    TEXTLIST: ("a list of strings", _strings),
+    KEYLIST: ("a list of ids", _strings),
+    "items": ("an array of tables ([[days.items]])", lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)),
+}
+
 SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
     "event": {
         "id": (TEXT, REQUIRED),
@@ -352,37 +373,12 @@ class _Checker:
         return good
 
     def value(self, path: str, value: Any, kind: str) -> Any:
-        expected = {
-            TEXT: "a string",
-            LONGTEXT: "a string",
-            EMAIL: "an email address",
-            BOOL: "true or false",
-            INT: "a whole number",
-            DATE: "a date such as 2021-11-25",
-            TIME: "a time such as 09:00:00",
-            DATETIME: "a local date and time such as 2021-11-15T12:00:00",
-            TEXTLIST: "a list of strings",
-            KEYLIST: "a list of ids",
-            "items": "an array of tables ([[days.items]])",
-        }[kind]
-        ok = {
-            TEXT: lambda v: isinstance(v, str),
-            LONGTEXT: lambda v: isinstance(v, str),
-            EMAIL: lambda v: isinstance(v, str),
-            BOOL: lambda v: isinstance(v, bool),
-            INT: lambda v: isinstance(v, int) and not isinstance(v, bool),
-            DATE: lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime),
-            TIME: lambda v: isinstance(v, dt.time) and v.tzinfo is None,
-            DATETIME: lambda v: isinstance(v, dt.datetime) and v.tzinfo is None,
-            TEXTLIST: lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-            KEYLIST: lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-            "items": lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v),
-        }[kind](value)
-        if not ok:
+        expected, well_formed = KINDS[kind]
+        if not well_formed(value):
             hint = " (without a UTC offset: times are in the event's timezone)" if kind in (TIME, DATETIME) and getattr(value, "tzinfo", None) else ""
             self.problem(path, f"must be {expected}, not {value!r}{hint}")
             return _BAD
-        if kind in (TEXT, EMAIL) or kind == TEXTLIST:
+        if kind in (TEXT, EMAIL, TEXTLIST):
             for text in value if kind == TEXTLIST else [value]:
                 if _CONTROL.search(text):
                     self.problem(path, "must be one line without control characters")
