@@ -73,17 +73,18 @@ def _sync_keyed(
     rows: list[Any],
     wanted: Iterable[tuple[str, dict[str, Any]]],
     make: Callable[[], Any],
-    still_used: Callable[[Any], int],
+    used_by: Any,
     what: str,
     problems: list[Problem],
 ) -> None:
-    """Make `rows` (a relationship list) hold exactly the wanted keys, updating rows in place."""
+    """Make `rows` (a relationship list) hold exactly the wanted keys, updating rows in place; a row
+    that `used_by` (a column naming it: an invitee's role, an answer's meal) still names stays."""
     by_key = {row.key: row for row in rows}
     wanted = list(wanted)
     keep = {key for key, _ in wanted}
     for row in list(rows):
         if row.key not in keep:
-            uses = still_used(row)
+            uses = db.session.scalar(select(func.count()).select_from(used_by.table).where(used_by == row.id))
             if uses:
                 problems.append(
                     Problem(what, None, f"'{row.key}' is no longer in the file but {uses} answer(s) or invitee(s) use it; "
@@ -99,10 +100,6 @@ def _sync_keyed(
             row.key = key
             rows.append(row)
         changes.assign(row, values)
-
-
-def _count(statement) -> int:
-    return db.session.scalar(select(func.count()).select_from(statement.subquery())) or 0
 
 
 def store_event(definition: EventDefinition) -> StoreResult:
@@ -128,7 +125,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
         event.roles,
         ((role.key, {"name": role.name, "name_en": role.name_en, "position": i}) for i, role in enumerate(definition.roles)),
         Role,
-        lambda row: _count(select(Invitee.id).where(Invitee.role_id == row.id)) if row.id else 0,
+        Invitee.role_id,
         "roles",
         problems,
     )
@@ -137,7 +134,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
         event.diet_options,
         ((diet.key, {"name": diet.name, "name_en": diet.name_en, "position": i}) for i, diet in enumerate(definition.diets)),
         DietOption,
-        lambda row: _count(select(response_diet).where(response_diet.c.diet_option_id == row.id)) if row.id else 0,
+        response_diet.c.diet_option_id,
         "diets",
         problems,
     )
@@ -150,7 +147,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
             for day in definition.days
         ),
         EventDay,
-        lambda row: _count(select(ResponseDay.id).where(ResponseDay.day_id == row.id)) if row.id else 0,
+        ResponseDay.day_id,
         "days",
         problems,
     )
@@ -167,7 +164,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
             for meal in definition.meals
         ),
         Meal,
-        lambda row: _count(select(response_meal).where(response_meal.c.meal_id == row.id)) if row.id else 0,
+        response_meal.c.meal_id,
         "meals",
         problems,
     )
@@ -193,7 +190,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
             for i, option in enumerate(definition.transport)
         ),
         TransportOption,
-        lambda row: _count(select(ResponseDay.id).where(ResponseDay.transport_option_id == row.id)) if row.id else 0,
+        ResponseDay.transport_option_id,
         "transport",
         problems,
     )
@@ -202,7 +199,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
         event.hotel_nights,
         ((night.key, {"night_of": night.night_of, "capacity": night.capacity}) for night in definition.hotel_nights),
         HotelNight,
-        lambda row: _count(select(ResponseHotelNight.id).where(ResponseHotelNight.hotel_night_id == row.id)) if row.id else 0,
+        ResponseHotelNight.hotel_night_id,
         "hotel_nights",
         problems,
     )
