@@ -230,6 +230,18 @@ def test_a_recipient_refused_with_550_fails_at_once_and_the_others_arrive(
 
 
 
+def rewrite_day_one_and_remove(runner, admin_client, tmp_path, invitee: Invitee) -> None:
+    """The secretariat loads the event with day 1's summary rewritten ("Bussturen går ut …"), and
+    removes `invitee` from the list."""
+    changed = tmp_path / "event.toml"
+    changed.write_text(BUNDLED_EVENT.read_text(encoding="utf-8").replace(
+        'summary = "Guidad tur ut', 'summary = "Bussturen går ut', 1), encoding="utf-8")
+    assert runner.invoke(args=["event", "load", str(changed)]).exit_code == 0
+    page = admin_client.get(f"/admin/invitees/{invitee.id}")
+    assert admin_client.post(f"/admin/invitees/{invitee.id}/remove", data={
+        "csrf_token": csrf_token(page), "confirmed": "yes"}).status_code == 302
+
+
 def test_a_round_is_written_at_once_and_each_invitation_says_what_holds_when_it_is_sent(
     before_deadline, app, event, mailer, admin_client, runner, tmp_path
 ):
@@ -242,14 +254,8 @@ def test_a_round_is_written_at_once_and_each_invitation_says_what_holds_when_it_
     assert "Inbjudan, skrivs när den skickas" in page_text(admin_client.get("/admin/mail"))
 
     # Before the round goes out, the secretariat rewrites day 1's summary and removes one invitee.
-    changed = tmp_path / "event.toml"
-    changed.write_text(BUNDLED_EVENT.read_text(encoding="utf-8").replace(
-        'summary = "Guidad tur ut', 'summary = "Bussturen går ut', 1), encoding="utf-8")
-    assert runner.invoke(args=["event", "load", str(changed)]).exit_code == 0
     removed = invitees[2]
-    page = admin_client.get(f"/admin/invitees/{removed.id}")
-    assert admin_client.post(f"/admin/invitees/{removed.id}/remove", data={
-        "csrf_token": csrf_token(page), "confirmed": "yes"}).status_code == 302
+    rewrite_day_one_and_remove(runner, admin_client, tmp_path, removed)
 
     with running_worker(app):
         wait_for_outbox(lambda states: len(states) == 3 and "queued" not in states.values()
@@ -589,14 +595,8 @@ def test_invitations_held_back_by_the_daily_limit_say_what_holds_when_they_go(
     assert len(mailer.messages) == 85
 
     # The next morning the secretariat rewrites day 1's summary and removes the 88th invitee.
-    changed = tmp_path / "event.toml"
-    changed.write_text(BUNDLED_EVENT.read_text(encoding="utf-8").replace(
-        'summary = "Guidad tur ut', 'summary = "Bussturen går ut', 1), encoding="utf-8")
-    assert runner.invoke(args=["event", "load", str(changed)]).exit_code == 0
     removed = invitees[87]
-    page = admin_client.get(f"/admin/invitees/{removed.id}")
-    assert admin_client.post(f"/admin/invitees/{removed.id}/remove", data={
-        "csrf_token": csrf_token(page), "confirmed": "yes"}).status_code == 302
+    rewrite_day_one_and_remove(runner, admin_client, tmp_path, removed)
 
     db.session.rollback()
     before_deadline.move_to(db.session.scalar(select(func.max(Outbox.sent_at))) + dt.timedelta(hours=24, seconds=1))
