@@ -583,6 +583,7 @@ def test_a_round_larger_than_the_daily_limit_waits_for_the_window_while_a_confir
     assert busiest == 90  # no 24 hours of the relay's ever held more of the round than its share
 
 
+@pytest.mark.both_backends
 def test_invitations_held_back_by_the_daily_limit_say_what_holds_when_they_go(
     before_deadline, app, event, mailer, celery_worker, admin_client, runner, tmp_path
 ):

@@ -289,11 +289,10 @@ def _release(recorder: _Recorder, rows: list[Outbox], until: dt.datetime | None 
         if until is not None:
             values["next_attempt_at"] = until
         ids = [row.id for row in rows]
-        recorder.run(update(Outbox).where(Outbox.id.in_(ids), Outbox.state == OutboxState.SENDING).values(values))
         rendered = [row_id for row_id in ids if row_id in render_again]
         if rendered:
-            recorder.run(update(Outbox).where(Outbox.id.in_(rendered), Outbox.state == OutboxState.QUEUED)
-                         .values(pending_render=True))
+            values["pending_render"] = Outbox.id.in_(rendered) | Outbox.pending_render
+        recorder.run(update(Outbox).where(Outbox.id.in_(ids), Outbox.state == OutboxState.SENDING).values(values))
 
 
 def daily_quota(bulk: bool) -> int:
