@@ -443,6 +443,7 @@ def deliver(ids: list[int]) -> dict[str, int]:
 
 
 def _rendered_together(throttle: SendThrottle) -> int:
+    """How many of a round's rows to render at once, at the pace the throttle keeps."""
     if not throttle.interval:
         return RENDERED_TOGETHER
     return max(1, min(RENDERED_TOGETHER, int(RENDER_AHEAD_SECONDS / throttle.interval)))
