@@ -24,7 +24,7 @@ from sqlalchemy.orm import joinedload
 
 from .db import utcnow
 from .extensions import db
-from .models import Event, Invitee
+from .models import Event, EventDay, Invitee
 
 #: One salt per purpose: a token made for one purpose never verifies for another.
 SALTS = {
@@ -81,7 +81,8 @@ def resolve_token(token: str, purpose: str = "rsvp", after_the_event: bool = Fal
     """The invitee a token belongs to, or `LinkError` saying why the link cannot be used.
     `after_the_event`: the link works on after the event, while OSA holds their data (their data page)."""
     invitee_id, version = _load(token, purpose)
-    invitee = db.session.get(Invitee, invitee_id, options=[joinedload(Invitee.event), joinedload(Invitee.role)])
+    invitee = db.session.get(Invitee, invitee_id, options=[
+        joinedload(Invitee.event).selectinload(Event.days).selectinload(EventDay.items), joinedload(Invitee.role)])
     if invitee is not None and invitee.erased_at is not None:
         raise LinkError("erased", invitee)
     if invitee is None or (invitee.removed_at is not None and not after_the_event):

@@ -133,6 +133,10 @@ class Event(db.Model):
     diet_options: Mapped[list[DietOption]] = relationship(
         cascade="all, delete-orphan", order_by="DietOption.position"
     )
+    #: Every postponement of a removal, oldest first (the newest of a step counts).
+    retention_postponements: Mapped[list[RetentionPostponement]] = relationship(
+        cascade="all, delete-orphan", passive_deletes=True, order_by="RetentionPostponement.id"
+    )
 
     @property
     def starts_at(self) -> dt.datetime:

@@ -75,9 +75,7 @@ def retention_days(event: Event, step: str) -> int:
 
 def postponement(event: Event, step: str) -> RetentionPostponement | None:
     """The newest postponement of the step, if any (the older ones stay, as the record)."""
-    return db.session.scalar(select(RetentionPostponement).where(
-        RetentionPostponement.event_id == event.id, RetentionPostponement.step == step,
-    ).order_by(RetentionPostponement.id.desc()).limit(1))
+    return next((later for later in reversed(event.retention_postponements) if later.step == step), None)
 
 
 def removal_at(event: Event, step: str) -> dt.datetime:

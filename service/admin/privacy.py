@@ -67,20 +67,19 @@ def privacy():
                 form.until.errors.append(_("Choose a day after %(day)s, when it runs now.", day=format_date(step["due_day"], language)))
             else:
                 with write_transaction():
-                    db.session.add(RetentionPostponement(event_id=event.id, step=form.step.data, until=form.until.data,
-                                                         reason=form.reason.data.strip(), by=current_user.username))
+                    event.retention_postponements.append(RetentionPostponement(
+                        step=form.step.data, until=form.until.data, reason=form.reason.data.strip(),
+                        by=current_user.username))
                 flash(_("Postponed to %(day)s. The reason is kept.", day=format_date(form.until.data, language)))
                 return redirect(url_for("admin.privacy"))
         status = 400
     requests = db.session.scalars(select(Invitee).where(
         Invitee.event_id == event.id, Invitee.erasure_requested_at.is_not(None), Invitee.erased_at.is_(None),
     ).order_by(Invitee.erasure_requested_at)).all()
-    history = db.session.scalars(select(RetentionPostponement).where(RetentionPostponement.event_id == event.id)
-                                 .order_by(RetentionPostponement.id.desc())).all()
     return render_template(
         "admin/privacy.html", event=event, steps=steps, form=form, language=language,
         requests=[(i, format_datetime(i.erasure_requested_at, event.timezone, language)) for i in requests],
-        history=[(p, format_datetime(p.at, event.timezone, language), format_date(p.until, language)) for p in history],
+        history=[(p, format_datetime(p.at, event.timezone, language), format_date(p.until, language)) for p in reversed(event.retention_postponements)],
     ), status
 
 

@@ -3,7 +3,7 @@
 The `queue_*` functions render an email and queue it in the caller's transaction
 with an idempotency key that names what caused it. A round of invitations commits a
 chunk at a time (a round cut short resumes) and writes its rows without their text:
-`fill_in_invitation` renders each when a worker first sends it. The keys:
+`fill_in_invitations` renders each when a worker first sends it. The keys:
 
 - `invitation:<invitee>:<link version>`: the invitation (a new link means a new invitation);
 - `confirmation:<history id>`: an answer was saved (a decline gets the short `decline` kind);
@@ -92,7 +92,7 @@ def _calendars(invitee: Invitee, **kwargs) -> list[dict[str, str]]:
     """The invitee's calendar files for an email (see `ics.invitee_calendars`); SEQUENCE counts the
     answer's changes and the event's, so it only grows."""
     slug = invitee.event.slug
-    sequence = _changes_so_far(invitee) + _event_changes_so_far(invitee.event)
+    sequence = _changes_so_far(invitee)
     return [_ics(f"{slug}.ics" if method == "REQUEST" else f"{slug}-cancelled.ics", text, method)
             for method, text in invitee_calendars(invitee, sequence, **kwargs)]
 
@@ -149,13 +149,12 @@ def queue_invitation(invitee: Invitee, again: bool = False) -> int | None:
 
 
 def _changes_so_far(invitee: Invitee) -> int:
-    return db.session.scalar(select(func.count(ResponseChange.id)).where(ResponseChange.invitee_id == invitee.id)) or 0
-
-
-def _event_changes_so_far(event: Event) -> int:
-    if event.id is None:
-        return 0  # a preview's event not yet stored
-    return db.session.scalar(select(func.count(EventChange.id)).where(EventChange.event_id == event.id)) or 0
+    """How many times the invitee's answer and their event have changed, in one read."""
+    answer = select(func.count(ResponseChange.id)).where(ResponseChange.invitee_id == invitee.id)
+    if invitee.event.id is None:
+        return db.session.scalar(answer) or 0  # a preview's event not yet stored
+    event = select(func.count(EventChange.id)).where(EventChange.event_id == invitee.event.id)
+    return db.session.scalar(select(answer.scalar_subquery() + event.scalar_subquery())) or 0
 
 
 def render_answer_email(
@@ -303,7 +302,7 @@ def count_to_invite(event: Event, only_new: bool = False) -> int:
 def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: int = 1000) -> int:
     """Write the round's invitations, committing every `chunk` rows so a round cut short resumes where
     it stopped. The rows are written without their text: the worker that sends each one renders it
-    then (`fill_in_invitation`), from the invitee and the event as they are, since a round at the
+    then (`fill_in_invitations`), from the invitee and the event as they are, since a round at the
     relay's daily limit goes out over days."""
     written = 0
     # The ids from the identity map: reading `.id` would reload each invitee expired by a commit.
@@ -334,10 +333,25 @@ def start_round(event: Event, only_new: bool = False) -> bool:
     return queue_task("osa.invitations.write_round", event.id, only_new)
 
 
-def fill_in_invitation(row: Outbox) -> str:
-    """Give a round's invitation its text now, in the caller's transaction; or say why it is not to be
-    sent after all ("" when it is)."""
-    invitee = db.session.get(Invitee, row.invitee_id) if row.invitee_id is not None else None
+def fill_in_invitations(rows: list[Outbox]) -> dict[int, str]:
+    """Give a round's invitations their text now, in the caller's transaction; for each row, why it is
+    not to be sent after all ("" when it is). The invitees and their event are read together, once."""
+    invitees = {invitee.id: invitee for invitee in db.session.scalars(
+        select(Invitee).where(Invitee.id.in_([row.invitee_id for row in rows if row.invitee_id is not None]))
+        .options(selectinload(Invitee.role),
+                 selectinload(Invitee.event).selectinload(Event.days).selectinload(EventDay.items),
+                 selectinload(Invitee.event).selectinload(Event.retention_postponements))
+    )}
+    problems = {}
+    for row in rows:
+        try:
+            problems[row.id] = _fill_in_invitation(row, invitees.get(row.invitee_id))
+        except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
+            problems[row.id] = "not sent: a header of the invitation would contain a line break"
+    return problems
+
+
+def _fill_in_invitation(row: Outbox, invitee: Invitee | None) -> str:
     if invitee is None or invitee.removed_at is not None or invitee.erased_at is not None:
         return "not sent: the invitee was removed before their invitation went out"
     if invitee.undeliverable_at is not None:

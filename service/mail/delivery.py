@@ -452,21 +452,15 @@ def _rendered_together(throttle: SendThrottle) -> int:
 def _filled_in(rows: list[Outbox]) -> dict[int, tuple[Outbox, str]]:
     """A round's rows with their text, rendered now in one transaction and stored (a retry sends the
     same), detached like the claimed rows; or the reason each is not to be sent."""
-    from .compose import fill_in_invitation  # compose asks this module when a round will be done
+    from .compose import fill_in_invitations  # compose asks this module when a round will be done
 
-    filled = {}
     with write_transaction():
-        for row in rows:
-            stored = db.session.get(Outbox, row.id)
-            try:
-                problem = fill_in_invitation(stored)
-            except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
-                problem = "not sent: a header of the invitation would contain a line break"
-            filled[row.id] = (stored, problem)
+        stored = db.session.scalars(select(Outbox).where(Outbox.id.in_([row.id for row in rows]))).all()
+        problems = fill_in_invitations(stored)
         db.session.flush()
-        for stored, _problem in filled.values():
-            db.session.expunge(stored)
-    return filled
+        for row in stored:
+            db.session.expunge(row)
+    return {row.id: (row, problems[row.id]) for row in stored}
 
 
 def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple[str, dict[str, Any], bool]:
