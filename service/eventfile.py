@@ -4,7 +4,8 @@
 every local time already turned into a UTC instant. Every problem in the file is
 collected and raised together as `EventFileError`, each naming the key (as a
 path such as `days[2].items[3].end`) and its line, so the secretariat can fix a
-file in one go. Nothing here touches the database.
+file in one go; the problems are worded in the language in force (the terminal's,
+in the CLI). Nothing here touches the database.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 LANGUAGES = ("sv", "en")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -32,7 +36,7 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"line {self.line}: " if self.line else ""
+        where = _("line %(line)d", line=self.line) + ": " if self.line else ""
         return f"{where}{self.path}: {self.message}" if self.path else f"{where}{self.message}"
 
 
@@ -43,7 +47,8 @@ class EventFileError(ValueError):
         self.filename = filename
         self.problems = problems
         lines = "\n".join(f"  {problem}" for problem in problems)
-        super().__init__(f"{filename}: {len(problems)} problem(s):\n{lines}")
+        heading = ngettext("%(num)d problem", "%(num)d problems", len(problems))
+        super().__init__(f"{filename}: {heading}:\n{lines}")
 
 
 # --- The definition, as the rest of OSA sees it -------------------------------------------
@@ -153,18 +158,18 @@ def _strings(value: Any) -> bool:
 
 #: Each kind of value: what a problem says it must be, and whether a value is of that kind.
 KINDS: dict[str, tuple[str, Any]] = {
-    TEXT: ("a string", lambda v: isinstance(v, str)),
-    LONGTEXT: ("a string", lambda v: isinstance(v, str)),
-    EMAIL: ("an email address", lambda v: isinstance(v, str)),
-    BOOL: ("true or false", lambda v: isinstance(v, bool)),
-    INT: ("a whole number", lambda v: isinstance(v, int) and not isinstance(v, bool)),
-    DATE: ("a date such as 2021-11-25", lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime)),
-    TIME: ("a time such as 09:00:00", lambda v: isinstance(v, dt.time) and v.tzinfo is None),
-    DATETIME: ("a local date and time such as 2021-11-15T12:00:00",
+    TEXT: (_l("a string"), lambda v: isinstance(v, str)),
+    LONGTEXT: (_l("a string"), lambda v: isinstance(v, str)),
+    EMAIL: (_l("an email address"), lambda v: isinstance(v, str)),
+    BOOL: (_l("true or false"), lambda v: isinstance(v, bool)),
+    INT: (_l("a whole number"), lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    DATE: (_l("a date such as 2021-11-25"), lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime)),
+    TIME: (_l("a time such as 09:00:00"), lambda v: isinstance(v, dt.time) and v.tzinfo is None),
+    DATETIME: (_l("a local date and time such as 2021-11-15T12:00:00"),
                lambda v: isinstance(v, dt.datetime) and v.tzinfo is None),
-    TEXTLIST: ("a list of strings", _strings),
-    KEYLIST: ("a list of ids", _strings),
-    "items": ("an array of tables ([[days.items]])", lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)),
+    TEXTLIST: (_l("a list of strings"), _strings),
+    KEYLIST: (_l("a list of ids"), _strings),
+    "items": (_l("an array of tables ([[days.items]])"), lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)),
 }
 
 SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
@@ -355,17 +360,17 @@ class _Checker:
     def table(self, path: str, value: Any, schema: dict[str, tuple[str, bool]]) -> dict[str, Any]:
         """Check a table's keys and value kinds; return the values that are well-formed."""
         if not isinstance(value, dict):
-            self.problem(path, "must be a table")
+            self.problem(path, _("must be a table"))
             return {}
         good: dict[str, Any] = {}
         for key in value:
             if key not in schema:
                 known = ", ".join(sorted(schema))
-                self.problem(f"{path}.{key}", f"unknown key '{key}' (known keys: {known})")
+                self.problem(f"{path}.{key}", _("unknown key '%(key)s' (known keys: %(known)s)", key=key, known=known))
         for key, (kind, required) in schema.items():
             if key not in value:
                 if required:
-                    self.problem(path, f"missing key '{key}'")
+                    self.problem(path, _("missing key '%(key)s'", key=key))
                 continue
             checked = self.value(f"{path}.{key}", value[key], kind)
             if checked is not _BAD:
@@ -375,16 +380,19 @@ class _Checker:
     def value(self, path: str, value: Any, kind: str) -> Any:
         expected, well_formed = KINDS[kind]
         if not well_formed(value):
-            hint = " (without a UTC offset: times are in the event's timezone)" if kind in (TIME, DATETIME) and getattr(value, "tzinfo", None) else ""
-            self.problem(path, f"must be {expected}, not {value!r}{hint}")
+            if kind in (TIME, DATETIME) and getattr(value, "tzinfo", None):
+                self.problem(path, _("must be %(expected)s, not %(value)s (without a UTC offset: times are in the "
+                                     "event's timezone)", expected=expected, value=repr(value)))
+            else:
+                self.problem(path, _("must be %(expected)s, not %(value)s", expected=expected, value=repr(value)))
             return _BAD
         if kind in (TEXT, EMAIL, TEXTLIST):
             for text in value if kind == TEXTLIST else [value]:
                 if _CONTROL.search(text):
-                    self.problem(path, "must be one line without control characters")
+                    self.problem(path, _("must be one line without control characters"))
                     return _BAD
         if kind in (TEXT, LONGTEXT) and not value.strip() and not path.endswith("_en"):
-            self.problem(path, "must not be empty")
+            self.problem(path, _("must not be empty"))
             return _BAD
         if kind in (TEXT, LONGTEXT):
             return value.strip()
@@ -392,10 +400,10 @@ class _Checker:
             try:
                 return validate_email(value, check_deliverability=False).normalized
             except EmailNotValidError as error:
-                self.problem(path, f"{value!r} is not a valid email address: {error}")
+                self.problem(path, _("%(value)s is not a valid email address: %(error)s", value=repr(value), error=error))
                 return _BAD
         if kind == INT and value < 0:
-            self.problem(path, f"must not be negative, not {value}")
+            self.problem(path, _("must not be negative, not %(value)s", value=value))
             return _BAD
         return value
 
@@ -408,12 +416,12 @@ class _Checker:
             if not _KEY_PATTERN.match(key):
                 self.problem(
                     f"{name}[{index}].id",
-                    f"'{key}' must be lower-case letters, digits, '-' or '_'",
+                    _("'%(key)s' must be lower-case letters, digits, '-' or '_'", key=key),
                 )
             if key in seen:
                 self.problem(
                     f"{name}[{index}].id",
-                    f"duplicate id '{key}' (already used by {name}[{seen[key]}])",
+                    _("duplicate id '%(key)s' (already used by %(other)s[%(index)d])", key=key, other=name, index=seen[key]),
                 )
             else:
                 seen[key] = index
@@ -458,7 +466,7 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
     except tomllib.TOMLDecodeError as error:
         match = re.search(r"line (\d+)", str(error))
         raise EventFileError(
-            filename, [Problem("", int(match.group(1)) if match else None, f"not valid TOML: {error}")]
+            filename, [Problem("", int(match.group(1)) if match else None, _("not valid TOML: %(error)s", error=error))]
         ) from None
     if move_days:
         _move(data, move_days)
@@ -467,12 +475,12 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
     for key in data:
         if key not in TABLES and key not in OPTIONAL_TABLES and key not in ARRAYS:
             known = ", ".join([*TABLES, *OPTIONAL_TABLES, *ARRAYS])
-            check.problem(key, f"unknown table '{key}' (known tables: {known})")
+            check.problem(key, _("unknown table '%(key)s' (known tables: %(known)s)", key=key, known=known))
 
     tables: dict[str, dict[str, Any]] = {}
     for name in TABLES:
         if name not in data:
-            check.problem("", f"missing table [{name}]")
+            check.problem("", _("missing table [%(name)s]", name=name))
             tables[name] = {}
         else:
             tables[name] = check.table(name, data[name], SCHEMA[name])
@@ -481,20 +489,21 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
     retention = tables["retention"]
     for key in ("sensitive_days", "personal_days"):
         if key in retention and not 0 <= retention[key] <= 3650:
-            check.problem(f"retention.{key}", f"{retention[key]} days: expected 0 to 3650")
+            check.problem(f"retention.{key}", _("%(days)s days: expected 0 to 3650", days=retention[key]))
     if retention.get("personal_days", 10**6) < retention.get("sensitive_days", 0):
-        check.problem("retention.personal_days", "personal data cannot go before the sensitive details: "
-                      f"{retention['personal_days']} is less than sensitive_days = {retention['sensitive_days']}")
+        check.problem("retention.personal_days", _(
+            "personal data cannot go before the sensitive details: %(personal)s is less than sensitive_days = "
+            "%(sensitive)s", personal=retention["personal_days"], sensitive=retention["sensitive_days"]))
 
     arrays: dict[str, list[dict[str, Any]]] = {}
     raw_items: dict[int, list[dict[str, Any]]] = {}
     for name, required in ARRAYS.items():
         rows = data.get(name, [])
         if not isinstance(rows, list) or not all(isinstance(row, dict) for row in rows):
-            check.problem(name, f"must be an array of tables ([[{name}]])")
+            check.problem(name, _("must be an array of tables ([[%(name)s]])", name=name))
             rows = []
         if required and not rows:
-            check.problem("", f"at least one [[{name}]] is required")
+            check.problem("", _("at least one [[%(name)s]] is required", name=name))
         arrays[name] = [check.table(f"{name}[{i}]", row, SCHEMA[name]) for i, row in enumerate(rows)]
         if name in ("roles", "diets", "days", "meals", "transport", "hotel_nights"):
             check.unique_ids(name, arrays[name])
@@ -509,7 +518,8 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
     zone = _zone(check, event.get("timezone"))
     language = event.get("language")
     if language is not None and language not in LANGUAGES:
-        check.problem("event.language", f"must be one of {', '.join(LANGUAGES)}, not {language!r}")
+        check.problem("event.language", _("must be one of %(languages)s, not %(value)s",
+                                            languages=", ".join(LANGUAGES), value=repr(language)))
 
     def instant(day: dt.date, time: dt.time) -> dt.datetime:
         return dt.datetime.combine(day, time, tzinfo=zone).astimezone(dt.timezone.utc)
@@ -522,7 +532,8 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
     for i, row in enumerate(arrays["days"]):
         if "date" in row:
             if row["date"] in seen_dates:
-                check.problem(f"days[{i}].date", f"{row['date']} is already days[{seen_dates[row['date']]}]")
+                check.problem(f"days[{i}].date", _("%(date)s is already days[%(index)d]", date=row["date"],
+                                                   index=seen_dates[row["date"]]))
             seen_dates.setdefault(row["date"], i)
             if "id" in row:
                 day_dates[row["id"]] = row["date"]
@@ -532,11 +543,13 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
             if "start" in item and "end" in item and item["end"] <= item["start"]:
                 check.problem(
                     f"{path}.end",
-                    f"ends at {item['end']:%H:%M}, not after its start at {item['start']:%H:%M}",
+                    _("ends at %(end)s, not after its start at %(start)s", end=item["end"].strftime("%H:%M"),
+                      start=item["start"].strftime("%H:%M")),
                 )
             for role in item.get("for_roles", []):
                 if role not in role_keys:
-                    check.problem(f"{path}.for_roles", f"unknown role '{role}' (roles: {', '.join(sorted(role_keys)) or 'none'})")
+                    check.problem(f"{path}.for_roles", _("unknown role '%(role)s' (roles: %(known)s)", role=role,
+                                                         known=", ".join(sorted(role_keys)) or "–"))
             if zone and "date" in row and "start" in item and "title" in item:
                 items.append(
                     AgendaItemDef(
@@ -559,19 +572,18 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
             )
     days.sort(key=lambda day: day.date)
 
-    def day_of(path: str, row: dict[str, Any], what: str) -> dt.date | None:
+    def day_of(path: str, row: dict[str, Any], unknown_day: str) -> dt.date | None:
         key = row.get("day")
         if key is None:
             return None
         if key not in day_dates:
-            known = ", ".join(f"'{k}'" for k in day_dates) or "none"
-            check.problem(f"{path}.day", f"{what} on day '{key}', which does not exist (days: {known})")
+            check.problem(f"{path}.day", unknown_day % {"day": key, "known": ", ".join(f"'{k}'" for k in day_dates) or "–"})
             return None
         return day_dates[key]
 
     meals: list[MealDef] = []
     for i, row in enumerate(arrays["meals"]):
-        date = day_of(f"meals[{i}]", row, "meal")
+        date = day_of(f"meals[{i}]", row, _("meal on day '%(day)s', which does not exist (days: %(known)s)"))
         if date and zone and {"id", "time", "name"} <= row.keys():
             meals.append(
                 MealDef(row["id"], row["day"], instant(date, row["time"]), row["name"], row.get("name_en"),
@@ -580,7 +592,7 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
 
     transport: list[TransportDef] = []
     for i, row in enumerate(arrays["transport"]):
-        date = day_of(f"transport[{i}]", row, "transport")
+        date = day_of(f"transport[{i}]", row, _("transport on day '%(day)s', which does not exist (days: %(known)s)"))
         if date and zone and {"id", "time", "name", "place"} <= row.keys():
             transport.append(
                 TransportDef(
@@ -606,7 +618,8 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
                 allowed = ", ".join(str(n) for n in sorted(nights))
                 check.problem(
                     f"hotel_nights[{i}].date",
-                    f"the night of {row['date']} is outside the event days (nights: {allowed})",
+                    _("the night of %(date)s is outside the event days (nights: %(allowed)s)", date=row["date"],
+                      allowed=allowed),
                 )
         if zone:
             first_start = min(
@@ -617,12 +630,13 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
                 if key in event and instant(event[key].date(), event[key].time()) >= first_start:
                     check.problem(
                         f"event.{key}",
-                        f"{event[key]:%Y-%m-%d %H:%M} is not before the event starts ({dates[0]})",
+                        _("%(at)s is not before the event starts (%(first)s)", at=event[key].strftime("%Y-%m-%d %H:%M"),
+                          first=dates[0]),
                     )
 
     for i, row in enumerate(arrays["days"]):
         if "items" in row and not row["items"]:
-            check.problem(f"days[{i}].items", "a day needs at least one agenda item")
+            check.problem(f"days[{i}].items", _("a day needs at least one agenda item"))
 
     if check.problems:
         raise EventFileError(filename, check.problems)
@@ -680,7 +694,8 @@ def _zone(check: _Checker, name: str | None) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        check.problem("event.timezone", f"unknown timezone {name!r} (use an IANA name such as Europe/Stockholm)")
+        check.problem("event.timezone", _("unknown timezone %(name)s (use an IANA name such as Europe/Stockholm)",
+                                          name=repr(name)))
         return None
 
 
@@ -697,9 +712,9 @@ def read_event_file(path: str | Path, starts_in_days: int | None = None) -> Even
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise EventFileError(str(path), [Problem("", None, "no such file")]) from None
+        raise EventFileError(str(path), [Problem("", None, _("no such file"))]) from None
     except UnicodeDecodeError as error:
-        raise EventFileError(str(path), [Problem("", None, f"not UTF-8 text: {error.reason}")]) from None
+        raise EventFileError(str(path), [Problem("", None, _("not UTF-8 text: %(reason)s", reason=error.reason))]) from None
     move = 0
     if starts_in_days is not None:
         first = first_day(text)

@@ -87,8 +87,8 @@ def _sync_keyed(
             uses = db.session.scalar(select(func.count()).select_from(used_by.table).where(used_by == row.id))
             if uses:
                 problems.append(
-                    Problem(what, None, f"'{row.key}' is no longer in the file but {uses} answer(s) or invitee(s) use it; "
-                            "keep it in the file or change those first")
+                    Problem(what, None, _("'%(key)s' is no longer in the file but %(uses)d answer(s) or invitee(s) use "
+                                          "it; keep it in the file or change those first", key=row.key, uses=uses))
                 )
             else:
                 rows.remove(row)

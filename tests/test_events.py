@@ -22,7 +22,7 @@ from service.models import (
     ResponseDay,
 )
 
-from .conftest import BUNDLED_EVENT, add_invitee
+from .conftest import BUNDLED_EVENT, ENGLISH_TERMINAL, add_invitee
 
 # Every agenda item of the seed, with its local start time, as the secretariat wrote it.
 SEED_AGENDA = [
@@ -200,6 +200,24 @@ def test_a_terminal_set_to_swedish_gets_osa_in_swedish(app):
     assert loaded.exit_code == 0, loaded.output
     assert "Evenemanget 'innovationsmotet-2021' skapat: 2 dagar, 17 programpunkter, 5 måltider" in loaded.output
     assert "reminder-7: skulle skicka, 0 mejl" in swedish.invoke(args=["jobs", "run", "--dry-run"]).output
+
+
+def test_a_swedish_terminal_gets_the_problems_of_an_event_file_in_swedish(app, tmp_path):
+    text = BUNDLED_EVENT.read_text(encoding="utf-8")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('day = "day2"', 'day = "day9"', 1).replace('timezone = "Europe/Stockholm"',
+                                                                          'timezone = "Europe/Storstad"', 1),
+                   encoding="utf-8")
+    swedish = app.test_cli_runner(env={"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "sv_SE.UTF-8"})
+    result = swedish.invoke(args=["event", "load", str(bad)])
+    assert result.exit_code == 1
+    lines = text.splitlines()
+    day9 = next(i for i, line in enumerate(lines) if 'day = "day2"' in line) + 1
+    assert f"{bad}: 2 problem:" in result.output
+    assert f"rad {day9}: meals[3].day: måltid på dagen 'day9', som inte finns (dagar: 'day1', 'day2')" in result.output
+    assert "event.timezone: okänd tidszon 'Europe/Storstad' (ange ett IANA-namn som Europe/Stockholm)" in result.output
+    english = app.test_cli_runner(env=ENGLISH_TERMINAL).invoke(args=["event", "load", str(bad)])
+    assert f"line {day9}: meals[3].day: meal on day 'day9', which does not exist" in english.output
 
 
 def test_a_reload_that_changes_the_programme_changes_the_calendar_file_invitees_get(event):
