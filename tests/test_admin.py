@@ -162,6 +162,11 @@ def test_an_answer_on_someones_behalf_is_recorded_as_such_and_confirmed_to_them(
     assert "sekretariatet (sekretariatet) för deras räkning" in page
     assert "Dag 1: ja, Bussen från The Wood Hotel; Dag 2: nej; +Middag på hotellet" in page
     assert "Bekräftelse: Innovationsmötet" in page
+    # The email's kind and state in words, not OSA's codes.
+    html = admin_client.get(f"/admin/invitees/{anna.id}").get_data(as_text=True)
+    emails = re.sub(r"<[^>]+>", " ", re.search(r'id="emails">(.*?)</table>', html, re.S).group(1))
+    assert "Bekräftelse av ett svar" in emails and "i kö" in emails
+    assert not re.search(r"\b(confirmation|queued)\b", emails)
 
 
 def test_an_inconsistent_answer_on_someones_behalf_is_refused_and_changes_nothing(before_deadline, event, admin_client):
