@@ -343,11 +343,12 @@ def fill_in_invitations(rows: list[Outbox]) -> dict[int, str]:
                  selectinload(Invitee.event).selectinload(Event.retention_postponements))
     )}
     problems = {}
-    for row in rows:
-        try:
-            problems[row.id] = _fill_in_invitation(row, invitees.get(row.invitee_id))
-        except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
-            problems[row.id] = "not sent: a header of the invitation would contain a line break"
+    with db.session.no_autoflush:  # the rows' text is written together when the caller flushes, not row by row
+        for row in rows:
+            try:
+                problems[row.id] = _fill_in_invitation(row, invitees.get(row.invitee_id))
+            except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
+                problems[row.id] = "not sent: a header of the invitation would contain a line break"
     return problems
 
 
