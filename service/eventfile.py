@@ -169,7 +169,8 @@ KINDS: dict[str, tuple[str, Any]] = {
                lambda v: isinstance(v, dt.datetime) and v.tzinfo is None),
     TEXTLIST: (_l("a list of strings"), _strings),
     KEYLIST: (_l("a list of ids"), _strings),
-    "items": (_l("an array of tables ([[days.items]])"), lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)),
+    "items": (_l("an array of tables ([[days.items]])"),
+              lambda v: isinstance(v, list) and all(isinstance(x, dict) for x in v)),
 }
 
 SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
@@ -400,7 +401,8 @@ class _Checker:
             try:
                 return validate_email(value, check_deliverability=False).normalized
             except EmailNotValidError as error:
-                self.problem(path, _("%(value)s is not a valid email address: %(error)s", value=repr(value), error=error))
+                self.problem(path, _("%(value)s is not a valid email address: %(error)s", value=repr(value),
+                                     error=error))
                 return _BAD
         if kind == INT and value < 0:
             self.problem(path, _("must not be negative, not %(value)s", value=value))
@@ -421,7 +423,8 @@ class _Checker:
             if key in seen:
                 self.problem(
                     f"{name}[{index}].id",
-                    _("duplicate id '%(key)s' (already used by %(other)s[%(index)d])", key=key, other=name, index=seen[key]),
+                    _("duplicate id '%(key)s' (already used by %(other)s[%(index)d])", key=key, other=name,
+                      index=seen[key]),
                 )
             else:
                 seen[key] = index
@@ -577,7 +580,8 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
         if key is None:
             return None
         if key not in day_dates:
-            check.problem(f"{path}.day", unknown_day % {"day": key, "known": ", ".join(f"'{k}'" for k in day_dates) or "–"})
+            known = ", ".join(f"'{k}'" for k in day_dates) or "–"
+            check.problem(f"{path}.day", unknown_day % {"day": key, "known": known})
             return None
         return day_dates[key]
 
@@ -714,7 +718,8 @@ def read_event_file(path: str | Path, starts_in_days: int | None = None) -> Even
     except FileNotFoundError:
         raise EventFileError(str(path), [Problem("", None, _("no such file"))]) from None
     except UnicodeDecodeError as error:
-        raise EventFileError(str(path), [Problem("", None, _("not UTF-8 text: %(reason)s", reason=error.reason))]) from None
+        problem = Problem("", None, _("not UTF-8 text: %(reason)s", reason=error.reason))
+        raise EventFileError(str(path), [problem]) from None
     move = 0
     if starts_in_days is not None:
         first = first_day(text)

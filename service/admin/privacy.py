@@ -79,7 +79,8 @@ def privacy():
     return render_template(
         "admin/privacy.html", event=event, steps=steps, form=form, language=language,
         requests=[(i, format_datetime(i.erasure_requested_at, event.timezone, language)) for i in requests],
-        history=[(p, format_datetime(p.at, event.timezone, language), format_date(p.until, language)) for p in reversed(event.retention_postponements)],
+        history=[(p, format_datetime(p.at, event.timezone, language), format_date(p.until, language))
+                 for p in reversed(event.retention_postponements)],
     ), status
 
 
