@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 import pytest
 import time_machine
+import vobject
 from sqlalchemy import func, select, update
 
 from service.answers import Answer, DayAnswer, save_answer
@@ -26,7 +27,7 @@ from service.mail.outbox import HeaderInjection, queue_email
 from service.mail.previews import KINDS, preview_email
 from service.mail.render import RenderedEmail
 from service.jobs import due_times, run_due_jobs
-from service.models import BULK_KINDS, Invitee, Outbox, Response
+from service.models import BULK_KINDS, EventChange, Invitee, Outbox, Response
 
 from .conftest import BEFORE_DEADLINE, BUNDLED_EVENT, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
 from .support.helpers import csrf_token, database_state, page_text, wait_for
@@ -161,6 +162,13 @@ def test_invitation_ics_times_equal_the_event_file(before_deadline, event, maile
         assert (str(entry["STATUS"]), entry["ATTENDEE"].params["PARTSTAT"]) == ("TENTATIVE", "NEEDS-ACTION")
         assert str(entry["ORGANIZER"]) == "mailto:osa@example.se"
     assert entries[0].decoded("DTSTART") == dt.datetime(2021, 11, 25, 9, 0, tzinfo=STOCKHOLM)
+    # The VTIMEZONE holds the zone's rules around the event (not 1970 to 2038), and a calendar
+    # program that reads the times by it alone still puts the first item at 09.00 CET.
+    observances = [c.decoded("DTSTART") for c in calendar.walk() if c.name in ("STANDARD", "DAYLIGHT")]
+    assert observances and all(dt.datetime(2021, 1, 1) <= start <= dt.datetime(2022, 1, 1) for start in observances)
+    attachment = next(part for part in mailer.messages[0].message.walk() if part.get_content_type() == "text/calendar")
+    first = vobject.readOne(attachment.get_payload(decode=True).decode("utf-8")).vevent.dtstart.value
+    assert first.utcoffset() == dt.timedelta(hours=1) and first.astimezone(dt.timezone.utc).hour == 8
 
 
 def test_each_persons_calendar_holds_the_programme_of_their_role_and_days(before_deadline, event, client):
@@ -270,6 +278,22 @@ def test_a_round_is_written_at_once_and_each_invitation_says_what_holds_when_it_
     skipped = db.session.scalar(select(Outbox).where(Outbox.invitee_id == removed.id))
     assert (skipped.state, skipped.last_error) == (
         "failed", "not sent: the invitee was removed before their invitation went out")
+
+
+@pytest.mark.both_backends
+def test_a_rounds_invitations_number_each_persons_calendar_by_their_own_changes(before_deadline, app, event, mailer):
+    anna, bo = add_invitees(event, 2)
+    for day2 in (False, True):  # Anna answered, then changed her answer
+        with write_transaction():
+            save_answer(anna, Answer(days={"day1": DayAnswer(attending=True), "day2": DayAnswer(attending=day2)}))
+    db.session.add(EventChange(event_id=event.id, lines=[], notify=False))  # a load that told no one
+    db.session.commit()
+    queue_invitations(event, [anna, bo])  # rendered together, as one group, when sent
+    with running_worker(app):
+        wait_for_outbox(all_sent(2))
+    sequences = {message.rcpt_tos[0]: {int(entry["SEQUENCE"]) for entry in calendar_of(message.message).walk("VEVENT")}
+                 for message in mailer.messages}
+    assert sequences == {anna.email: {3}, bo.email: {1}}  # her two answers and the event's change; his one
 
 
 def test_a_round_invitation_that_cannot_be_written_fails_with_its_reason_and_the_rest_go(

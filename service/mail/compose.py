@@ -88,11 +88,12 @@ def _ics(filename: str, text: str, method: str = "PUBLISH") -> dict[str, str]:
     return {"filename": filename, "content_type": f"text/calendar; method={method}; charset=utf-8", "data": text}
 
 
-def _calendars(invitee: Invitee, **kwargs) -> list[dict[str, str]]:
+def _calendars(invitee: Invitee, sequence: int | None = None, **kwargs) -> list[dict[str, str]]:
     """The invitee's calendar files for an email (see `ics.invitee_calendars`); SEQUENCE counts the
-    answer's changes and the event's, so it only grows."""
+    answer's changes and the event's (`_changes_so_far`, read now unless given), so it only grows."""
     slug = invitee.event.slug
-    sequence = _changes_so_far(invitee)
+    if sequence is None:
+        sequence = _changes_so_far([invitee])[invitee.id]
     return [_ics(f"{slug}.ics" if method == "REQUEST" else f"{slug}-cancelled.ics", text, method)
             for method, text in invitee_calendars(invitee, sequence, **kwargs)]
 
@@ -119,7 +120,7 @@ def _render_invitation(invitee: Invitee) -> RenderedEmail:
                         **email_context(event, invitee))
 
 
-def _invitation(invitee: Invitee, key: str) -> dict:
+def _invitation(invitee: Invitee, key: str, sequence: int | None = None) -> dict:
     """The invitation with the invitee's current link, and their calendar (every day, tentative), ready for the outbox."""
     event = invitee.event
     return {
@@ -130,7 +131,7 @@ def _invitation(invitee: Invitee, key: str) -> dict:
         "recipient": invitee.email,
         "language": invitee.language,
         "rendered": _render_invitation(invitee),
-        "attachments": _calendars(invitee, invited=True),
+        "attachments": _calendars(invitee, sequence, invited=True),
     }
 
 
@@ -148,13 +149,18 @@ def queue_invitation(invitee: Invitee, again: bool = False) -> int | None:
     return queue_email(**_invitation(invitee, key))
 
 
-def _changes_so_far(invitee: Invitee) -> int:
-    """How many times the invitee's answer and their event have changed, in one read."""
-    answer = select(func.count(ResponseChange.id)).where(ResponseChange.invitee_id == invitee.id)
-    if invitee.event.id is None:
-        return db.session.scalar(answer) or 0  # a preview's event not yet stored
-    event = select(func.count(EventChange.id)).where(EventChange.event_id == invitee.event.id)
-    return db.session.scalar(select(answer.scalar_subquery() + event.scalar_subquery())) or 0
+def _changes_so_far(invitees: list[Invitee]) -> dict[int | None, int]:
+    """How many times each invitee's answer and their event have changed, by invitee id: two reads
+    for a round's whole group."""
+    ids = [invitee.id for invitee in invitees if invitee.id is not None]
+    answers = dict(db.session.execute(
+        select(ResponseChange.invitee_id, func.count()).where(ResponseChange.invitee_id.in_(ids))
+        .group_by(ResponseChange.invitee_id)).all()) if ids else {}
+    event_ids = {invitee.event.id for invitee in invitees if invitee.event.id is not None}  # None: a preview's event
+    events = dict(db.session.execute(
+        select(EventChange.event_id, func.count()).where(EventChange.event_id.in_(event_ids))
+        .group_by(EventChange.event_id)).all()) if event_ids else {}
+    return {invitee.id: answers.get(invitee.id, 0) + events.get(invitee.event.id, 0) for invitee in invitees}
 
 
 def render_answer_email(
@@ -342,24 +348,25 @@ def fill_in_invitations(rows: list[Outbox]) -> dict[int, str]:
                  selectinload(Invitee.event).selectinload(Event.days).selectinload(EventDay.items),
                  selectinload(Invitee.event).selectinload(Event.retention_postponements))
     )}
+    sequences = _changes_so_far(list(invitees.values()))
     problems = {}
     with db.session.no_autoflush:  # the rows' text is written together when the caller flushes, not row by row
         for row in rows:
             try:
-                problems[row.id] = _fill_in_invitation(row, invitees.get(row.invitee_id))
+                problems[row.id] = _fill_in_invitation(row, invitees.get(row.invitee_id), sequences)
             except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
                 problems[row.id] = "not sent: a header of the invitation would contain a line break"
     return problems
 
 
-def _fill_in_invitation(row: Outbox, invitee: Invitee | None) -> str:
+def _fill_in_invitation(row: Outbox, invitee: Invitee | None, sequences: dict[int | None, int]) -> str:
     if invitee is None or invitee.removed_at is not None or invitee.erased_at is not None:
         return "not sent: the invitee was removed before their invitation went out"
     if invitee.undeliverable_at is not None:
         return f"not sent: the address was found undeliverable ({invitee.undeliverable_reason})"
     if row.idempotency_key != invitation_key(invitee):
         return "not sent: a new link replaced this one before the invitation went out"
-    fill_in(row, **_invitation(invitee, row.idempotency_key))
+    fill_in(row, **_invitation(invitee, row.idempotency_key, sequences[invitee.id]))
     return ""
 
 

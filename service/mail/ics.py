@@ -34,18 +34,27 @@ from ..db import utcnow
 MEAL_HOURS = 2
 
 
+#: How far before an event's first day and after its last a calendar's VTIMEZONE reaches.
+ZONE_MARGIN = dt.timedelta(days=7)
+
+
 @lru_cache(maxsize=8)
-def _vtimezone(name: str) -> icalendar.Timezone:
-    """The VTIMEZONE of a zone; building one is slow, and every email needs the same."""
-    return icalendar.Timezone.from_tzid(name)
+def _vtimezone(name: str, first: dt.date, last: dt.date) -> icalendar.Timezone:
+    """The VTIMEZONE of a zone between two dates; building one is slow, and every email of an
+    event needs the same."""
+    return icalendar.Timezone.from_tzid(name, first_date=first, last_date=last)
 
 
 def _calendar(event, method: str) -> icalendar.Calendar:
+    """A calendar whose VTIMEZONE holds the zone's rules around the event's days, which its entries
+    fall in: a few lines, where the zone's rules from 1970 to 2038 are fifty."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//OSA//Invitations and RSVP//EN")
     calendar.add("version", "2.0")
     calendar.add("method", method)
-    calendar.add_component(_vtimezone(event.timezone))
+    first = min(day.starts_at for day in event.days) - ZONE_MARGIN
+    last = max(day.ends_at for day in event.days) + ZONE_MARGIN
+    calendar.add_component(_vtimezone(event.timezone, first.date(), last.date()))
     return calendar
 
 
