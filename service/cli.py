@@ -48,6 +48,7 @@ from .mail.compose import (
 from .mail.bounce_mailbox import BounceMailboxError, poll_bounce_mailbox
 from .mail.bounces import explain_report
 from .mail.delivery import retry_failed
+from .mail.outbox import row_problem
 from .models import AdminUser, JobRun, JobState, Outbox, OutboxState
 from .retention import processing_record
 from .web import terminal_language, upload_limit
@@ -249,7 +250,7 @@ def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None
     click.echo("  ".join(f"{name}: {counts.get(name, 0)}" for name in OutboxState))
     for row in rows:
         when = (row.sent_at or row.created_at).strftime("%Y-%m-%d %H:%M")
-        error = f"  {row.last_error}" if row.last_error else ""
+        error = f"  {row_problem(row)}" if row.last_error or row.problem else ""
         click.echo(f"{row.id:>6}  {row.state:<7}  {row.attempts}  {when}  {row.kind:<12}  {row.recipient}{error}")
 
 

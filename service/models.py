@@ -52,6 +52,18 @@ class OutboxState(StrEnum):
     FAILED = "failed"
 
 
+class SendProblem(StrEnum):
+    """Why OSA itself did not send an email, or stopped trying (`Outbox.problem`); the relay's own
+    replies are kept as it wrote them, in `Outbox.last_error`."""
+
+    REMOVED = "removed"  # the invitee was removed before their invitation went out
+    UNDELIVERABLE = "undeliverable"  # their address was found dead before it went out
+    LINK_REPLACED = "link_replaced"  # a new link replaced the one the invitation was for
+    HEADER_LINE_BREAK = "header_line_break"  # a header would hold a line break
+    ADDRESS_NOT_ASCII = "address_not_ascii"  # letters outside ASCII before the @ (no SMTPUTF8)
+    GAVE_UP = "gave_up"  # the relay failed every attempt
+
+
 class JobState(StrEnum):
     """How a scheduled job's due time ended: done, or missed when the workers were down too long."""
 
@@ -502,6 +514,9 @@ class Outbox(db.Model):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: While `sending`: the claim expires here and the sweeper may queue the row again.
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    #: Why OSA did not send it or stopped trying (a `SendProblem`; "" when it did not), and the
+    #: detail: the relay's last reply, or the address or reason the problem names.
+    problem: Mapped[str] = mapped_column(String(32), default="", server_default="")
     last_error: Mapped[str] = mapped_column(Text, default="")
     #: Fixed at creation so a retry carries the same Message-ID.
     message_id: Mapped[str] = mapped_column(String(255), unique=True)

@@ -80,3 +80,48 @@ def test_the_change_log_learns_which_answers_come_from_the_answers_it_holds(empt
             [True, False, True]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_reasons_osa_wrote_in_english_become_problems_shown_in_the_readers_language(empty_database_url):
+    """0024 reads the reasons OSA wrote as English text before it into a code and the detail the
+    reason named; a relay's own reply is left as the relay wrote it."""
+    from service import BUNDLED_EVENTS_DIR
+    from service.eventfile import read_event_file
+    from service.events import store_event
+    from service.mail.outbox import _row_values
+    from service.mail.render import RenderedEmail
+    from service.models import Outbox
+
+    written = {
+        "not sent: the invitee was removed before their invitation went out": ("removed", ""),
+        "not sent: the address was found undeliverable (550 5.1.1 no such user)": ("undeliverable", "550 5.1.1 no such user"),
+        "not sent: a new link replaced this one before the invitation went out": ("link_replaced", ""),
+        "not sent: a header of the invitation would contain a line break": ("header_line_break", ""),
+        "a header contains a line break": ("header_line_break", ""),
+        "the address 'åsa.öberg@example.se' cannot be written in an email header":
+            ("address_not_ascii", "åsa.öberg@example.se"),
+        "gave up after 5 attempts: 451 4.3.0 try again later": ("gave_up", "451 4.3.0 try again later"),
+        "550 5.7.1 not sent: refused by policy": ("", "550 5.7.1 not sent: refused by policy"),
+    }
+    app = make_app(empty_database_url)
+    with app.app_context():
+        upgrade()
+        event = store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml")).event
+        db.session.flush()
+        db.session.connection().execute(sa.insert(Outbox), [
+            _row_values(kind="reminder", key=f"reason:{n}", event=event, recipient=f"r{n}@example.se", language="sv",
+                        rendered=RenderedEmail("Påminnelse", "Hej", "<p>Hej</p>"))
+            for n in range(len(written))])
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="0023")
+        with db.engine.begin() as connection:
+            outbox = sa.table("outbox", sa.column("id", sa.Integer), sa.column("last_error", sa.Text))
+            ids = connection.execute(sa.select(outbox.c.id).order_by(outbox.c.id)).scalars().all()
+            for row_id, text in zip(ids, written):
+                connection.execute(sa.update(outbox).where(outbox.c.id == row_id).values(last_error=text))
+        upgrade()
+        assert db.session.execute(sa.select(Outbox.problem, Outbox.last_error).order_by(Outbox.id)).all() == \
+            list(written.values())
+        db.session.remove()
+        db.engine.dispose()

@@ -49,6 +49,7 @@ from ..models import (
     OutboxState,
     Response,
     ResponseChange,
+    SendProblem,
 )
 from ..reports import answers_csv, answers_over_time
 from ..retention import removal_dates
@@ -339,9 +340,10 @@ def start_round(event: Event, only_new: bool = False) -> bool:
     return queue_task("osa.invitations.write_round", event.id, only_new)
 
 
-def fill_in_invitations(rows: list[Outbox]) -> dict[int, str]:
+def fill_in_invitations(rows: list[Outbox]) -> dict[int, tuple[SendProblem, str] | None]:
     """Give a round's invitations their text now, in the caller's transaction; for each row, why it is
-    not to be sent after all ("" when it is). The invitees and their event are read together, once."""
+    not to be sent after all and the detail (None when it is). The invitees and their event are read
+    together, once."""
     invitees = {invitee.id: invitee for invitee in db.session.scalars(
         select(Invitee).where(Invitee.id.in_([row.invitee_id for row in rows if row.invitee_id is not None]))
         .options(selectinload(Invitee.role),
@@ -355,19 +357,20 @@ def fill_in_invitations(rows: list[Outbox]) -> dict[int, str]:
             try:
                 problems[row.id] = _fill_in_invitation(row, invitees.get(row.invitee_id), sequences)
             except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
-                problems[row.id] = "not sent: a header of the invitation would contain a line break"
+                problems[row.id] = (SendProblem.HEADER_LINE_BREAK, "")
     return problems
 
 
-def _fill_in_invitation(row: Outbox, invitee: Invitee | None, sequences: dict[int | None, int]) -> str:
+def _fill_in_invitation(row: Outbox, invitee: Invitee | None,
+                        sequences: dict[int | None, int]) -> tuple[SendProblem, str] | None:
     if invitee is None or invitee.removed_at is not None or invitee.erased_at is not None:
-        return "not sent: the invitee was removed before their invitation went out"
+        return SendProblem.REMOVED, ""
     if invitee.undeliverable_at is not None:
-        return f"not sent: the address was found undeliverable ({invitee.undeliverable_reason})"
+        return SendProblem.UNDELIVERABLE, invitee.undeliverable_reason
     if row.idempotency_key != invitation_key(invitee):
-        return "not sent: a new link replaced this one before the invitation went out"
+        return SendProblem.LINK_REPLACED, ""
     fill_in(row, **_invitation(invitee, row.idempotency_key, sequences[invitee.id]))
-    return ""
+    return None
 
 
 def invitation_progress(event: Event) -> RoundProgress:

@@ -35,15 +35,16 @@ from email.utils import formatdate
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_mail import Connection
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
 
 from ..db import utcnow, write_transaction
 from ..extensions import db
-from ..models import Invitee, Outbox, OutboxState
+from ..models import Invitee, Outbox, OutboxState, SendProblem
 from .bounces import return_path
-from .outbox import dispatch
+from .outbox import dispatch, problem_text
 from .throttle import SendThrottle, seconds_per_message
 
 MAX_RETRY_DELAY = 3600.0
@@ -260,8 +261,10 @@ def _mark_undeliverable(recorder: _Recorder, invitee_id: int, reason: str) -> No
                                                                         undeliverable_reason=reason))
 
 
-def _failed(reason: str) -> dict[str, Any]:
-    return {"state": OutboxState.FAILED, "lease_until": None, "last_error": reason}
+def _failed(reason: str, problem: SendProblem | str = "") -> dict[str, Any]:
+    """A row's values once it will not be sent: OSA's `problem` if it is one, and the relay's reply
+    or the detail the problem names."""
+    return {"state": OutboxState.FAILED, "lease_until": None, "problem": problem, "last_error": reason}
 
 
 def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
@@ -269,11 +272,11 @@ def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
     delay, or failed once it has had its attempts."""
     config = current_app.config
     if row.attempts >= int(config["SEND_MAX_ATTEMPTS"]):
-        return _failed(f"gave up after {row.attempts} attempts: {reason}")
+        return _failed(reason, SendProblem.GAVE_UP)
     delay = min(float(config["SEND_RETRY_SECONDS"]) * 2 ** (row.attempts - 1), MAX_RETRY_DELAY)
     delay *= random.uniform(0.8, 1.2)
     return {
-        "state": OutboxState.QUEUED, "lease_until": None, "dispatched_at": None, "last_error": reason,
+        "state": OutboxState.QUEUED, "lease_until": None, "dispatched_at": None, "problem": "", "last_error": reason,
         "next_attempt_at": utcnow() + dt.timedelta(seconds=delay),
     }
 
@@ -395,8 +398,8 @@ def deliver(ids: list[int]) -> dict[str, int]:
     connection = _Connection(current_app.extensions["mail"])
     recorder = _Recorder()
     window = _DailyWindow(recorder)
-    #: A round's rows rendered ahead of their turn, with why each is not to be sent ("": it is).
-    filled: dict[int, tuple[Outbox, str]] = {}
+    #: A round's rows rendered ahead of their turn, with why each is not to be sent (None: it is).
+    filled: dict[int, tuple[Outbox, tuple[SendProblem, str] | None]] = {}
     try:
         while rows:
             if time.monotonic() >= renew_at:
@@ -422,14 +425,16 @@ def deliver(ids: list[int]) -> dict[str, int]:
                     upcoming = [r for r in rows if r.pending_render][:_rendered_together(throttle) - 1]
                     filled.update(_filled_in([row, *upcoming]))
                 row, problem = filled.pop(row.id)
-                if problem:
-                    _record(recorder, row.id, _failed(problem))
+                if problem is not None:
+                    _record(recorder, row.id, _failed(problem[1], problem[0]))
                     counts["failed"] += 1
                     continue
             outcome, values, stop = _send(row, connection, throttle)
             _record(recorder, row.id, values)
             if outcome == "refused" and row.invitee_id is not None:
-                _mark_undeliverable(recorder, row.invitee_id, values["last_error"])
+                with force_locale("en"):  # kept as text, beside the relay's replies of other invitees
+                    reason = problem_text(values["problem"], values["last_error"])
+                _mark_undeliverable(recorder, row.invitee_id, reason)
             counts[outcome] += 1
             if outcome == "sent":
                 window.one_sent()
@@ -449,7 +454,7 @@ def _rendered_together(throttle: SendThrottle) -> int:
     return max(1, min(RENDERED_TOGETHER, int(RENDER_AHEAD_SECONDS / throttle.interval)))
 
 
-def _filled_in(rows: list[Outbox]) -> dict[int, tuple[Outbox, str]]:
+def _filled_in(rows: list[Outbox]) -> dict[int, tuple[Outbox, tuple[SendProblem, str] | None]]:
     """A round's rows with their text, rendered now in one transaction and stored (a retry sends the
     same), detached like the claimed rows; or the reason each is not to be sent."""
     from .compose import fill_in_invitations  # compose asks this module when a round will be done
@@ -471,9 +476,9 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         data = build_message(row).as_bytes()  # before waiting our turn, so the turn is kept to the millisecond
     except (HeaderDefect, UnicodeError):
         # An address with letters outside ASCII before the @ (åsa@…) needs SMTPUTF8, which OSA does not send.
-        return "refused", _failed(f"the address {row.recipient!r} cannot be written in an email header"), False
+        return "refused", _failed(row.recipient, SendProblem.ADDRESS_NOT_ASCII), False
     except ValueError:
-        return "failed", _failed("a header contains a line break"), False
+        return "failed", _failed("", SendProblem.HEADER_LINE_BREAK), False
     try:
         if connection.host is None:
             connection.host = connection.configure_host()
@@ -497,7 +502,8 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         return "retry", _retry_later(row, text), error.smtp_code in (421, 432)
     except (smtplib.SMTPException, OSError, socket.timeout) as error:
         return "retry", _retry_later(row, f"{type(error).__name__}: {error}"), True  # no connection to the relay
-    return "sent", {"state": OutboxState.SENT, "sent_at": utcnow(), "lease_until": None, "last_error": ""}, False
+    return "sent", {"state": OutboxState.SENT, "sent_at": utcnow(), "lease_until": None, "problem": "",
+                    "last_error": ""}, False
 
 
 def requeue_stale() -> int:
@@ -530,7 +536,8 @@ def retry_failed(ids: list[int] | None = None) -> int:
         query = query.where(Outbox.id.in_(ids))
     with write_transaction():
         count = db.session.execute(
-            query.values(state=OutboxState.QUEUED, attempts=0, next_attempt_at=utcnow(), dispatched_at=None, last_error="")
+            query.values(state=OutboxState.QUEUED, attempts=0, next_attempt_at=utcnow(), dispatched_at=None, problem="",
+                         last_error="")
         ).rowcount
     if count:
         requeue_stale()

@@ -15,6 +15,7 @@ from email.utils import make_msgid
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -23,7 +24,7 @@ from tasks import queue_task
 from ..db import insert, utcnow
 from ..extensions import db
 from ..links import opt_out_url
-from ..models import BULK_KINDS, Event, Invitee, Outbox, OutboxState
+from ..models import BULK_KINDS, Event, Invitee, Outbox, OutboxState, SendProblem
 from .render import RenderedEmail
 
 _PENDING = "osa_outbox_pending"
@@ -155,3 +156,26 @@ def dispatch(ids: list[int]) -> None:
     size = max(1, int(current_app.config["SEND_BATCH_SIZE"]))
     for start in range(0, len(ids), size):
         queue_task("osa.mail.send_outbox", ids[start:start + size])  # if not, `requeue_stale` finds the rows
+
+
+def problem_text(problem: str, detail: str, attempts: int = 0) -> str:
+    """Why a row was not sent, in the reader's language: OSA's own reason (`Outbox.problem`) through
+    the catalogue with its detail, or else the relay's reply (`detail`) as the relay wrote it."""
+    if problem == SendProblem.REMOVED:
+        return gettext("not sent: the invitee was removed before their invitation went out")
+    if problem == SendProblem.UNDELIVERABLE:
+        return gettext("not sent: the address was found undeliverable (%(reason)s)", reason=detail)
+    if problem == SendProblem.LINK_REPLACED:
+        return gettext("not sent: a new link replaced this one before the invitation went out")
+    if problem == SendProblem.HEADER_LINE_BREAK:
+        return gettext("not sent: a header of the email would contain a line break")
+    if problem == SendProblem.ADDRESS_NOT_ASCII:
+        return gettext("the address '%(address)s' cannot be written in an email header", address=detail)
+    if problem == SendProblem.GAVE_UP:
+        return gettext("gave up after %(count)d attempts: %(reason)s", count=attempts, reason=detail)
+    return detail
+
+
+def row_problem(row: Outbox) -> str:
+    """`problem_text` of a row, for pages and the command line ("" when nothing went wrong)."""
+    return problem_text(row.problem, row.last_error, row.attempts)
