@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
+from flask_babel.speaklater import LazyString
 
 LANGUAGES = ("sv", "en")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -157,7 +159,7 @@ def _strings(value: Any) -> bool:
 
 
 #: Each kind of value: what a problem says it must be, and whether a value is of that kind.
-KINDS: dict[str, tuple[str, Any]] = {
+KINDS: dict[str, tuple[LazyString, Callable[[Any], bool]]] = {
     TEXT: (_l("a string"), lambda v: isinstance(v, str)),
     LONGTEXT: (_l("a string"), lambda v: isinstance(v, str)),
     EMAIL: (_l("an email address"), lambda v: isinstance(v, str)),
