@@ -34,27 +34,25 @@ from ..db import utcnow
 MEAL_HOURS = 2
 
 
-#: How far before an event's first day and after its last a calendar's VTIMEZONE reaches.
-ZONE_MARGIN = dt.timedelta(days=7)
-
-
 @lru_cache(maxsize=8)
-def _vtimezone(name: str, first: dt.date, last: dt.date) -> icalendar.Timezone:
-    """The VTIMEZONE of a zone between two dates; building one is slow, and every email of an
-    event needs the same."""
-    return icalendar.Timezone.from_tzid(name, first_date=first, last_date=last)
+def _vtimezone(name: str, first_year: int, last_year: int) -> icalendar.Timezone:
+    """The VTIMEZONE of a zone for whole years; building one is slow, and every email of an event
+    needs the same."""
+    return icalendar.Timezone.from_tzid(name, first_date=dt.date(first_year, 1, 1),
+                                        last_date=dt.date(last_year + 1, 1, 1))
 
 
 def _calendar(event, method: str) -> icalendar.Calendar:
-    """A calendar whose VTIMEZONE holds the zone's rules around the event's days, which its entries
-    fall in: a few lines, where the zone's rules from 1970 to 2038 are fifty."""
+    """A calendar whose VTIMEZONE holds the zone's rules for the years of the event's days: its
+    standard and summer time, as calendar programs (Outlook) want to see them, in a few lines where
+    the zone's rules from 1970 to 2038 are fifty."""
     calendar = icalendar.Calendar()
     calendar.add("prodid", "-//OSA//Invitations and RSVP//EN")
     calendar.add("version", "2.0")
     calendar.add("method", method)
-    first = min(day.starts_at for day in event.days) - ZONE_MARGIN
-    last = max(day.ends_at for day in event.days) + ZONE_MARGIN
-    calendar.add_component(_vtimezone(event.timezone, first.date(), last.date()))
+    zone = ZoneInfo(event.timezone)
+    years = [moment.astimezone(zone).year for day in event.days for moment in (day.starts_at, day.ends_at)]
+    calendar.add_component(_vtimezone(event.timezone, min(years), max(years)))
     return calendar
 
 
