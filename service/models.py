@@ -62,6 +62,7 @@ class SendProblem(StrEnum):
     HEADER_LINE_BREAK = "header_line_break"  # a header would hold a line break
     ADDRESS_NOT_ASCII = "address_not_ascii"  # letters outside ASCII before the @ (no SMTPUTF8)
     GAVE_UP = "gave_up"  # the relay failed every attempt
+    NO_RELAY = "no_relay"  # the relay could not be reached (refused, lost or timed out): tried again later
 
 
 class JobState(StrEnum):

@@ -23,7 +23,7 @@ from service.eventfile import read_event_file
 from service.events import store_event
 from service.extensions import db
 from service.mail.compose import queue_invitation, queue_invitations
-from service.mail.delivery import build_message
+from service.mail.delivery import build_message, deliver
 from service.mail.outbox import HeaderInjection, queue_email, row_problem
 from service.mail.previews import KINDS, preview_email
 from service.mail.render import RenderedEmail
@@ -31,7 +31,7 @@ from service.jobs import due_times, run_due_jobs
 from service.models import BULK_KINDS, EventChange, Invitee, Outbox, Response
 
 from .conftest import BEFORE_DEADLINE, BUNDLED_EVENT, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
-from .support.helpers import csrf_token, database_state, page_text, wait_for
+from .support.helpers import csrf_token, database_state, free_port, page_text, wait_for
 from .test_admin import listed_names
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -220,6 +220,32 @@ def test_a_relay_that_answers_421_at_first_gets_everything_once(before_deadline,
     attempts = db.session.scalars(select(Outbox.attempts)).all()
     assert sum(attempts) == 10 + 3
     assert mailer.fail_next_data == 0
+
+
+def test_a_relay_out_of_reach_is_tried_again_and_the_secretariat_reads_why_in_swedish(
+    before_deadline, app, event, admin_client, redis_url
+):
+    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(), SMTP_TIMEOUT=2.0, REDIS_URL=redis_url,
+                      SEND_RATE_PER_MINUTE=0, BROKER_URL="redis://127.0.0.1:1/0")  # nothing listens; no broker
+    app.extensions.pop("osa_throttle", None)
+    row_id = queue_invitation(add_invitee(event))
+    db.session.commit()
+
+    assert deliver([row_id])["retry"] == 1
+    db.session.rollback()
+    row = db.session.get(Outbox, row_id)
+    assert (row.state, row.problem) == ("queued", "no_relay") and row.last_error.startswith("ConnectionRefusedError")
+    assert "e-postservern gick inte att nå: ConnectionRefusedError" in page_text(admin_client.get(f"/admin/mail/{row_id}"))
+
+    # Its last attempt fails too: OSA gives up and says after how many.
+    row.attempts, row.next_attempt_at = app.config["SEND_MAX_ATTEMPTS"] - 1, utcnow()
+    db.session.commit()
+    assert deliver([row_id])["retry"] == 1
+    db.session.rollback()
+    row = db.session.get(Outbox, row_id)
+    assert (row.state, row.problem) == ("failed", "gave_up")
+    attempts = app.config["SEND_MAX_ATTEMPTS"]
+    assert f"gav upp efter {attempts} försök: ConnectionRefusedError" in page_text(admin_client.get("/admin/mail"))
 
 
 def test_a_recipient_refused_with_550_fails_at_once_and_the_others_arrive(

@@ -267,16 +267,17 @@ def _failed(reason: str, problem: SendProblem | str = "") -> dict[str, Any]:
     return {"state": OutboxState.FAILED, "lease_until": None, "problem": problem, "last_error": reason}
 
 
-def _retry_later(row: Outbox, reason: str) -> dict[str, Any]:
-    """The row's new state after a temporary failure: queued again after a growing, jittered
-    delay, or failed once it has had its attempts."""
+def _retry_later(row: Outbox, reason: str, problem: SendProblem | str = "") -> dict[str, Any]:
+    """The row's new state after a temporary failure (the relay's reply, or OSA's `problem` with
+    its detail): queued again after a growing, jittered delay, or failed once it has had its attempts."""
     config = current_app.config
     if row.attempts >= int(config["SEND_MAX_ATTEMPTS"]):
         return _failed(reason, SendProblem.GAVE_UP)
     delay = min(float(config["SEND_RETRY_SECONDS"]) * 2 ** (row.attempts - 1), MAX_RETRY_DELAY)
     delay *= random.uniform(0.8, 1.2)
     return {
-        "state": OutboxState.QUEUED, "lease_until": None, "dispatched_at": None, "problem": "", "last_error": reason,
+        "state": OutboxState.QUEUED, "lease_until": None, "dispatched_at": None, "problem": problem,
+        "last_error": reason,
         "next_attempt_at": utcnow() + dt.timedelta(seconds=delay),
     }
 
@@ -501,7 +502,7 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         # After 421 or 432 the relay closes the connection.
         return "retry", _retry_later(row, text), error.smtp_code in (421, 432)
     except (smtplib.SMTPException, OSError, socket.timeout) as error:
-        return "retry", _retry_later(row, f"{type(error).__name__}: {error}"), True  # no connection to the relay
+        return "retry", _retry_later(row, f"{type(error).__name__}: {error}", SendProblem.NO_RELAY), True
     return "sent", {"state": OutboxState.SENT, "sent_at": utcnow(), "lease_until": None, "problem": "",
                     "last_error": ""}, False
 

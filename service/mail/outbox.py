@@ -173,6 +173,8 @@ def problem_text(problem: str, detail: str, attempts: int = 0) -> str:
         return gettext("the address '%(address)s' cannot be written in an email header", address=detail)
     if problem == SendProblem.GAVE_UP:
         return gettext("gave up after %(count)d attempts: %(reason)s", count=attempts, reason=detail)
+    if problem == SendProblem.NO_RELAY:
+        return gettext("the mail server could not be reached: %(reason)s", reason=detail)
     return detail
 
 
