@@ -29,7 +29,7 @@ from flask.cli import FlaskGroup, ScriptInfo
 from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import func, select
 
-from .dates import format_datetime
+from .dates import format_datetime, format_stamp
 from .db import schema_problem, utcnow, write_transaction
 from .event_changes import affected, line_for, people_per_change, record_changes
 from .eventfile import EventFileError, read_event_file
@@ -49,7 +49,7 @@ from .mail.bounce_mailbox import BounceMailboxError, poll_bounce_mailbox
 from .mail.bounces import explain_report
 from .mail.delivery import retry_failed
 from .mail.outbox import row_problem
-from .models import AdminUser, JobRun, JobState, Outbox, OutboxState
+from .models import AdminUser, Event, JobRun, JobState, Outbox, OutboxState
 from .retention import processing_record
 from .web import terminal_language, upload_limit
 
@@ -247,9 +247,11 @@ def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None
         query = query.where(Outbox.kind == kind)
     rows = db.session.scalars(query).all()
     counts = dict(db.session.execute(select(Outbox.state, func.count()).group_by(Outbox.state)).all())
+    timezones = dict(db.session.execute(select(Event.id, Event.timezone)).all())
     click.echo("  ".join(f"{name}: {counts.get(name, 0)}" for name in OutboxState))
     for row in rows:
-        when = (row.sent_at or row.created_at).strftime("%Y-%m-%d %H:%M")
+        # In the event's time (UTC for an email whose event is gone).
+        when = format_stamp(row.sent_at or row.created_at, timezones.get(row.event_id, "UTC"))
         error = f"  {row_problem(row)}" if row.last_error or row.problem else ""
         click.echo(f"{row.id:>6}  {row.state:<7}  {row.attempts}  {when}  {row.kind:<12}  {row.recipient}{error}")
 

@@ -55,6 +55,11 @@ def format_time(instant: dt.datetime, timezone: str, language: str = "sv", appro
     return f"{_ABOUT[lang]}{text}" if approximate else text
 
 
+def format_stamp(instant: dt.datetime, timezone: str) -> str:
+    """A compact local date and time for a terminal's tables, the same in every language: '2021-11-25 09:00'."""
+    return _babel_datetime(local(instant, timezone), "yyyy-MM-dd HH:mm", locale="sv")
+
+
 def format_clock(value: dt.time | None, language: str = "sv") -> str:
     """A wall-clock time with no date or zone (a flight's landing): '09.10', '09:10'; '' for none."""
     if value is None:

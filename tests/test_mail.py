@@ -415,6 +415,7 @@ def test_the_secretariat_sees_a_failed_email_and_sends_it_again(before_deadline,
     listed = runner.invoke(args=["outbox", "list", "--state", "failed"])
     assert "queued: 0  sending: 0  sent: 0  failed: 1" in listed.output
     assert "invitation    cia.berg@example.se  550 5.2.1 Mailbox disabled" in listed.output
+    assert "  2021-11-01 10:" in listed.output  # 09.00 UTC is 10.00 in Skellefteå: the event's time
 
     del mailer.rejected_recipients[invitee.email]  # the mailbox works again
     retried = runner.invoke(args=["outbox", "retry"])
