@@ -515,8 +515,8 @@ class Outbox(db.Model):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     #: While `sending`: the claim expires here and the sweeper may queue the row again.
     lease_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    #: Why OSA did not send it or stopped trying (a `SendProblem`; "" when it did not), and the
-    #: detail: the relay's last reply, or the address or reason the problem names.
+    #: OSA's own reason for not sending it, or for trying again later (a `SendProblem`; "" when
+    #: there is none). `last_error` holds the detail: the relay's last reply, or what the problem names.
     problem: Mapped[str] = mapped_column(String(32), default="", server_default="")
     last_error: Mapped[str] = mapped_column(Text, default="")
     #: Fixed at creation so a retry carries the same Message-ID.
