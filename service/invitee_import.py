@@ -554,7 +554,7 @@ def correct_address(invitee: Invitee, email: str | None) -> None:
     one's bounces said: rounds and reminders reach them again."""
     address = checked_address(invitee, email)
     invitee.email, invitee.email_key = address, address.lower()
-    invitee.undeliverable_at, invitee.undeliverable_reason = None, ""
+    invitee.undeliverable_at, invitee.undeliverable_problem, invitee.undeliverable_reason = None, "", ""
     invitee.updated_at = utcnow()
     db.session.flush()
 

@@ -352,6 +352,9 @@ class Invitee(db.Model):
     undeliverable_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: The relay's reason, for the secretariat ("550 5.1.1 no such user").
     undeliverable_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: OSA's own reason the address cannot be sent to (a `SendProblem`), "" when the relay refused it:
+    #: then `undeliverable_reason` is the relay's answer, else the detail the problem names.
+    undeliverable_problem: Mapped[str] = mapped_column(String(32), default="", server_default="")
     #: When the invitee asked, from their data page, to be erased (the secretariat confirms it).
     erasure_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     #: When their personal data was removed (by the retention clock or an erasure); only counts remain.

@@ -54,6 +54,7 @@ from .models import (
     ResponseDay,
     RetentionPostponement,
 )
+from .mail.outbox import undeliverable_text
 from .reports import archive_workbook, headcount_csv
 
 STEPS = ("sensitive", "personal")
@@ -142,7 +143,7 @@ def _remove_personal(event: Event, invitees, whole_event: bool) -> None:
     now = utcnow()
     for invitee in db.session.scalars(select(Invitee).where(Invitee.id.in_(invitees), Invitee.erased_at.is_(None))):
         invitee.name, invitee.email, invitee.email_key = "", "", f"erased-{invitee.id}"
-        invitee.organisation, invitee.undeliverable_reason = "", ""
+        invitee.organisation, invitee.undeliverable_problem, invitee.undeliverable_reason = "", "", ""
         invitee.link_version += 1  # their links stop working
         invitee.erased_at = now
     theirs = Outbox.invitee_id.in_(invitees)
@@ -242,6 +243,8 @@ def personal_data(invitee: Invitee, language: str) -> dict[str, Any]:
     def when(instant: dt.datetime | None) -> str | None:
         return format_datetime(instant, event.timezone, language) if instant else None
 
+    with force_locale(language):
+        undeliverable = undeliverable_text(invitee) or None
     return {
         "event": event.name,
         "responsible": event.organiser,
@@ -249,7 +252,7 @@ def personal_data(invitee: Invitee, language: str) -> dict[str, Any]:
             "name": invitee.name, "email": invitee.email, "organisation": invitee.organisation,
             "role": invitee.role_key, "language": invitee.language,
             "reminders": not invitee.reminders_opted_out,
-            "undeliverable": invitee.undeliverable_reason or None,
+            "undeliverable": undeliverable,
             "added": when(invitee.created_at), "erasure_requested": when(invitee.erasure_requested_at),
         },
         "answer": current_snapshot(invitee.id),

@@ -84,12 +84,14 @@ def test_the_change_log_learns_which_answers_come_from_the_answers_it_holds(empt
 
 def test_the_reasons_osa_wrote_in_english_become_problems_shown_in_the_readers_language(empty_database_url):
     """0024 reads the reasons OSA wrote as English text before it into a code and the detail the
-    reason named; a relay's own reply is left as the relay wrote it."""
+    reason named, on emails and on invitees marked undeliverable; a relay's own reply is left as the
+    relay wrote it."""
     from service import BUNDLED_EVENTS_DIR
     from service.eventfile import read_event_file
     from service.events import store_event
     from service.mail.outbox import _row_values
     from service.mail.render import RenderedEmail
+    from service.invitee_import import add_invitee
     from service.models import Outbox
 
     written = {
@@ -107,6 +109,8 @@ def test_the_reasons_osa_wrote_in_english_become_problems_shown_in_the_readers_l
     with app.app_context():
         upgrade()
         event = store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml")).event
+        add_invitee(event, "Åsa Öberg", "asa.oberg@example.se")
+        add_invitee(event, "Bo Ek", "bo@example.se")
         db.session.flush()
         db.session.connection().execute(sa.insert(Outbox), [
             _row_values(kind="reminder", key=f"reason:{n}", event=event, recipient=f"r{n}@example.se", language="sv",
@@ -120,8 +124,15 @@ def test_the_reasons_osa_wrote_in_english_become_problems_shown_in_the_readers_l
             ids = connection.execute(sa.select(outbox.c.id).order_by(outbox.c.id)).scalars().all()
             for row_id, text in zip(ids, written):
                 connection.execute(sa.update(outbox).where(outbox.c.id == row_id).values(last_error=text))
+            invitee = sa.table("invitee", sa.column("email", sa.Text), sa.column("undeliverable_reason", sa.Text))
+            for address, reason in (("asa.oberg@example.se", "the address 'åsa.öberg@example.se' cannot be written "
+                                     "in an email header"), ("bo@example.se", "550 5.1.1 no such user")):
+                connection.execute(sa.update(invitee).where(invitee.c.email == address).values(undeliverable_reason=reason))
         upgrade()
         assert db.session.execute(sa.select(Outbox.problem, Outbox.last_error).order_by(Outbox.id)).all() == \
             list(written.values())
+        assert db.session.execute(sa.select(Invitee.undeliverable_problem, Invitee.undeliverable_reason)
+                                  .order_by(Invitee.email)).all() == [
+            ("address_not_ascii", "åsa.öberg@example.se"), ("", "550 5.1.1 no such user")]
         db.session.remove()
         db.engine.dispose()

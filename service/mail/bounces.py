@@ -315,7 +315,7 @@ def record_report(raw: bytes) -> Recorded:
         db.session.flush()
         if invitee.undeliverable_at is None and _is_dead(invitee, finding, now):
             invitee.undeliverable_at = now
-            invitee.undeliverable_reason = finding.reason
+            invitee.undeliverable_problem, invitee.undeliverable_reason = "", finding.reason
             recorded.undeliverable.append(invitee)
     if not matches:
         db.session.add(DeliveryReport(report_key=key, kind=finding.kind, text=finding.reason, received_at=now))

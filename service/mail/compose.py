@@ -55,7 +55,7 @@ from ..reports import answers_csv, answers_over_time
 from ..retention import removal_dates
 from .delivery import round_done_at
 from .ics import days_in_calendar, invitee_calendars
-from .outbox import fill_in, queue_email, queue_emails
+from .outbox import fill_in, queue_email, queue_emails, undeliverable_text
 from .render import RenderedEmail, render_email
 
 
@@ -435,13 +435,15 @@ def render_daily_report(
     every_answer = answers_csv(event, language) if listed <= most else None
     over_time = [(format_date(day, language), coming, not_coming)
                  for day, coming, not_coming in answers_over_time(event, at)[-REPORT_DAYS:]]
+    with force_locale(language):
+        undeliverable = [(i.name, i.organisation, i.email, undeliverable_text(i), _admin_url("admin.invitee", invitee_id=i.id))
+                         for i in newly_undeliverable(event, previous, at)]
     rendered = render_email(
         "daily_report", language, event=event, report_date=format_date(at.astimezone(tz).date(), language),
         counts=headcount(event, language), changes=changes_between(event, previous, at, language), missed=missed,
         over_time=over_time, attached=every_answer is not None, most=format_decimal(most, locale=language),
         export=_admin_url("admin.answers_csv_export"),
-        undeliverable=[(i.name, i.organisation, i.email, i.undeliverable_reason, _admin_url("admin.invitee", invitee_id=i.id))
-                       for i in newly_undeliverable(event, previous, at)],
+        undeliverable=undeliverable,
     )
     if every_answer is None:
         return rendered, []

@@ -35,7 +35,6 @@ from email.utils import formatdate
 from typing import Any
 
 from flask import current_app
-from flask_babel import force_locale
 from flask_mail import Connection
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import DBAPIError
@@ -44,7 +43,7 @@ from ..db import utcnow, write_transaction
 from ..extensions import db
 from ..models import Invitee, Outbox, OutboxState, SendProblem
 from .bounces import return_path
-from .outbox import dispatch, problem_text
+from .outbox import dispatch
 from .throttle import SendThrottle, seconds_per_message
 
 MAX_RETRY_DELAY = 3600.0
@@ -255,10 +254,11 @@ def _record(recorder: _Recorder, row_id: int, values: dict[str, Any]) -> None:
     recorder.run(update(Outbox).where(Outbox.id == row_id, Outbox.state == OutboxState.SENDING).values(values))
 
 
-def _mark_undeliverable(recorder: _Recorder, invitee_id: int, reason: str) -> None:
-    """The relay refused the invitee's address for good: rounds and reminders leave them out from now."""
-    recorder.run(update(Invitee).where(Invitee.id == invitee_id).values(undeliverable_at=utcnow(),
-                                                                        undeliverable_reason=reason))
+def _mark_undeliverable(recorder: _Recorder, invitee_id: int, values: dict[str, Any]) -> None:
+    """The relay refused the invitee's address for good, or OSA cannot write it (the row's `values`
+    say which): rounds and reminders leave them out from now."""
+    recorder.run(update(Invitee).where(Invitee.id == invitee_id).values(
+        undeliverable_at=utcnow(), undeliverable_problem=values["problem"], undeliverable_reason=values["last_error"]))
 
 
 def _failed(reason: str, problem: SendProblem | str = "") -> dict[str, Any]:
@@ -433,9 +433,7 @@ def deliver(ids: list[int]) -> dict[str, int]:
             outcome, values, stop = _send(row, connection, throttle)
             _record(recorder, row.id, values)
             if outcome == "refused" and row.invitee_id is not None:
-                with force_locale("en"):  # kept as text, beside the relay's replies of other invitees
-                    reason = problem_text(values["problem"], values["last_error"])
-                _mark_undeliverable(recorder, row.invitee_id, reason)
+                _mark_undeliverable(recorder, row.invitee_id, values)
             counts[outcome] += 1
             if outcome == "sent":
                 window.one_sent()

@@ -181,3 +181,8 @@ def problem_text(problem: str, detail: str, attempts: int = 0) -> str:
 def row_problem(row: Outbox) -> str:
     """`problem_text` of a row, for pages and the command line ("" when nothing went wrong)."""
     return problem_text(row.problem, row.last_error, row.attempts)
+
+
+def undeliverable_text(invitee: Invitee) -> str:
+    """Why mail does not reach an invitee, in the reader's language: the relay's answer, or OSA's own reason."""
+    return problem_text(invitee.undeliverable_problem, invitee.undeliverable_reason)

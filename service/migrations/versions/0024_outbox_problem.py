@@ -1,4 +1,4 @@
-"""outbox problem: why OSA did not send an email is stored as a code, shown in the reader's language
+"""outbox problem: why OSA did not send an email, or cannot send to an invitee, is a code shown in the reader's language
 
 Revision ID: 0024
 Revises: 0023
@@ -28,23 +28,37 @@ REASONS = [
 ]
 
 
-def upgrade():
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("problem", sa.String(length=32), server_default="", nullable=False))
-    outbox = sa.table("outbox", sa.column("id", sa.Integer), sa.column("last_error", sa.Text),
-                      sa.column("problem", sa.String))
-    connection = op.get_bind()
-    rows = connection.execute(sa.select(outbox.c.id, outbox.c.last_error).where(
-        sa.or_(outbox.c.last_error.like("not sent: %"), outbox.c.last_error.like("gave up after %"),
-               outbox.c.last_error.like("the address %"), outbox.c.last_error == "a header contains a line break"))).all()
+def _split(connection, table, text_column: str, problem_column: str) -> None:
+    """Each stored English reason of OSA's as its code, and the detail it named."""
+    rows = connection.execute(sa.select(table.c.id, table.c[text_column]).where(
+        sa.or_(table.c[text_column].like("not sent: %"), table.c[text_column].like("gave up after %"),
+               table.c[text_column].like("the address %"), table.c[text_column] == "a header contains a line break"))).all()
     for row_id, text in rows:
         for pattern, problem in REASONS:
             if match := pattern.fullmatch(text):
-                connection.execute(sa.update(outbox).where(outbox.c.id == row_id).values(
-                    problem=problem, last_error=match.groupdict().get("detail") or ""))
+                connection.execute(sa.update(table).where(table.c.id == row_id).values(
+                    {problem_column: problem, text_column: match.groupdict().get("detail") or ""}))
                 break
 
 
-def downgrade():
+def upgrade():
     with op.batch_alter_table("outbox", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("problem", sa.String(length=32), server_default="", nullable=False))
+    with op.batch_alter_table("invitee", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("undeliverable_problem", sa.String(length=32), server_default="", nullable=False))
+    connection = op.get_bind()
+    _split(connection, sa.table("outbox", sa.column("id", sa.Integer), sa.column("last_error", sa.Text),
+                                sa.column("problem", sa.String)), "last_error", "problem")
+    # An address OSA could not write was marked undeliverable with the same English sentence.
+    _split(connection, sa.table("invitee", sa.column("id", sa.Integer), sa.column("undeliverable_reason", sa.Text),
+                                sa.column("undeliverable_problem", sa.String)),
+           "undeliverable_reason", "undeliverable_problem")
+
+
+def downgrade():
+    # ALTER TABLE … DROP COLUMN, also on SQLite: a copied table would be dropped, and on SQLite dropping
+    # `invitee` deletes every answer and change log row that cascades from it.
+    with op.batch_alter_table("invitee", schema=None, recreate="never") as batch_op:
+        batch_op.drop_column("undeliverable_problem")
+    with op.batch_alter_table("outbox", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("problem")
