@@ -136,3 +136,42 @@ def test_the_reasons_osa_wrote_in_english_become_problems_shown_in_the_readers_l
             ("address_not_ascii", "åsa.öberg@example.se"), ("", "550 5.1.1 no such user")]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_going_down_to_0010_and_up_again_keeps_every_answer_and_email(empty_database_url):
+    """Columns are dropped in place (on SQLite a table copied and dropped would take its children with
+    it, through ON DELETE CASCADE): down to 0010, across every drop, and up again through 0011's."""
+    from service import BUNDLED_EVENTS_DIR
+    from service.answers import Answer, DayAnswer, save_answer
+    from service.db import write_transaction
+    from service.eventfile import read_event_file
+    from service.events import store_event
+    from service.invitee_import import add_invitee
+    from service.mail.compose import queue_invitation
+
+    tables = ("event", "event_day", "invitee", "response", "response_day", "response_change", "outbox")
+    app = make_app(empty_database_url)
+    app.config["BROKER_URL"] = "redis://127.0.0.1:1/0"  # no broker: the email stays in the outbox
+    with app.app_context():
+        upgrade()
+        with write_transaction():
+            event = store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml")).event
+            add_invitee(event, "Bo Ek", "bo@example.se")
+        bo = db.session.scalar(sa.select(Invitee))
+        with write_transaction():
+            save_answer(bo, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(False)}), actor="invitee")
+            queue_invitation(bo)
+        db.session.remove()
+
+        def counts() -> dict[str, int]:
+            with db.engine.connect() as connection:
+                return {name: connection.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar() for name in tables}
+
+        before = counts()
+        assert all(before.values()), before
+        downgrade(revision="0010")
+        assert counts() == before
+        upgrade()
+        assert counts() == before
+        db.session.remove()
+        db.engine.dispose()

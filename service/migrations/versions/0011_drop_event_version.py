@@ -16,10 +16,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("event", schema=None) as batch_op:
+    # ALTER TABLE … DROP COLUMN, also on SQLite: a copied `event` table dropped in its place would
+    # take every day, invitee and answer with it (ON DELETE CASCADE). So in every migration here.
+    with op.batch_alter_table("event", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("version")
 
 
 def downgrade():
-    with op.batch_alter_table("event", schema=None) as batch_op:
+    with op.batch_alter_table("event", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("version", sa.Integer(), server_default="1", nullable=False))

@@ -16,10 +16,10 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("admin_user", schema=None) as batch_op:
+    with op.batch_alter_table("admin_user", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("session_version", sa.Integer(), server_default="0", nullable=False))
 
 
 def downgrade():
-    with op.batch_alter_table("admin_user", schema=None) as batch_op:
+    with op.batch_alter_table("admin_user", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("session_version")

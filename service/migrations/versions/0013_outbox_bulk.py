@@ -16,14 +16,14 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
+    with op.batch_alter_table("outbox", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("bulk", sa.Boolean(), server_default=sa.false(), nullable=False))
     op.execute("UPDATE outbox SET bulk = (kind IN ('invitation', 'reminder'))")
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
+    with op.batch_alter_table("outbox", schema=None, recreate="never") as batch_op:
         batch_op.create_index("ix_outbox_state_bulk_id", ["state", "bulk", "id"], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
+    with op.batch_alter_table("outbox", schema=None, recreate="never") as batch_op:
         batch_op.drop_index("ix_outbox_state_bulk_id")
         batch_op.drop_column("bulk")

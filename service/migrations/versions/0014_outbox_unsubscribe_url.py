@@ -16,10 +16,10 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
+    with op.batch_alter_table("outbox", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("unsubscribe_url", sa.String(length=500), server_default="", nullable=False))
 
 
 def downgrade():
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
+    with op.batch_alter_table("outbox", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("unsubscribe_url")

@@ -15,10 +15,10 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
+    with op.batch_alter_table("outbox", schema=None, recreate="never") as batch_op:
         batch_op.create_index("ix_outbox_sent_at", ["sent_at"], unique=False)
 
 
 def downgrade():
-    with op.batch_alter_table("outbox", schema=None) as batch_op:
+    with op.batch_alter_table("outbox", schema=None, recreate="never") as batch_op:
         batch_op.drop_index("ix_outbox_sent_at")

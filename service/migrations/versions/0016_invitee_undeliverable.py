@@ -16,12 +16,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("invitee", schema=None) as batch_op:
+    with op.batch_alter_table("invitee", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("undeliverable_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("undeliverable_reason", sa.Text(), server_default="", nullable=False))
 
 
 def downgrade():
-    with op.batch_alter_table("invitee", schema=None) as batch_op:
+    with op.batch_alter_table("invitee", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("undeliverable_reason")
         batch_op.drop_column("undeliverable_at")

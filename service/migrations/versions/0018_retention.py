@@ -16,12 +16,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("event", schema=None) as batch_op:
+    with op.batch_alter_table("event", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("hotel_names", sa.Boolean(), server_default=sa.false(), nullable=False))
         batch_op.add_column(sa.Column("retention_sensitive_days", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("retention_personal_days", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("retention_problem", sa.Text(), server_default="", nullable=False))
-    with op.batch_alter_table("invitee", schema=None) as batch_op:
+    with op.batch_alter_table("invitee", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("erasure_requested_at", sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column("erased_at", sa.DateTime(), nullable=True))
     op.create_table(
@@ -42,10 +42,10 @@ def upgrade():
 def downgrade():
     op.drop_index("ix_retention_postponement_event_id", table_name="retention_postponement")
     op.drop_table("retention_postponement")
-    with op.batch_alter_table("invitee", schema=None) as batch_op:
+    with op.batch_alter_table("invitee", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("erased_at")
         batch_op.drop_column("erasure_requested_at")
-    with op.batch_alter_table("event", schema=None) as batch_op:
+    with op.batch_alter_table("event", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("retention_problem")
         batch_op.drop_column("retention_personal_days")
         batch_op.drop_column("retention_sensitive_days")

@@ -16,12 +16,12 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table("event", schema=None) as batch_op:
+    with op.batch_alter_table("event", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("accessibility_statement", sa.Text(), nullable=True))
         batch_op.add_column(sa.Column("accessibility_statement_en", sa.Text(), nullable=True))
 
 
 def downgrade():
-    with op.batch_alter_table("event", schema=None) as batch_op:
+    with op.batch_alter_table("event", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("accessibility_statement_en")
         batch_op.drop_column("accessibility_statement")

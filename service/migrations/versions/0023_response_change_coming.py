@@ -21,7 +21,7 @@ BATCH = 2000
 
 
 def upgrade():
-    with op.batch_alter_table("response_change", schema=None) as batch_op:
+    with op.batch_alter_table("response_change", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("coming", sa.Boolean(), server_default=sa.false(), nullable=False))
     changes = sa.table("response_change", sa.column("id", sa.Integer), sa.column("new", sa.Text),
                        sa.column("coming", sa.Boolean))
@@ -37,5 +37,5 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("response_change", schema=None) as batch_op:
+    with op.batch_alter_table("response_change", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("coming")
