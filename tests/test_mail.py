@@ -235,7 +235,8 @@ def test_a_relay_out_of_reach_is_tried_again_and_the_secretariat_reads_why_in_sw
     db.session.rollback()
     row = db.session.get(Outbox, row_id)
     assert (row.state, row.problem) == ("queued", "no_relay") and row.last_error.startswith("ConnectionRefusedError")
-    assert "e-postservern gick inte att nå: ConnectionRefusedError" in page_text(admin_client.get(f"/admin/mail/{row_id}"))
+    page = page_text(admin_client.get(f"/admin/mail/{row_id}"))
+    assert "e-postservern gick inte att nå: ConnectionRefusedError" in page
 
     # Its last attempt fails too: OSA gives up and says after how many.
     row.attempts, row.next_attempt_at = app.config["SEND_MAX_ATTEMPTS"] - 1, utcnow()

@@ -96,7 +96,8 @@ def test_the_reasons_osa_wrote_in_english_become_problems_shown_in_the_readers_l
 
     written = {
         "not sent: the invitee was removed before their invitation went out": ("removed", ""),
-        "not sent: the address was found undeliverable (550 5.1.1 no such user)": ("undeliverable", "550 5.1.1 no such user"),
+        "not sent: the address was found undeliverable (550 5.1.1 no such user)":
+            ("undeliverable", "550 5.1.1 no such user"),
         "not sent: a new link replaced this one before the invitation went out": ("link_replaced", ""),
         "not sent: a header of the invitation would contain a line break": ("header_line_break", ""),
         "a header contains a line break": ("header_line_break", ""),
@@ -127,7 +128,8 @@ def test_the_reasons_osa_wrote_in_english_become_problems_shown_in_the_readers_l
             invitee = sa.table("invitee", sa.column("email", sa.Text), sa.column("undeliverable_reason", sa.Text))
             for address, reason in (("asa.oberg@example.se", "the address 'åsa.öberg@example.se' cannot be written "
                                      "in an email header"), ("bo@example.se", "550 5.1.1 no such user")):
-                connection.execute(sa.update(invitee).where(invitee.c.email == address).values(undeliverable_reason=reason))
+                connection.execute(sa.update(invitee).where(invitee.c.email == address)
+                                   .values(undeliverable_reason=reason))
         upgrade()
         assert db.session.execute(sa.select(Outbox.problem, Outbox.last_error).order_by(Outbox.id)).all() == \
             list(written.values())

@@ -436,8 +436,8 @@ def render_daily_report(
     over_time = [(format_date(day, language), coming, not_coming)
                  for day, coming, not_coming in answers_over_time(event, at)[-REPORT_DAYS:]]
     with force_locale(language):
-        undeliverable = [(i.name, i.organisation, i.email, undeliverable_text(i), _admin_url("admin.invitee", invitee_id=i.id))
-                         for i in newly_undeliverable(event, previous, at)]
+        undeliverable = [(i.name, i.organisation, i.email, undeliverable_text(i),
+                          _admin_url("admin.invitee", invitee_id=i.id)) for i in newly_undeliverable(event, previous, at)]
     rendered = render_email(
         "daily_report", language, event=event, report_date=format_date(at.astimezone(tz).date(), language),
         counts=headcount(event, language), changes=changes_between(event, previous, at, language), missed=missed,

@@ -30,9 +30,10 @@ REASONS = [
 
 def _split(connection, table, text_column: str, problem_column: str) -> None:
     """Each stored English reason of OSA's as its code, and the detail it named."""
-    rows = connection.execute(sa.select(table.c.id, table.c[text_column]).where(
-        sa.or_(table.c[text_column].like("not sent: %"), table.c[text_column].like("gave up after %"),
-               table.c[text_column].like("the address %"), table.c[text_column] == "a header contains a line break"))).all()
+    stored = table.c[text_column]
+    rows = connection.execute(sa.select(table.c.id, stored).where(
+        sa.or_(stored.like("not sent: %"), stored.like("gave up after %"), stored.like("the address %"),
+               stored == "a header contains a line break"))).all()
     for row_id, text in rows:
         for pattern, problem in REASONS:
             if match := pattern.fullmatch(text):
