@@ -33,6 +33,21 @@ def _tables(engine) -> set[str]:
     return set(sa.inspect(engine).get_table_names())
 
 
+def _upgraded_with_bo() -> Invitee:
+    """In an app context: the schema at the newest migration, the bundled event, and Bo Ek invited to it."""
+    from service import BUNDLED_EVENTS_DIR
+    from service.db import write_transaction
+    from service.eventfile import read_event_file
+    from service.events import store_event
+    from service.invitee_import import add_invitee
+
+    upgrade()
+    with write_transaction():
+        event = store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml")).event
+        add_invitee(event, "Bo Ek", "bo@example.se")
+    return db.session.scalar(sa.select(Invitee))
+
+
 def test_upgrade_from_empty_matches_the_models_and_downgrade_removes_everything(empty_database_url):
     app = make_app(empty_database_url)
     with app.app_context():
@@ -55,20 +70,12 @@ def test_upgrade_from_empty_matches_the_models_and_downgrade_removes_everything(
 def test_the_change_log_learns_which_answers_come_from_the_answers_it_holds(empty_database_url):
     """0023 sets `coming` on the rows already there, read from each answer: three answers saved,
     the column dropped (downgrade to 0022) and made again."""
-    from service import BUNDLED_EVENTS_DIR
     from service.answers import Answer, DayAnswer, save_answer
     from service.db import write_transaction
-    from service.eventfile import read_event_file
-    from service.events import store_event
-    from service.invitee_import import add_invitee
 
     app = make_app(empty_database_url)
     with app.app_context():
-        upgrade()
-        with write_transaction():
-            event = store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml")).event
-            add_invitee(event, "Bo Ek", "bo@example.se")
-        bo = db.session.scalar(sa.select(Invitee))
+        bo = _upgraded_with_bo()
         for day1 in (True, False, True):
             with write_transaction():
                 save_answer(bo, Answer(days={"day1": DayAnswer(day1, "own" if day1 else None),
@@ -143,23 +150,15 @@ def test_the_reasons_osa_wrote_in_english_become_problems_shown_in_the_readers_l
 def test_going_down_to_0010_and_up_again_keeps_every_answer_and_email(empty_database_url):
     """Columns are dropped in place (on SQLite a table copied and dropped would take its children with
     it, through ON DELETE CASCADE): down to 0010, across every drop, and up again through 0011's."""
-    from service import BUNDLED_EVENTS_DIR
     from service.answers import Answer, DayAnswer, save_answer
     from service.db import write_transaction
-    from service.eventfile import read_event_file
-    from service.events import store_event
-    from service.invitee_import import add_invitee
     from service.mail.compose import queue_invitation
 
     tables = ("event", "event_day", "invitee", "response", "response_day", "response_change", "outbox")
     app = make_app(empty_database_url)
     app.config["BROKER_URL"] = "redis://127.0.0.1:1/0"  # no broker: the email stays in the outbox
     with app.app_context():
-        upgrade()
-        with write_transaction():
-            event = store_event(read_event_file(BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml")).event
-            add_invitee(event, "Bo Ek", "bo@example.se")
-        bo = db.session.scalar(sa.select(Invitee))
+        bo = _upgraded_with_bo()
         with write_transaction():
             save_answer(bo, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(False)}), actor="invitee")
             queue_invitation(bo)
