@@ -427,7 +427,8 @@ def deliver(ids: list[int]) -> dict[str, int]:
                     filled.update(_filled_in([row, *upcoming]))
                 row, problem = filled.pop(row.id)
                 if problem is not None:
-                    _record(recorder, row.id, _failed(problem[1], problem[0]))
+                    code, detail = problem
+                    _record(recorder, row.id, _failed(detail, code))
                     counts["failed"] += 1
                     continue
             outcome, values, stop = _send(row, connection, throttle)
