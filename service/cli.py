@@ -42,7 +42,7 @@ from .mail.compose import (
     first_to_invite,
     invitation_progress,
     queue_moved_up_emails,
-    render_invitation_preview,
+    render_invitation,
     start_round,
 )
 from .mail.bounce_mailbox import BounceMailboxError, poll_bounce_mailbox
@@ -205,7 +205,7 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
         click.echo(gettext("%(count)d invitation(s) would be sent.", count=count))
         first = first_to_invite(event, only_new)
         if first is not None:
-            rendered = render_invitation_preview(first)
+            rendered = render_invitation(first)
             click.echo(f"\nTo: {first.name} <{first.email}>\nSubject: {rendered.subject}\n\n{rendered.text}")
         db.session.rollback()
         return

@@ -151,7 +151,7 @@ def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
         for invitee in invitees:
             rendered = render_reminder(event, invitee)
             queue_email(kind="reminder", key=f"reminder-{days}:{invitee.id}", event=event, invitee=invitee,
-                        recipient=invitee.email, language=invitee.language, rendered=rendered)
+                        rendered=rendered)
         return len(invitees)
 
     return run
@@ -171,7 +171,7 @@ def _day_before(day_id: int) -> Callable[[Event, dt.datetime, bool], int]:
         for invitee in invitees:
             rendered = render_day_before(event, day, invitee, invitee.response)
             queue_email(kind="day_before", key=f"day-before-{day.key}:{invitee.id}", event=event, invitee=invitee,
-                        recipient=invitee.email, language=invitee.language, rendered=rendered)
+                        rendered=rendered)
         return len(invitees)
 
     return run

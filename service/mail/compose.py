@@ -108,12 +108,8 @@ _current_invitation = Outbox.idempotency_key == (
     "invitation:" + cast(Invitee.id, String) + ":" + cast(Invitee.link_version, String))
 
 
-def render_invitation_preview(invitee: Invitee) -> RenderedEmail:
-    """The invitation exactly as `queue_invitation` would write it."""
-    return _render_invitation(invitee)
-
-
-def _render_invitation(invitee: Invitee) -> RenderedEmail:
+def render_invitation(invitee: Invitee) -> RenderedEmail:
+    """The invitation with the invitee's current link, as a round sends it and its previews show it."""
     event = invitee.event
     language = invitee.language
     return render_email("invitation", language, days=_day_texts(event, language), opt_out=opt_out_url(invitee),
@@ -123,17 +119,8 @@ def _render_invitation(invitee: Invitee) -> RenderedEmail:
 
 def _invitation(invitee: Invitee, key: str, sequence: int | None = None) -> dict:
     """The invitation with the invitee's current link, and their calendar (every day, tentative), ready for the outbox."""
-    event = invitee.event
-    return {
-        "kind": "invitation",
-        "key": key,
-        "event": event,
-        "invitee": invitee,
-        "recipient": invitee.email,
-        "language": invitee.language,
-        "rendered": _render_invitation(invitee),
-        "attachments": _calendars(invitee, sequence, invited=True),
-    }
+    return {"kind": "invitation", "key": key, "invitee": invitee, "rendered": render_invitation(invitee),
+            "attachments": _calendars(invitee, sequence, invited=True)}
 
 
 def queue_invitation(invitee: Invitee, again: bool = False) -> int | None:
@@ -185,10 +172,7 @@ def render_answer_email(
 
 def _answer_email(kind: str, key: str, invitee: Invitee, response: Response, **extra) -> int | None:
     rendered, attachments = render_answer_email(kind, invitee, response, **extra)
-    return queue_email(
-        kind=kind, key=key, event=invitee.event, invitee=invitee, recipient=invitee.email,
-        language=invitee.language, rendered=rendered, attachments=attachments,
-    )
+    return queue_email(kind=kind, key=key, invitee=invitee, rendered=rendered, attachments=attachments)
 
 
 def queue_answer_emails(invitee: Invitee, result: SaveResult) -> None:
@@ -225,8 +209,7 @@ def queue_event_change_emails(entry: EventChange, lines: dict[int, list[str]]) -
                                            selectinload(Invitee.response).selectinload(Response.meals)))
     for invitee in invitees:
         rendered, attachments = render_event_change(invitee, invitee.response, lines[invitee.id])
-        emails.append({"kind": "event_change", "key": f"event-change:{entry.id}:{invitee.id}", "event": invitee.event,
-                       "invitee": invitee, "recipient": invitee.email, "language": invitee.language,
+        emails.append({"kind": "event_change", "key": f"event-change:{entry.id}:{invitee.id}", "invitee": invitee,
                        "rendered": rendered, "attachments": attachments})
     return queue_emails(emails)
 
@@ -320,8 +303,7 @@ def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: 
                 select(Invitee).where(Invitee.id.in_(ids[start:start + chunk])).order_by(Invitee.id)
             ).all()
             written += queue_emails([{"kind": "invitation", "key": invitation_key(invitee), "event": event,
-                                      "invitee": invitee, "recipient": invitee.email, "language": invitee.language,
-                                      "rendered": None} for invitee in batch])
+                                      "invitee": invitee, "rendered": None} for invitee in batch])
     return written
 
 

@@ -44,19 +44,23 @@ def _row_values(
     *,
     kind: str,
     key: str,
-    event: Event,
-    recipient: str,
-    language: str,
     rendered: RenderedEmail | None,
     invitee: Invitee | None = None,
+    event: Event | None = None,
+    recipient: str = "",
     recipient_name: str = "",
+    language: str = "",
     attachments: list[dict[str, str]] | None = None,
     auto_submitted: bool = True,
 ) -> dict[str, Any]:
-    """Every column of a new outbox row, checked for header injection. Without `rendered` the row
-    is written without its text, for `fill_in` when it is first sent."""
+    """Every column of a new outbox row, checked for header injection. An email to an invitee goes
+    to them, by name, in their language, about their event, unless told otherwise. Without `rendered`
+    the row is written without its text, for `fill_in` when it is first sent."""
+    if invitee is not None:
+        event = event or invitee.event
+        recipient, recipient_name = recipient or invitee.email, recipient_name or invitee.name
+        language = language or invitee.language
     sender = str(Address(event.sender_name, addr_spec=event.sender_email))
-    recipient_name = recipient_name or (invitee.name if invitee is not None else "")
     unsubscribe_url = opt_out_url(invitee) if kind in BULK_KINDS and invitee is not None else ""
     subject = rendered.subject if rendered is not None else ""
     _header_safe(recipient=recipient, recipient_name=recipient_name, subject=subject, sender=sender,
@@ -107,8 +111,8 @@ def queue_email(**email: Any) -> int | None:
     """Write one email to the outbox in the current transaction; its row id, or None if its key
     was written before.
 
-    Takes `kind`, `key`, `event`, `recipient`, `language`, `rendered`, and optionally
-    `invitee`, `attachments` and `auto_submitted`. The row's id goes on the Celery
+    Takes `kind`, `key`, `rendered`, and either the `invitee` it goes to or the `event`, `recipient`
+    and `language`; optionally `attachments` and `auto_submitted`. The row's id goes on the Celery
     queue after the caller commits (never before, so a worker cannot look for a row
     that is not there yet, or send a rolled-back one).
     """

@@ -30,7 +30,7 @@ from .compose import (
     render_event_change,
     render_hotel_change,
     render_hotel_final,
-    render_invitation_preview,
+    render_invitation,
     render_reminder,
     render_retention_problem,
 )
@@ -100,7 +100,7 @@ def preview_email(event: Event, kind: str, language: str, invitee: Invitee | Non
             response = sample_response(event, attending=wants_attending)
             note = note or "sample-answer"
         if kind == "invitation":
-            rendered = render_invitation_preview(reader)
+            rendered = render_invitation(reader)
             attachments = [{"filename": f"{event.slug}.ics"}]
         elif kind == "reminder":
             rendered = render_reminder(event, reader)
