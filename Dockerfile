@@ -6,6 +6,7 @@ COPY pyproject.toml README.md ./
 COPY service service
 COPY tasks tasks
 COPY config config
+COPY email_templates email_templates
 RUN pip install --no-cache-dir . && useradd --create-home osa
 USER osa
 EXPOSE 8000

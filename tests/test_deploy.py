@@ -85,7 +85,7 @@ def test_the_compose_file_runs_the_real_entry_points_with_known_settings():
     assert services["web"]["environment"]["OSA_SMTP_HOST"] == "mailpit"
     assert services["db"]["image"].startswith("postgres:") and services["redis"]["image"].startswith("redis:")
     dockerfile = (ROOT / "Dockerfile").read_text()
-    for folder in ("service", "tasks", "config"):
+    for folder in ("service", "tasks", "config", "email_templates"):
         assert f"COPY {folder} {folder}" in dockerfile
 
 

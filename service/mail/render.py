@@ -1,7 +1,7 @@
 """Rendering emails: the one place that turns a kind, a language and a context into a
 subject, a readable text part and an HTML part with its CSS inlined.
 
-Each kind has one text template and one HTML template in `templates/` (`<kind>.txt`,
+Each kind has one text template and one HTML template in `email_templates/` (`<kind>.txt`,
 `<kind>.html`), written in English with every sentence in `_()`; the recipient's
 language comes from the catalogue (`force_locale`). A text template sets its subject
 with `{% set subject = ... %}` on its first line; the HTML ones extend `base.html`.
@@ -20,14 +20,15 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from ..answers import localized
 from ..dates import event_dates
 
-TEMPLATES = Path(__file__).parent / "templates"
+EMAIL_TEMPLATES = Path(__file__).resolve().parents[2] / "email_templates"
+
 #: Every kind OSA sends, in the order the secretariat meets them.
 KINDS = ("invitation", "confirmation", "decline", "moved_up", "reminder", "day_before", "event_change",
          "daily_report", "hotel_final", "hotel_change", "retention_problem")
 LANGUAGES = ("sv", "en")
 
 _environment = Environment(
-    loader=FileSystemLoader(TEMPLATES),
+    loader=FileSystemLoader(EMAIL_TEMPLATES),
     autoescape=select_autoescape(("html",)),
     undefined=StrictUndefined,
     trim_blocks=True,
