@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from service.answers import Answer, DayAnswer, save_answer
 from service.db import utcnow, write_transaction
-from service.dates import format_date_range
+from service.dates import format_date_range, format_datetime
 from service.eventfile import read_event_file
 from service.events import store_event
 from service.extensions import db
@@ -237,6 +237,8 @@ def test_a_relay_out_of_reach_is_tried_again_and_the_secretariat_reads_why_in_sw
     assert (row.state, row.problem) == ("queued", "no_relay") and row.last_error.startswith("ConnectionRefusedError")
     page = page_text(admin_client.get(f"/admin/mail/{row_id}"))
     assert "e-postservern gick inte att nå: ConnectionRefusedError" in page
+    # ... and when OSA tries again, in the event's time.
+    assert f"Nästa försök {format_datetime(row.next_attempt_at, event.timezone, 'sv')}" in page
 
     # Its last attempt fails too: OSA gives up and says after how many.
     row.attempts, row.next_attempt_at = app.config["SEND_MAX_ATTEMPTS"] - 1, utcnow()

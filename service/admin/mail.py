@@ -160,10 +160,16 @@ def mail_message(row_id: int):
     """One email exactly as written to the outbox."""
     event = event_or_404()
     row = _row_or_404(row_id, event)
-    return render_template("admin/mail_message.html", event=event, row=row,
-                           created=format_datetime(row.created_at, event.timezone, current_language()),
-                           sent=format_datetime(row.sent_at, event.timezone, current_language()) if row.sent_at else "",
-                           language=current_language())
+    language = current_language()
+
+    def when(instant) -> str:
+        return format_datetime(instant, event.timezone, language) if instant else ""
+
+    # A queued row that has been tried waits for its next attempt (the relay was out of reach, or said "later").
+    retry = row.state == OutboxState.QUEUED and row.attempts > 0
+    return render_template("admin/mail_message.html", event=event, row=row, created=when(row.created_at),
+                           sent=when(row.sent_at), next_attempt=when(row.next_attempt_at) if retry else "",
+                           language=language)
 
 
 @bp.get("/mail/<int:row_id>/html")
