@@ -366,6 +366,33 @@ def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_chang
     assert "- Lunch fredag 26 november 2021 12.00: 0 → 1" in hotel_mail("hotel_change")[-1]
 
 
+
+def test_a_meal_renamed_after_the_final_numbers_is_the_same_meal_to_the_hotel(before_deadline, event, client):
+    """The hotel's numbers are kept by the event file's ids: renaming the dinner sends the hotel no
+    change notice (nothing it counts has changed), and its page shows the new name with the same count."""
+    from service.links import hotel_url
+
+    from .support.helpers import page_text
+
+    bo = add_invitee(event, "Bo Ek", "bo@example.se")
+    with write_transaction():
+        save_answer(bo, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(False)}, meals={"dinner-day1"}))
+    before_deadline.move_to(local(2021, 11, 18, 12, 0, 30))
+    assert run_due_jobs(only="hotel") == [("hotel-final", "done", 1)]
+
+    text = BUNDLED_EVENT.read_text(encoding="utf-8")
+    assert text.count('name = "Middag på hotellet"') == 1
+    with write_transaction():
+        store_event(parse_event(text.replace('name = "Middag på hotellet"', 'name = "Julbord på hotellet"')))
+    before_deadline.move_to(local(2021, 11, 18, 13, 0, 30))
+    assert run_due_jobs(only="hotel") == [("hotel-changes", "done", 0)]
+    assert outbox_of("hotell@example.se") == ["hotel_final"]
+
+    page = page_text(client.get(hotel_url(event).removeprefix("http://osa.example.se")))
+    assert "Julbord på hotellet torsdag 25 november 2021 18.00 1" in page and "Middag på hotellet" not in page
+    assert "Ändringar sedan det slutliga antalet Inga ändringar." in page
+
+
 def test_diets_are_listed_in_the_event_files_order_everywhere(before_deadline, event):
     from service.mail.compose import render_daily_report, render_hotel_final
     from service.headcount import headcount
