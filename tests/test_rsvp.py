@@ -374,6 +374,26 @@ def test_a_form_token_holds_for_its_own_link_only(before_deadline, app, event):
     assert browser.post(new_path, data=answer_form(csrf_token(browser.get(new_path)))).status_code == 303
     assert browser.get(f"/r/{old_token}").status_code == 403
 
+def test_no_invitee_page_sets_a_cookie(before_deadline, app, event):
+    """An invitee needs no session: the page, an answer saved and its thanks, English, their data,
+    the reminder opt-out, the accessibility statement, a bad link and the hotel's page set no cookie."""
+    from service.links import hotel_url, opt_out_url
+
+    def local(url: str) -> str:
+        return url.removeprefix("http://osa.example.se")
+
+    browser = app.test_client(use_cookies=False)
+    invitee = add_invitee(event)
+    path = link_path(invitee)
+    responses = [browser.get(path), browser.get(path + "?lang=en"), browser.head(path)]
+    responses.append(browser.post(path, data=answer_form(csrf_token(responses[0]))))
+    responses += [browser.get(f"{path}/{page}") for page in ("thanks", "data", "data.json")]
+    responses += [browser.get(local(opt_out_url(invitee))), browser.get("/r/accessibility"),
+                  browser.get("/r/not-a-link"), browser.get(local(hotel_url(event)))]
+    assert [response.status_code for response in responses] == [200, 200, 200, 303, 200, 200, 200, 200, 200, 400, 200]
+    assert [response.request.path for response in responses if "Set-Cookie" in response.headers] == []
+
+
 def test_tokens_never_reach_the_access_log(before_deadline, live_server, invitee, caplog):
     token = make_token(invitee)
     with caplog.at_level(logging.INFO):
