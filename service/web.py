@@ -18,7 +18,7 @@ from babel import default_locale
 from flask import Flask, Response, current_app, g, has_request_context, redirect, request, url_for
 
 from .dates import event_dates
-from .mail.outbox import row_problem, undeliverable_text
+from .mail.outbox import kind_name, row_problem, state_name, undeliverable_text
 from .extensions import babel, csrf, limiter
 
 LANGUAGES = ("sv", "en")
@@ -150,6 +150,8 @@ def init_web(app: Flask) -> None:
     app.after_request(_security_headers)
     app.add_template_global(event_dates)
     app.add_template_global(row_problem)
+    app.add_template_global(state_name)
+    app.add_template_global(kind_name)
     app.add_template_global(undeliverable_text)
     # Browsers and feed readers that ask for /favicon.ico without reading the page's <link rel=icon>.
     app.add_url_rule("/favicon.ico", "favicon", lambda: redirect(url_for("static", filename="favicon.svg"), 301))

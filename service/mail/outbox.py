@@ -16,6 +16,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
@@ -160,6 +161,38 @@ def dispatch(ids: list[int]) -> None:
     size = max(1, int(current_app.config["SEND_BATCH_SIZE"]))
     for start in range(0, len(ids), size):
         queue_task("osa.mail.send_outbox", ids[start:start + size])  # if not, `requeue_stale` finds the rows
+
+
+#: What the secretariat calls each state of an email, and each kind (`render.KINDS`).
+STATE_NAMES = {
+    OutboxState.QUEUED: _l("queued"),
+    OutboxState.SENDING: _l("sending"),
+    OutboxState.SENT: _l("sent"),
+    OutboxState.FAILED: _l("failed"),
+}
+KIND_NAMES = {
+    "invitation": _l("Invitation"),
+    "confirmation": _l("Confirmation of an answer"),
+    "decline": _l("Confirmation of 'I can't come'"),
+    "moved_up": _l("Moved up from the waiting list"),
+    "reminder": _l("Reminder"),
+    "day_before": _l("Logistics the day before"),
+    "event_change": _l("Change to the programme"),
+    "daily_report": _l("Daily report to the secretariat"),
+    "hotel_final": _l("Final numbers to the hotel"),
+    "hotel_change": _l("Change notice to the hotel"),
+    "retention_problem": _l("Personal data not removed"),
+}
+
+
+def state_name(state: str) -> str:
+    """An email's state in the reader's language ('i kö')."""
+    return str(STATE_NAMES.get(state, state))
+
+
+def kind_name(kind: str) -> str:
+    """A kind of email in the reader's language ('Bekräftelse av ett svar')."""
+    return str(KIND_NAMES.get(kind, kind))
 
 
 def problem_text(problem: str, detail: str, attempts: int = 0) -> str:
