@@ -350,6 +350,27 @@ def test_a_round_invitation_that_cannot_be_written_fails_with_its_reason_and_the
     assert failed.invitee_id == first and mailer.recipients() == ["inbjuden1@example.se"]
 
 
+def test_a_round_invitation_to_an_address_found_dead_meanwhile_says_why_as_the_invitees_page_does(
+    before_deadline, app, event, mailer
+):
+    asa = add_invitee(event, "Åsa Öberg", "åsa.öberg@example.se")
+    dead, bo = add_invitees(event, 2)
+    queue_invitations(event, [asa, dead, bo])  # their tasks wait in Redis: no worker runs yet
+    # Found while the round waited: OSA cannot write Åsa's address; the relay refused the other's.
+    db.session.execute(update(Invitee).where(Invitee.id == asa.id).values(
+        undeliverable_at=utcnow(), undeliverable_problem="address_not_ascii", undeliverable_reason=asa.email))
+    db.session.execute(update(Invitee).where(Invitee.id == dead.id).values(
+        undeliverable_at=utcnow(), undeliverable_reason="550 5.1.1 no such user"))
+    db.session.commit()
+    with running_worker(app):
+        wait_for_outbox(lambda states: sorted(states.values()) == ["failed", "failed", "sent"])
+    assert mailer.recipients() == [bo.email]
+    failed = {row.recipient: row for row in db.session.scalars(select(Outbox).where(Outbox.state == "failed"))}
+    with force_locale("en"):
+        assert row_problem(failed[asa.email]) == "the address 'åsa.öberg@example.se' cannot be written in an email header"
+        assert row_problem(failed[dead.email]) == "not sent: the address was found undeliverable (550 5.1.1 no such user)"
+
+
 def test_an_address_the_relay_refuses_marks_the_invitee_and_gets_no_more_rounds_or_reminders(
     before_deadline, event, mailer, celery_worker, admin_client, runner
 ):

@@ -347,8 +347,8 @@ def _fill_in_invitation(row: Outbox, invitee: Invitee | None,
                         sequences: dict[int | None, int]) -> tuple[SendProblem, str] | None:
     if invitee is None or invitee.removed_at is not None or invitee.erased_at is not None:
         return SendProblem.REMOVED, ""
-    if invitee.undeliverable_at is not None:
-        return SendProblem.UNDELIVERABLE, invitee.undeliverable_reason
+    if invitee.undeliverable_at is not None:  # OSA's own reason if it had one, else the relay's answer
+        return SendProblem(invitee.undeliverable_problem or SendProblem.UNDELIVERABLE), invitee.undeliverable_reason
     if row.idempotency_key != invitation_key(invitee):
         return SendProblem.LINK_REPLACED, ""
     fill_in(row, **_invitation(invitee, row.idempotency_key, sequences[invitee.id]))
