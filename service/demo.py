@@ -165,6 +165,9 @@ def _wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float =
 
 
 def _interrupt(signum, frame):
+    # Only the first signal stops the demo: a second Ctrl-C must not cut the stopping short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 

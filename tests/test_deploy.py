@@ -15,6 +15,7 @@ import shlex
 import signal
 import subprocess
 import sys
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -231,6 +232,9 @@ def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_
     demo = subprocess.Popen([str(BIN / "osa"), "demo", "--port", str(port), "--smtp-port", str(smtp_port)],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: [lines.append(line) for line in demo.stdout], daemon=True)
+    reader.start()
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: http_ok(base + "/admin/login") and http_ok(base + "/mailbox/"), 90, "the demo's pages")
@@ -249,7 +253,15 @@ def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_
         assert (tmp_path / "instance" / "celery-queue" / "control").is_dir()  # kombu's, kept in the instance
     finally:
         os.killpg(demo.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        output, _ = demo.communicate(timeout=60)
+        wait_for(lambda: "Stopping…" in "".join(lines), 30, "the demo to start stopping")
+        try:
+            os.killpg(demo.pid, signal.SIGINT)  # and an impatient second Ctrl-C
+        except ProcessLookupError:  # already stopped
+            pass
+        demo.wait(60)
+        reader.join(10)
+        demo.stdout.close()
+    output = "".join(lines)
     assert demo.returncode == 0, output
     assert "Admin:    " + base + "/admin/   (user: admin, password: " in output
     assert "Mailbox:  " + base + "/mailbox/" in output
