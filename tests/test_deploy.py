@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from werkzeug.http import parse_options_header
 
 from service.mail.mailbox import MailCatcher
 from service.settings import default_settings
@@ -135,6 +136,7 @@ def test_the_mailbox_shows_what_the_catcher_caught(tmp_path, other_app, app):
         message.add_alternative('<html><head></head><body><a href="http://127.0.0.1:5000/r/abc">Svara</a></body></html>',
                                 subtype="html")
         message.add_attachment("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", subtype="calendar", filename="mote.ics")
+        message.add_attachment("Namn;Svar\r\n", subtype="csv", filename="svar – över tid.csv")
         with smtplib.SMTP("127.0.0.1", port) as smtp:
             smtp.send_message(message)
     finally:
@@ -149,8 +151,13 @@ def test_the_mailbox_shows_what_the_catcher_caught(tmp_path, other_app, app):
     assert "mote.ics" in page
     frame = client.get(f"/mailbox/{name}/html")
     assert '<base target="_blank">' in frame.get_data(as_text=True)
-    attachment = client.get(re.search(r'href="(/mailbox/[^"]+/part/\d+)"', page).group(1))
-    assert attachment.data.startswith(b"BEGIN:VCALENDAR")
+    calendar, table = (client.get(path) for path in re.findall(r'href="(/mailbox/[^"]+/part/\d+)"', page))
+    assert calendar.data.startswith(b"BEGIN:VCALENDAR") and table.data == b"Namn;Svar\r\n"
+    # The name a browser saves it under (RFC 6266: filename*, beside an ASCII filename for old readers), in
+    # a header that a WSGI server can send (PEP 3333: Latin-1 only; this one is ASCII).
+    disposition = table.headers["Content-Disposition"]
+    assert parse_options_header(disposition) == ("attachment", {"filename": "svar – över tid.csv"})
+    assert disposition.isascii()
     assert client.get("/mailbox/..%2F..%2Fetc%2Fpasswd").status_code == 404
     assert app.test_client().get("/mailbox/").status_code == 404  # no mailbox outside the demo
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import email
 import email.policy
 import html
+import io
 import os
 import re
 import time
@@ -23,7 +24,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, render_template, request, send_file
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -166,7 +167,5 @@ def attachment(name: str, index: int):
     if index >= len(parts) or not parts[index].get_filename():
         abort(404)
     part = parts[index]
-    response = Response(part.get_payload(decode=True), mimetype=part.get_content_type())
-    filename = part.get_filename().replace('"', "")
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return send_file(io.BytesIO(part.get_payload(decode=True)), mimetype=part.get_content_type(), as_attachment=True,
+                     download_name=part.get_filename())
