@@ -261,6 +261,10 @@ def test_the_list_pages_through_many_invitees_and_searches_them_in_the_database(
     assert listed_names(admin_client, "?q=100%25") == set()  # a % is a character, not a wildcard
     filtered = admin_client.get("/admin/invitees?organisation=Kommun+3&page=1")
     assert "36 av 251 inbjudna" in page_text(filtered) and "Sida" not in page_text(filtered)
+    # A NUL pasted into a filter (which PostgreSQL refuses in a text) is left out, not an error page.
+    pasted = admin_client.get("/admin/invitees?q=%C3%85sa%00&organisation=%C3%84lvsbyns+kommun%00&role=%00&transport=%00")
+    assert pasted.status_code == 200 and "1 av 251 inbjudna" in page_text(pasted)
+    assert listed_names(admin_client, "?q=%C3%85sa%00") == {"Åsa Öberg"}
 
 
 # --- Import ---------------------------------------------------------------------------------

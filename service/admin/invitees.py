@@ -55,6 +55,7 @@ from ..models import (
     Role,
     TransportOption,
 )
+from ..text import cleaned
 from ..web import current_language
 from . import admin_event, bp
 
@@ -146,7 +147,7 @@ def invitees():
     """The invitees a page at a time, searched by name, email or organisation and filtered by status,
     role, organisation and transport in the database."""
     event = event_or_404()
-    args = request.args
+    args = {key: cleaned(value) for key, value in request.args.items()}  # no NUL for the database to refuse
     search = (args.get("q") or "").strip()
     filters = {"q": search, "status": args.get("status", "") if args.get("status", "") in STATUSES else "",
                "role": args.get("role", ""), "organisation": args.get("organisation", ""),
@@ -156,7 +157,7 @@ def invitees():
     shown = db.session.scalar(select(func.count(Invitee.id)).where(*conditions))
     total = db.session.scalar(select(func.count(Invitee.id)).where(Invitee.event_id == event.id))
     pages = max(1, -(-shown // PAGE_SIZE))
-    page = min(max(1, args.get("page", 1, type=int)), pages)
+    page = min(max(1, request.args.get("page", 1, type=int)), pages)
     people = db.session.scalars(
         select(Invitee).where(*conditions).order_by(Invitee.name, Invitee.id)
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
