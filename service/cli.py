@@ -51,7 +51,7 @@ from .mail.delivery import retry_failed
 from .mail.outbox import row_problem
 from .models import AdminUser, Event, JobRun, JobState, Outbox, OutboxState
 from .retention import processing_record
-from .web import terminal_language, upload_limit
+from .web import MAX_ID, terminal_language, upload_limit
 
 
 def _event_or_fail(slug: str | None):
@@ -101,7 +101,7 @@ class _DryRun(Exception):
 @event_cli.command("load")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
-    "--starts-in", "starts_in", type=click.IntRange(min=0), metavar="DAYS",
+    "--starts-in", "starts_in", type=click.IntRange(0, 3650), metavar="DAYS",
     help="Move the event by whole weeks (same weekdays and times) so it starts at least DAYS days from today.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change and whom it would notify; save nothing.")
@@ -237,7 +237,7 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
 @outbox_cli.command("list")
 @click.option("--state", type=click.Choice([state.value for state in OutboxState]))
 @click.option("--kind")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
+@click.option("--limit", type=click.IntRange(1, MAX_ID), default=50, show_default=True)
 def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None:
     """The newest emails, with their state, attempts and last error."""
     query = select(Outbox).order_by(Outbox.id.desc()).limit(limit)
@@ -257,7 +257,7 @@ def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None
 
 
 @outbox_cli.command("retry")
-@click.argument("ids", nargs=-1, type=int)
+@click.argument("ids", nargs=-1, type=click.IntRange(1, MAX_ID))
 def retry_outbox_command(ids: tuple[int, ...]) -> None:
     """Send failed emails again (these ids, or every failed one)."""
     count = retry_failed(list(ids) or None)
@@ -413,8 +413,12 @@ def register(app: Flask) -> None:
 
 def _create_app() -> Flask:
     from . import create_app
+    from .settings import SettingsError
 
-    return create_app()
+    try:
+        return create_app()
+    except SettingsError as error:  # a setting that cannot work: the message says which, a traceback would not
+        raise click.ClickException(str(error)) from None
 
 
 main = FlaskGroup(

@@ -1,5 +1,5 @@
 """What every page shares: the reader's language, security headers, rate limits,
-request size limits, and keeping tokens out of logs.
+request size limits, ids in URLs, and keeping tokens out of logs.
 
 Pages are Swedish by default and English on request; `set_language` is the one
 place a view says which. Tokens travel in URLs (`/r/<token>`), so logs show
@@ -16,6 +16,7 @@ from urllib.parse import unquote
 
 from babel import default_locale
 from flask import Flask, Response, current_app, g, has_request_context, redirect, request, url_for
+from werkzeug.routing import IntegerConverter
 
 from .dates import event_dates
 from .mail.outbox import kind_name, row_problem, state_name, undeliverable_text
@@ -46,6 +47,28 @@ EMAIL_FRAME_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src dat
 _TOKEN_IN_PATH = re.compile(r"(/(?:r|hotel)/+)[^/\s?#&\"]+", re.IGNORECASE)
 #: Anything shaped like a signed link (payload.timestamp.signature), in a path or a query alike.
 _SIGNED_TOKEN = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{27,}")
+
+
+#: The largest id a row can have (an integer column in PostgreSQL): a bigger number names no row.
+MAX_ID = 2**31 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:…>` in a route: a number no row can have is a page that does not exist (404), not a
+    question the database refuses to answer."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def as_row_id(value: str) -> int:
+    """A query or form value as a row's id, for `request.args.get(name, type=as_row_id)`, which gives
+    the default for anything no row can have."""
+    number = int(value)
+    if not 0 < number <= MAX_ID:
+        raise ValueError(value)
+    return number
 
 
 def upload_limit() -> int:
@@ -135,6 +158,7 @@ def _allow_uploads() -> None:
 
 
 def init_web(app: Flask) -> None:
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     babel.init_app(app, locale_selector=current_language, default_translation_directories="translations")
     # OSA writes its own messages; WTForms' catalogue would be loaded from disk on every request.
     app.config.setdefault("WTF_I18N_ENABLED", False)

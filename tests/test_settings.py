@@ -1,6 +1,10 @@
 """Settings: defaults, overridden by OSA_* environment variables, with clear errors."""
 
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -69,6 +73,15 @@ def test_the_development_key_is_refused_with_a_database_server(monkeypatch):
         create_app()
     monkeypatch.setenv("OSA_SECRET_KEYS", "a-long-random-production-key")
     assert create_app().config["SESSION_COOKIE_HTTPONLY"] is True
+
+
+def test_the_osa_command_names_a_setting_that_cannot_work_without_a_traceback(tmp_path):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OSA_")}
+    env.update(OSA_DATABASE_URL="postgresql+psycopg://osa@db.example.org/osa", OSA_INSTANCE_PATH=str(tmp_path))
+    done = subprocess.run([str(Path(sys.executable).parent / "osa"), "outbox", "list"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("Error: OSA_SECRET_KEYS is the development key") and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("name", ["LINK_RATE_LIMIT", "LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"])

@@ -22,7 +22,7 @@ from ..mail.delivery import retry_failed
 from ..mail.previews import KINDS, preview_email
 from ..models import Invitee, Outbox, OutboxState
 from ..text import cleaned
-from ..web import LANGUAGES, current_language, email_in_frame
+from ..web import LANGUAGES, as_row_id, current_language, email_in_frame
 from . import bp
 from .invitees import event_or_404, filter_conditions
 
@@ -31,7 +31,7 @@ STATES = tuple(OutboxState)
 
 
 def _chosen_invitee(event) -> Invitee | None:
-    invitee_id = request.args.get("invitee", type=int)
+    invitee_id = request.args.get("invitee", type=as_row_id)
     if invitee_id is None:
         return None
     invitee = db.session.get(Invitee, invitee_id)
@@ -109,7 +109,7 @@ def preview(kind: str, language: str):
     """One email as it would be sent now: subject, text part, HTML part and attachments."""
     event, shown = _preview_or_404(kind, language)
     return render_template(
-        "admin/preview.html", event=event, preview=shown, invitee_id=request.args.get("invitee", type=int),
+        "admin/preview.html", event=event, preview=shown, invitee_id=request.args.get("invitee", type=as_row_id),
         language=current_language(),
     )
 
@@ -182,9 +182,9 @@ def mail_message_html(row_id: int):
 def mail_retry():
     """Send failed emails again: one (`id`) or every failed one of the event."""
     event = event_or_404()
-    row_id = request.form.get("id", type=int)
-    if row_id is not None:
-        ids = [row_id]
+    one = request.form.get("id", type=as_row_id)
+    if one is not None:
+        ids = [one]
     else:
         ids = list(db.session.scalars(select(Outbox.id).where(Outbox.event_id == event.id, Outbox.state == OutboxState.FAILED)))
     count = retry_failed(ids) if ids else 0
