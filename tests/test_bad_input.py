@@ -10,7 +10,7 @@ import io
 import urllib.parse
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.extensions import db
@@ -18,7 +18,9 @@ from service.extensions import db
 from .conftest import add_invitee, link_path
 from .support.helpers import csrf_token, database_state
 
-SAME_EVERY_RUN = settings(derandomize=True, database=None, deadline=None, max_examples=300)
+#: The same examples on every machine and every run, however slow the machine (no deadline, no speed check).
+SAME_EVERY_RUN = settings(derandomize=True, database=None, deadline=None, max_examples=300,
+                          suppress_health_check=[HealthCheck.too_slow])
 
 #: Values that have broken forms elsewhere: NUL (which PostgreSQL refuses in a text), a direction
 #: override, line breaks, wildcards, quotes, a long text, numbers out of range, an address cut short.
