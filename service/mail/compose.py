@@ -322,7 +322,7 @@ def start_round(event: Event, only_new: bool = False) -> bool:
     return queue_task("osa.invitations.write_round", event.id, only_new)
 
 
-def fill_in_invitations(rows: list[Outbox]) -> dict[int, tuple[SendProblem, str] | None]:
+def fill_in_invitations(rows: list[Outbox]) -> dict[int, tuple[SendProblem | str, str] | None]:
     """Give a round's invitations their text now, in the caller's transaction; for each row, why it is
     not to be sent after all and the detail (None when it is). The invitees and their event are read
     together, once."""
@@ -344,11 +344,11 @@ def fill_in_invitations(rows: list[Outbox]) -> dict[int, tuple[SendProblem, str]
 
 
 def _fill_in_invitation(row: Outbox, invitee: Invitee | None,
-                        sequences: dict[int | None, int]) -> tuple[SendProblem, str] | None:
+                        sequences: dict[int | None, int]) -> tuple[SendProblem | str, str] | None:
     if invitee is None or invitee.removed_at is not None or invitee.erased_at is not None:
         return SendProblem.REMOVED, ""
     if invitee.undeliverable_at is not None:  # OSA's own reason if it had one, else the relay's answer
-        return SendProblem(invitee.undeliverable_problem or SendProblem.UNDELIVERABLE), invitee.undeliverable_reason
+        return invitee.undeliverable_problem or SendProblem.UNDELIVERABLE, invitee.undeliverable_reason
     if row.idempotency_key != invitation_key(invitee):
         return SendProblem.LINK_REPLACED, ""
     fill_in(row, **_invitation(invitee, row.idempotency_key, sequences[invitee.id]))
