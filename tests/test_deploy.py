@@ -240,7 +240,12 @@ def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: [lines.append(line) for line in demo.stdout], daemon=True)
+
+    def read_output() -> None:  # as it comes, so the test can wait for a line while the demo runs
+        for line in demo.stdout:
+            lines.append(line)
+
+    reader = threading.Thread(target=read_output, daemon=True)
     reader.start()
     base = f"http://127.0.0.1:{port}"
     try:
