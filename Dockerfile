@@ -10,4 +10,4 @@ COPY email_templates email_templates
 RUN pip install --no-cache-dir . && useradd --create-home osa
 USER osa
 EXPOSE 8000
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "service:create_app()"]
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "service.wsgi:app"]

@@ -131,7 +131,7 @@ def main() -> None:
         port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--workers", str(args.workers), "--bind", f"127.0.0.1:{port}",
-             "--log-level", "warning", "service:create_app()"],
+             "--log-level", "warning", "service.wsgi:app"],
             env={**os.environ, **environment}, cwd=ROOT,
         )
         wait_for(lambda: answers(port), 60, "gunicorn to start")

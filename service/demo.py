@@ -219,7 +219,7 @@ def _run_demo(port: int, smtp_port: int, simulate: bool) -> None:
     run = [sys.executable, "-m"]
     processes = [
         subprocess.Popen(run + ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning",
-                                "service:create_app()"], env=env, cwd=ROOT),
+                                "service.wsgi:app"], env=env, cwd=ROOT),
         subprocess.Popen(run + ["celery", "-A", "tasks.worker", "worker", "--pool", "solo", "--loglevel", "WARNING",
                                 "--without-heartbeat", "--without-mingle", "--without-gossip"], env=env, cwd=ROOT),
         subprocess.Popen(run + ["celery", "-A", "tasks.worker", "beat", "--loglevel", "WARNING",

@@ -1,6 +1,10 @@
 """Entry point of the Celery worker and beat: `celery -A tasks.worker worker`."""
 
 from service import create_app
+from service.settings import SettingsError
 
-flask_app = create_app()
+try:
+    flask_app = create_app()
+except SettingsError as error:  # the message names the setting; a traceback would not say more
+    raise SystemExit(f"Error: {error}") from None
 celery_app = flask_app.extensions["celery"]

@@ -254,7 +254,7 @@ def _round_across_hosts(net: Network, started: list, smtp: RecordingSMTPServer, 
         add_admin()
 
         started.append(net.start("web", [str(BIN / "gunicorn"), "--bind", f"{net.address('web')}:8000", "--workers",
-                                         "2", "service:create_app()"], environment, tmp_path / "web.log"))
+                                         "2", "service.wsgi:app"], environment, tmp_path / "web.log"))
         worker = [str(BIN / "celery"), "-A", "tasks.worker", "worker", "--pool", "solo", "--loglevel", "WARNING",
                   "--without-heartbeat", "--without-mingle", "--without-gossip"]
         for host in ("w1", "w2"):

@@ -104,7 +104,7 @@ def served(request, pg_app, smtp, redis_url, tmp_path):
                              OSA_PROXY_COUNT="1" if kind == "nginx-tls" else "0")
     tls = ["--certfile", str(certificate), "--keyfile", str(key)] if kind == "gunicorn-tls" else []
     processes = [subprocess.Popen([str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{upstream}", "--workers", "2", *tls,
-                                   "--access-logfile", str(tmp_path / "access.log"), "service:create_app()"], env=env, cwd=ROOT,
+                                   "--access-logfile", str(tmp_path / "access.log"), "service.wsgi:app"], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     if kind == "nginx-tls":
         processes.append(start_nginx(tmp_path / "nginx", port, upstream, certificate, key))

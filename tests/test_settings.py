@@ -10,6 +10,8 @@ import pytest
 
 from service.settings import SettingsError, load_settings
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 def test_defaults_run_the_embedded_setup():
     settings = load_settings({})
@@ -75,13 +77,20 @@ def test_the_development_key_is_refused_with_a_database_server(monkeypatch):
     assert create_app().config["SESSION_COOKIE_HTTPONLY"] is True
 
 
-def test_the_osa_command_names_a_setting_that_cannot_work_without_a_traceback(tmp_path):
+@pytest.mark.parametrize("command, status", [
+    (["osa", "outbox", "list"], 1),
+    (["gunicorn", "--bind", "127.0.0.1:0", "--workers", "1", "service.wsgi:app"], 4),  # gunicorn's "App failed to load"
+    (["celery", "-A", "tasks.worker", "worker", "--pool", "solo"], 1),
+    (["celery", "-A", "tasks.worker", "beat"], 1),
+])
+def test_every_program_names_a_setting_that_cannot_work_without_a_traceback(tmp_path, command, status):
     env = {key: value for key, value in os.environ.items() if not key.startswith("OSA_")}
     env.update(OSA_DATABASE_URL="postgresql+psycopg://osa@db.example.org/osa", OSA_INSTANCE_PATH=str(tmp_path))
-    done = subprocess.run([str(Path(sys.executable).parent / "osa"), "outbox", "list"], env=env,
+    done = subprocess.run([str(Path(sys.executable).parent / command[0]), *command[1:]], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
-    assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.startswith("Error: OSA_SECRET_KEYS is the development key") and "Traceback" not in done.stderr
+    assert done.returncode == status and done.stdout == ""
+    errors = [line for line in done.stderr.splitlines() if not line.startswith("[")]  # gunicorn's own log lines
+    assert errors[0].startswith("Error: OSA_SECRET_KEYS is the development key") and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("name", ["LINK_RATE_LIMIT", "LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"])
