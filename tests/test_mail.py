@@ -3,6 +3,7 @@
 import datetime as dt
 import email
 import email.policy
+import html
 import re
 from collections import Counter
 from email.headerregistry import Address
@@ -731,3 +732,15 @@ def test_the_invitation_of_a_moved_event_tells_its_new_dates(app):
     first, last = moved.days[0].date, moved.days[-1].date
     assert "2021" not in text.split("Industridagen")[1].split("för att")[0]
     assert f"möts i Skellefteå {format_date_range(first, last, 'sv')} för att" in " ".join(text.split())
+
+
+@pytest.mark.parametrize("language, where", [
+    ("sv", "på The Wood Hotel, Torggatan 3, Skellefteå centrum"),
+    ("en", "at The Wood Hotel, Torggatan 3, Skellefteå centrum"),
+])
+def test_an_invitation_and_a_reminder_name_the_hotel_where_the_meeting_is(before_deadline, event, language, where):
+    invitee = add_invitee(event, "Bo Berg", "bo.berg@example.se", language=language)
+    for kind in ("invitation", "reminder"):
+        email_ = preview_email(event, kind, language, invitee)
+        assert where in " ".join(email_.text.split()), kind
+        assert where in " ".join(html.unescape(re.sub(r"<[^>]+>", " ", email_.html)).split()), kind
