@@ -273,7 +273,8 @@ def changes_between(event: Event, since: dt.datetime | None, until: dt.datetime,
 
 
 def describe_change(event: Event, old: dict | None, new: dict, language: str = "sv") -> str:
-    """What an answer says, or what changed in it: 'Dag 1: ja, Bussen från The Wood Hotel; +Middag på hotellet'."""
+    """What an answer says, or what changed in it: 'Dag 1: ja, Bussen från The Wood Hotel; +Middag på
+    hotellet (Dag 1)'."""
     with force_locale(language):
         return _describe_change(event, old, new, language)
 
@@ -281,7 +282,9 @@ def describe_change(event: Event, old: dict | None, new: dict, language: str = "
 def _describe_change(event: Event, old: dict | None, new: dict, language: str) -> str:
     days = {day.key: localized(day, "title", language) for day in event.days}
     options = {option.key: localized(option, "name", language) for option in event.transport_options}
-    meals = {meal.key: localized(meal, "name", language) for meal in event.meals}
+    # A meal with its day ("Lunch (Dag 2)"): two days' lunches read alike.
+    meals = {meal.key: f"{localized(meal, 'name', language)} ({days[meal.day.key]})" for meal in event.meals}
+    nights = {n.key: _("the night after %(date)s", date=format_date(n.night_of, language)) for n in event.hotel_nights}
     parts = []
     for key, day in new["days"].items():
         before = (old or {"days": {}})["days"].get(key)
@@ -293,18 +296,20 @@ def _describe_change(event: Event, old: dict | None, new: dict, language: str) -
             if day["waitlisted"]:
                 text += " " + _("(waiting list)")
         parts.append(text)
-    before_meals = set((old or {}).get("meals", []))
-    after_meals = set(new["meals"])
-    parts += [f"+{meals.get(key, key)}" for key in sorted(after_meals - before_meals)]
-    parts += [f"−{meals.get(key, key)}" for key in sorted(before_meals - after_meals)]
-    before_nights = set((old or {}).get("hotel_nights", {}))
-    after_nights = set(new["hotel_nights"])
-    nights = {n.key: _("the night after %(date)s", date=format_date(n.night_of, language)) for n in event.hotel_nights}
-    parts += [f"+{nights.get(key, key)}" for key in sorted(after_nights - before_nights)]
-    parts += [f"−{nights.get(key, key)}" for key in sorted(before_nights - after_nights)]
+    parts += _added_and_removed(meals, set((old or {}).get("meals", [])), set(new["meals"]))
+    parts += _added_and_removed(nights, set((old or {}).get("hotel_nights", {})), set(new["hotel_nights"]))
     if old is not None and (old.get("diets") != new["diets"] or old.get("allergies") != new["allergies"]):
         parts.append(_("diet/allergies"))
     return "; ".join(parts) or _("no change to the numbers")
+
+
+def _added_and_removed(names: dict[str, str], before: set[str], after: set[str]) -> list[str]:
+    """'+name' for every key added and '−name' for every key removed, in the order of `names` (the
+    event's); a key since removed from the event comes last."""
+    rank = {key: number for number, key in enumerate(names)}
+    ordered = sorted(before | after, key=lambda key: (rank.get(key, len(rank)), key))
+    return ([f"+{names.get(key, key)}" for key in ordered if key in after - before]
+            + [f"−{names.get(key, key)}" for key in ordered if key in before - after])
 
 
 def hotel_numbers(event: Event) -> dict:

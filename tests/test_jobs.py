@@ -434,3 +434,20 @@ def test_the_report_says_what_each_change_was(before_deadline, event):
     assert "- Ada Ek: svarade (" in since and "- Ada Ek: ändrade sitt svar (Dag 2: ja)" in since
     assert "- Bo Berg: svaret ändrat av sekretariatet (Dag 2: ja)" in since
     assert "- Cia Ceder: flyttad upp från väntelistan (Dag 2: ja)" in since
+
+
+def test_the_report_names_each_meal_with_its_day_in_the_programmes_order(before_deadline, event):
+    from service.mail.compose import render_daily_report
+
+    both = {"day1": DayAnswer(attending=True), "day2": DayAnswer(attending=True)}
+    ada = add_invitee(event, "Ada Ek", "ada@example.se")
+    with write_transaction():
+        save_answer(ada, Answer(days=both, meals={"lunch-day2", "dinner-day1", "lunch-day1"}, hotel_nights={"night-25"}))
+    with write_transaction():
+        save_answer(ada, Answer(days=both, meals={"dinner-day1", "coffee-day2"}, hotel_nights={"night-24"}))
+    text = render_daily_report(event, dt.datetime(2021, 11, 2, 6, 0, tzinfo=dt.timezone.utc), None, 0)[0].text
+    since = " ".join(text.split("SEDAN FÖRRA RAPPORTEN\n")[1].split())
+    assert ("- Ada Ek: svarade (Dag 1: ja; Dag 2: ja; +Lunch (Dag 1); +Middag på hotellet (Dag 1); +Lunch (Dag 2); "
+            "+natten efter torsdag 25 november 2021)") in since
+    assert ("- Ada Ek: ändrade sitt svar (+Kaffe (Dag 2); −Lunch (Dag 1); −Lunch (Dag 2); "
+            "+natten efter onsdag 24 november 2021; −natten efter torsdag 25 november 2021)") in since
