@@ -152,8 +152,12 @@ def test_the_day_before_each_attendee_gets_their_own_logistics(before_deadline, 
     bus_text = day_before(bus.email)
     assert "Bussen från The Wood Hotel, kl. 09.00 från The Wood Hotel, Torggatan 3" in bus_text
     assert "070-174 06 05" in bus_text
+    # The programme names each item's place once: after the title, unless the title says it.
+    assert "09.00  Bussen avgår från the Wood Hotel, Torggatan 3, Skellefteå centrum\n" in bus_text
+    assert "ca 09.30  Upphämtning flygresenärer, guidning startar (Skellefteå flygplats)\n" in bus_text
     flyer_text = day_before(flyer.email)
     assert "pickup at Skellefteå Airport at about 09:30. We have your flight SK 2014, landing at 09:05." in flyer_text
+    assert "12:00  Lunch together at the meeting's venue, The Wood Hotel\n" in flyer_text
     driver_text = day_before(driver.email)
     assert "Egen väg, ansluter till lunchen utan turen, kl. 12.00" in driver_text
     assert outbox_of(away.email) == []

@@ -378,16 +378,18 @@ def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: R
     """The day's programme for the invitee's role, and their own transport and meals."""
     language = invitee.language
     role = invitee.role_key
-    agenda = [
-        {
+    agenda = []
+    for item in day.items:
+        if not item.is_for(role):
+            continue
+        title, place = localized(item, "title", language), localized(item, "place", language)
+        agenda.append({
             "when": format_time(item.starts_at, event.timezone, language, item.approximate)
             + (f"–{format_time(item.ends_at, event.timezone, language)}" if item.ends_at else ""),
-            "title": localized(item, "title", language),
-            "place": localized(item, "place", language),
-        }
-        for item in day.items
-        if item.is_for(role)
-    ]
+            "title": title,
+            # Not twice: "Lunch på the Wood Hotel (The Wood Hotel)".
+            "place": "" if place.casefold() in title.casefold() else place,
+        })
     return render_email(
         "day_before", language,
         day_heading=day_heading(day, language),
