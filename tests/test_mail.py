@@ -744,3 +744,18 @@ def test_an_invitation_and_a_reminder_name_the_hotel_where_the_meeting_is(before
         email_ = preview_email(event, kind, language, invitee)
         assert where in " ".join(email_.text.split()), kind
         assert where in " ".join(html.unescape(re.sub(r"<[^>]+>", " ", email_.html)).split()), kind
+
+
+@pytest.mark.parametrize("language", ["sv", "en"])
+def test_every_text_part_sets_a_link_on_its_own_line_apart_from_the_next_paragraph(before_deadline, event, language):
+    from service.mail.previews import INVITEE_KINDS
+
+    invitee = add_invitee(event, "Bo Berg", "bo.berg@example.se", language=language)
+    for moment in (BEFORE_DEADLINE, dt.datetime(2021, 11, 16, 12, tzinfo=dt.timezone.utc)):  # open, then closed
+        before_deadline.move_to(moment)
+        for kind in INVITEE_KINDS:
+            lines = preview_email(event, kind, language, invitee).text.splitlines()
+            for number, line in enumerate(lines[:-1]):
+                if line.startswith("http"):
+                    assert lines[number + 1] == "", (kind, moment, line, lines[number + 1])
+
