@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from .answers import day_heading, localized
@@ -357,7 +358,8 @@ def _hotel_changes(old: dict, new: dict) -> list[str]:
     lines = []
     for label in new["days"]:
         if old["days"].get(label) != new["days"][label]:
-            lines.append(_("%(day)s: %(old)s → %(new)s people", day=label, old=old["days"].get(label, 0), new=new["days"][label]))
+            lines.append(ngettext("%(day)s: %(old)s → %(num)d person", "%(day)s: %(old)s → %(num)d people",
+                                  new["days"][label], day=label, old=old["days"].get(label, 0)))
     for label, meal in new["meals"].items():
         before = old["meals"].get(label, {"count": 0, "diets": {}})
         if before != meal:
@@ -370,8 +372,9 @@ def _hotel_changes(old: dict, new: dict) -> list[str]:
             lines.append(line)
     for label in new["nights"]:
         if old["nights"].get(label) != new["nights"][label]:
-            lines.append(_("The night after %(date)s: %(old)s → %(new)s rooms", date=label,
-                           old=old["nights"].get(label, 0), new=new["nights"][label]))
+            lines.append(ngettext("The night after %(date)s: %(old)s → %(num)d room",
+                                  "The night after %(date)s: %(old)s → %(num)d rooms",
+                                  new["nights"][label], date=label, old=old["nights"].get(label, 0)))
     for allergy in sorted(set(new["allergies"]) - set(old["allergies"])):
         lines.append(_("New allergy: %(allergy)s", allergy=allergy))
     for allergy in sorted(set(old["allergies"]) - set(new["allergies"])):
