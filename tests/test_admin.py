@@ -406,6 +406,7 @@ def test_the_mail_log_filters_and_retries_a_failed_email(before_deadline, app, e
     row = db.session.get(Outbox, failed.id)
     assert (row.state, row.attempts, row.last_error) == ("queued", 0, "")
     message = page_text(admin_client.get(f"/admin/mail/{row.id}"))
+    assert "1 e-postmeddelande är köat igen." in message
     assert row.message_id.strip("<>") in message and "Inbjudan: Innovationsmötet" in message
 
 

@@ -108,7 +108,7 @@ def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event
     before_deadline.move_to(local(2021, 11, 14, 7, 0, 30))
     runner.invoke(args=["jobs", "run", "daily-report"])
     report = db.session.scalar(select(Outbox.body_text).where(Outbox.kind == "daily_report"))
-    assert "Obs: 1 schemalagda utskick kunde inte göras i tid" in report  # the missed reminder-7
+    assert "Obs: 1 schemalagt utskick kunde inte göras i tid" in report  # the missed reminder-7
     assert "- Anna Svar: svarade (Dag 1: nej; Dag 2: nej)" in report
     reminder = db.session.scalar(select(Outbox).where(Outbox.kind == "reminder", Outbox.recipient == silent.email))
     assert reminder.subject.startswith("Påminnelse: svara senast måndag 15 november 2021 kl. 12.00")

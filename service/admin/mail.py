@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlalchemy import func, or_, select
 
 from ..dates import format_datetime
@@ -74,7 +75,7 @@ def send_round():
     if not waiting:
         flash(_("Everyone has their invitation already."))
     elif start_round(event):
-        flash(_("%(count)d invitations are on their way.", count=waiting))
+        flash(ngettext("%(num)d invitation is on its way.", "%(num)d invitations are on their way.", waiting))
     else:
         flash(_("The workers' queue cannot be reached, so the round has not started and nothing was sent. "
                 "Try again in a minute."))
@@ -188,6 +189,6 @@ def mail_retry():
     else:
         ids = list(db.session.scalars(select(Outbox.id).where(Outbox.event_id == event.id, Outbox.state == OutboxState.FAILED)))
     count = retry_failed(ids) if ids else 0
-    flash(_("%(count)d emails are queued again.", count=count))
+    flash(ngettext("%(num)d email is queued again.", "%(num)d emails are queued again.", count))
     back = request.form.get("back") or ""
     return redirect(back if back.startswith("/admin/") and "//" not in back else url_for("admin.mail_log"))
