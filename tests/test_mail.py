@@ -747,15 +747,19 @@ def test_an_invitation_and_a_reminder_name_the_hotel_where_the_meeting_is(before
 
 
 @pytest.mark.parametrize("language", ["sv", "en"])
-def test_every_text_part_sets_a_link_on_its_own_line_apart_from_the_next_paragraph(before_deadline, event, language):
+def test_every_text_part_sets_a_link_on_its_own_line_and_names_the_secretariat_once(before_deadline, event, language):
     from service.mail.previews import INVITEE_KINDS
 
     invitee = add_invitee(event, "Bo Berg", "bo.berg@example.se", language=language)
     for moment in (BEFORE_DEADLINE, dt.datetime(2021, 11, 16, 12, tzinfo=dt.timezone.utc)):  # open, then closed
         before_deadline.move_to(moment)
         for kind in INVITEE_KINDS:
-            lines = preview_email(event, kind, language, invitee).text.splitlines()
+            text = preview_email(event, kind, language, invitee).text
+            lines = text.splitlines()
             for number, line in enumerate(lines[:-1]):
                 if line.startswith("http"):
                     assert lines[number + 1] == "", (kind, moment, line, lines[number + 1])
+            if kind in ("confirmation", "moved_up", "event_change"):  # after the deadline, not twice in a row
+                assert text.count(event.secretariat_email) == 1, (kind, moment)
+
 
