@@ -365,8 +365,8 @@ def schedule_lines(event, language: str) -> list[str]:
         else:
             state = gettext("missed: it passed while no worker ran, and it is too late now")
         rows.append((when(due.at), due.job, state))
-    width = max((len(row[0]) for row in rows), default=0)
-    return [f"{at:<{width}}  {job:<18} {state}" for at, job, state in rows]
+    width, job_width = (max((len(row[column]) for row in rows), default=0) for column in (0, 1))
+    return [f"{at:<{width}}  {job:<{job_width}}  {state}" for at, job, state in rows]
 
 
 @admin_cli.command("create-user")

@@ -43,24 +43,24 @@ def test_schedule_shows_every_job_in_local_time_and_what_became_of_it(event, run
         queue_invitation(add_invitee(event))
         db.session.commit()
         assert runner.invoke(args=["schedule"]).output.splitlines() == [
-            "måndag 8 november 2021 kl. 09.00    reminder-7         kommer",
-            "lördag 13 november 2021 kl. 09.00   reminder-2         kommer",
-            "torsdag 18 november 2021 kl. 12.00  hotel-final        kommer",
-            "torsdag 18 november 2021 kl. 13.00  hotel-changes      "
+            "måndag 8 november 2021 kl. 09.00    reminder-7        kommer",
+            "lördag 13 november 2021 kl. 09.00   reminder-2        kommer",
+            "torsdag 18 november 2021 kl. 12.00  hotel-final       kommer",
+            "torsdag 18 november 2021 kl. 13.00  hotel-changes     "
             "var 60:e minut till fredag 26 november 2021 kl. 12.00, 0 ändringsbesked skickade",
-            "onsdag 24 november 2021 kl. 14.00   day-before-day1    kommer",
-            "torsdag 25 november 2021 kl. 14.00  day-before-day2    kommer",
-            "lördag 11 december 2021 kl. 00.00   remove-sensitive   kommer",
-            "fredag 25 februari 2022 kl. 00.00   remove-personal    kommer",
+            "onsdag 24 november 2021 kl. 14.00   day-before-day1   kommer",
+            "torsdag 25 november 2021 kl. 14.00  day-before-day2   kommer",
+            "lördag 11 december 2021 kl. 00.00   remove-sensitive  kommer",
+            "fredag 25 februari 2022 kl. 00.00   remove-personal   kommer",
         ]
     # No worker ran for days: the first reminder is past its grace, the second is still within it.
     with time_machine.travel(local(2021, 11, 13, 10, 30), tick=False):
         lines = runner.invoke(args=["schedule"]).output.splitlines()
-        assert lines[0].endswith("reminder-7         missad: tiden gick medan ingen arbetsprocess var igång, "
+        assert lines[0].endswith("reminder-7        missad: tiden gick medan ingen arbetsprocess var igång, "
                                  "och nu är det för sent")
-        assert lines[1].endswith("reminder-2         sen: körs när en arbetsprocess är igång, "
+        assert lines[1].endswith("reminder-2        sen: körs när en arbetsprocess är igång, "
                                  "senast lördag 13 november 2021 kl. 15.00")
-        assert lines[2].endswith("hotel-final        kommer")
+        assert lines[2].endswith("hotel-final       kommer")
         run_due_jobs()
         english = runner.invoke(args=["schedule", "--lang", "en"]).output.splitlines()
     assert [re.split(r" {2,}", line) for line in english[:3]] == [
@@ -455,3 +455,14 @@ def test_the_report_names_each_meal_with_its_day_in_the_programmes_order(before_
             "+natten efter torsdag 25 november 2021)") in since
     assert ("- Ada Ek: ändrade sitt svar (+Kaffe (Dag 2); −Lunch (Dag 1); −Lunch (Dag 2); "
             "+natten efter onsdag 24 november 2021; −natten efter torsdag 25 november 2021)") in since
+
+
+def test_schedule_lines_up_its_columns_with_the_daily_reports_long_names(event, runner):
+    event.created_at = local(2021, 11, 24, 6, 0)  # defined the day before: a daily report each day from then
+    db.session.commit()
+    with time_machine.travel(local(2021, 11, 24, 6, 30), tick=False):
+        lines = runner.invoke(args=["schedule", "--lang", "en"]).output.splitlines()
+    columns = [re.split(r" {2,}", line) for line in lines]
+    assert ["Wednesday 24 November 2021 at 07:00", "daily-report-2021-11-24", "to come"] in columns
+    assert ["Wednesday 24 November 2021 at 14:00", "day-before-day1", "to come"] in columns
+    assert len({len(line) - len(state) for line, (_, _, state) in zip(lines, columns)}) == 1  # one column of states
