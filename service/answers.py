@@ -552,8 +552,8 @@ def describe_answer(event: Event, response: Response | None, language: str) -> l
 
 
 def describe_logistics(event: Event, response: Response, language: str, only_day: Any = None) -> list[str]:
-    """Where and when to be, for this person's answer: their transport, meals and nights
-    (for every day they come, or only `only_day`)."""
+    """Where and when to be, for this person's answer: their transport, meals and nights, and the
+    secretariat's number (for every day they come), or only `only_day`'s."""
     tz = event.timezone
     with force_locale(language):
         lines: list[str] = []
@@ -596,5 +596,6 @@ def describe_logistics(event: Event, response: Response, language: str, only_day
                 address=event.hotel_address,
                 dates=", ".join(format_date(n.hotel_night.night_of, language) for n in nights),
             ))
-        lines.append(_("On the day, the secretariat answers on %(phone)s.", phone=event.secretariat_phone))
+        if only_day is None:  # the day-before email gives the number in a line of its own
+            lines.append(_("On the day, the secretariat answers on %(phone)s.", phone=event.secretariat_phone))
         return lines

@@ -151,7 +151,8 @@ def test_the_day_before_each_attendee_gets_their_own_logistics(before_deadline, 
 
     bus_text = day_before(bus.email)
     assert "Bussen från The Wood Hotel, kl. 09.00 från The Wood Hotel, Torggatan 3" in bus_text
-    assert "070-174 06 05" in bus_text
+    # The day's number once, in a line of its own: not also in the list above it.
+    assert "Sekretariatet nås på 070-174 06 05 under dagen." in bus_text and "svarar sekretariatet på" not in bus_text
     # The programme names each item's place once: after the title, unless the title says it.
     assert "09.00  Bussen avgår från the Wood Hotel, Torggatan 3, Skellefteå centrum\n" in bus_text
     assert "ca 09.30  Upphämtning flygresenärer, guidning startar (Skellefteå flygplats)\n" in bus_text
