@@ -10,6 +10,7 @@ pages keep working through a Redis restart.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 from urllib.parse import unquote
@@ -18,7 +19,7 @@ from babel import default_locale
 from flask import Flask, Response, current_app, g, has_request_context, redirect, request, url_for
 from werkzeug.routing import IntegerConverter
 
-from .dates import event_dates
+from .dates import event_dates, format_clock
 from .mail.outbox import kind_name, row_problem, state_name, undeliverable_text
 from .extensions import babel, csrf, limiter
 
@@ -134,6 +135,11 @@ def current_language() -> str:
     return request.accept_languages.best_match(LANGUAGES, default="sv")
 
 
+def clock(hour: int, minute: int) -> str:
+    """A time of day as the page's reader writes it ('09.30', '09:30'), for a form's example."""
+    return format_clock(dt.time(hour, minute), current_language())
+
+
 def terminal_language() -> str:
     """The `osa` command's language: Swedish in a terminal set to Swedish (LANGUAGE, LC_ALL,
     LC_MESSAGES or LANG), English otherwise."""
@@ -173,6 +179,7 @@ def init_web(app: Flask) -> None:
     limiter.init_app(app)
     app.after_request(_security_headers)
     app.add_template_global(event_dates)
+    app.add_template_global(clock)
     app.add_template_global(row_problem)
     app.add_template_global(state_name)
     app.add_template_global(kind_name)

@@ -145,6 +145,10 @@ def test_a_flight_that_lands_after_the_pickup_is_refused(before_deadline, client
     ))
     assert posted.status_code == 400
     assert "Flyget landar efter upphämtningen (ca 09.30)" in page_text(posted)
+    # The example in the landing time's field is written as the reader writes times.
+    assert 'placeholder="09.30"' in posted.get_data(as_text=True)
+    english = client.get(f"{path}?lang=en").get_data(as_text=True)
+    assert 'placeholder="09:30"' in english and 'placeholder="09.30"' not in english
 
 
 def test_post_without_csrf_token_is_refused(before_deadline, client, invitee):
