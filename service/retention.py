@@ -21,6 +21,7 @@ again at the next beat. Domain functions only flush; the job owns the transactio
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
 import io
 import json
@@ -33,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app, render_template
 from flask_babel import force_locale, gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 
 from .answers import current_snapshot, describe_answer, localized
@@ -217,9 +219,27 @@ def write_archive(event: Event, step: str, at: dt.datetime) -> dict[str, str]:
             os.fsync(file.fileno())
         os.replace(partial, folder / name)
     except OSError as error:
-        raise ArchiveError(gettext("the archive could not be written to %(folder)s (%(error)s), so nothing was removed",
-                                   folder=folder, error=error.strerror or type(error).__name__)) from None
+        raise ArchiveError(archive_problem(folder, error)) from None
     return {"archive": name, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+#: The usual reasons a folder cannot be written, in the reader's language (the system says them in English).
+_OS_REASONS = {
+    errno.EACCES: _l("no permission to write there"),
+    errno.EPERM: _l("no permission to write there"),
+    errno.ENOSPC: _l("the disk is full"),
+    errno.EDQUOT: _l("the disk quota is used up"),
+    errno.EROFS: _l("the disk is read-only"),
+    errno.ENOTDIR: _l("part of the path is a file, not a folder"),
+    errno.EEXIST: _l("a file is where the folder should be"),
+}
+
+
+def archive_problem(folder: Path, error: OSError) -> str:
+    """Why the archive was not written, for the secretariat's email and the admin."""
+    reason = _OS_REASONS.get(error.errno) or error.strerror or type(error).__name__
+    return gettext("the archive could not be written to %(folder)s (%(error)s), so nothing was removed",
+                   folder=folder, error=reason)
 
 
 # --- What OSA holds about one person --------------------------------------------------------

@@ -183,7 +183,7 @@ def test_a_removal_whose_archive_cannot_be_written_removes_nothing_and_says_why_
     assert stored_anywhere(db.session, ["Nötter och mandel", "SK 2014"]) == {"Nötter och mandel", "SK 2014"}
     notices = db.session.scalars(select(Outbox).where(Outbox.kind == "retention_problem")).all()
     assert [n.recipient for n in notices] == ["sekretariatet@example.se"]  # once a day, not every minute
-    why = f"arkivet kunde inte skrivas till {in_the_way}"
+    why = f"arkivet kunde inte skrivas till {in_the_way} (en fil ligger där mappen ska vara)"  # not the system's English
     assert why in notices[0].body_text and "http://osa.example.se/admin/privacy" in notices[0].body_text
     assert why in page_text(sign_in(admin_client).get("/admin/privacy"))
 

@@ -10,9 +10,10 @@ never stored (the rows are built in memory and never added to the session).
 from __future__ import annotations
 
 import datetime as dt
+import errno
 from dataclasses import dataclass, field
 
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from ..answers import localized
@@ -22,7 +23,7 @@ from ..event_changes import sample_lines
 from ..headcount import hotel_changes, hotel_numbers
 from ..jobs import numbers_sent_to_hotel
 from ..models import Event, Invitee, Response, ResponseDay, ResponseHotelNight
-from ..retention import archive_folder, removal_at
+from ..retention import archive_folder, archive_problem, removal_at
 from .compose import (
     render_answer_email,
     render_daily_report,
@@ -122,8 +123,7 @@ def preview_email(event: Event, kind: str, language: str, invitee: Invitee | Non
     elif kind == "retention_problem":
         recipient = event.secretariat_email
         with force_locale(language):
-            problem = gettext("the archive could not be written to %(folder)s (%(error)s), so nothing was removed",
-                              folder=archive_folder(), error="Permission denied")
+            problem = archive_problem(archive_folder(), PermissionError(errno.EACCES, "Permission denied"))
         rendered = render_retention_problem(event, "personal", removal_at(event, "personal"), problem, language)
     else:
         recipient = event.hotel_email
