@@ -271,6 +271,10 @@ def test_the_daily_report_counts_what_the_answers_table_says(before_deadline, ev
     nights = count(select(func.count()).select_from(ResponseHotelNight))
     assert f"Natten efter onsdag 24 november 2021: {nights} av 60 rum" in text
     assert "svarade" in text and "Hans Hägg" in text.split("EJ SVARAT")[1]
+    # The HTML part sets the same numbers out in tables under headings, not the text in a box.
+    assert "<pre" not in row.body_html and '<h2 style="' in row.body_html
+    for label, value in (("Kommer", attending), ("Natten efter onsdag 24 november 2021", f"{nights} av 60 rum")):
+        assert re.search(rf'<th scope="row"[^>]*>{label}</th><td[^>]*>{value}</td>', row.body_html), label
 
     message = message_from_bytes(build_message(row).as_bytes(), policy=policy.default)
     assert message["Auto-Submitted"] == "auto-generated"
@@ -305,6 +309,7 @@ def test_a_national_mailings_report_links_to_its_answers_and_names_the_first_hun
     assert row.attachments == []
     assert ("Alla svar finns i en CSV-fil, som inte bifogas med fler än 129 inbjudna; hämta den i admin: "
             "http://osa.example.se/admin/export/answers.csv") in row.body_text
+    assert 'href="http://osa.example.se/admin/export/answers.csv"' in row.body_html  # a link in the HTML part
     not_answered = row.body_text.split("EJ SVARAT\n")[1].split("\n\n")[0].splitlines()
     assert not_answered[:2] == ["- Person 001", "- Person 002"] and not_answered[-1] == "och 29 till"
     assert len(not_answered) == NAMES_SHOWN + 1
