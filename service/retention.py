@@ -266,7 +266,7 @@ def personal_data(invitee: Invitee, language: str) -> dict[str, Any]:
     with force_locale(language):
         undeliverable = undeliverable_text(invitee) or None
     return {
-        "event": event.name,
+        "event": localized(event, "name", language),
         "responsible": event.organiser,
         "details": {
             "name": invitee.name, "email": invitee.email, "organisation": invitee.organisation,

@@ -102,6 +102,11 @@ def test_your_data_shows_everything_held_about_the_invitee_and_nothing_of_anyone
         assert value in text, value
     for value in ("Bo Berg", "bo.berg@example.se", "Laktos", "Sitter gärna längst fram"):
         assert value not in text, value
+    # The answer as the confirmation words it, a fact to a line (not the data behind it).
+    assert "Dag 1, torsdag 25 november 2021 Kommer" in text and "[(" not in text and "')" not in text
+    english = page_text(client.get(link_path(anna) + "/data?lang=en"))
+    assert "everything OSA holds about you for Innovation meeting of the Swedish Industrial Municipalities." in english
+    assert "Day 1, Thursday 25 November 2021 Coming" in english
     assert "Dina uppgifter" in page_text(client.get(link_path(anna)))  # the answer page links to it
 
     download = client.get(link_path(anna) + "/data.json")
