@@ -502,8 +502,10 @@ def day_heading(day: Any, language: str) -> str:
     return f"{localized(day, 'title', language)}, {format_date(day.date, language)}"
 
 
-def describe_answer(event: Event, response: Response | None, language: str) -> list[tuple[str, str]]:
-    """The answer as (heading, text) lines, in the reader's language: for pages and emails."""
+def describe_answer(event: Event, response: Response | None, language: str,
+                    to_invitee: bool = True) -> list[tuple[str, str]]:
+    """The answer as (heading, text) lines, in the reader's language: for pages and emails; spoken
+    to the invitee ("your flight"), or about them for the secretariat."""
     with force_locale(language):
         if response is None:
             return [(_("Answer"), _("You have not answered yet."))]
@@ -523,10 +525,12 @@ def describe_answer(event: Event, response: Response | None, language: str) -> l
                 text = _("%(option)s: %(time)s, %(place)s", option=localized(option, "name", language),
                          time=format_time(option.departs_at, tz, language, option.approximate), place=localized(option, 'place', language))
                 if option.asks_flight and row.flight_number:
-                    text += ". " + _("Your flight %(flight)s lands at %(time)s.", flight=row.flight_number,
-                                     time=format_clock(row.flight_arrival, language))
+                    flight = {"flight": row.flight_number, "time": format_clock(row.flight_arrival, language)}
+                    text += ". " + (_("Your flight %(flight)s lands at %(time)s.", **flight) if to_invitee
+                                    else _("The flight %(flight)s lands at %(time)s.", **flight))
                 if row.transport_waitlisted_at is not None:
-                    text += " " + _("(on the waiting list: we will write to you if a seat becomes free)")
+                    text += " " + (_("(on the waiting list: we will write to you if a seat becomes free)") if to_invitee
+                                   else _("(on the waiting list)"))
                 lines.append((_("Transport"), text))
             meals = [m for m in event.meals if m.day_id == day.id and m.id in chosen_meals]
             lines.append((

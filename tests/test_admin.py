@@ -423,6 +423,21 @@ def answer_directly(invitee, day1: bool, day2: bool) -> None:
     db.session.commit()
 
 
+def test_the_invitees_page_words_their_answer_about_them_not_to_them(before_deadline, event, admin_client):
+    import datetime as dt
+
+    from service.answers import Answer, DayAnswer, save_answer
+    from service.db import write_transaction
+
+    flyer = add_invitee(event, "Flora Flyg", "flora@example.se")
+    with write_transaction():
+        save_answer(flyer, Answer(days={"day1": DayAnswer(True, "airport", "SK 2014", dt.time(9, 5)),
+                                        "day2": DayAnswer(False)}))
+    page = page_text(admin_client.get(f"/admin/invitees/{flyer.id}"))
+    assert "Flyget SK 2014 landar kl. 09.05." in page and "Ditt flyg" not in page
+    assert "Ditt flyg SK 2014 landar kl. 09.05." in page_text(admin_client.get(link_path(flyer) + "/data"))  # to Flora
+
+
 def test_the_xlsx_export_has_a_row_per_invitee_equal_to_the_database(before_deadline, event, admin_client):
     people = [add_invitee(event, name=name, email=f"{name.split()[0].lower()}@example.se")
               for name in ("Åsa Öberg", "Bo Berg", "Cecilia Ceder", "David Dahl")]

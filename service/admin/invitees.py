@@ -225,7 +225,7 @@ def invitee(invitee_id: int):
     status, waiting = status_of(invitee)
     return render_template(
         "admin/invitee.html", event=event, invitee=invitee, status=STATUSES[status], waiting=waiting,
-        summary=describe_answer(event, invitee.response, language) if invitee.response else None,
+        summary=describe_answer(event, invitee.response, language, to_invitee=False) if invitee.response else None,
         history=[(format_datetime(c.changed_at, event.timezone, language), c, describe_change(event, c.old, c.new, language))
                  for c in changes],
         emails=[(format_datetime(e.sent_at or e.created_at, event.timezone, language), e) for e in emails],
