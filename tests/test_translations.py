@@ -46,7 +46,7 @@ SWEDISH = re.compile(
     r"\b(dag|dagen|lunch på|kl\.|ca|måndag|onsdag|torsdag|fredag|välkommen|hej|svara|svar|svarat|flygplats|"
     r"väntelista|väntelistan|måltider|kaffepaus|kaffe|middag|bussen|upphämtning|natten|hotellnätter|praktiskt|"
     r"kommer|inte|och|för|med|till|på|av|om|guidad|samtal|gemensam|gemensamma|inledning|upphandling|"
-    r"tjänsteman|politiker|vegetarisk|laktosfri|rum|platser|resa|kost|allergier)\b",
+    r"tjänsteman|politiker|vegetarisk|laktosfri|rum|platser|resa|kost|allergier|innovationsmötet)\b",
     re.IGNORECASE,
 )
 
@@ -77,14 +77,20 @@ def test_an_english_invitee_meets_no_swedish_in_pages_emails_or_calendars(before
     assert saved.status_code == 303, page_text(client.post(link, data=form))
     seen["thanks page"] = page_text(client.get(saved.headers["Location"]))
     seen["opt-out page"] = page_text(client.get(opt_out_url(bo).replace("http://osa.example.se", "")))
+    seen["data page"] = page_text(client.get(f"{link}/data"))
+    seen["decline page"] = page_text(client.post(f"{link}/decline", data={"csrf_token": csrf_token(client.get(link))}))
+    seen["accessibility statement"] = page_text(client.get("/r/accessibility?lang=en"))
     for kind in KINDS:
         preview = preview_email(event, kind, "en", bo)
         seen[f"{kind} email"] = "\n".join([preview.subject, preview.text, page_text_of(preview.html), *preview.attachments])
     seen["calendar"] = event_calendar(event, language="en").replace("\\n", "\n").replace("\\,", ",")
 
     assert "Skellefteå Airport" in seen["day_before email"]
+    assert "You can't come?" in seen["decline page"] and "Your data" in seen["data page"]
     # The link to the Swedish page names its language in Swedish, as language switchers do.
-    seen = {where: text.replace("På svenska", "") for where, text in seen.items()}
+    # The statement gives the Swedish law and agency their Swedish names too.
+    names = ("På svenska", "lagen om tillgänglighet till digital offentlig service", "Myndigheten för digital förvaltning")
+    seen = {where: re.sub("|".join(names), "", text) for where, text in seen.items()}
     assert {where: swedish_words(text) for where, text in seen.items() if swedish_words(text)} == {}
 
 
