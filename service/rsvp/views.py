@@ -182,6 +182,14 @@ def decline(token: str):
     return redirect(url_for("rsvp.thanks", token=token, lang=current_language()), code=303)
 
 
+@bp.get("/<token>/decline")
+def decline_again(token: str):
+    """The address of the 'I can't come' page opened again (a phone's browser reloads a tab): the
+    answer page, where the button is. Nothing changes."""
+    _open(token)
+    return redirect(url_for("rsvp.answer", token=token, lang=current_language()))
+
+
 def _save(invitee: Invitee, answer_: Answer) -> None:
     with write_transaction():
         if invitee.language != current_language():  # the language they answered in, for their emails
@@ -261,6 +269,13 @@ def your_data_json(token: str):
     body = json.dumps(personal_data(invitee, invitee.language), ensure_ascii=False, indent=2)
     return Response_(body, mimetype="application/json",
                      headers={"Content-Disposition": f'attachment; filename="{invitee.event.slug}-data.json"'})
+
+
+@bp.get("/<token>/erase")
+def erase_page_again(token: str):
+    """The address of the erasure request opened again: the data page, where the button is."""
+    invitee = resolve_token(token, after_the_event=True)
+    return redirect(url_for("rsvp.your_data", token=token, lang=request.args.get("lang") or invitee.language))
 
 
 @bp.post("/<token>/erase")
