@@ -214,6 +214,10 @@ def test_a_removed_invitee_leaves_the_numbers_and_their_link_stops(before_deadli
     asked = admin_client.post(f"/admin/invitees/{anna.id}/remove", data={"csrf_token": csrf_token(page)})
     assert "Ta bort Anna Andersson från listan?" in page_text(asked)
     assert admin_client.get(link_path(anna)).status_code == 200  # asking changes nothing
+    for action in ("remove", "new-link", "resend", "restore"):  # the question reloaded: back to their page
+        again = admin_client.get(f"/admin/invitees/{anna.id}/{action}")
+        assert (again.status_code, again.headers["Location"]) == (302, f"/admin/invitees/{anna.id}"), action
+    assert admin_client.get(link_path(anna)).status_code == 200
     admin_client.post(f"/admin/invitees/{anna.id}/remove", data={"csrf_token": csrf_token(page), "confirmed": "yes"})
     assert admin_client.get(link_path(anna)).status_code == 410
     assert listed_names(admin_client, "") == {"Bo Berg"}

@@ -291,6 +291,16 @@ def _moved_up_text(moved_up: list[ResponseChange]) -> str | None:
     return _("Moved up from the waiting list: %(names)s.", names=", ".join(names))
 
 
+@bp.get("/invitees/<int:invitee_id>/remove")
+@bp.get("/invitees/<int:invitee_id>/restore")
+@bp.get("/invitees/<int:invitee_id>/new-link")
+@bp.get("/invitees/<int:invitee_id>/resend")
+def invitee_action_again(invitee_id: int):
+    """An action's address opened again (a reloaded confirmation): the invitee's page, with its
+    buttons. Nothing changes."""
+    return redirect(url_for("admin.invitee", invitee_id=_invitee_or_404(invitee_id).id))
+
+
 @bp.post("/invitees/<int:invitee_id>/remove")
 def remove_invitee(invitee_id: int):
     """Take the invitee off the list: their link stops working, the numbers no longer count them,
