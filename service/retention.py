@@ -228,7 +228,6 @@ _OS_REASONS = {
     errno.EACCES: _l("no permission to write there"),
     errno.EPERM: _l("no permission to write there"),
     errno.ENOSPC: _l("the disk is full"),
-    errno.EDQUOT: _l("the disk quota is used up"),
     errno.EROFS: _l("the disk is read-only"),
     errno.ENOTDIR: _l("part of the path is a file, not a folder"),
     errno.EEXIST: _l("a file is where the folder should be"),
