@@ -422,9 +422,13 @@ def render_daily_report(
     with force_locale(language):
         undeliverable = [(i.name, i.organisation, i.email, undeliverable_text(i),
                           _admin_url("admin.invitee", invitee_id=i.id)) for i in newly_undeliverable(event, previous, at)]
+        how = {"answered": gettext("answered"), "changed": gettext("changed their answer"),
+               "by_secretariat": gettext("answer changed by the secretariat"),
+               "moved_up": gettext("moved up from the waiting list")}
+        changes = [(name, how[what], detail) for name, what, detail in changes_between(event, previous, at, language)]
     rendered = render_email(
         "daily_report", language, event=event, report_date=format_date(at.astimezone(tz).date(), language),
-        counts=headcount(event, language), changes=changes_between(event, previous, at, language), missed=missed,
+        counts=headcount(event, language), changes=changes, missed=missed,
         over_time=over_time, attached=every_answer is not None, most=format_decimal(most, locale=language),
         export=_admin_url("admin.answers_csv_export"),
         undeliverable=undeliverable,
