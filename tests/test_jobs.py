@@ -19,6 +19,7 @@ from service.mail.compose import queue_invitation
 from service.models import JobRun, Outbox
 
 from .conftest import BUNDLED_EVENT, ENGLISH_TERMINAL, add_invitee
+from .test_translations import page_text_of
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -472,3 +473,17 @@ def test_schedule_lines_up_its_columns_with_the_daily_reports_long_names(event, 
     assert ["Wednesday 24 November 2021 at 07:00", "daily-report-2021-11-24", "to come"] in columns
     assert ["Wednesday 24 November 2021 at 14:00", "day-before-day1", "to come"] in columns
     assert len({len(line) - len(state) for line, (_, _, state) in zip(lines, columns)}) == 1  # one column of states
+
+
+def test_the_day_before_gives_the_hotels_address_once(before_deadline, event):
+    from service.mail.compose import render_day_before
+
+    stays, comes = (add_invitee(event, name, f"{name.split()[0].lower()}@example.se") for name in ("Ada Ek", "Bo Berg"))
+    with write_transaction():
+        save_answer(stays, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}, hotel_nights={"night-24"}))
+        save_answer(comes, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(False)}))
+    for invitee, in_list in ((stays, 1), (comes, 0)):  # in their list with their nights, or in a line of its own
+        email_ = render_day_before(event, event.days[0], invitee, invitee.response)
+        for part in (email_.text, page_text_of(email_.html)):
+            assert part.count("Hotell: The Wood Hotel, Torggatan 3") == in_list, invitee.name
+            assert part.count("Hotellet: The Wood Hotel, Torggatan 3") == 1 - in_list, invitee.name

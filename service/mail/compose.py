@@ -395,6 +395,8 @@ def render_day_before(event: Event, day: EventDay, invitee: Invitee, response: R
         day_heading=day_heading(day, language),
         logistics=describe_logistics(event, response, language, only_day=day),
         agenda=agenda,
+        # Who stays the night has the hotel's address in their list already.
+        stays=any(night.waitlisted_at is None for night in response.hotel_nights),
         **email_context(event, invitee),
     )
 
