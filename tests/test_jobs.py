@@ -19,7 +19,7 @@ from service.mail.compose import queue_invitation
 from service.models import JobRun, Outbox
 
 from .conftest import BUNDLED_EVENT, ENGLISH_TERMINAL, add_invitee
-from .test_translations import page_text_of
+from .support.helpers import html_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -484,6 +484,6 @@ def test_the_day_before_gives_the_hotels_address_once(before_deadline, event):
         save_answer(comes, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(False)}))
     for invitee, in_list in ((stays, 1), (comes, 0)):  # in their list with their nights, or in a line of its own
         email_ = render_day_before(event, event.days[0], invitee, invitee.response)
-        for part in (email_.text, page_text_of(email_.html)):
+        for part in (email_.text, html_text(email_.html)):
             assert part.count("Hotell: The Wood Hotel, Torggatan 3") == in_list, invitee.name
             assert part.count("Hotellet: The Wood Hotel, Torggatan 3") == 1 - in_list, invitee.name

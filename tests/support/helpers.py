@@ -44,7 +44,12 @@ def csrf_token(response) -> str:
 
 def page_text(response) -> str:
     """The words a reader sees on a page: tags gone, entities decoded, white space collapsed."""
-    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))))
+    return html_text(response.get_data(as_text=True))
+
+
+def html_text(markup: str) -> str:
+    """The words a reader sees in HTML (a page or an email's HTML part)."""
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", markup)))
 
 
 def database_state(session, tables) -> dict:
