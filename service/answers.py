@@ -588,11 +588,15 @@ def describe_logistics(event: Event, response: Response, language: str, only_day
                     time=format_time(option.departs_at, tz, language, option.approximate), place=localized(option, 'place', language),
                 ))
             meals = [m for m in event.meals if m.day_id == day.id and m.id in chosen_meals]
-            if meals:
-                lines.append(_("%(date)s: %(meals)s.", date=date, meals=", ".join(
-                    f"{localized(m, 'name', language)} {format_time(m.starts_at, tz, language)}"
-                    + (f" ({localized(m, 'place', language)})" if m.place else "") for m in meals
-                )))
+            places = {localized(m, "place", language) for m in meals}
+            one_place = places.pop() if len(places) == 1 else ""  # then named once, before its meals
+            named = ", ".join(
+                f"{localized(m, 'name', language)} {format_time(m.starts_at, tz, language)}"
+                + (f" ({localized(m, 'place', language)})" if m.place and not one_place else "") for m in meals)
+            if one_place:
+                lines.append(_("%(date)s, at %(place)s: %(meals)s.", date=date, place=one_place, meals=named))
+            elif meals:
+                lines.append(_("%(date)s: %(meals)s.", date=date, meals=named))
         nights = [n for n in sorted(response.hotel_nights, key=lambda n: n.hotel_night.night_of) if n.waitlisted_at is None]
         if nights:
             lines.append(_(

@@ -136,8 +136,9 @@ def _load_report(result, who, dry_run: bool, no_notify: bool) -> list[str]:
         meals=len(event.meals), transport=len(event.transport_options), nights=len(event.hotel_nights),
     )]
     if result.moved_up:
-        out.append(gettext("%(count)d invitee(s) moved up from a waiting list into the places added; each gets an email.",
-                           count=len({change.invitee_id for change in result.moved_up})))
+        out.append(ngettext("%(num)d invitee moved up from a waiting list into the places added and gets an email.",
+                            "%(num)d invitees moved up from a waiting list into the places added; each gets an email.",
+                            len({change.invitee_id for change in result.moved_up})))
     if not result.seen_changes:
         return out
     out.append(gettext("Changes attendees see:"))
@@ -202,7 +203,7 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
     event = _event_or_fail(slug)
     count = count_to_invite(event, only_new)
     if dry_run:
-        click.echo(gettext("%(count)d invitation(s) would be sent.", count=count))
+        click.echo(ngettext("%(num)d invitation would be sent.", "%(num)d invitations would be sent.", count))
         first = first_to_invite(event, only_new)
         if first is not None:
             rendered = render_invitation(first)
@@ -213,7 +214,7 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
         raise click.ClickException(gettext(
             "The workers' queue cannot be reached, so the round has not started and nothing was sent. "
             "Try again in a minute."))
-    click.echo(gettext("%(count)d invitation(s) queued.", count=count))
+    click.echo(ngettext("%(num)d invitation queued.", "%(num)d invitations queued.", count))
     progress = invitation_progress(event)
     if progress.done_at:
         when = format_datetime(progress.done_at, event.timezone, terminal_language(), approximate=True)
@@ -249,11 +250,12 @@ def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None
     counts = dict(db.session.execute(select(Outbox.state, func.count()).group_by(Outbox.state)).all())
     timezones = dict(db.session.execute(select(Event.id, Event.timezone)).all())
     click.echo("  ".join(f"{name}: {counts.get(name, 0)}" for name in OutboxState))
+    kind_width = max((len(row.kind) for row in rows), default=0)
     for row in rows:
         # In the event's time (UTC for an email whose event is gone).
         when = format_stamp(row.sent_at or row.created_at, timezones.get(row.event_id, "UTC"))
         error = f"  {row_problem(row)}" if row.last_error or row.problem else ""
-        click.echo(f"{row.id:>6}  {row.state:<7}  {row.attempts}  {when}  {row.kind:<12}  {row.recipient}{error}")
+        click.echo(f"{row.id:>6}  {row.state:<7}  {row.attempts}  {when}  {row.kind:<{kind_width}}  {row.recipient}{error}")
 
 
 @outbox_cli.command("retry")
@@ -261,7 +263,7 @@ def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None
 def retry_outbox_command(ids: tuple[int, ...]) -> None:
     """Send failed emails again (these ids, or every failed one)."""
     count = retry_failed(list(ids) or None)
-    click.echo(gettext("%(count)d email(s) queued again.", count=count))
+    click.echo(ngettext("%(num)d email is queued again.", "%(num)d emails are queued again.", count))
 
 
 @privacy_cli.command("record")
@@ -283,12 +285,12 @@ def poll_bounces_command() -> None:
         counts = poll_bounce_mailbox()
     except BounceMailboxError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(gettext(
-        "Read %(read)d message(s): %(hard)d hard bounce(s), %(soft)d soft, %(auto)d auto-reply(ies), %(other)d "
-        "other, %(known)d read before. Newly undeliverable: %(undeliverable)d.",
-        read=sum(counts[k] for k in ("hard", "soft", "auto_reply", "other", "known")), hard=counts["hard"],
-        soft=counts["soft"], auto=counts["auto_reply"], other=counts["other"], known=counts["known"],
-        undeliverable=counts["undeliverable"]))
+    read = sum(counts[k] for k in ("hard", "soft", "auto_reply", "other", "known"))
+    click.echo(ngettext("Read %(num)d message", "Read %(num)d messages", read) + " " + gettext(
+        "(hard bounces: %(hard)d, temporary failures: %(soft)d, auto-replies: %(auto)d, other: %(other)d, read "
+        "before: %(known)d). Newly undeliverable: %(undeliverable)d.",
+        hard=counts["hard"], soft=counts["soft"], auto=counts["auto_reply"], other=counts["other"],
+        known=counts["known"], undeliverable=counts["undeliverable"]))
 
 
 @bounces_cli.command("classify")
@@ -313,7 +315,8 @@ def run_jobs_command(job: str | None, dry_run: bool) -> None:
     states = {JobState.DONE: gettext("done"), JobState.MISSED: gettext("missed"), "would send": gettext("would send"),
               "blocked": gettext("not run: see the admin's page Personal data")}
     for name, state, emails in report:
-        click.echo(gettext("%(job)s: %(state)s, %(count)d email(s)", job=name, state=states[state], count=emails))
+        click.echo(ngettext("%(job)s: %(state)s, %(num)d email", "%(job)s: %(state)s, %(num)d emails", emails,
+                            job=name, state=states[state]))
 
 
 @click.command("schedule", cls=DatabaseCommand)

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import click
 from flask import Flask, current_app
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, gettext, ngettext
 from flask_migrate import upgrade
 from sqlalchemy import select
 
@@ -232,13 +232,14 @@ def _run_demo(port: int, smtp_port: int, simulate: bool) -> None:
         app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=smtp_port)
         sent = queue_invitations(event, invitees_to_invite(event))
         answered = simulate_answers(event) if simulate else 0
-        more = gettext(", %(count)d simulated answer(s)", count=answered) if simulate else ""
+        more = ngettext(", %(num)d simulated answer", ", %(num)d simulated answers", answered) if simulate else ""
         click.echo("\n" + "\n  ".join([
             gettext("OSA is running."),
             gettext("Admin:    %(url)s/admin/   (user: %(user)s, password: %(password)s)", url=base_url,
                     user=DEMO_USER, password=password),
             gettext("Mailbox:  %(url)s/mailbox/", url=base_url),
-            gettext("%(count)d invitation(s) on their way%(more)s. Press Ctrl-C to stop.", count=sent, more=more),
+            ngettext("%(num)d invitation on its way%(more)s. Press Ctrl-C to stop.",
+                     "%(num)d invitations on their way%(more)s. Press Ctrl-C to stop.", sent, more=more),
         ]) + "\n")
         while all(p.poll() is None for p in processes):
             time.sleep(0.5)

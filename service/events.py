@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
@@ -87,8 +87,11 @@ def _sync_keyed(
             uses = db.session.scalar(select(func.count()).select_from(used_by.table).where(used_by == row.id))
             if uses:
                 problems.append(
-                    Problem(what, None, _("'%(key)s' is no longer in the file but %(uses)d answer(s) or invitee(s) use "
-                                          "it; keep it in the file or change those first", key=row.key, uses=uses))
+                    Problem(what, None, ngettext(
+                        "'%(key)s' is no longer in the file but %(num)d answer or invitee uses it; keep it in the "
+                        "file or change that first",
+                        "'%(key)s' is no longer in the file but %(num)d answers or invitees use it; keep it in the "
+                        "file or change those first", uses, key=row.key))
                 )
             else:
                 rows.remove(row)

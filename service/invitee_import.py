@@ -33,7 +33,7 @@ from typing import IO, NamedTuple
 
 from babel.numbers import format_decimal
 from email_validator import EmailNotValidError, validate_email
-from flask_babel import force_locale, gettext
+from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import insert, select, update
 
 from tasks import queue_task
@@ -156,7 +156,7 @@ class InviteeFileError(ValueError):
 
     def __init__(self, errors: list[RowError]):
         self.errors = errors
-        super().__init__(f"{len(errors)} error(s) in the file; nothing was imported")
+        super().__init__("the file has errors; nothing was imported")
 
     @property
     def groups(self) -> list[ErrorGroup]:
@@ -174,7 +174,8 @@ class InviteeFileError(ValueError):
 
     def describe(self, language: str) -> str:
         with force_locale(language):
-            heading = gettext("%(count)d error(s); nothing was imported:", count=len(self.errors))
+            heading = ngettext("%(num)d error; nothing was imported:", "%(num)d errors; nothing was imported:",
+                               len(self.errors))
         return "\n".join([heading, *(f"  {group.describe(language)}" for group in self.groups)])
 
 
@@ -399,7 +400,7 @@ def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _F
             values[name] = raw
         extra = [c for c in cells[len(header):] if _clean(c)]
         if extra:
-            row_errors.append(_problem(line, "", N_("has %(count)s more cell(s) than the header row"), count=len(extra)))
+            row_errors.append(_problem(line, "", N_("has more cells than the header row: %(count)s extra"), count=len(extra)))
 
         name = _SPACES.sub(" ", values["name"])
         if not name and not any(e.column == titles["name"] for e in row_errors):

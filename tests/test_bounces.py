@@ -77,7 +77,7 @@ def test_refusals_reports_and_an_auto_reply_reach_the_invitee_list_after_one_pol
     )
     result = runner.invoke(args=["bounces", "poll"])
     assert result.exit_code == 0, result.output
-    assert "Read 5 message(s): 2 hard bounce(s), 1 soft, 1 auto-reply(ies), 1 other, 0 read before. " \
+    assert "Read 5 messages (hard bounces: 2, temporary failures: 1, auto-replies: 1, other: 1, read before: 0). " \
            "Newly undeliverable: 2." in result.output
 
     db.session.rollback()

@@ -199,7 +199,7 @@ def test_the_procfile_stack_runs_an_invitation_answer_and_confirmation(pg_app, r
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: http_ok(base + "/healthz"), 60, "the web app")
-        assert "1 invitation(s) queued" in osa("invitations", "send", "--no-wait")
+        assert "1 invitation queued" in osa("invitations", "send", "--no-wait")
         # Beat runs the scheduled jobs on the real clock (the secretariat's morning report may come too).
         invitation = wait_for(lambda: [m for m in smtp.messages if m.message["Subject"].startswith("Inbjudan")], 60,
                               "the invitation")[0].message

@@ -111,7 +111,7 @@ def test_a_reload_tells_exactly_the_attendees_each_change_concerns(before_deadli
     assert len(mailer.messages) == 16 and set(changes) == set(expected)  # one each, and no one else
     for recipient, lines in expected.items():
         message = changes[recipient]
-        assert message["Subject"].startswith("Changed: Innovation meeting" if recipient == "cia@example.se"
+        assert message["Subject"].startswith("Changed: The Swedish Industrial" if recipient == "cia@example.se"
                                              else "Ändrat: Innovationsmötet"), recipient
         text = message.get_body(("plain",)).get_content()
         listed = [line[2:] for line in text.splitlines() if line.startswith("- ") and line[2:] in

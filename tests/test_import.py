@@ -125,7 +125,7 @@ def test_cli_reports_every_bad_row_and_imports_nothing(runner, event, tmp_path):
     path.write_bytes(csv_bytes(fifty_rows_with_three_bad(), "utf-8-sig", ";"))
     result = runner.invoke(args=["invitees", "import", str(path)])
     assert result.exit_code == 1
-    assert "3 error(s); nothing was imported" in result.output
+    assert "3 errors; nothing was imported" in result.output
     assert "line 8, E-post" in result.output and "line 21, Roll" in result.output and "line 42, E-post" in result.output
     assert db.session.scalar(select(func.count()).select_from(Invitee)) == 0
 

@@ -99,7 +99,7 @@ def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event
 
     before_deadline.move_to(local(2021, 11, 13, 9, 0, 30))
     first = runner.invoke(args=["jobs", "run", "reminder"])
-    assert first.output.splitlines() == ["reminder-7: missed, 0 email(s)", "reminder-2: done, 2 email(s)"]
+    assert first.output.splitlines() == ["reminder-7: missed, 0 emails", "reminder-2: done, 2 emails"]
     again = runner.invoke(args=["jobs", "run", "reminder"])  # beat fires twice in the same minute
     assert again.output == "No job is due.\n"
     assert outbox_of(silent.email) == ["invitation", "reminder"]
@@ -123,10 +123,10 @@ def test_a_reminder_due_while_the_workers_were_down_goes_out_once_when_they_retu
     db.session.commit()
     before_deadline.move_to(local(2021, 11, 8, 11, 30))  # 2½ hours after 09.00: within the grace
     preview = runner.invoke(args=["jobs", "run", "reminders", "--dry-run"])
-    assert preview.output == "reminder-7: would send, 1 email(s)\n"
+    assert preview.output == "reminder-7: would send, 1 email\n"
     assert db.session.scalar(select(JobRun.id)) is None
     assert db.session.scalars(select(Outbox.kind)).all() == ["invitation"]
-    assert runner.invoke(args=["jobs", "run", "reminder"]).output == "reminder-7: done, 1 email(s)\n"
+    assert runner.invoke(args=["jobs", "run", "reminder"]).output == "reminder-7: done, 1 email\n"
     assert runner.invoke(args=["jobs", "run", "reminder"]).output == "No job is due.\n"
     runs = db.session.scalars(select(JobRun)).all()
     assert [(r.job, r.state, r.emails) for r in runs] == [("reminder-7", "done", 1)]

@@ -105,7 +105,7 @@ def test_your_data_shows_everything_held_about_the_invitee_and_nothing_of_anyone
     # The answer as the confirmation words it, a fact to a line (not the data behind it).
     assert "Dag 1, torsdag 25 november 2021 Kommer" in text and "[(" not in text and "')" not in text
     english = page_text(client.get(link_path(anna) + "/data?lang=en"))
-    assert "everything OSA holds about you for Innovation meeting of the Swedish Industrial Municipalities." in english
+    assert "everything OSA holds about you for The Swedish Industrial Municipalities' innovation meeting." in english
     assert "Day 1, Thursday 25 November 2021 Coming" in english
     assert "Dina uppgifter" in page_text(client.get(link_path(anna)))  # the answer page links to it
 
@@ -239,4 +239,4 @@ def test_the_record_of_processing_is_drafted_from_the_events_facts(event, runner
     assert "14 dagar efter sista dagen (lördag 11 december 2021)" in record
     assert "90 dagar efter (fredag 25 februari 2022)" in record
     english = runner.invoke(args=["privacy", "record", "--lang", "en"]).output
-    assert "Record of processing (GDPR article 30), draft: Innovation meeting" in english
+    assert "Record of processing (GDPR article 30), draft: The Swedish Industrial Municipalities' innovation meeting" in english
