@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
 from urllib.parse import unquote
 
-from babel import default_locale
 from flask import Flask, Response, current_app, g, has_request_context, redirect, request, url_for
 from werkzeug.routing import IntegerConverter
 
@@ -142,8 +142,12 @@ def clock(hour: int, minute: int) -> str:
 
 def terminal_language() -> str:
     """The `osa` command's language: Swedish in a terminal set to Swedish (LANGUAGE, LC_ALL,
-    LC_MESSAGES or LANG), English otherwise."""
-    return "sv" if (default_locale("LC_MESSAGES") or "").startswith("sv") else "en"
+    LC_MESSAGES or LANG, the first one set, as gettext reads them), English otherwise."""
+    # Not LC_CTYPE, which Babel's default_locale reads before LANG: Python sets it to C.UTF-8 on a
+    # server whose Swedish locale is not installed, and it says nothing of the language anyway.
+    names = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
+    first = next((value for name in names if (value := os.environ.get(name))), "")
+    return "sv" if first.startswith("sv") else "en"
 
 
 def _security_headers(response):

@@ -191,8 +191,13 @@ def test_a_raised_capacity_moves_the_first_waiting_up_into_the_new_places(runner
     assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": False}
 
 
+#: A terminal set to Swedish on a server without the Swedish locale installed: Python sets LC_CTYPE to
+#: C.UTF-8 (PEP 538), which must not make `osa` speak English.
+SWEDISH_TERMINAL = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "sv_SE.UTF-8", "LC_CTYPE": "C.UTF-8"}
+
+
 def test_a_terminal_set_to_swedish_gets_osa_in_swedish(app):
-    swedish = app.test_cli_runner(env={"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "sv_SE.UTF-8"})
+    swedish = app.test_cli_runner(env=SWEDISH_TERMINAL)
     missing = swedish.invoke(args=["event", "show"])
     assert missing.exit_code == 1
     assert "inget evenemang är inläst; läs in ett med: osa event load" in missing.output
@@ -208,7 +213,7 @@ def test_a_swedish_terminal_gets_the_problems_of_an_event_file_in_swedish(app, t
     bad.write_text(text.replace('day = "day2"', 'day = "day9"', 1).replace('timezone = "Europe/Stockholm"',
                                                                           'timezone = "Europe/Storstad"', 1),
                    encoding="utf-8")
-    swedish = app.test_cli_runner(env={"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "sv_SE.UTF-8"})
+    swedish = app.test_cli_runner(env=SWEDISH_TERMINAL)
     result = swedish.invoke(args=["event", "load", str(bad)])
     assert result.exit_code == 1
     lines = text.splitlines()
