@@ -313,10 +313,18 @@ def run_jobs_command(job: str | None, dry_run: bool) -> None:
     if not report:
         click.echo(gettext("No job is due."))
     states = {JobState.DONE: gettext("done"), JobState.MISSED: gettext("missed"), "would send": gettext("would send"),
+              "would miss": gettext("too late, would be marked missed"),
               "blocked": gettext("not run: see the admin's page Personal data")}
+    # A job due every hour (the hotel's change notices) is reported once, with how many times it was due.
+    counted: dict[tuple[str, str], list[int]] = {}  # (job, state): [times due, emails]
     for name, state, emails in report:
-        click.echo(ngettext("%(job)s: %(state)s, %(num)d email", "%(job)s: %(state)s, %(num)d emails", emails,
-                            job=name, state=states[state]))
+        entry = counted.setdefault((name, state), [0, 0])
+        entry[0] += 1
+        entry[1] += emails
+    for (name, state), (due, emails) in counted.items():
+        line = ngettext("%(job)s: %(state)s, %(num)d email", "%(job)s: %(state)s, %(num)d emails", emails,
+                        job=name, state=states[state])
+        click.echo(line + (" " + ngettext("(due %(num)d time)", "(due %(num)d times)", due) if due > 1 else ""))
 
 
 @click.command("schedule", cls=DatabaseCommand)

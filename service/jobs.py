@@ -98,7 +98,8 @@ def due_times(event: Event) -> Iterator[Due]:
 
 
 def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: str | None = None) -> list[tuple[str, str, int]]:
-    """Run every job that is due and has not run; return (job, "done" | "missed" | "would send", emails)."""
+    """Run every job that is due and has not run; return (job, state, emails) for each time it was due: "done",
+    "missed" or "blocked", or with `dry_run` "would send" or "would miss"."""
     now = now or utcnow()
     if only and only.endswith("s"):
         only = only[:-1]  # "reminders" picks reminder-7 and reminder-2
@@ -109,11 +110,12 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
         for due in due_times(event):
             if due.at > now or (only and not due.job.startswith(only)) or (due.job, due.at) in done:
                 continue
+            late = due.too_late_at is not None and (now >= due.too_late_at or now - due.at > grace)
             if dry_run:
-                report.append((due.job, "would send", _emails(due.run(event, due.at, True))))
+                report.append((due.job, "would miss", 0) if late else
+                              (due.job, "would send", _emails(due.run(event, due.at, True))))
                 db.session.rollback()
                 continue
-            late = due.too_late_at is not None and (now >= due.too_late_at or now - due.at > grace)
             try:
                 with write_transaction():
                     result = 0 if late else due.run(event, due.at, False)

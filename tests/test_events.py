@@ -204,7 +204,7 @@ def test_a_terminal_set_to_swedish_gets_osa_in_swedish(app):
     loaded = swedish.invoke(args=["event", "load", str(BUNDLED_EVENT)])
     assert loaded.exit_code == 0, loaded.output
     assert "Evenemanget 'innovationsmotet-2021' skapat: 2 dagar, 17 programpunkter, 5 måltider" in loaded.output
-    assert "reminder-7: skulle skicka, 0 mejl" in swedish.invoke(args=["jobs", "run", "--dry-run"]).output
+    assert "reminder-7: för sent, skulle markeras som missad, 0 mejl" in swedish.invoke(args=["jobs", "run", "--dry-run"]).output
 
 
 def test_a_swedish_terminal_gets_the_problems_of_an_event_file_in_swedish(app, tmp_path):

@@ -132,6 +132,24 @@ def test_a_reminder_due_while_the_workers_were_down_goes_out_once_when_they_retu
     assert [(r.job, r.state, r.emails) for r in runs] == [("reminder-7", "done", 1)]
 
 
+def test_after_a_night_without_workers_the_secretariat_sees_each_job_once_and_which_are_too_late(
+        before_deadline, event, runner):
+    before_deadline.move_to(local(2021, 11, 19, 10, 0, 30))  # the cut-off was 22 hours ago; the grace is 6
+    preview = runner.invoke(args=["jobs", "run", "hotel", "--dry-run"])
+    assert preview.output.splitlines() == [
+        "hotel-final: too late, would be marked missed, 0 emails",
+        "hotel-changes: too late, would be marked missed, 0 emails (due 16 times)",  # 13.00 to 04.00
+        "hotel-changes: would send, 0 emails (due 6 times)",  # 05.00 to 10.00, within the grace
+    ]
+    assert db.session.scalar(select(JobRun.id)) is None
+    ran = runner.invoke(args=["jobs", "run", "hotel"])
+    assert ran.output.splitlines() == [
+        "hotel-final: missed, 0 emails", "hotel-changes: missed, 0 emails (due 16 times)",
+        "hotel-changes: done, 0 emails (due 6 times)",
+    ]
+    assert len(db.session.scalars(select(JobRun)).all()) == 23  # one row for each time, so none runs twice
+
+
 def test_the_day_before_each_attendee_gets_their_own_logistics(before_deadline, event):
     bus = add_invitee(event, "Bo Buss", "bo.buss@example.se")
     flyer = add_invitee(event, "Flora Flyg", "flora.flyg@example.se", language="en")
