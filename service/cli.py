@@ -85,7 +85,7 @@ class DatabaseCommand(_NeedsDatabase, click.Command):
 
 
 event_cli = DatabaseGroup("event", help="Define the event from its TOML file.")
-invitees_cli = DatabaseGroup("invitees", help="Import and list invitees.")
+invitees_cli = DatabaseGroup("invitees", help="Import invitees from a CSV or XLSX file (the admin lists them).")
 invitations_cli = DatabaseGroup("invitations", help="Send the invitations.")
 outbox_cli = DatabaseGroup("outbox", help="See and retry the emails OSA sends.")
 privacy_cli = DatabaseGroup("privacy", help="The event's personal data: the record of processing.")
