@@ -226,6 +226,7 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
                   for meal in event.meals},
         "allergies": _allergies_for_the_hotel(event, counts.allergies),
         "nights": {night.key: rooms.get((night.id, False), 0) for night in event.hotel_nights},
+        "transport": {option.key: seats.get((option.id, False), 0) for option in event.transport_options},
     }
     return counts
 
@@ -315,7 +316,7 @@ def _added_and_removed(names: dict[str, str], before: set[str], after: set[str])
 
 def hotel_numbers(event: Event) -> dict:
     """What the hotel counts, as plain data to send and to compare with later: people per day,
-    meals per sitting with diets, allergies, rooms per night. Keyed by the event file's ids, so a
+    meals per sitting with diets, allergies, rooms per night, people per transport option. Keyed by the event file's ids, so a
     renamed meal is the same meal; `hotel_labels` names them in a reader's language."""
     return headcount(event).hotel
 
@@ -328,6 +329,9 @@ def hotel_labels(event: Event, language: str) -> dict[str, dict[str, str]]:
                             f"{format_time(meal.starts_at, event.timezone, language)}" for meal in event.meals},
         "diets": {diet.key: localized(diet, "name", language) for diet in event.diet_options},
         "nights": {night.key: format_date(night.night_of, language) for night in event.hotel_nights},
+        "transport": {option.key: f"{localized(option, 'name', language)} {format_date(option.day.date, language)} "
+                                  f"{format_time(option.departs_at, event.timezone, language, option.approximate)}"
+                      for option in event.transport_options},
     }
 
 
@@ -345,6 +349,8 @@ def labelled_hotel_numbers(event: Event, numbers: dict, language: str) -> dict:
                   for key, meal in numbers["meals"].items()},
         "allergies": numbers["allergies"],
         "nights": {name("nights", key): count for key, count in numbers["nights"].items()},
+        # Numbers sent before OSA counted transport for the hotel have none.
+        "transport": {name("transport", key): count for key, count in numbers.get("transport", {}).items()},
     }
 
 
@@ -375,6 +381,10 @@ def _hotel_changes(old: dict, new: dict) -> list[str]:
             lines.append(ngettext("The night after %(date)s: %(old)s → %(num)d room",
                                   "The night after %(date)s: %(old)s → %(num)d rooms",
                                   new["nights"][label], date=label, old=old["nights"].get(label, 0)))
+    for label in new["transport"]:
+        if old["transport"].get(label) != new["transport"][label]:
+            lines.append(ngettext("%(option)s: %(old)s → %(num)d person", "%(option)s: %(old)s → %(num)d people",
+                                  new["transport"][label], option=label, old=old["transport"].get(label, 0)))
     for allergy in sorted(set(new["allergies"]) - set(old["allergies"])):
         lines.append(_("New allergy: %(allergy)s", allergy=allergy))
     for allergy in sorted(set(old["allergies"]) - set(new["allergies"])):

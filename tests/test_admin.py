@@ -490,6 +490,8 @@ def test_the_bus_and_pickup_lists_show_who_travels(before_deadline, event, admin
 def test_the_hotel_link_shows_the_numbers_until_it_is_revoked(before_deadline, app, event, admin_client):
     anna = add_invitee(event)
     answer_directly(anna, True, True)
+    anna.response.days[0].transport_option = next(option for option in event.transport_options if option.key == "bus")
+    db.session.commit()
     # A link carries the second it was signed, so each is read from what the secretariat sees.
     hotel_link = re.compile(re.escape(app.config["BASE_URL"]) + r"(/hotel/[\w.-]+)")
     admin_page = admin_client.get("/admin/hotel")
@@ -499,6 +501,7 @@ def test_the_hotel_link_shows_the_numbers_until_it_is_revoked(before_deadline, a
     text_ = page_text(page)
     assert "The Wood Hotel" in text_ and "Antal just nu" in text_
     assert re.search(r"Dag 1, torsdag 25 november 2021 1\b", text_)
+    assert re.search(r"Resa Alternativ Personer Bussen från The Wood Hotel torsdag 25 november 2021 09\.00 1\b", text_)
 
     final_numbers = page_text(admin_client.get("/admin/previews/hotel_final/sv"))
     assert "Antalet som det står just nu finns alltid på " + app.config["BASE_URL"] + "/hotel/" in final_numbers

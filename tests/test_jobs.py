@@ -340,10 +340,10 @@ def test_a_national_mailings_report_links_to_its_answers_and_names_the_first_hun
 
 @pytest.mark.both_backends
 def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_changes(before_deadline, event):
-    def choose(person, meals, nights=(), diets=()):
+    def choose(person, meals, nights=(), diets=(), transport="own"):
         with write_transaction():
             save_answer(person, Answer(
-                days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(True)},
+                days={"day1": DayAnswer(True, transport), "day2": DayAnswer(True)},
                 meals=set(meals), diets=set(diets), hotel_nights=set(nights),
             ), actor="admin", actor_name="sekretariatet")
 
@@ -367,16 +367,20 @@ def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_chang
     assert "Natten efter onsdag 24 november 2021: 1" in final
     assert "Natten efter torsdag 25 november 2021: 2" in final
     assert "Dag 1, torsdag 25 november 2021: 3" in final
+    assert "RESA\nBussen från The Wood Hotel torsdag 25 november 2021 09.00: 0\n" in final
+    assert "Egen väg, ansluter till lunchen utan turen torsdag 25 november 2021 12.00: 3\n" in final
 
     before_deadline.move_to(local(2021, 11, 18, 12, 20))
     choose(anna, {"lunch-day1", "dinner-day1"}, {"night-24", "night-25"}, {"vegetarian"})  # adds the dinner
     before_deadline.move_to(local(2021, 11, 18, 12, 40))
-    choose(bo, {"lunch-day1", "dinner-day1"})  # no longer stays the night
+    choose(bo, {"lunch-day1", "dinner-day1"}, transport="bus")  # no longer stays the night; takes the bus
     before_deadline.move_to(local(2021, 11, 18, 13, 0, 30))
     assert run_due_jobs(only="hotel") == [("hotel-changes", "done", 1)]
     (notice,) = hotel_mail("hotel_change")
     assert "- Middag på hotellet torsdag 25 november 2021 18.00: 1 → 2 (vegetarisk 0 → 1)" in notice
     assert "- Natten efter torsdag 25 november 2021: 2 → 1 rum" in notice
+    assert "- Bussen från The Wood Hotel torsdag 25 november 2021 09.00: 0 → 1 person" in notice
+    assert "- Egen väg, ansluter till lunchen utan turen torsdag 25 november 2021 12.00: 3 → 2 personer" in notice
 
     before_deadline.move_to(local(2021, 11, 18, 13, 10))
     choose(cia, {"lunch-day1", "lunch-day2"})
