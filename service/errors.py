@@ -75,7 +75,16 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        return _page(str(error.code), error.description or "", error.code or 500)
+        # In the reader's words: Werkzeug's own descriptions are English and speak of servers and resources.
+        if error.code == 405:
+            return _page(_("This address does not work that way"), _(
+                "Nothing was changed. Open the link from your email again, or go back to the page you came from."), 405)
+        if error.code == 409:
+            return _page(_("This has changed in the meantime"), _(
+                "Someone changed it before your request arrived, so nothing more was done. Go back and reload the "
+                "page to see how it stands now."), 409)
+        return _page(_("This did not work"), _("Nothing was changed. Go back, reload the page and try again."),
+                     error.code or 500)
 
     @app.errorhandler(Exception)
     def unexpected(error):

@@ -181,6 +181,22 @@ def test_an_inconsistent_answer_on_someones_behalf_is_refused_and_changes_nothin
     assert database_state(db.session, TABLES) == before
 
 
+def test_an_action_on_an_invitee_someone_else_removed_meanwhile_says_so_in_the_admins_language(
+        before_deadline, event, admin_client):
+    anna = add_invitee(event)
+    page = admin_client.get(f"/admin/invitees/{anna.id}")  # open in one tab…
+    anna.removed_at = utcnow()  # …while a colleague removes her
+    db.session.commit()
+    before = database_state(db.session, TABLES)
+    refused = admin_client.post(f"/admin/invitees/{anna.id}/new-link", data={"csrf_token": csrf_token(page),
+                                                                             "confirmed": "yes"})
+    assert refused.status_code == 409
+    shown = page_text(refused)
+    assert "Det här har ändrats under tiden" in shown and "ladda om sidan" in shown
+    assert "conflict" not in shown.lower() and "409" not in shown  # not the web server's English
+    assert database_state(db.session, TABLES) == before
+
+
 def test_a_new_link_revokes_the_old_and_sends_the_invitation_with_the_new(before_deadline, event, admin_client):
     anna = add_invitee(event)
     old = link_path(anna)

@@ -103,6 +103,19 @@ def test_a_link_that_cannot_be_used_gets_a_clear_page_and_changes_nothing(
     assert database_state(db.session, TABLES) == before
 
 
+@pytest.mark.parametrize("language, words", [("sv", "Den här adressen fungerar inte så"),
+                                             ("en", "This address does not work that way")])
+def test_a_link_used_in_a_way_no_page_takes_says_what_to_do_in_the_readers_language(
+        before_deadline, event, client, language, words):
+    anna = add_invitee(event, "Anna Andersson", "anna.andersson@example.se", language=language)
+    before = database_state(db.session, TABLES)
+    refused = client.delete(link_path(anna), headers={"Accept-Language": language})
+    assert refused.status_code == 405
+    shown = page_text(refused)
+    assert words in shown and "method" not in shown.lower()
+    assert database_state(db.session, TABLES) == before
+
+
 def test_a_link_keeps_working_after_the_signing_key_is_rotated(before_deadline, other_app, event, client):
     invitee = add_invitee(event)
     old_app = other_app(SECRET_KEYS=["test-key-old"])
