@@ -15,7 +15,7 @@ from .headcount import hotel_changes, hotel_numbers, labelled_hotel_numbers
 from .jobs import numbers_sent_to_hotel
 from .links import LinkError, resolve_hotel_token
 from .models import JobRun
-from .web import current_language, limit_link_pages, never_cached, set_language
+from .web import limit_link_pages, never_cached, set_language
 
 bp = Blueprint("hotel", __name__, url_prefix="/hotel")
 limit_link_pages(bp)
@@ -29,8 +29,7 @@ def bad_link(error: LinkError):
     """The same friendly page an invitee's bad link gets, worded for the hotel."""
     set_language(request.args.get("lang"))
     status = {"invalid": 400, "revoked": 403}.get(error.kind, 410)
-    return render_template("rsvp/bad_link.html", kind=error.kind, event=get_event(), for_hotel=True,
-                           language=current_language()), status
+    return render_template("rsvp/bad_link.html", kind=error.kind, event=get_event(), for_hotel=True), status
 
 
 @bp.get("/<token>")

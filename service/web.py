@@ -182,6 +182,8 @@ def init_web(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
     limiter.init_app(app)
     app.after_request(_security_headers)
+    # Every page knows its language (the <html lang>, the header's language switch) without each view passing it.
+    app.context_processor(lambda: {"language": current_language()} if has_request_context() else {})
     app.add_template_global(event_dates)
     app.add_template_global(clock)
     app.add_template_global(row_problem)

@@ -28,7 +28,7 @@ from service.models import (
 )
 
 from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, import_finished, link_path, sign_in
-from .support.helpers import csrf_token, database_state, page_text
+from .support.helpers import csrf_token, database_state, html_text, page_text
 
 TABLES = ("admin_user", "event", "invitee", "response", "response_day", "response_meal", "response_diet",
           "response_hotel_night", "response_change", "outbox")
@@ -179,6 +179,24 @@ def test_an_inconsistent_answer_on_someones_behalf_is_refused_and_changes_nothin
     assert refused.status_code == 400
     assert "Inget är sparat ännu." in page_text(refused)
     assert database_state(db.session, TABLES) == before
+
+
+@pytest.mark.parametrize("language, name, switch", [
+    ("sv", "Innovationsmötet med Svenska Industrikommuner", "In English"),
+    ("en", "The Swedish Industrial Municipalities' innovation meeting", "På svenska"),
+])
+def test_every_admin_page_is_in_one_language_from_its_header_down(before_deadline, event, admin_client, language,
+                                                                  name, switch):
+    anna = add_invitee(event)
+    admin_client.post(f"/admin/language/{language}", data={"csrf_token": csrf_token(admin_client.get("/admin/"))})
+    for path in ("/admin/", "/admin/event", "/admin/invitees", f"/admin/invitees/{anna.id}", "/admin/invitees/new",
+                 "/admin/import", "/admin/send", "/admin/previews", "/admin/mail", "/admin/lists", "/admin/hotel",
+                 "/admin/privacy"):
+        page = admin_client.get(path)
+        markup = page.get_data(as_text=True)
+        header = html_text(markup.split("</header>")[0])
+        assert f'<html lang="{language}">' in markup, path
+        assert name in header and switch in header, (path, header)
 
 
 def test_an_action_on_an_invitee_someone_else_removed_meanwhile_says_so_in_the_admins_language(

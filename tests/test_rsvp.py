@@ -113,6 +113,7 @@ def test_a_link_used_in_a_way_no_page_takes_says_what_to_do_in_the_readers_langu
     assert refused.status_code == 405
     shown = page_text(refused)
     assert words in shown and "method" not in shown.lower()
+    assert f'<html lang="{language}">' in refused.get_data(as_text=True)  # read aloud in the language it is in
     assert database_state(db.session, TABLES) == before
 
 

@@ -25,7 +25,7 @@ from ..db import utcnow, write_transaction
 from ..extensions import db, limiter
 from ..models import AdminUser
 from ..text import PlainText, normalized
-from ..web import LANGUAGES, current_language, set_language
+from ..web import LANGUAGES, set_language
 from . import bp
 
 #: A path inside the admin, in printable ASCII (a percent-encoded query is fine), and never `//` or `\`.
@@ -82,7 +82,7 @@ def login():
             return redirect(_safe_next(request.args.get("next")))
         failed = True
     status = 401 if failed else (400 if form.errors else 200)
-    return render_template("admin/login.html", form=form, failed=failed, language=current_language()), status
+    return render_template("admin/login.html", form=form, failed=failed), status
 
 
 @bp.post("/logout")

@@ -33,7 +33,7 @@ def dashboard():
 @bp.get("/numbers")
 def numbers():
     """The dashboard's numbers alone, for the page to refresh itself."""
-    return render_template("admin/_numbers.html", numbers=_numbers(), language=current_language())
+    return render_template("admin/_numbers.html", numbers=_numbers())
 
 
 @bp.get("/chart.png")

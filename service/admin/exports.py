@@ -55,7 +55,7 @@ def counts_csv_export():
 def lists():
     """The printable lists: one per meal and one per transport option."""
     event = event_or_404()
-    return render_template("admin/lists.html", event=event, language=current_language())
+    return render_template("admin/lists.html", event=event)
 
 
 def _by_key(rows, key: str):
@@ -103,8 +103,7 @@ def transport_list(key: str):
 def hotel_link():
     """The hotel's read-only link, and the way to revoke it."""
     event = event_or_404()
-    return render_template("admin/hotel_link.html", event=event, link=hotel_url(event),
-                           language=current_language())
+    return render_template("admin/hotel_link.html", event=event, link=hotel_url(event))
 
 
 @bp.post("/hotel/revoke")

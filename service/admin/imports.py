@@ -14,7 +14,6 @@ from ..db import write_transaction
 from ..extensions import db
 from ..invitee_import import dispatch_import, job_result, start_import
 from ..models import ImportJob, ImportState
-from ..web import current_language
 from . import bp
 from .invitees import event_or_404
 
@@ -37,8 +36,7 @@ def import_page():
             job = start_import(event, upload.filename or "invitees.csv", upload.read(), current_user.username)
         dispatch_import(job.id)
         return redirect(url_for("admin.import_job", job_id=job.id))
-    return render_template("admin/import.html", event=event, form=form,
-                           language=current_language()), 400 if request.method == "POST" else 200
+    return render_template("admin/import.html", event=event, form=form), 400 if request.method == "POST" else 200
 
 
 def _job_or_404(job_id: int) -> ImportJob:
@@ -53,12 +51,11 @@ def import_job(job_id: int):
     """An import's progress while a worker checks and stores the file, then its result."""
     job = _job_or_404(job_id)
     return render_template("admin/import_job.html", event=job.event, job=job, result=job_result(job),
-                           states=ImportState, language=current_language())
+                           states=ImportState)
 
 
 @bp.get("/import/<int:job_id>/status")
 def import_job_status(job_id: int):
     """The job's progress or result alone, for its page to refresh itself."""
     job = _job_or_404(job_id)
-    return render_template("admin/_import_job.html", job=job, result=job_result(job), states=ImportState,
-                           language=current_language())
+    return render_template("admin/_import_job.html", job=job, result=job_result(job), states=ImportState)

@@ -172,7 +172,7 @@ def invitees():
     return render_template(
         "admin/invitees.html", event=event, rows=[InviteeRow(invitee, *status_of(invitee)) for invitee in people],
         shown=shown, total=total, page=page, pages=pages, link=link, statuses=STATUSES,
-        organisations=organisations, filters=filters, language=current_language(),
+        organisations=organisations, filters=filters,
     )
 
 
@@ -199,7 +199,7 @@ def new_invitee():
             for problem in error.errors:
                 field = form._fields.get(problem.column)
                 (field.errors if field is not None else form.form_errors).append(problem.message_in(current_language()))
-            return render_template("admin/invitee_new.html", event=event, form=form, language=current_language()), 400
+            return render_template("admin/invitee_new.html", event=event, form=form), 400
         invitee = db.session.scalar(
             select(Invitee).where(Invitee.event_id == event.id, Invitee.email_key == form.email.data.strip().lower())
         )
@@ -207,7 +207,7 @@ def new_invitee():
         if invitee is not None:
             return redirect(url_for("admin.invitee", invitee_id=invitee.id))
         return redirect(url_for("admin.invitees"))
-    return render_template("admin/invitee_new.html", event=event, form=form, language=current_language())
+    return render_template("admin/invitee_new.html", event=event, form=form)
 
 
 @bp.get("/invitees/<int:invitee_id>")
@@ -277,7 +277,7 @@ def _act_on(invitee_id: int, change, message, listed_only: bool = True, ask=None
         abort(409)
     if ask is not None and request.form.get("confirmed") != "yes":
         return render_template("admin/confirm.html", event=invitee.event, invitee=invitee, question=ask(invitee),
-                               action=request.path, language=current_language())
+                               action=request.path)
     with write_transaction():
         more = change(invitee)
     flash(" ".join(filter(None, (message(invitee), more))))

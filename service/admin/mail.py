@@ -63,7 +63,7 @@ def send():
     preview = preview_email(event, "invitation", chosen.language, chosen) if chosen else None
     return render_template(
         "admin/send.html", event=event, who=who, chosen=chosen, preview=preview,
-        to_invite=count_to_invite(event), progress=_progress(event), language=current_language(),
+        to_invite=count_to_invite(event), progress=_progress(event),
     )
 
 
@@ -91,8 +91,7 @@ def send_progress():
 @bp.get("/previews")
 def previews():
     """Every kind of email, in each language."""
-    return render_template("admin/previews.html", event=event_or_404(), kinds=KINDS, languages=LANGUAGES,
-                           language=current_language())
+    return render_template("admin/previews.html", event=event_or_404(), kinds=KINDS, languages=LANGUAGES)
 
 
 def _preview_or_404(kind: str, language: str):
@@ -111,7 +110,6 @@ def preview(kind: str, language: str):
     event, shown = _preview_or_404(kind, language)
     return render_template(
         "admin/preview.html", event=event, preview=shown, invitee_id=request.args.get("invitee", type=as_row_id),
-        language=current_language(),
     )
 
 
@@ -144,7 +142,7 @@ def mail_log():
             for row in db.session.scalars(query)]
     return render_template(
         "admin/mail.html", event=event, rows=rows, counts=counts, states=STATES, kinds=KINDS,
-        filters={"state": state, "kind": kind, "q": query_text}, language=current_language(),
+        filters={"state": state, "kind": kind, "q": query_text},
         progress=_progress(event),
     )
 

@@ -97,5 +97,4 @@ def erase(invitee_id: int):
             erase_invitee(invitee)
         flash(_("%(name)s is erased: only the numbers remain.", name=name))
         return redirect(url_for("admin.invitee", invitee_id=invitee.id))
-    return render_template("admin/erase.html", event=invitee.event, invitee=invitee, form=form,
-                           language=current_language())
+    return render_template("admin/erase.html", event=invitee.event, invitee=invitee, form=form)

@@ -71,8 +71,7 @@ def bad_link(error: LinkError):
     invitee = error.invitee
     event = invitee.event if invitee is not None else get_event()
     set_language(request.args.get("lang") or (invitee.language if invitee is not None else None))
-    return render_template("rsvp/bad_link.html", kind=error.kind, event=event,
-                           language=current_language()), LINK_STATUS[error.kind]
+    return render_template("rsvp/bad_link.html", kind=error.kind, event=event), LINK_STATUS[error.kind]
 
 
 @bp.app_template_global()
@@ -237,8 +236,7 @@ def opt_out(token: str):
         done = True
     return render_template(
         "rsvp/opt_out.html", event=invitee.event, invitee=invitee, form=form, done=done,
-        opted_out=invitee.reminders_opted_out, language=current_language(),
-        page_title=_("Reminders"),
+        opted_out=invitee.reminders_opted_out, page_title=_("Reminders"),
     )
 
 
