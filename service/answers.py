@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import force_locale
+from babel.lists import format_list
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import and_, func, literal, or_, select, union_all
 
@@ -582,8 +583,8 @@ def describe_logistics(event: Event, response: Response, language: str, only_day
                     flight=row.flight_number, arrival=format_clock(row.flight_arrival, language),
                 ))
             elif option is not None:
-                lines.append(_(
-                    "%(date)s: %(option)s, at %(time)s from %(place)s.", date=date,
+                lines.append(_(  # the same words for a bus that leaves from the place and a way that meets there
+                    "%(date)s: %(option)s – %(time)s, %(place)s.", date=date,
                     option=localized(option, "name", language),
                     time=format_time(option.departs_at, tz, language, option.approximate), place=localized(option, 'place', language),
                 ))
@@ -599,10 +600,11 @@ def describe_logistics(event: Event, response: Response, language: str, only_day
                 lines.append(_("%(date)s: %(meals)s.", date=date, meals=named))
         nights = [n for n in sorted(response.hotel_nights, key=lambda n: n.hotel_night.night_of) if n.waitlisted_at is None]
         if nights:
-            lines.append(_(
-                "Hotel: %(hotel)s, %(address)s, the night after %(dates)s.", hotel=event.hotel_name,
+            lines.append(ngettext(
+                "Hotel: %(hotel)s, %(address)s, the night after %(dates)s.",
+                "Hotel: %(hotel)s, %(address)s, the nights after %(dates)s.", len(nights), hotel=event.hotel_name,
                 address=event.hotel_address,
-                dates=", ".join(format_date(n.hotel_night.night_of, language) for n in nights),
+                dates=format_list([format_date(n.hotel_night.night_of, language) for n in nights], locale=language),
             ))
         if only_day is None:  # the day-before email gives the number in a line of its own
             lines.append(_("On the day, the secretariat answers on %(phone)s.", phone=event.secretariat_phone))

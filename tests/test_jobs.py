@@ -169,7 +169,7 @@ def test_the_day_before_each_attendee_gets_their_own_logistics(before_deadline, 
         return row.body_text
 
     bus_text = day_before(bus.email)
-    assert "Bussen från The Wood Hotel, kl. 09.00 från The Wood Hotel, Torggatan 3" in bus_text
+    assert "Bussen från The Wood Hotel – kl. 09.00, The Wood Hotel, Torggatan 3" in bus_text
     # The day's number once, in a line of its own: not also in the list above it.
     assert "Sekretariatet nås på 070-174 06 05 under dagen." in bus_text and "svarar sekretariatet på" not in bus_text
     # The programme names each item's place once: after the title, unless the title says it.
@@ -179,7 +179,7 @@ def test_the_day_before_each_attendee_gets_their_own_logistics(before_deadline, 
     assert "pickup at Skellefteå Airport at about 09:30. We have your flight SK 2014, landing at 09:05." in flyer_text
     assert "12:00  Lunch together at the meeting's venue, The Wood Hotel\n" in flyer_text
     driver_text = day_before(driver.email)
-    assert "Egen väg, ansluter till lunchen utan turen, kl. 12.00" in driver_text
+    assert "Egen väg, ansluter till lunchen utan turen – kl. 12.00, The Wood Hotel" in driver_text  # not "från"
     assert outbox_of(away.email) == []
 
     before_deadline.move_to(local(2021, 11, 26, 9, 30))  # day 2 has begun: its logistics come too late
@@ -502,10 +502,13 @@ def test_the_day_before_gives_the_hotels_address_once(before_deadline, event):
 
     stays, comes = (add_invitee(event, name, f"{name.split()[0].lower()}@example.se") for name in ("Ada Ek", "Bo Berg"))
     with write_transaction():
-        save_answer(stays, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)}, hotel_nights={"night-24"}))
+        save_answer(stays, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)},
+                                  hotel_nights={"night-24", "night-25"}))
         save_answer(comes, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(False)}))
     for invitee, in_list in ((stays, 1), (comes, 0)):  # in their list with their nights, or in a line of its own
         email_ = render_day_before(event, event.days[0], invitee, invitee.response)
         for part in (email_.text, html_text(email_.html)):
             assert part.count("Hotell: The Wood Hotel, Torggatan 3") == in_list, invitee.name
             assert part.count("Hotellet: The Wood Hotel, Torggatan 3") == 1 - in_list, invitee.name
+    assert ("Hotell: The Wood Hotel, Torggatan 3, Skellefteå centrum, nätterna efter onsdag 24 november 2021 och "
+            "torsdag 25 november 2021.") in render_day_before(event, event.days[0], stays, stays.response).text

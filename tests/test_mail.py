@@ -129,7 +129,7 @@ def test_every_kind_is_multipart_text_first_with_the_right_headers(
 
     anna_confirmation = next(m for m in kinds["confirmation"] if m["To"] == "Anna Andersson <anna.andersson@example.se>")
     text = anna_confirmation.get_body(("plain",)).get_content()
-    assert "Bussen från The Wood Hotel, kl. 09.00 från The Wood Hotel, Torggatan 3" in text
+    assert "Bussen från The Wood Hotel – kl. 09.00, The Wood Hotel, Torggatan 3" in text
     assert any(re.fullmatch(r"- torsdag 25 november 2021, på The Wood Hotel: .*Middag på hotellet 18\.00\.", line)
                for line in text.splitlines())  # the place once, before the meals
     assert "http://osa.example.se/r/" in text
