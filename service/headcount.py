@@ -17,7 +17,7 @@ from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from .answers import day_heading, localized
-from .dates import format_clock, format_date, format_time
+from .dates import format_clock, format_date, format_datetime
 from .db import among
 from .extensions import db
 from .models import (
@@ -325,12 +325,12 @@ def hotel_labels(event: Event, language: str) -> dict[str, dict[str, str]]:
     """The names of what `hotel_numbers` counts, by id, in `language`."""
     return {
         "days": {day.key: day_heading(day, language) for day in event.days},
-        "meals": {meal.key: f"{localized(meal, 'name', language)} {format_date(meal.day.date, language)} "
-                            f"{format_time(meal.starts_at, event.timezone, language)}" for meal in event.meals},
+        "meals": {meal.key: f"{localized(meal, 'name', language)} "
+                            f"{format_datetime(meal.starts_at, event.timezone, language)}" for meal in event.meals},
         "diets": {diet.key: localized(diet, "name", language) for diet in event.diet_options},
         "nights": {night.key: format_date(night.night_of, language) for night in event.hotel_nights},
-        "transport": {option.key: f"{localized(option, 'name', language)} {format_date(option.day.date, language)} "
-                                  f"{format_time(option.departs_at, event.timezone, language, option.approximate)}"
+        "transport": {option.key: f"{localized(option, 'name', language)} "
+                                  f"{format_datetime(option.departs_at, event.timezone, language, option.approximate)}"
                       for option in event.transport_options},
     }
 
@@ -355,7 +355,7 @@ def labelled_hotel_numbers(event: Event, numbers: dict, language: str) -> dict:
 
 
 def hotel_changes(event: Event, old: dict, new: dict, language: str = "sv") -> list[str]:
-    """Lines such as 'Lunch torsdag 25 november 2021 12.00: 24 → 23' for every number that differs."""
+    """Lines such as 'Lunch torsdag 25 november 2021 kl. 12.00: 24 → 23' for every number that differs."""
     with force_locale(language):
         return _hotel_changes(labelled_hotel_numbers(event, old, language), labelled_hotel_numbers(event, new, language))
 

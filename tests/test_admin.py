@@ -535,7 +535,7 @@ def test_the_hotel_link_shows_the_numbers_until_it_is_revoked(before_deadline, a
     text_ = page_text(page)
     assert "The Wood Hotel" in text_ and "Antal just nu" in text_
     assert re.search(r"Dag 1, torsdag 25 november 2021 1\b", text_)
-    assert re.search(r"Resa Alternativ Personer Bussen från The Wood Hotel torsdag 25 november 2021 09\.00 1\b", text_)
+    assert re.search(r"Resa Alternativ Personer Bussen från The Wood Hotel torsdag 25 november 2021 kl\. 09\.00 1\b", text_)
 
     final_numbers = page_text(admin_client.get("/admin/previews/hotel_final/sv"))
     assert "Antalet som det står just nu finns alltid på " + app.config["BASE_URL"] + "/hotel/" in final_numbers

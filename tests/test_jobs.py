@@ -362,13 +362,13 @@ def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_chang
     before_deadline.move_to(local(2021, 11, 18, 12, 0, 30))
     assert run_due_jobs(only="hotel") == [("hotel-final", "done", 1)]
     (final,) = hotel_mail("hotel_final")
-    assert "Lunch torsdag 25 november 2021 12.00: 3 (varav vegetarisk 1)" in final
-    assert "Middag på hotellet torsdag 25 november 2021 18.00: 1" in final
+    assert "Lunch torsdag 25 november 2021 kl. 12.00: 3 (varav vegetarisk 1)" in final
+    assert "Middag på hotellet torsdag 25 november 2021 kl. 18.00: 1" in final
     assert "Natten efter onsdag 24 november 2021: 1" in final
     assert "Natten efter torsdag 25 november 2021: 2" in final
     assert "Dag 1, torsdag 25 november 2021: 3" in final
-    assert "RESA\nBussen från The Wood Hotel torsdag 25 november 2021 09.00: 0\n" in final
-    assert "Egen väg, ansluter till lunchen utan turen torsdag 25 november 2021 12.00: 3\n" in final
+    assert "RESA\nBussen från The Wood Hotel torsdag 25 november 2021 kl. 09.00: 0\n" in final
+    assert "Egen väg, ansluter till lunchen utan turen torsdag 25 november 2021 kl. 12.00: 3\n" in final
 
     before_deadline.move_to(local(2021, 11, 18, 12, 20))
     choose(anna, {"lunch-day1", "dinner-day1"}, {"night-24", "night-25"}, {"vegetarian"})  # adds the dinner
@@ -377,10 +377,10 @@ def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_chang
     before_deadline.move_to(local(2021, 11, 18, 13, 0, 30))
     assert run_due_jobs(only="hotel") == [("hotel-changes", "done", 1)]
     (notice,) = hotel_mail("hotel_change")
-    assert "- Middag på hotellet torsdag 25 november 2021 18.00: 1 → 2 (vegetarisk 0 → 1)" in notice
+    assert "- Middag på hotellet torsdag 25 november 2021 kl. 18.00: 1 → 2 (vegetarisk 0 → 1)" in notice
     assert "- Natten efter torsdag 25 november 2021: 2 → 1 rum" in notice
-    assert "- Bussen från The Wood Hotel torsdag 25 november 2021 09.00: 0 → 1 person" in notice
-    assert "- Egen väg, ansluter till lunchen utan turen torsdag 25 november 2021 12.00: 3 → 2 personer" in notice
+    assert "- Bussen från The Wood Hotel torsdag 25 november 2021 kl. 09.00: 0 → 1 person" in notice
+    assert "- Egen väg, ansluter till lunchen utan turen torsdag 25 november 2021 kl. 12.00: 3 → 2 personer" in notice
 
     before_deadline.move_to(local(2021, 11, 18, 13, 10))
     choose(cia, {"lunch-day1", "lunch-day2"})
@@ -396,7 +396,7 @@ def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_chang
     before_deadline.move_to(local(2021, 11, 18, 17, 5))
     late = run_due_jobs(only="hotel")
     assert late == [("hotel-changes", "done", 1), ("hotel-changes", "done", 0), ("hotel-changes", "done", 0)], late
-    assert "- Lunch fredag 26 november 2021 12.00: 0 → 1" in hotel_mail("hotel_change")[-1]
+    assert "- Lunch fredag 26 november 2021 kl. 12.00: 0 → 1" in hotel_mail("hotel_change")[-1]
 
 
 
@@ -422,7 +422,7 @@ def test_a_meal_renamed_after_the_final_numbers_is_the_same_meal_to_the_hotel(be
     assert outbox_of("hotell@example.se") == ["hotel_final"]
 
     page = page_text(client.get(hotel_url(event).removeprefix("http://osa.example.se")))
-    assert "Julbord på hotellet torsdag 25 november 2021 18.00 1" in page and "Middag på hotellet" not in page
+    assert "Julbord på hotellet torsdag 25 november 2021 kl. 18.00 1" in page and "Middag på hotellet" not in page
     assert "Ändringar sedan det slutliga antalet Inga ändringar." in page
 
 
@@ -443,7 +443,7 @@ def test_diets_are_listed_in_the_event_files_order_everywhere(before_deadline, e
     diets_section = rendered.text.split("KOST\n")[1].split("\n\n")[0].splitlines()
     assert diets_section[:4] == ["Vegetarisk: 1", "Vegansk: 2", "Glutenfri: 1", "Laktosfri: 1"]
     hotel = render_hotel_final(event, headcount(event).hotel).text
-    assert "Lunch torsdag 25 november 2021 12.00: 3 (varav " + ", ".join(in_file_order) + ")" in hotel
+    assert "Lunch torsdag 25 november 2021 kl. 12.00: 3 (varav " + ", ".join(in_file_order) + ")" in hotel
 
 
 def test_the_report_says_what_each_change_was(before_deadline, event):
