@@ -255,7 +255,8 @@ def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None
         # In the event's time (UTC for an email whose event is gone).
         when = format_stamp(row.sent_at or row.created_at, timezones.get(row.event_id, "UTC"))
         error = f"  {row_problem(row)}" if row.last_error or row.problem else ""
-        click.echo(f"{row.id:>6}  {row.state:<7}  {row.attempts}  {when}  {row.kind:<{kind_width}}  {row.recipient}{error}")
+        kind = row.kind.ljust(kind_width)
+        click.echo(f"{row.id:>6}  {row.state:<7}  {row.attempts}  {when}  {kind}  {row.recipient}{error}")
 
 
 @outbox_cli.command("retry")

@@ -316,8 +316,9 @@ def _added_and_removed(names: dict[str, str], before: set[str], after: set[str])
 
 def hotel_numbers(event: Event) -> dict:
     """What the hotel counts, as plain data to send and to compare with later: people per day,
-    meals per sitting with diets, allergies, rooms per night, people per transport option. Keyed by the event file's ids, so a
-    renamed meal is the same meal; `hotel_labels` names them in a reader's language."""
+    meals per sitting with diets, allergies, rooms per night, people per transport option. Keyed by
+    the event file's ids, so a renamed meal is the same meal; `hotel_labels` names them in a reader's
+    language."""
     return headcount(event).hotel
 
 

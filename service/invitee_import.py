@@ -400,7 +400,8 @@ def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _F
             values[name] = raw
         extra = [c for c in cells[len(header):] if _clean(c)]
         if extra:
-            row_errors.append(_problem(line, "", N_("has more cells than the header row: %(count)s extra"), count=len(extra)))
+            row_errors.append(_problem(line, "", N_("has more cells than the header row: %(count)s extra"),
+                                       count=len(extra)))
 
         name = _SPACES.sub(" ", values["name"])
         if not name and not any(e.column == titles["name"] for e in row_errors):
