@@ -426,9 +426,10 @@ def test_a_meal_renamed_after_the_final_numbers_is_the_same_meal_to_the_hotel(be
     assert "Ändringar sedan det slutliga antalet Inga ändringar." in page
 
 
-def test_diets_are_listed_in_the_event_files_order_everywhere(before_deadline, event):
-    from service.mail.compose import render_daily_report, render_hotel_final
+def test_diets_are_listed_in_the_event_files_order_everywhere(before_deadline, event, client, admin_client):
     from service.headcount import headcount
+    from service.links import hotel_url
+    from service.mail.compose import render_daily_report, render_hotel_final
 
     for name, diets in (("Ada Ek", {"lactose-free", "vegan"}), ("Bo Berg", {"gluten-free", "vegetarian"}),
                         ("Cia Ceder", {"vegan"})):
@@ -444,6 +445,9 @@ def test_diets_are_listed_in_the_event_files_order_everywhere(before_deadline, e
     assert diets_section[:4] == ["Vegetarisk: 1", "Vegansk: 2", "Glutenfri: 1", "Laktosfri: 1"]
     hotel = render_hotel_final(event, headcount(event).hotel).text
     assert "Lunch torsdag 25 november 2021 kl. 12.00: 3 (varav " + ", ".join(in_file_order) + ")" in hotel
+    hotel_page = html_text(client.get(hotel_url(event).replace("http://osa.example.se", "")).get_data(as_text=True))
+    for page in (hotel_page, html_text(admin_client.get("/admin/").get_data(as_text=True))):  # hotel, dashboard
+        assert "Lunch torsdag 25 november 2021 kl. 12.00 3 Vegetarisk 1, Vegansk 2, Glutenfri 1, Laktosfri 1" in page
 
 
 def test_the_report_says_what_each_change_was(before_deadline, event):
