@@ -362,30 +362,28 @@ def hotel_changes(event: Event, old: dict, new: dict, language: str = "sv") -> l
 
 
 def _hotel_changes(old: dict, new: dict) -> list[str]:
-    lines = []
-    for label in new["days"]:
-        if old["days"].get(label) != new["days"][label]:
-            lines.append(ngettext("%(day)s: %(old)s → %(num)d person", "%(day)s: %(old)s → %(num)d people",
-                                  new["days"][label], day=label, old=old["days"].get(label, 0)))
+    def changed(kind: str) -> list[tuple[str, int, int]]:
+        """(label, before, now) for each count of `kind` ("days", "nights", "transport") that differs."""
+        return [(label, old[kind].get(label, 0), now) for label, now in new[kind].items()
+                if old[kind].get(label) != now]
+
+    lines = [ngettext("%(day)s: %(old)s → %(num)d person", "%(day)s: %(old)s → %(num)d people", now, day=label,
+                      old=before) for label, before, now in changed("days")]
     for label, meal in new["meals"].items():
         before = old["meals"].get(label, {"count": 0, "diets": {}})
         if before != meal:
             line = f"{label}: {before['count']} → {meal['count']}"
             diets = list(dict.fromkeys([*meal["diets"], *before["diets"]]))  # both in the event's order
-            changed = [f"{name.lower()} {before['diets'].get(name, 0)} → {meal['diets'].get(name, 0)}"
-                       for name in diets if before["diets"].get(name, 0) != meal["diets"].get(name, 0)]
-            if changed:
-                line += " (" + ", ".join(changed) + ")"
+            changed_diets = [f"{name.lower()} {before['diets'].get(name, 0)} → {meal['diets'].get(name, 0)}"
+                             for name in diets if before["diets"].get(name, 0) != meal["diets"].get(name, 0)]
+            if changed_diets:
+                line += " (" + ", ".join(changed_diets) + ")"
             lines.append(line)
-    for label in new["nights"]:
-        if old["nights"].get(label) != new["nights"][label]:
-            lines.append(ngettext("The night after %(date)s: %(old)s → %(num)d room",
-                                  "The night after %(date)s: %(old)s → %(num)d rooms",
-                                  new["nights"][label], date=label, old=old["nights"].get(label, 0)))
-    for label in new["transport"]:
-        if old["transport"].get(label) != new["transport"][label]:
-            lines.append(ngettext("%(option)s: %(old)s → %(num)d person", "%(option)s: %(old)s → %(num)d people",
-                                  new["transport"][label], option=label, old=old["transport"].get(label, 0)))
+    lines += [ngettext("The night after %(date)s: %(old)s → %(num)d room",
+                       "The night after %(date)s: %(old)s → %(num)d rooms", now, date=label, old=before)
+              for label, before, now in changed("nights")]
+    lines += [ngettext("%(option)s: %(old)s → %(num)d person", "%(option)s: %(old)s → %(num)d people", now,
+                       option=label, old=before) for label, before, now in changed("transport")]
     for allergy in sorted(set(new["allergies"]) - set(old["allergies"])):
         lines.append(_("New allergy: %(allergy)s", allergy=allergy))
     for allergy in sorted(set(old["allergies"]) - set(new["allergies"])):
