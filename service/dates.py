@@ -55,6 +55,12 @@ def format_time(instant: dt.datetime, timezone: str, language: str = "sv", appro
     return f"{_ABOUT[lang]}{text}" if approximate else text
 
 
+def format_short_date(day: dt.date, language: str = "sv") -> str:
+    """A day on a chart's axis: '6 dec.', '6 Dec'."""
+    lang = _lang(language)
+    return _babel_date(day, "d MMM", locale=lang)
+
+
 def format_stamp(instant: dt.datetime, timezone: str) -> str:
     """A compact local date and time for a terminal's tables, the same in every language: '2021-11-25 09:00'."""
     return _babel_datetime(local(instant, timezone), "yyyy-MM-dd HH:mm", locale="sv")

@@ -1,6 +1,6 @@
 """Files made from the answers: every answer as a table (the CSV attached to the daily report,
 UTF-8 with a BOM so Excel shows å, ä, ö; the admin's CSV and XLSX downloads), and answers
-over time (a table for the daily report, a PNG chart for the admin's dashboard).
+over time (a table for the daily report, a chart for the admin's dashboard).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 
 from .answers import localized
-from .dates import format_clock, format_date, format_datetime
+from .dates import format_clock, format_date, format_datetime, format_short_date
 from .db import among
 from .extensions import db
 from .headcount import describe_change, headcount
@@ -214,49 +214,31 @@ def answers_over_time(event: Event, until: dt.datetime) -> list[tuple[dt.date, i
 
 
 def answers_chart(event: Event, until: dt.datetime, language: str = "sv") -> bytes:
-    """A PNG line chart for the admin's dashboard: how many have said they come, and how many not,
-    day by day, with dated axes and a legend that gives today's values (a table beside it gives all)."""
-    from PIL import Image, ImageDraw
+    """An SVG line chart for the admin's dashboard: how many have said they come, and how many not,
+    day by day, with a legend that gives today's values (a table beside it gives all). Its words are
+    text the browser sets in its own font, so every letter shows and they stay sharp when zoomed."""
+    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     days = answers_over_time(event, until)
-    coming = [day[1] for day in days]
-    not_coming = [day[2] for day in days]
-
-    width, height, left, right, top_margin, bottom = 600, 260, 44, 16, 34, 34
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    top = max([1, *coming, *not_coming])
-    plot_bottom, plot_right = height - bottom, width - right
-    draw.line([(left, top_margin), (left, plot_bottom), (plot_right, plot_bottom)], fill="#555555", width=1)
-    for value in (0, top):  # the value axis: 0 and the highest count
-        y = plot_bottom - (value / top) * (plot_bottom - top_margin)
-        draw.line([(left - 4, y), (left, y)], fill="#555555")
-        draw.text((left - 8, y), str(value), fill="#1d2327", anchor="rm")
-
-    def x_of(index: int) -> float:
-        return left + (index / max(1, len(days) - 1)) * (plot_right - left) if len(days) > 1 else (left + plot_right) / 2
-
-    for values, colour in ((coming, "#2e7d32"), (not_coming, "#b3261e")):
-        line = [(x_of(i), plot_bottom - (v / top) * (plot_bottom - top_margin)) for i, v in enumerate(values)]
-        if len(line) > 1:
-            draw.line(line, fill=colour, width=3)
-        for x, y in line[-1:]:
-            draw.ellipse([x - 4, y - 4, x + 4, y + 4], fill=colour)
-    # The time axis: the first and the last day, dated.
-    draw.text((x_of(0), plot_bottom + 8), format_date(days[0][0], language), fill="#1d2327",
-              anchor="ma" if len(days) == 1 else "la")
-    if len(days) > 1:
-        draw.text((plot_right, plot_bottom + 8), format_date(days[-1][0], language), fill="#1d2327", anchor="ra")
+    dates = [day[0] for day in days]
+    figure = Figure(figsize=(6, 2.6), layout="constrained")
+    axes = figure.add_subplot()
     with force_locale(language):
-        legend = [(_("coming: %(count)s", count=coming[-1]), "#2e7d32"),
-                  (_("not coming: %(count)s", count=not_coming[-1]), "#b3261e")]
-    x = left
-    for text, colour in legend:
-        draw.rectangle([x, 10, x + 12, 22], fill=colour)
-        draw.text((x + 18, 16), text, fill="#1d2327", anchor="lm")
-        x += 30 + int(draw.textlength(text))
+        lines = ((_("coming: %(count)s", count=days[-1][1]), [day[1] for day in days], "#2e7d32"),
+                 (_("not coming: %(count)s", count=days[-1][2]), [day[2] for day in days], "#b3261e"))
+    for label, values, colour in lines:
+        axes.plot(dates, values, color=colour, linewidth=2.5, marker="o", markevery=[-1], label=label)
+    axes.set_ylim(bottom=0)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ticks = dates[::-(-len(dates) // 6)]  # at most six days named, the first among them
+    axes.set_xticks(ticks, [format_short_date(day, language) for day in ticks])
+    axes.spines[["top", "right"]].set_visible(False)
+    figure.legend(loc="outside upper left", ncols=2, frameon=False)
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    with matplotlib.rc_context({"svg.fonttype": "none"}):
+        figure.savefig(out, format="svg", metadata={"Date": None})
     return out.getvalue()
 
 

@@ -43,6 +43,8 @@ FRAMING_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY + "; frame-src 'self';
 
 #: An email's HTML part, shown in a sandboxed frame of an admin or mailbox page and nowhere else.
 EMAIL_FRAME_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'"
+#: The dashboard's chart, an SVG image: it styles its own lines and words, and runs nothing.
+CHART_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'"
 
 #: What follows `/r/` or `/hotel/` in any case, wherever it stands (`GET http://host/R/…`, `/a/r/…`, `/r//…`).
 _TOKEN_IN_PATH = re.compile(r"(/(?:r|hotel)/+)[^/\s?#&\"]+", re.IGNORECASE)

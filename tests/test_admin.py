@@ -3,8 +3,10 @@ behalf, import, previews, the mail log, exports and the hotel's link."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
@@ -197,6 +199,34 @@ def test_every_admin_page_is_in_one_language_from_its_header_down(before_deadlin
         header = html_text(markup.split("</header>")[0])
         assert f'<html lang="{language}">' in markup, path
         assert name in header and switch in header, (path, header)
+
+
+def test_the_dashboards_chart_writes_its_days_and_legend_in_the_admins_language(event, admin_client):
+    from service.answers import Answer, DayAnswer, save_answer
+    from service.db import write_transaction
+
+    people = [add_invitee(event, name, f"{name.split()[0].lower()}@example.se")
+              for name in ("Åsa Öberg", "Bo Berg", "Cia Ek")]
+    for day, person, coming in ((1, people[0], True), (3, people[1], True), (6, people[2], False)):
+        with time_machine.travel(dt.datetime(2021, 11, day, 9, 0, tzinfo=dt.timezone.utc), tick=False):
+            with write_transaction():
+                save_answer(person, Answer(days={"day1": DayAnswer(coming), "day2": DayAnswer(coming)}))
+
+    def words(language: str) -> list[str]:
+        with time_machine.travel(dt.datetime(2021, 11, 7, 9, 0, tzinfo=dt.timezone.utc), tick=False):
+            sign_in(admin_client)
+            admin_client.post(f"/admin/language/{language}",
+                              data={"csrf_token": csrf_token(admin_client.get("/admin/"))})
+            chart = admin_client.get("/admin/chart.svg")
+        assert chart.mimetype == "image/svg+xml"
+        assert "style-src 'unsafe-inline'" in chart.headers["Content-Security-Policy"]  # its own styles, no script
+        return [text.strip() for text in ElementTree.fromstring(chart.data).itertext() if text.strip()]
+
+    # Words are text, set by the browser in its own font: every letter shows (a picture's font had no ö).
+    swedish = words("sv")
+    assert {"kommer: 2", "kommer inte: 1", "1 nov.", "7 nov."} <= set(swedish), swedish
+    english = words("en")
+    assert {"coming: 2", "not coming: 1", "1 Nov", "7 Nov"} <= set(english), english
 
 
 def test_an_action_on_an_invitee_someone_else_removed_meanwhile_says_so_in_the_admins_language(
@@ -462,8 +492,6 @@ def answer_directly(invitee, day1: bool, day2: bool) -> None:
 
 
 def test_the_invitees_page_words_their_answer_about_them_not_to_them(before_deadline, event, admin_client):
-    import datetime as dt
-
     from service.answers import Answer, DayAnswer, save_answer
     from service.db import write_transaction
 

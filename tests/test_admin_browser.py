@@ -96,6 +96,8 @@ def test_the_secretariat_imports_previews_sends_and_answers_for_an_invitee(
     assert page.locator("[data-number=attending]").inner_text() == "1"
     assert page.locator("#meals tr", has_text="Middag på hotellet").locator("td").first.inner_text() == "1"
     assert page.locator("#transport tr", has_text="Bussen").locator("td").first.inner_text().startswith("1 / 50")
+    # The chart of answers over time is drawn: the browser accepts its SVG under the policy it comes with.
+    wait_for(lambda: page.locator("img.chart").evaluate("img => img.complete && img.naturalWidth > 0"))
     page.screenshot(path=shots / "06-dashboard.png", full_page=True)
 
     # The secretariat on a phone: every page fits the width.

@@ -68,7 +68,7 @@ ADMIN_PAGES = ["/admin/", "/admin/invitees", "/admin/invitees/new", "/admin/invi
                "/admin/mail", "/admin/mail/{id}", "/admin/mail/{id}/html", "/admin/mail/retry", "/admin/numbers",
                "/admin/lists", "/admin/lists/meal/{key}", "/admin/lists/transport/{key}", "/admin/send",
                "/admin/send/progress", "/admin/previews", "/admin/previews/{key}/{key}",
-               "/admin/previews/{key}/{key}/html", "/admin/chart.png", "/admin/event", "/admin/hotel",
+               "/admin/previews/{key}/{key}/html", "/admin/chart.svg", "/admin/event", "/admin/hotel",
                "/admin/hotel/revoke", "/admin/privacy", "/admin/import", "/admin/import/{id}",
                "/admin/import/{id}/status", "/admin/language/{key}", "/admin/login"]  # all but signing out
 ADMIN_FIELDS = ["q", "status", "role", "organisation", "transport", "page", "state", "kind", "who", "invitee", "lang",

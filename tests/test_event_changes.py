@@ -3,7 +3,6 @@ concerns get one email each, with what changed (old → new) and their calendar 
 in place; `--dry-run` shows the same before anything is saved; `--no-notify` tells no one."""
 
 import datetime as dt
-import re
 from zoneinfo import ZoneInfo
 
 import icalendar
