@@ -11,9 +11,6 @@ or pickup (or the first item of their programme) to the end of the last item for
 their role, or after the dinner they chose; its description lists their
 programme, transport and meals in their language. Times carry the event's
 timezone with a VTIMEZONE, so the file reads right anywhere.
-
-`event_calendar` is the event as a whole (every day, no one's answer), for the
-admin's previews and anyone without an answer yet.
 """
 
 from __future__ import annotations
@@ -56,9 +53,9 @@ def _calendar(event, method: str) -> icalendar.Calendar:
     return calendar
 
 
-def uid(event, day, invitee=None) -> str:
+def uid(event, day, invitee) -> str:
     domain = event.sender_email.rsplit("@", 1)[1]
-    return f"{event.slug}-{day.key}-{invitee.id}@{domain}" if invitee is not None else f"{event.slug}-{day.key}@{domain}"
+    return f"{event.slug}-{day.key}-{invitee.id}@{domain}"
 
 
 def _span(event, day, items, row, meals) -> tuple[dt.datetime, dt.datetime]:
@@ -71,10 +68,10 @@ def _span(event, day, items, row, meals) -> tuple[dt.datetime, dt.datetime]:
     return starts, last if last > starts else starts + dt.timedelta(hours=1)
 
 
-def _entry(event, day, language: str, sequence: int, stamp, role_key: str | None = None, invitee=None,
-           response=None, status: str = "CONFIRMED"):
+def _entry(event, day, invitee, sequence: int, stamp, response=None, status: str = "CONFIRMED"):
     zone = ZoneInfo(event.timezone)
-    items = [item for item in day.items if item.is_for(role_key)]
+    language = invitee.language
+    items = [item for item in day.items if item.is_for(invitee.role_key)]
     row = next((r for r in response.days if r.day_id == day.id), None) if response is not None else None
     meals = [meal for meal in response.meals if meal.day_id == day.id] if response is not None else []
     starts, ends = _span(event, day, items, row, meals)
@@ -101,20 +98,10 @@ def _entry(event, day, language: str, sequence: int, stamp, role_key: str | None
                 f"{localized(m, 'name', language)} {format_time(m.starts_at, event.timezone, language)}" for m in meals)))
     entry.add("description", "\n".join(lines))
     entry.add("organizer", f"mailto:{event.sender_email}", parameters={"CN": event.sender_name})
-    if invitee is not None:
-        partstat = {"CONFIRMED": "ACCEPTED", "TENTATIVE": "NEEDS-ACTION", "CANCELLED": "DECLINED"}[status]
-        entry.add("attendee", f"mailto:{invitee.email}",
-                  parameters={"CN": invitee.name, "PARTSTAT": partstat, "ROLE": "REQ-PARTICIPANT", "RSVP": "FALSE"})
+    partstat = {"CONFIRMED": "ACCEPTED", "TENTATIVE": "NEEDS-ACTION", "CANCELLED": "DECLINED"}[status]
+    entry.add("attendee", f"mailto:{invitee.email}",
+              parameters={"CN": invitee.name, "PARTSTAT": partstat, "ROLE": "REQ-PARTICIPANT", "RSVP": "FALSE"})
     return entry
-
-
-def event_calendar(event, language: str = "sv", role_key: str | None = None) -> str:
-    """The event as a whole: every day with the programme of `role_key` (everyone's when None)."""
-    calendar = _calendar(event, "PUBLISH")
-    stamp = utcnow()
-    for day in event.days:
-        calendar.add_component(_entry(event, day, language, 0, stamp, role_key))
-    return calendar.to_ical().decode("utf-8")
 
 
 def invitee_calendars(invitee, sequence: int, response=None, before: set[str] | None = None,
@@ -123,7 +110,6 @@ def invitee_calendars(invitee, sequence: int, response=None, before: set[str] | 
     (all days, tentative, for an invitation), and a CANCEL for each day in `before` (the days their
     calendar holds) that they no longer come to."""
     event = invitee.event
-    language = invitee.language
     stamp = utcnow()
     coming = {day.key for day in event.days} if invited else {
         row.day.key for row in (response.days if response is not None else []) if row.attending}
@@ -132,15 +118,14 @@ def invitee_calendars(invitee, sequence: int, response=None, before: set[str] | 
         calendar = _calendar(event, "REQUEST")
         for day in event.days:
             if day.key in coming:
-                calendar.add_component(_entry(event, day, language, sequence, stamp, invitee.role_key, invitee,
-                                              None if invited else response, "TENTATIVE" if invited else "CONFIRMED"))
+                calendar.add_component(_entry(event, day, invitee, sequence, stamp, None if invited else response,
+                                              "TENTATIVE" if invited else "CONFIRMED"))
         files.append(("REQUEST", calendar.to_ical().decode("utf-8")))
     dropped = [day for day in event.days if day.key in (before or set()) and day.key not in coming]
     if dropped:
         calendar = _calendar(event, "CANCEL")
         for day in dropped:
-            calendar.add_component(_entry(event, day, language, sequence, stamp, invitee.role_key, invitee, None,
-                                          "CANCELLED"))
+            calendar.add_component(_entry(event, day, invitee, sequence, stamp, None, "CANCELLED"))
         files.append(("CANCEL", calendar.to_ical().decode("utf-8")))
     return files
 
