@@ -10,7 +10,7 @@ the idle process (the app made, the event read) its memory peaked. Each step run
 in a fresh process, as a web or worker process meets it (Linux: the peak resident
 size is read from /proc/self/status after a reset through /proc/self/clear_refs):
 
-    the import of the file · writing a round's outbox · the dashboard's numbers ·
+    the import of the file · writing a round's outbox · the dashboard's numbers and chart ·
     the daily report · the hotel's numbers · the CSV export · the XLSX export
 
 No worker runs and no email is sent (the broker is Celery's in-memory one).
@@ -105,6 +105,13 @@ def _dashboard(event, _argument):
     return headcount(event, "sv").attending, invitation_progress(event).total
 
 
+def _chart(event, _argument):
+    from service.db import utcnow
+    from service.reports import answers_chart
+
+    return len(answers_chart(event, utcnow(), "sv"))  # the dashboard's picture, matplotlib's import included
+
+
 def _report(event, _argument):
     from service.db import utcnow
     from service.mail.compose import render_daily_report
@@ -132,8 +139,8 @@ def _xlsx(event, _argument):
     return len(answers_workbook(event, "sv"))
 
 
-STEPS = {"import": _import, "round": _round, "dashboard": _dashboard, "report": _report, "hotel": _hotel,
-         "csv": _csv, "xlsx": _xlsx}
+STEPS = {"import": _import, "round": _round, "dashboard": _dashboard, "chart": _chart, "report": _report,
+         "hotel": _hotel, "csv": _csv, "xlsx": _xlsx}
 
 
 def invitee_file(count: int) -> bytes:
@@ -253,6 +260,7 @@ def run(count: int, environment: dict[str, str]) -> None:
         analyze()
         db.engine.dispose()
     measured("dashboard numbers", "dashboard", environment)
+    measured("dashboard chart", "chart", environment)
     characters, attached = measured("daily report", "report", environment)
     print(f"    ({characters:,} characters; attached: {', '.join(attached) or 'nothing, it links to the export'})")
     measured("hotel numbers", "hotel", environment)

@@ -49,6 +49,7 @@ from .mail.bounce_mailbox import BounceMailboxError, poll_bounce_mailbox
 from .mail.bounces import explain_report
 from .mail.delivery import retry_failed
 from .mail.outbox import row_problem
+from .mail.render import KINDS
 from .models import AdminUser, Event, JobRun, JobState, Outbox, OutboxState
 from .retention import processing_record
 from .web import MAX_ID, terminal_language, upload_limit
@@ -237,7 +238,7 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
 
 @outbox_cli.command("list")
 @click.option("--state", type=click.Choice([state.value for state in OutboxState]))
-@click.option("--kind")
+@click.option("--kind", type=click.Choice(KINDS))
 @click.option("--limit", type=click.IntRange(1, MAX_ID), default=50, show_default=True)
 def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None:
     """The newest emails, with their state, attempts and last error."""

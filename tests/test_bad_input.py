@@ -112,8 +112,10 @@ def test_the_admin_answers_any_request_with_a_page_not_an_error(before_deadline,
     (["event", "load", "config/events/innovationsmotet-2021.toml", "--starts-in", "99999999999"], "'--starts-in'"),
     (["outbox", "retry", "99999999999999999999"], "'[IDS]...'"),
     (["outbox", "list", "--limit", "99999999999999999999"], "'--limit'"),
+    (["outbox", "list", "--kind", "invitations"], "'--kind'"),
 ])
-def test_the_osa_command_refuses_a_number_out_of_range_by_name(runner, args, name):
+def test_the_osa_command_refuses_a_value_out_of_range_by_name(runner, args, name):
     result = runner.invoke(args=args)
     assert result.exit_code == 2
-    assert f"Invalid value for {name}" in result.output and "is not in the range" in result.output
+    assert f"Invalid value for {name}" in result.output
+    assert "is not in the range" in result.output or "is not one of 'invitation', 'confirmation'" in result.output
