@@ -225,12 +225,13 @@ def answers_chart(event: Event, until: dt.datetime, language: str = "sv") -> byt
     dates = [day[0] for day in days]
     figure = Figure(figsize=(6, 2.6), layout="constrained")
     axes = figure.add_subplot()
+    coming, not_coming = [day[1] for day in days], [day[2] for day in days]
     with force_locale(language):
-        lines = ((_("coming: %(count)s", count=days[-1][1]), [day[1] for day in days], "#2e7d32"),
-                 (_("not coming: %(count)s", count=days[-1][2]), [day[2] for day in days], "#b3261e"))
+        lines = ((_("coming: %(count)s", count=coming[-1]), coming, "#2e7d32"),
+                 (_("not coming: %(count)s", count=not_coming[-1]), not_coming, "#b3261e"))
     for label, values, colour in lines:
         axes.plot(dates, values, color=colour, linewidth=2.5, marker="o", markevery=[-1], label=label)
-    axes.set_ylim(bottom=0)
+    axes.set_ylim(0, max(1, *coming, *not_coming) * 1.05)  # 0 to 1 before anyone has answered
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     ticks = dates[::-(-len(dates) // 6)]  # at most six days named, the first among them
     axes.set_xticks(ticks, [format_short_date(day, language) for day in ticks])
