@@ -7,6 +7,12 @@ import re
 
 import pytest
 from playwright.sync_api import expect
+from sqlalchemy import select
+
+from service.answers import Answer, DayAnswer, save_answer
+from service.db import write_transaction
+from service.extensions import db
+from service.models import Invitee
 
 from .conftest import ADMIN_PASSWORD, add_admin
 from .support.helpers import wait_for
@@ -97,6 +103,15 @@ def test_the_secretariat_imports_previews_sends_and_answers_for_an_invitee(
     assert page.locator("#meals tr", has_text="Middag på hotellet").locator("td").first.inner_text() == "1"
     assert page.locator("#transport tr", has_text="Bussen").locator("td").first.inner_text().startswith("1 / 50")
     # The chart of answers over time is drawn: the browser accepts its SVG under the policy it comes with.
+    wait_for(lambda: page.locator("img.chart").evaluate("img => img.complete && img.naturalWidth > 0"))
+    assert page.locator("#over-time tbody tr").last.locator("td").first.inner_text() == "1"
+    # Bo answers meanwhile: the open dashboard refreshes its numbers, the answers over time and the chart.
+    bo = db.session.scalar(select(Invitee).where(Invitee.email == "bo@example.se"))
+    with write_transaction():
+        save_answer(bo, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(True)}))
+    expect(page.locator("[data-number=attending]")).to_have_text("2", timeout=30_000)
+    assert page.locator("#over-time tbody tr").last.locator("td").first.inner_text() == "2"
+    assert "coming=2" in page.locator("img.chart").get_attribute("src")
     wait_for(lambda: page.locator("img.chart").evaluate("img => img.complete && img.naturalWidth > 0"))
     page.screenshot(path=shots / "06-dashboard.png", full_page=True)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template
+from flask import Response, abort, render_template, url_for
 
 from ..db import utcnow
 from ..headcount import headcount
@@ -17,17 +17,19 @@ def _numbers():
     event = admin_event()
     if event is None:
         return None
-    return {"counts": headcount(event, current_language()), "progress": invitation_progress(event)}
+    language = current_language()
+    days = answers_over_time(event, utcnow())[-14:]
+    day, coming, not_coming = days[-1]
+    return {"counts": headcount(event, language), "progress": invitation_progress(event),
+            "over_time": [(format_date(day, language), coming, not_coming) for day, coming, not_coming in days],
+            # The chart's address changes with what it shows, so a refresh of the numbers fetches it anew.
+            "chart": url_for("admin.chart", day=day.isoformat(), coming=coming, not_coming=not_coming)}
 
 
 @bp.get("/")
 def dashboard():
-    """Who comes, per day, meal, diet, transport, hotel night and role; who has not answered."""
-    event = admin_event()
-    language = current_language()
-    over_time = [(format_date(day, language), coming, not_coming)
-                 for day, coming, not_coming in answers_over_time(event, utcnow())[-14:]] if event else []
-    return render_template("admin/dashboard.html", numbers=_numbers(), over_time=over_time, language=language)
+    """Who comes, per day, meal, diet, transport, hotel night and role; who has not answered; the answers over time."""
+    return render_template("admin/dashboard.html", numbers=_numbers())
 
 
 @bp.get("/numbers")
