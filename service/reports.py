@@ -215,8 +215,8 @@ def answers_over_time(event: Event, until: dt.datetime) -> list[tuple[dt.date, i
 
 def answers_chart(event: Event, until: dt.datetime, language: str = "sv") -> bytes:
     """An SVG line chart for the admin's dashboard: how many have said they come, and how many not,
-    day by day, with a legend that gives today's values (a table beside it gives all). Its words are
-    text the browser sets in its own font, so every letter shows and they stay sharp when zoomed."""
+    day by day since the first answer, with a legend that gives today's values. Its words are text
+    the browser sets in its own font, so every letter shows and they stay sharp when zoomed."""
     import matplotlib
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator

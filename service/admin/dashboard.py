@@ -6,8 +6,8 @@ from flask import Response, abort, render_template, url_for
 
 from ..db import utcnow
 from ..headcount import headcount
-from ..mail.compose import invitation_progress
 from ..dates import format_date
+from ..mail.compose import invitation_progress
 from ..reports import answers_chart, answers_over_time
 from ..web import CHART_POLICY, current_language
 from . import admin_event, bp
@@ -19,11 +19,11 @@ def _numbers():
         return None
     language = current_language()
     days = answers_over_time(event, utcnow())[-14:]
-    day, coming, not_coming = days[-1]
+    today = days[-1]
     return {"counts": headcount(event, language), "progress": invitation_progress(event),
             "over_time": [(format_date(day, language), coming, not_coming) for day, coming, not_coming in days],
             # The chart's address changes with what it shows, so a refresh of the numbers fetches it anew.
-            "chart": url_for("admin.chart", day=day.isoformat(), coming=coming, not_coming=not_coming)}
+            "chart": url_for("admin.chart", day=today[0].isoformat(), coming=today[1], not_coming=today[2])}
 
 
 @bp.get("/")
