@@ -23,6 +23,8 @@ from .extensions import db
 from .models import (
     Actor,
     Event,
+    EventDay,
+    HotelNight,
     Invitee,
     Meal,
     Response,
@@ -111,6 +113,32 @@ def passengers(event: Event, option: TransportOption, language: str) -> tuple[li
         (waiting if waits else people).append(row)
     if option.asks_flight:
         people.sort(key=lambda row: (row[4], row[0]))
+    return people, waiting
+
+
+def attendees(event: Event, day: EventDay, language: str) -> list[list[str]]:
+    """[name, organisation, role] of everyone coming on `day`, by name: the list to tick at the door."""
+    roles = {role.id: localized(role, "name", language) for role in event.roles}
+    return [[name, organisation, roles.get(role_id, "")] for name, organisation, role_id in db.session.execute(
+        select(Invitee.name, Invitee.organisation, Invitee.role_id)
+        .join(Response, Response.invitee_id == Invitee.id).join(ResponseDay, ResponseDay.response_id == Response.id)
+        .where(_listed(event), ResponseDay.day_id == day.id, ResponseDay.attending.is_(True))
+        .order_by(Invitee.name, Invitee.id)
+    )]
+
+
+def night_guests(event: Event, night: HotelNight) -> tuple[list[list[str]], list[list[str]]]:
+    """[name, organisation, email] of those coming who have a room on `night`, and of those waiting
+    for one, by name: the rooming list."""
+    people, waiting = [], []
+    for name, organisation, email, waits in db.session.execute(
+        select(Invitee.name, Invitee.organisation, Invitee.email, ResponseHotelNight.waitlisted_at.is_not(None))
+        .join(Response, Response.invitee_id == Invitee.id)
+        .join(ResponseHotelNight, ResponseHotelNight.response_id == Response.id)
+        .where(_listed(event), ResponseHotelNight.hotel_night_id == night.id, comes(Response.id))
+        .order_by(Invitee.name, Invitee.id)
+    ):
+        (waiting if waits else people).append([name, organisation, email])
     return people, waiting
 
 

@@ -126,7 +126,8 @@ def admin_pages(page, base: str, event, anna, bo, language: str):
                  f"/admin/invitees/{anna.id}/answer", f"/admin/invitees/{anna.id}/address",
                  f"/admin/invitees/{anna.id}/erase", "/admin/import", "/admin/send", "/admin/previews",
                  "/admin/previews/invitation/sv", "/admin/mail", f"/admin/mail/{row}", "/admin/lists",
-                 "/admin/lists/meal/lunch-day1", "/admin/lists/transport/airport", "/admin/hotel", "/admin/privacy",
+                 "/admin/lists/day/day1", "/admin/lists/meal/lunch-day1", "/admin/lists/transport/airport",
+                 "/admin/lists/night/night-24", "/admin/hotel", "/admin/privacy",
                  "/admin/event"):
         yield path, (lambda path=path: page.goto(base + path))
 

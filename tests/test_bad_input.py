@@ -66,7 +66,8 @@ ADMIN_PAGES = ["/admin/", "/admin/invitees", "/admin/invitees/new", "/admin/invi
                "/admin/invitees/{id}/answer", "/admin/invitees/{id}/address", "/admin/invitees/{id}/erase", "/admin/invitees/{id}/new-link",
                "/admin/invitees/{id}/remove", "/admin/invitees/{id}/restore", "/admin/invitees/{id}/resend",
                "/admin/mail", "/admin/mail/{id}", "/admin/mail/{id}/html", "/admin/mail/retry", "/admin/numbers",
-               "/admin/lists", "/admin/lists/meal/{key}", "/admin/lists/transport/{key}", "/admin/send",
+               "/admin/lists", "/admin/lists/day/{key}", "/admin/lists/meal/{key}", "/admin/lists/transport/{key}",
+               "/admin/lists/night/{key}", "/admin/send",
                "/admin/send/progress", "/admin/previews", "/admin/previews/{key}/{key}",
                "/admin/previews/{key}/{key}/html", "/admin/chart.svg", "/admin/event", "/admin/hotel",
                "/admin/hotel/revoke", "/admin/privacy", "/admin/import", "/admin/import/{id}",
@@ -74,7 +75,7 @@ ADMIN_PAGES = ["/admin/", "/admin/invitees", "/admin/invitees/new", "/admin/invi
 ADMIN_FIELDS = ["q", "status", "role", "organisation", "transport", "page", "state", "kind", "who", "invitee", "lang",
                 "next", "name", "email", "language", "confirmed", "ids", "only_new", "username", "password",
                 "day_day1", "day_day2", "transport_day1", "meal_lunch-day1", "night_night-24", "comment"]
-PATH_PART = st.one_of(st.sampled_from(["invitation", "sv", "en", "bus", "lunch-day1", "\x00", "a\x00b"]),
+PATH_PART = st.one_of(st.sampled_from(["invitation", "sv", "en", "bus", "lunch-day1", "day1", "night-24", "\x00", "a\x00b"]),
                       st.text("abcåäö-_.0123456789 ", min_size=1, max_size=12).filter(lambda part: part.strip(". ")))
 
 

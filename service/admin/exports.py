@@ -1,15 +1,17 @@
-"""Exports and lists: every answer as CSV or XLSX, printable lists per meal and per
-transport (the bus passengers; the airport pickup with flights), and the hotel's link."""
+"""Exports and lists: every answer as CSV or XLSX, printable lists per day (to tick at the door),
+meal, transport (the bus passengers; the airport pickup with flights) and hotel night (the rooming
+list), and the hotel's link."""
 
 from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, stream_with_context, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from ..answers import localized
 from ..dates import format_date, format_time
 from ..db import write_transaction
-from ..headcount import meal_guests, passengers
+from ..headcount import attendees, meal_guests, night_guests, passengers
 from ..links import hotel_url, revoke_hotel_links
 from ..reports import answers_workbook, csv_lines, headcount_csv
 from ..web import current_language
@@ -53,9 +55,13 @@ def counts_csv_export():
 
 @bp.get("/lists")
 def lists():
-    """The printable lists: one per meal and one per transport option."""
+    """The printable lists: one per day, meal, transport option and hotel night."""
     event = event_or_404()
-    return render_template("admin/lists.html", event=event)
+    language = current_language()
+    days = [(day.key, f"{localized(day, 'title', language)}, {format_date(day.date, language)}") for day in event.days]
+    nights = [(night.key, _("The night after %(date)s", date=format_date(night.night_of, language)))
+              for night in event.hotel_nights]
+    return render_template("admin/lists.html", event=event, days=days, nights=nights)
 
 
 def _by_key(rows, key: str):
@@ -63,6 +69,19 @@ def _by_key(rows, key: str):
     if found is None:
         abort(404)
     return found
+
+
+@bp.get("/lists/day/<key>")
+def day_list(key: str):
+    """Who comes on this day, with organisation and role: the list to tick at the door."""
+    event = event_or_404()
+    language = current_language()
+    day = _by_key(event.days, key)
+    return render_template(
+        "admin/list.html", event=event, title=_("Attendees, %(day)s", day=localized(day, "title", language)),
+        place=format_date(day.date, language), columns=[_("Name"), _("Organisation"), _("Role")],
+        people=attendees(event, day, language),
+    )
 
 
 @bp.get("/lists/meal/<key>")
@@ -75,9 +94,8 @@ def meal_list(key: str):
     title = f"{localized(meal, 'name', language)}, {format_date(meal.day.date, language)} " \
             f"{format_time(meal.starts_at, event.timezone, language)}"
     return render_template(
-        "admin/list.html", event=event, title=title, place=meal.place,
+        "admin/list.html", event=event, title=title, place=localized(meal, "place", language),
         columns=[_("Name"), _("Organisation"), _("Diet"), _("Allergies or other needs")], people=people,
-        language=language,
     )
 
 
@@ -92,10 +110,27 @@ def transport_list(key: str):
     if option.asks_flight:
         columns += [_("Flight"), _("Lands at")]
     title = f"{localized(option, 'name', language)}: " \
-            f"{format_time(option.departs_at, event.timezone, language, option.approximate)}, {option.place}"
+            f"{format_time(option.departs_at, event.timezone, language, option.approximate)}, " \
+            f"{localized(option, 'place', language)}"
+    places = ngettext("%(num)d seat", "%(num)d seats", option.capacity) if option.capacity else ""
     return render_template(
         "admin/list.html", event=event, title=title, place=format_date(option.day.date, language),
-        columns=columns, people=people, waiting=waiting, capacity=option.capacity, language=language,
+        columns=columns, people=people, waiting=waiting, places=places,
+    )
+
+
+@bp.get("/lists/night/<key>")
+def night_list(key: str):
+    """Who has a room this night, and who waits for one: the rooming list."""
+    event = event_or_404()
+    night = _by_key(event.hotel_nights, key)
+    people, waiting = night_guests(event, night)
+    places = ngettext("%(num)d room", "%(num)d rooms", night.capacity) if night.capacity else ""
+    return render_template(
+        "admin/list.html", event=event, title=_("The night after %(date)s",
+                                                date=format_date(night.night_of, current_language())),
+        place=event.hotel_name, columns=[_("Name"), _("Organisation"), _("Email")], people=people,
+        waiting=waiting, places=places,
     )
 
 
