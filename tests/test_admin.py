@@ -558,10 +558,13 @@ def test_each_day_has_a_list_to_tick_at_the_door_and_each_night_a_rooming_list(b
     anna = add_invitee(event)
     bo = add_invitee(event, "Bo Berg", "bo.berg@example.se", "official")
     cia = add_invitee(event, "Cia Ek", "cia.ek@example.se", "official")
+    next(night for night in event.hotel_nights if night.key == "night-24").capacity = 1
+    db.session.commit()
     with write_transaction():
         save_answer(anna, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(False)},
                                  hotel_nights={"night-24"}))
-        save_answer(bo, Answer(days={"day1": DayAnswer(False), "day2": DayAnswer(True)}))
+    with write_transaction():  # the night is full: Bo waits for a room
+        save_answer(bo, Answer(days={"day1": DayAnswer(False), "day2": DayAnswer(True)}, hotel_nights={"night-24"}))
         save_answer(cia, Answer.decline(event))
 
     lists = page_text(admin_client.get("/admin/lists"))
@@ -574,8 +577,10 @@ def test_each_day_has_a_list_to_tick_at_the_door_and_each_night_a_rooming_list(b
     day2 = admin_client.get("/admin/lists/day/day2").get_data(as_text=True)
     assert "<td>Bo Berg</td><td>Skellefteå kommun</td><td>Tjänsteman</td>" in day2 and "Anna Andersson" not in day2
     night = page_text(admin_client.get("/admin/lists/night/night-24"))
-    assert "Natten efter onsdag 24 november 2021" in night and "The Wood Hotel" in night and "60 rum" in night
-    assert "Anna Andersson" in night and "anna.andersson@example.se" in night and "Bo Berg" not in night
+    assert "Natten efter onsdag 24 november 2021" in night and "The Wood Hotel" in night and "1 person · 1 rum" in night
+    rooms, waiting = night.split("Väntelista")
+    assert "Anna Andersson" in rooms and "anna.andersson@example.se" in rooms and "Bo Berg" not in rooms
+    assert "Bo Berg" in waiting and "Anna Andersson" not in waiting
     assert "Ingen ännu." in page_text(admin_client.get("/admin/lists/night/night-25"))
     assert admin_client.get("/admin/lists/day/day9").status_code == 404
     assert admin_client.get("/admin/lists/night/night-99").status_code == 404
