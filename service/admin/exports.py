@@ -8,7 +8,7 @@ from flask import Response, abort, flash, redirect, render_template, stream_with
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
-from ..answers import localized
+from ..answers import day_heading, localized
 from ..dates import format_date, format_time
 from ..db import write_transaction
 from ..headcount import attendees, meal_guests, night_guests, passengers
@@ -58,10 +58,13 @@ def lists():
     """The printable lists: one per day, meal, transport option and hotel night."""
     event = event_or_404()
     language = current_language()
-    days = [(day.key, f"{localized(day, 'title', language)}, {format_date(day.date, language)}") for day in event.days]
-    nights = [(night.key, _("The night after %(date)s", date=format_date(night.night_of, language)))
-              for night in event.hotel_nights]
+    days = [(day.key, day_heading(day, language)) for day in event.days]
+    nights = [(night.key, _night_title(night, language)) for night in event.hotel_nights]
     return render_template("admin/lists.html", event=event, days=days, nights=nights)
+
+
+def _night_title(night, language: str) -> str:
+    return _("The night after %(date)s", date=format_date(night.night_of, language))
 
 
 def _by_key(rows, key: str):
@@ -127,10 +130,8 @@ def night_list(key: str):
     people, waiting = night_guests(event, night)
     places = ngettext("%(num)d room", "%(num)d rooms", night.capacity) if night.capacity else ""
     return render_template(
-        "admin/list.html", event=event, title=_("The night after %(date)s",
-                                                date=format_date(night.night_of, current_language())),
-        place=event.hotel_name, columns=[_("Name"), _("Organisation"), _("Email")], people=people,
-        waiting=waiting, places=places,
+        "admin/list.html", event=event, title=_night_title(night, current_language()), place=event.hotel_name,
+        columns=[_("Name"), _("Organisation"), _("Email")], people=people, waiting=waiting, places=places,
     )
 
 
