@@ -56,7 +56,7 @@ def format_time(instant: dt.datetime, timezone: str, language: str = "sv", appro
 
 
 def format_short_date(day: dt.date, language: str = "sv") -> str:
-    """A day on a chart's axis: '6 dec.', '6 Dec'."""
+    """A day on a chart's axis or in a list's column: '6 dec.', '6 Dec'."""
     lang = _lang(language)
     return _babel_date(day, "d MMM", locale=lang)
 

@@ -1,7 +1,7 @@
 """The headcount: how many come, per day, meal, diet, transport, hotel night, role and
 organisation, counted by the database from the answers as they stand; who comes on a
-day, eats at a meal, travels with a transport option or sleeps at the hotel on a night
-(the printable lists); what changed between two answers; and the numbers the hotel
+day, eats at a meal, travels with a transport option or stays at the hotel (the printable
+lists); what changed between two answers; and the numbers the hotel
 gets. The daily report, the dashboard and the hotel's page read them from here;
 `reports` turns answers into files.
 """
@@ -18,7 +18,7 @@ from flask_babel import ngettext
 from sqlalchemy import func, select
 
 from .answers import day_heading, localized
-from .dates import format_clock, format_date, format_datetime
+from .dates import format_clock, format_date, format_datetime, format_short_date
 from .db import among
 from .extensions import db
 from .models import (
@@ -128,18 +128,33 @@ def attendees(event: Event, day: EventDay, language: str) -> list[list[str]]:
     )]
 
 
-def night_guests(event: Event, night: HotelNight) -> tuple[list[list[str]], list[list[str]]]:
-    """[name, organisation, email] of those coming who have a room on `night`, and of those waiting
-    for one, by name: the rooming list."""
-    people, waiting = [], []
-    for name, organisation, email, waits in db.session.execute(
-        select(Invitee.name, Invitee.organisation, Invitee.email, ResponseHotelNight.waitlisted_at.is_not(None))
+def rooming_list(event: Event, language: str, emails: bool = True) -> tuple[list[list[str]], list[list[str]]]:
+    """[name, organisation, (email,) arrives, departs, nights] for each stay at the hotel of those
+    coming, and for each stay they wait for a room for, by name: the rooming list. A stay is a run
+    of nights in a row; someone with a night's gap between has two."""
+    people: list[list] = []
+    waiting: list[list] = []
+    stays: dict[tuple[int, bool], list] = {}  # (invitee, waits) → their latest stay
+    for invitee_id, name, organisation, email, night_of, waits in db.session.execute(
+        select(Invitee.id, Invitee.name, Invitee.organisation, Invitee.email, HotelNight.night_of,
+               ResponseHotelNight.waitlisted_at.is_not(None))
         .join(Response, Response.invitee_id == Invitee.id)
         .join(ResponseHotelNight, ResponseHotelNight.response_id == Response.id)
-        .where(_listed(event), ResponseHotelNight.hotel_night_id == night.id, comes(Response.id))
-        .order_by(Invitee.name, Invitee.id)
+        .join(HotelNight, HotelNight.id == ResponseHotelNight.hotel_night_id)
+        .where(_listed(event), comes(Response.id))
+        .order_by(Invitee.name, Invitee.id, HotelNight.night_of)
     ):
-        (waiting if waits else people).append([name, organisation, email])
+        departs = night_of + dt.timedelta(days=1)
+        stay = stays.get((invitee_id, waits))
+        if stay is not None and stay[-1] == night_of:
+            stay[-1] = departs
+        else:
+            stays[invitee_id, waits] = stay = [name, organisation, *([email] if emails else []), night_of, departs]
+            (waiting if waits else people).append(stay)
+    for stay in people + waiting:
+        arrives, departs = stay[-2:]
+        stay[-2:] = [format_short_date(arrives, language), format_short_date(departs, language),
+                     str((departs - arrives).days)]
     return people, waiting
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from .dates import format_datetime
 from .events import get_event
 from .extensions import db
-from .headcount import hotel_changes, hotel_numbers, labelled_hotel_numbers
+from .headcount import hotel_changes, hotel_numbers, labelled_hotel_numbers, rooming_list
 from .jobs import numbers_sent_to_hotel
 from .links import LinkError, resolve_hotel_token
 from .models import JobRun
@@ -34,7 +34,8 @@ def bad_link(error: LinkError):
 
 @bp.get("/<token>")
 def numbers(token: str):
-    """People per day, meals per sitting with diets, allergies and rooms, and the changes since the final numbers."""
+    """People per day, meals per sitting with diets, allergies and rooms (with the rooming list where the
+    event gives the hotel names), and the changes since the final numbers."""
     event = resolve_hotel_token(token)
     language = set_language(request.args.get("lang") or event.default_language)
     final = db.session.scalar(
@@ -48,5 +49,7 @@ def numbers(token: str):
         final_sent=format_datetime(final.ran_at, event.timezone, language) if final else None,
         unsent=last_sent is not None and last_sent != current,
         language=language,
+        # Names only where the event file gives the hotel names; never their email addresses.
+        rooming_list=rooming_list(event, language, emails=False)[0] if event.hotel_names else None,
         place=f"{event.hotel_name}, {event.hotel_address}", page_title=event.hotel_name,
     )

@@ -127,7 +127,7 @@ def admin_pages(page, base: str, event, anna, bo, language: str):
                  f"/admin/invitees/{anna.id}/erase", "/admin/import", "/admin/send", "/admin/previews",
                  "/admin/previews/invitation/sv", "/admin/mail", f"/admin/mail/{row}", "/admin/lists",
                  "/admin/lists/day/day1", "/admin/lists/meal/lunch-day1", "/admin/lists/transport/airport",
-                 "/admin/lists/night/night-24", "/admin/hotel", "/admin/privacy",
+                 "/admin/lists/rooms", "/admin/hotel", "/admin/privacy",
                  "/admin/event"):
         yield path, (lambda path=path: page.goto(base + path))
 
@@ -135,6 +135,7 @@ def admin_pages(page, base: str, event, anna, bo, language: str):
 @pytest.mark.parametrize("width", [1280, 375, 320])
 def test_every_page_passes_the_wcag_audit_and_reflows(before_deadline, browser, live_server, event, people, width):
     anna, bo = people
+    event.hotel_names = True  # the hotel's page with its rooming list
     db.session.add(JobRun(job="hotel-final", event_id=event.id, scheduled_for=event.final_numbers_at, state="done",
                           emails=1, numbers=hotel_numbers(event)))
     db.session.commit()

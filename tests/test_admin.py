@@ -551,45 +551,58 @@ def test_the_bus_and_pickup_lists_show_who_travels(before_deadline, event, admin
     assert admin_client.get("/admin/lists/transport/rocket").status_code == 404
 
 
-def test_each_day_has_a_list_to_tick_at_the_door_and_each_night_a_rooming_list(before_deadline, event, admin_client):
+def test_each_day_has_a_list_to_tick_at_the_door_and_the_hotel_a_rooming_list(before_deadline, event, admin_client):
     from service.answers import Answer, DayAnswer, save_answer
     from service.db import write_transaction
 
     anna = add_invitee(event)
     bo = add_invitee(event, "Bo Berg", "bo.berg@example.se", "official")
     cia = add_invitee(event, "Cia Ek", "cia.ek@example.se", "official")
-    next(night for night in event.hotel_nights if night.key == "night-24").capacity = 1
+    dan = add_invitee(event, "Dan Ek", "dan.ek@example.se", "official")
+    next(night for night in event.hotel_nights if night.key == "night-24").capacity = 2
     db.session.commit()
     with write_transaction():
         save_answer(anna, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(False)},
-                                 hotel_nights={"night-24"}))
-    with write_transaction():  # the night is full: Bo waits for a room
-        save_answer(bo, Answer(days={"day1": DayAnswer(False), "day2": DayAnswer(True)}, hotel_nights={"night-24"}))
+                                 hotel_nights={"night-24", "night-25"}))
+        save_answer(dan, Answer(days={"day1": DayAnswer(False), "day2": DayAnswer(True)},
+                                hotel_nights={"night-24"}))
+    with write_transaction():  # the first night is full: Bo waits for a room that night, and has the next
+        save_answer(bo, Answer(days={"day1": DayAnswer(False), "day2": DayAnswer(True)},
+                               hotel_nights={"night-24", "night-25"}))
         save_answer(cia, Answer.decline(event))
 
     lists = page_text(admin_client.get("/admin/lists"))
     assert "Deltagare per dag" in lists and "Dag 1, torsdag 25 november 2021" in lists
-    assert "Natten efter onsdag 24 november 2021" in lists
+    assert "Rumslista, The Wood Hotel" in lists
     day1 = admin_client.get("/admin/lists/day/day1").get_data(as_text=True)
     assert "Deltagare, Dag 1" in html_text(day1) and "1 person" in html_text(day1)
     assert "<td>Anna Andersson</td><td>Skellefteå kommun</td><td>KSO (politiker)</td>" in day1
     assert "Bo Berg" not in day1 and "Cia Ek" not in day1
     day2 = admin_client.get("/admin/lists/day/day2").get_data(as_text=True)
     assert "<td>Bo Berg</td><td>Skellefteå kommun</td><td>Tjänsteman</td>" in day2 and "Anna Andersson" not in day2
-    night = page_text(admin_client.get("/admin/lists/night/night-24"))
-    assert "Natten efter onsdag 24 november 2021" in night and "The Wood Hotel" in night and "1 person · 1 rum" in night
-    rooms, waiting = night.split("Väntelista")
-    assert "Anna Andersson" in rooms and "anna.andersson@example.se" in rooms and "Bo Berg" not in rooms
-    assert "Bo Berg" in waiting and "Anna Andersson" not in waiting
-    assert "Ingen ännu." in page_text(admin_client.get("/admin/lists/night/night-25"))
+
+    # One line a stay, from the first night to the morning after the last, as a hotel checks people in.
+    rooms = admin_client.get("/admin/lists/rooms").get_data(as_text=True)
+    assert "Rumslista" in html_text(rooms) and "The Wood Hotel" in html_text(rooms) and "3 personer" in html_text(rooms)
+    staying, waiting = rooms.split("Väntelista")
+    assert ("<td>Anna Andersson</td><td>Skellefteå kommun</td><td>anna.andersson@example.se</td>"
+            "<td>24 nov.</td><td>26 nov.</td><td>2</td>") in staying
+    assert "<td>Bo Berg</td><td>Skellefteå kommun</td><td>bo.berg@example.se</td><td>25 nov.</td><td>26 nov.</td><td>1</td>" \
+        in staying
+    assert "<td>Dan Ek</td><td>Skellefteå kommun</td><td>dan.ek@example.se</td><td>24 nov.</td><td>25 nov.</td><td>1</td>" \
+        in staying
+    assert "Cia Ek" not in rooms
+    assert "<td>Bo Berg</td><td>Skellefteå kommun</td><td>bo.berg@example.se</td><td>24 nov.</td><td>25 nov.</td><td>1</td>" \
+        in waiting and "Anna Andersson" not in waiting
     assert admin_client.get("/admin/lists/day/day9").status_code == 404
-    assert admin_client.get("/admin/lists/night/night-99").status_code == 404
 
     admin_client.post("/admin/language/en", data={"csrf_token": csrf_token(admin_client.get("/admin/"))})
     day1 = page_text(admin_client.get("/admin/lists/day/day1"))
     assert "Attendees, Day 1" in day1 and "The Swedish Industrial Municipalities' innovation meeting" in day1
     assert "Thursday 25 November 2021" in day1
     assert "Official" in page_text(admin_client.get("/admin/lists/day/day2"))
+    rooms = page_text(admin_client.get("/admin/lists/rooms"))
+    assert "Rooming list" in rooms and "Arrives Departs Nights" in rooms and "24 Nov 26 Nov 2" in rooms
 
 
 def test_the_hotel_link_shows_the_numbers_until_it_is_revoked(before_deadline, app, event, admin_client):

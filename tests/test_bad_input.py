@@ -67,7 +67,7 @@ ADMIN_PAGES = ["/admin/", "/admin/invitees", "/admin/invitees/new", "/admin/invi
                "/admin/invitees/{id}/remove", "/admin/invitees/{id}/restore", "/admin/invitees/{id}/resend",
                "/admin/mail", "/admin/mail/{id}", "/admin/mail/{id}/html", "/admin/mail/retry", "/admin/numbers",
                "/admin/lists", "/admin/lists/day/{key}", "/admin/lists/meal/{key}", "/admin/lists/transport/{key}",
-               "/admin/lists/night/{key}", "/admin/send",
+               "/admin/lists/rooms", "/admin/send",
                "/admin/send/progress", "/admin/previews", "/admin/previews/{key}/{key}",
                "/admin/previews/{key}/{key}/html", "/admin/chart.svg", "/admin/event", "/admin/hotel",
                "/admin/hotel/revoke", "/admin/privacy", "/admin/import", "/admin/import/{id}",

@@ -80,6 +80,10 @@ def test_the_hotel_gets_allergies_without_names_unless_the_event_file_gives_it_n
     assert ("- Anna Ek: Nötter och mandel" if names else "- Nötter och mandel") in final
     assert ("- Ny allergi: Bo Berg: Laktos och gluten" if names else "- Ny allergi: Laktos och gluten") in change
     assert "Nötter och mandel" in page and "Laktos och gluten" in page
+    # Names beside rooms too, as the privacy notice says: Anna's night, but never her address.
+    assert ("Rumslista Namn Organisation Ankomst Avresa Nätter Anna Ek Skellefteå kommun 25 nov. 26 nov. 1 "
+            in page) is names
+    assert "anna.ek@example.se" not in page
 
 
 # --- An invitee's own data ----------------------------------------------------------------------

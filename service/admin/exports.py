@@ -1,6 +1,6 @@
 """Exports and lists: every answer as CSV or XLSX, printable lists per day (to tick at the door),
-meal, transport (the bus passengers; the airport pickup with flights) and hotel night (the rooming
-list), and the hotel's link."""
+meal and transport (the bus passengers; the airport pickup with flights), the hotel's rooming list,
+and the hotel's link."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask_babel import ngettext
 from ..answers import day_heading, localized
 from ..dates import format_date, format_time
 from ..db import write_transaction
-from ..headcount import attendees, meal_guests, night_guests, passengers
+from ..headcount import attendees, meal_guests, passengers, rooming_list
 from ..links import hotel_url, revoke_hotel_links
 from ..reports import answers_workbook, csv_lines, headcount_csv
 from ..web import current_language
@@ -55,16 +55,11 @@ def counts_csv_export():
 
 @bp.get("/lists")
 def lists():
-    """The printable lists: one per day, meal, transport option and hotel night."""
+    """The printable lists: one per day, meal and transport option, and the rooming list."""
     event = event_or_404()
     language = current_language()
     days = [(day.key, day_heading(day, language)) for day in event.days]
-    nights = [(night.key, _night_title(night, language)) for night in event.hotel_nights]
-    return render_template("admin/lists.html", event=event, days=days, nights=nights)
-
-
-def _night_title(night, language: str) -> str:
-    return _("The night after %(date)s", date=format_date(night.night_of, language))
+    return render_template("admin/lists.html", event=event, days=days)
 
 
 def _by_key(rows, key: str):
@@ -122,16 +117,15 @@ def transport_list(key: str):
     )
 
 
-@bp.get("/lists/night/<key>")
-def night_list(key: str):
-    """Who has a room this night, and who waits for one: the rooming list."""
+@bp.get("/lists/rooms")
+def rooms_list():
+    """Who stays at the hotel from which night to which, and who waits for a room: the rooming list."""
     event = event_or_404()
-    night = _by_key(event.hotel_nights, key)
-    people, waiting = night_guests(event, night)
-    places = ngettext("%(num)d room", "%(num)d rooms", night.capacity) if night.capacity else ""
+    people, waiting = rooming_list(event, current_language())
     return render_template(
-        "admin/list.html", event=event, title=_night_title(night, current_language()), place=event.hotel_name,
-        columns=[_("Name"), _("Organisation"), _("Email")], people=people, waiting=waiting, places=places,
+        "admin/list.html", event=event, title=_("Rooming list"), place=event.hotel_name, people=people, waiting=waiting,
+        count=len({email for _name, _organisation, email, *_stay in people}),  # a stay a row; a night's gap makes two
+        columns=[_("Name"), _("Organisation"), _("Email"), _("Arrives"), _("Departs"), _("Nights")],
     )
 
 
