@@ -103,7 +103,8 @@ class _DryRun(Exception):
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--starts-in", "starts_in", type=click.IntRange(0, 3650), metavar="DAYS",
-    help="Move the event by whole weeks (same weekdays and times) so it starts at least DAYS days from today.",
+    help="Move the event by whole weeks (same weekdays and times) so it starts at least DAYS days from today,"
+         " and not between 21 December and 6 January.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would change and whom it would notify; save nothing.")
 @click.option("--no-notify", is_flag=True, help="Save the changes without emailing the attendees they concern.")

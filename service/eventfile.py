@@ -706,9 +706,19 @@ def _zone(check: _Checker, name: str | None) -> ZoneInfo | None:
 
 
 def weeks_ahead(first: dt.date, today: dt.date, at_least_days: int) -> int:
-    """Days to move an event by whole weeks (same weekdays) so it starts at least `at_least_days` from today."""
+    """Days to move an event by whole weeks (same weekdays) so it starts at least `at_least_days` from
+    today, and past the Christmas holidays (21 December to 6 January), when nobody meets."""
     gap = (today + dt.timedelta(days=at_least_days) - first).days
-    return -(-gap // 7) * 7 if gap > 0 else 0
+    if gap <= 0:
+        return 0
+    move = -(-gap // 7) * 7
+    while _in_christmas_holidays(first + dt.timedelta(days=move)):
+        move += 7
+    return move
+
+
+def _in_christmas_holidays(day: dt.date) -> bool:
+    return not dt.date(day.year, 1, 6) < day < dt.date(day.year, 12, 21)
 
 
 def read_event_file(path: str | Path, starts_in_days: int | None = None) -> EventDefinition:

@@ -175,6 +175,9 @@ def test_moving_the_event_by_whole_weeks_keeps_weekdays_and_local_times():
     assert bus.departs_at.astimezone(ZoneInfo("Europe/Stockholm")).time() == dt.time(9, 0)
     assert definition.fields["rsvp_deadline"] < bus.departs_at
     assert weeks_ahead(dt.date(2030, 1, 1), dt.date(2026, 11, 27), 14) == 0
+    # Two weeks from 6 December is Christmas Eve's week: the demo meets after the holidays instead.
+    christmas = weeks_ahead(dt.date(2021, 11, 25), dt.date(2026, 12, 6), 14)
+    assert dt.date(2021, 11, 25) + dt.timedelta(days=christmas) == dt.date(2027, 1, 7)
 
 
 def test_an_event_sets_its_own_retention_and_whether_the_hotel_sees_names():
