@@ -362,6 +362,7 @@ def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_chang
     before_deadline.move_to(local(2021, 11, 18, 12, 0, 30))
     assert run_due_jobs(only="hotel") == [("hotel-final", "done", 1)]
     (final,) = hotel_mail("hotel_final")
+    assert final.startswith("Hej!\n")  # the hotel is a business, not a person to greet by name
     assert "Lunch torsdag 25 november 2021 kl. 12.00: 3 (varav vegetarisk 1)" in final
     assert "Middag på hotellet torsdag 25 november 2021 kl. 18.00: 1" in final
     assert "Natten efter onsdag 24 november 2021: 1" in final
@@ -377,6 +378,7 @@ def test_the_hotel_gets_final_numbers_then_one_notice_per_interval_of_real_chang
     before_deadline.move_to(local(2021, 11, 18, 13, 0, 30))
     assert run_due_jobs(only="hotel") == [("hotel-changes", "done", 1)]
     (notice,) = hotel_mail("hotel_change")
+    assert notice.startswith("Hej!\n")
     assert "- Middag på hotellet torsdag 25 november 2021 kl. 18.00: 1 → 2 (vegetarisk 0 → 1)" in notice
     assert "- Natten efter torsdag 25 november 2021: 2 → 1 rum" in notice
     assert "- Bussen från The Wood Hotel torsdag 25 november 2021 kl. 09.00: 0 → 1 person" in notice
