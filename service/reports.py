@@ -17,10 +17,6 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from sqlalchemy import func, select
 
 from .answers import localized
@@ -201,13 +197,15 @@ def answers_over_time(event: Event, until: dt.datetime) -> list[tuple[dt.date, i
         .order_by(ResponseChange.id).execution_options(yield_per=CHUNK)
     )
     latest: dict[int, bool] = {}
+    coming = 0
     days = []
     change = next(changes, None)
     for day in (start + dt.timedelta(days=n) for n in range((end - start).days + 1)):
-        while change is not None and change.changed_at.astimezone(tz).date() <= day:
+        midnight = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tz)
+        while change is not None and change.changed_at < midnight:
+            coming += change.coming - latest.get(change.invitee_id, False)
             latest[change.invitee_id] = change.coming
             change = next(changes, None)
-        coming = sum(latest.values())
         days.append((day, coming, len(latest) - coming))
     changes.close()
     return days
@@ -292,6 +290,10 @@ def _answers_sheet(event: Event, language: str) -> tuple[str, list[str], Iterato
 
 def _workbook(sheets: list[tuple[str, list[str], Iterable[list[str]]]]) -> bytes:
     """Sheets with a bold, frozen header row each, written row by row (openpyxl's write-only mode)."""
+    # Imported here, as matplotlib is for the chart: openpyxl loads numpy when it is installed, and a
+    # process that writes no workbook (most workers, most web requests) stays about 25 MB smaller.
+    from openpyxl import Workbook
+
     book = Workbook(write_only=True)
     for title, header, rows in sheets:
         _fill(book.create_sheet(title), header, iter(rows))
@@ -301,6 +303,18 @@ def _workbook(sheets: list[tuple[str, list[str], Iterable[list[str]]]]) -> bytes
 
 
 def _fill(sheet, header: list[str], rows: Iterator[list[str]]) -> None:
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    def text_cell(value: str):
+        # openpyxl takes a text that starts with "=" for a formula; invitees' texts are never formulas.
+        if isinstance(value, str) and value.startswith("="):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"
+            return cell
+        return value
+
     # A write-only sheet takes its column widths first: they are guessed from the first rows.
     first = list(itertools.islice(rows, CHUNK))
     for index, title in enumerate(header, start=1):
@@ -314,13 +328,4 @@ def _fill(sheet, header: list[str], rows: Iterator[list[str]]) -> None:
         bold.append(cell)
     sheet.append(bold)
     for row in itertools.chain(first, rows):
-        sheet.append([_text_cell(sheet, value) for value in row])
-
-
-def _text_cell(sheet, value: str):
-    # openpyxl takes a text that starts with "=" for a formula; invitees' texts are never formulas.
-    if isinstance(value, str) and value.startswith("="):
-        cell = WriteOnlyCell(sheet, value=value)
-        cell.data_type = "s"
-        return cell
-    return value
+        sheet.append([text_cell(value) for value in row])

@@ -231,6 +231,28 @@ def test_the_dashboards_chart_writes_its_days_and_legend_in_the_admins_language(
     assert {"coming: 2", "not coming: 1", "1 Nov", "7 Nov"} <= set(english), english
 
 
+@pytest.mark.both_backends
+def test_the_answers_over_time_count_each_invitees_answer_as_it_stood_at_each_swedish_midnight(event, admin_client):
+    from service.answers import Answer, DayAnswer, save_answer
+    from service.db import write_transaction
+
+    asa, bo = add_invitee(event, "Åsa Öberg", "asa@example.se"), add_invitee(event, "Bo Berg", "bo@example.se")
+    for when, person, coming in ((dt.datetime(2021, 11, 1, 9, 0), asa, True),
+                                 (dt.datetime(2021, 11, 2, 23, 30), bo, True),  # 00.30 on 3 November in Sweden
+                                 (dt.datetime(2021, 11, 4, 8, 0), asa, False),  # changes her mind
+                                 (dt.datetime(2021, 11, 4, 9, 0), asa, False)):  # and saves it again
+        with time_machine.travel(when.replace(tzinfo=dt.timezone.utc), tick=False):
+            with write_transaction():
+                save_answer(person, Answer(days={"day1": DayAnswer(coming), "day2": DayAnswer(coming)}))
+    with time_machine.travel(dt.datetime(2021, 11, 5, 12, 0, tzinfo=dt.timezone.utc), tick=False):
+        sign_in(admin_client)
+        table = admin_client.get("/admin/numbers").get_data(as_text=True).split('id="over-time">')[1].split("</table>")[0]
+    rows = [(day, int(coming), int(not_coming)) for day, coming, not_coming in
+            re.findall(r'<th scope="row">([^<]+)</th><td>(\d+)</td><td>(\d+)</td>', table)]
+    assert rows == [("måndag 1 november 2021", 1, 0), ("tisdag 2 november 2021", 1, 0),
+                    ("onsdag 3 november 2021", 2, 0), ("torsdag 4 november 2021", 1, 1), ("fredag 5 november 2021", 1, 1)]
+
+
 def test_an_action_on_an_invitee_someone_else_removed_meanwhile_says_so_in_the_admins_language(
         before_deadline, event, admin_client):
     anna = add_invitee(event)
