@@ -1,9 +1,9 @@
 """The headcount: how many come, per day, meal, diet, transport, hotel night, role and
 organisation, counted by the database from the answers as they stand; who comes on a
-day, eats at a meal, travels with a transport option or stays at the hotel (the printable
-lists); what changed between two answers; and the numbers the hotel
-gets. The daily report, the dashboard and the hotel's page read them from here;
-`reports` turns answers into files.
+day, eats at a meal, travels with a transport option or stays at the hotel (the
+printable lists); what changed between two answers; and the numbers the hotel gets.
+The daily report, the dashboard and the hotel's page read them from here; `reports`
+turns answers into files.
 """
 
 from __future__ import annotations
