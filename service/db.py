@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import DateTime, Engine, TypeDecorator, any_, bindparam, event, exc
+from sqlalchemy import DateTime, Engine, Text, TypeDecorator, any_, bindparam, event, exc
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -43,6 +43,11 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=dt.timezone.utc)
+
+
+#: Text compared character by character on every backend: SQLite's default, and PostgreSQL's "C"
+#: collation (a database's own, such as en_US, would order a sort key by rules of its own).
+CHARACTERWISE_TEXT = Text().with_variant(Text(collation="C"), "postgresql")
 
 
 def render_item(type_, obj, autogen_context):

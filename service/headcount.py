@@ -36,6 +36,7 @@ from .models import (
     response_diet,
     response_meal,
 )
+from .text import sort_key
 
 
 @dataclass
@@ -83,7 +84,7 @@ def meal_guests(event: Event, meal: Meal, language: str) -> list[list[str]]:
         .join(Invitee, Invitee.id == Response.invitee_id)
         .join(response_meal, response_meal.c.response_id == Response.id)
         .where(_listed(event), response_meal.c.meal_id == meal.id, comes(Response.id))
-        .order_by(Invitee.name, Invitee.id)
+        .order_by(Invitee.sort_name, Invitee.id)
     ).all()
     names = {diet.id: localized(diet, "name", language) for diet in event.diet_options}
     diets: dict[int, set[int]] = {}
@@ -106,7 +107,7 @@ def passengers(event: Event, option: TransportOption, language: str) -> tuple[li
                ResponseDay.transport_waitlisted_at.is_not(None))
         .join(Response, Response.invitee_id == Invitee.id).join(ResponseDay, ResponseDay.response_id == Response.id)
         .where(_listed(event), ResponseDay.attending.is_(True), ResponseDay.transport_option_id == option.id)
-        .order_by(Invitee.name, Invitee.id, ResponseDay.id)
+        .order_by(Invitee.sort_name, Invitee.id, ResponseDay.id)
     ):
         row = [name, organisation, email]
         if option.asks_flight:
@@ -124,7 +125,7 @@ def attendees(event: Event, day: EventDay, language: str) -> list[list[str]]:
         select(Invitee.name, Invitee.organisation, Invitee.role_id)
         .join(Response, Response.invitee_id == Invitee.id).join(ResponseDay, ResponseDay.response_id == Response.id)
         .where(_listed(event), ResponseDay.day_id == day.id, ResponseDay.attending.is_(True))
-        .order_by(Invitee.name, Invitee.id)
+        .order_by(Invitee.sort_name, Invitee.id)
     )]
 
 
@@ -142,7 +143,7 @@ def rooming_list(event: Event, language: str, emails: bool = True) -> tuple[list
         .join(ResponseHotelNight, ResponseHotelNight.response_id == Response.id)
         .join(HotelNight, HotelNight.id == ResponseHotelNight.hotel_night_id)
         .where(_listed(event), comes(Response.id))
-        .order_by(Invitee.name, Invitee.id, HotelNight.night_of)
+        .order_by(Invitee.sort_name, Invitee.id, HotelNight.night_of)
     ):
         departs = night_of + dt.timedelta(days=1)
         stay = stays.get((invitee_id, waits))
@@ -217,7 +218,7 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
                      response_id=ResponseHotelNight.response_id)}
 
     # The names, by name, of the few lists that show them.
-    by_name = (Invitee.name, Invitee.id)
+    by_name = (Invitee.sort_name, Invitee.id)
     counts.not_answered = list(db.session.scalars(
         select(Invitee.name).outerjoin(Response, Response.invitee_id == Invitee.id)
         .where(listed, Response.id.is_(None)).order_by(*by_name).limit(NAMES_SHOWN)))
@@ -262,8 +263,8 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
         (labels["nights"][night.key], rooms.get((night.id, False), 0), rooms.get((night.id, True), 0), night.capacity)
         for night in event.hotel_nights
     ]
-    counts.roles = [(name, role_coming[name], role_invited[name]) for name in sorted(role_invited)]
-    counts.organisations = [(name, org_coming[name], org_invited[name]) for name in sorted(org_invited)]
+    counts.roles = [(name, role_coming[name], role_invited[name]) for name in sorted(role_invited, key=sort_key)]
+    counts.organisations = [(name, org_coming[name], org_invited[name]) for name in sorted(org_invited, key=sort_key)]
     counts.hotel = {
         "days": {day.key: days.get((day.id, True), 0) for day in event.days},
         "meals": {meal.key: {"count": meals.get(meal.id, 0), "diets": in_diet_order(event, meal_diets[meal.id])}
@@ -279,9 +280,9 @@ def _allergies_for_the_hotel(event: Event, allergies: list[tuple[str, str]]) -> 
     """The kitchen needs the allergy, not the person: each text with how many wrote it, unless the
     event file gives the hotel names (`[hotel] names = true`, for rooming lists)."""
     if event.hotel_names:
-        return sorted(f"{name}: {text}" for name, text in allergies)
+        return sorted((f"{name}: {text}" for name, text in allergies), key=sort_key)
     written = Counter(text for _name, text in allergies)
-    return sorted(text if count == 1 else f"{text} ({count})" for text, count in written.items())
+    return sorted((text if count == 1 else f"{text} ({count})" for text, count in written.items()), key=sort_key)
 
 
 def in_diet_order(event: Event, counts: dict[str, int]) -> dict[str, int]:
@@ -296,7 +297,7 @@ def newly_undeliverable(event: Event, since: dt.datetime | None, until: dt.datet
                                   Invitee.undeliverable_at.is_not(None), Invitee.undeliverable_at <= until)
     if since is not None:
         query = query.where(Invitee.undeliverable_at > since)
-    return list(db.session.scalars(query.order_by(Invitee.name, Invitee.id)))
+    return list(db.session.scalars(query.order_by(Invitee.sort_name, Invitee.id)))
 
 
 def changes_between(event: Event, since: dt.datetime | None, until: dt.datetime, language: str = "sv") -> list[tuple[str, str, str]]:

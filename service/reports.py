@@ -87,7 +87,7 @@ def answer_rows(event: Event, language: str) -> Iterator[list[str]]:
         named(event.hotel_nights, lambda night: format_date(night.night_of, language)),
     )
     ids = list(db.session.scalars(select(Invitee.id).where(Invitee.event_id == event.id, Invitee.removed_at.is_(None))
-                                  .order_by(Invitee.name, Invitee.id)))
+                                  .order_by(Invitee.sort_name, Invitee.id)))
     return _answer_rows(ids, labels)
 
 

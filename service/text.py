@@ -1,4 +1,5 @@
-"""Free text that people type into OSA: what may be stored, and how stored text is made safe for files.
+"""Free text that people type into OSA: what may be stored, how stored text is made safe for files,
+and the order a Swedish list puts names in.
 
 Every text an invitee or the secretariat submits (form fields, imported cells) is
 put in Unicode NFC, its tabs become spaces, and it is refused when it holds a
@@ -36,6 +37,18 @@ def unsafe_character(text: str, multiline: bool = False) -> str | None:
     """The first character of `text` that may not be stored in such a field, as `U+202E`; None if there is none."""
     found = (_NOT_IN_LINES if multiline else _NOT_IN_LINE).search(text)
     return f"U+{ord(found.group()):04X}" if found else None
+
+
+#: Swedish alphabetical order: å, ä and ö are letters of their own after z (in that order, above any
+#: ASCII letter), æ and ø sort as ä and ö, ü as y; every other accent is ignored (é as e).
+_SWEDISH_LETTERS = str.maketrans({"å": "{", "ä": "|", "æ": "|", "ö": "}", "ø": "}", "ü": "y"})
+
+
+def sort_key(text: str) -> str:
+    """`text` as a Swedish list orders it, compared character by character: "Åsa" after "Zorn" and
+    before "Ärla", "de Geer" among the d's, "Élise" among the e's."""
+    folded = unicodedata.normalize("NFC", text.casefold()).translate(_SWEDISH_LETTERS)
+    return "".join(c for c in unicodedata.normalize("NFD", folded) if not unicodedata.combining(c))
 
 
 def cleaned(value):

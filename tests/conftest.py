@@ -93,13 +93,14 @@ BUNDLED_EVENT = BUNDLED_EVENTS_DIR / "innovationsmotet-2021.toml"
 BACKENDS = ("sqlite", "postgresql")
 
 
-def _create_postgres_database() -> tuple[str, str]:
-    """Create an empty database for this run on the run's PostgreSQL; return its URL and name."""
+def _create_postgres_database(options: str = "") -> tuple[str, str]:
+    """Create an empty database for this run on the run's PostgreSQL (with CREATE DATABASE's `options`,
+    such as its locale); return its URL and name."""
     name = f"osa_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(SERVERS.postgres_url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            connection.execute(sa.text(f'CREATE DATABASE "{name}" {options}'))
     finally:
         admin.dispose()
     return sa.engine.make_url(SERVERS.postgres_url).set(database=name).render_as_string(hide_password=False), name

@@ -627,6 +627,38 @@ def test_each_day_has_a_list_to_tick_at_the_door_and_the_hotel_a_rooming_list(be
     assert "Rooming list" in rooms and "Arrives Departs Nights" in rooms and "24 Nov 26 Nov 2" in rooms
 
 
+@pytest.mark.both_backends
+def test_lists_by_name_follow_swedish_alphabetical_order(before_deadline, event, admin_client):
+    """Å, Ä and Ö come after Z, in that order, whatever the database's own collation; a name written in
+    lower case and an accent do not move a name. Some are imported (rows inserted as plain rows),
+    some added one by one."""
+    from service.answers import Answer, DayAnswer, save_answer
+    from service.db import write_transaction
+    from service.invitee_import import import_invitees
+
+    swedish_order = ["anders Lund", "de Geer", "Élise Ek", "Olle Zorn", "Yngve Ek", "Åsa Ek", "Ärla Berg",
+                     "Örjan Olsson"]
+    imported = "".join(f"{name};person{n}@example.se;{('Ängelholms kommun', 'Åre kommun')[n % 2]};kso\n"
+                       for n, name in enumerate(swedish_order[1::2]))
+    with write_transaction():
+        import_invitees(event, "invitees.csv", f"Namn;E-post;Organisation;Roll\n{imported}".encode())
+    for n, name in enumerate(swedish_order[::2]):
+        add_invitee(event, name, f"added{n}@example.se")
+    with write_transaction():
+        for invitee in db.session.scalars(select(Invitee)):
+            save_answer(invitee, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(False)}))
+
+    def names(path: str) -> list[str]:
+        markup = admin_client.get(path).get_data(as_text=True)
+        return [name for name in re.findall(r"<td>([^<]+)</td>", markup) if name in swedish_order]
+
+    assert names("/admin/lists/day/day1") == swedish_order
+    invitees = admin_client.get("/admin/invitees").get_data(as_text=True)
+    assert sorted(swedish_order, key=invitees.index) == swedish_order
+    assert re.findall(r"<option>([^<]+ kommun)</option>", invitees) == ["Skellefteå kommun", "Åre kommun",
+                                                                       "Ängelholms kommun"]
+
+
 def test_the_hotel_link_shows_the_numbers_until_it_is_revoked(before_deadline, app, event, admin_client):
     anna = add_invitee(event)
     answer_directly(anna, True, True)

@@ -176,3 +176,53 @@ def test_going_down_to_0010_and_up_again_keeps_every_answer_and_email(empty_data
         assert counts() == before
         db.session.remove()
         db.engine.dispose()
+
+
+def test_names_stored_before_0025_are_listed_in_swedish_order(empty_database_url):
+    """0025 gives every invitee already there the sort name of their name: down to 0024 (the column
+    dropped) and up again, the list goes å, ä, ö after z, and a lower-case name among the rest."""
+    from service.db import write_transaction
+    from service.invitee_import import add_invitee
+
+    app = make_app(empty_database_url)
+    with app.app_context():
+        bo = _upgraded_with_bo()
+        with write_transaction():
+            for number, name in enumerate(("Ärla Berg", "Åsa Ek", "anders Lund", "Zara Ek")):
+                add_invitee(bo.event, name, f"person{number}@example.se")
+        db.session.remove()
+        downgrade(revision="0024")
+        upgrade()
+        listed = db.session.scalars(sa.select(Invitee.name).order_by(Invitee.sort_name)).all()
+        assert listed == ["anders Lund", "Bo Ek", "Zara Ek", "Åsa Ek", "Ärla Berg"]
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_a_database_that_sorts_in_english_still_lists_names_in_swedish_order():
+    """PostgreSQL's own order follows the database's collation: en_US (the postgres image's default)
+    puts Åsa among the a's and Örjan among the o's. The sort name is compared character by character."""
+    from service.db import write_transaction
+    from service.invitee_import import add_invitee
+
+    if "postgresql" not in BACKENDS:
+        pytest.skip("no PostgreSQL in this run")
+    try:
+        url, name = _create_postgres_database("TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+    except sa.exc.DBAPIError as error:
+        pytest.skip(f"this PostgreSQL cannot make an en-US database: {error.orig}")
+    try:
+        app = make_app(url)
+        with app.app_context():
+            bo = _upgraded_with_bo()
+            with write_transaction():
+                for number, person in enumerate(("Örjan Olsson", "Åsa Ek", "Olle Ek", "Anna Ek", "Ärla Berg")):
+                    add_invitee(bo.event, person, f"person{number}@example.se")
+            english = db.session.scalars(sa.select(Invitee.name).order_by(Invitee.name)).all()
+            assert english == ["Anna Ek", "Ärla Berg", "Åsa Ek", "Bo Ek", "Olle Ek", "Örjan Olsson"]  # the server's
+            swedish = db.session.scalars(sa.select(Invitee.name).order_by(Invitee.sort_name)).all()
+            assert swedish == ["Anna Ek", "Bo Ek", "Olle Ek", "Åsa Ek", "Ärla Berg", "Örjan Olsson"]
+            db.session.remove()
+            db.engine.dispose()
+    finally:
+        _drop_postgres_database(name)

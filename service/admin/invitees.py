@@ -55,7 +55,7 @@ from ..models import (
     Role,
     TransportOption,
 )
-from ..text import cleaned
+from ..text import cleaned, sort_key
 from ..web import current_language
 from . import admin_event, bp
 
@@ -159,15 +159,15 @@ def invitees():
     pages = max(1, -(-shown // PAGE_SIZE))
     page = min(max(1, request.args.get("page", 1, type=int)), pages)
     people = db.session.scalars(
-        select(Invitee).where(*conditions).order_by(Invitee.name, Invitee.id)
+        select(Invitee).where(*conditions).order_by(Invitee.sort_name, Invitee.id)
         .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
         .options(selectinload(Invitee.role),
                  selectinload(Invitee.response).selectinload(Response.days),
                  selectinload(Invitee.response).selectinload(Response.hotel_nights))
     ).all()
-    organisations = db.session.scalars(
-        select(Invitee.organisation).where(Invitee.event_id == event.id, Invitee.organisation != "")
-        .distinct().order_by(Invitee.organisation)).all()
+    organisations = sorted(db.session.scalars(
+        select(Invitee.organisation).where(Invitee.event_id == event.id, Invitee.organisation != "").distinct()
+    ), key=sort_key)
     link = {key: value for key, value in filters.items() if value}
     return render_template(
         "admin/invitees.html", event=event, rows=[InviteeRow(invitee, *status_of(invitee)) for invitee in people],
@@ -287,7 +287,7 @@ def _act_on(invitee_id: int, change, message, listed_only: bool = True, ask=None
 def _moved_up_text(moved_up: list[ResponseChange]) -> str | None:
     if not moved_up:
         return None
-    names = sorted({db.session.get(Invitee, change.invitee_id).name for change in moved_up})
+    names = sorted({db.session.get(Invitee, change.invitee_id).name for change in moved_up}, key=sort_key)
     return _("Moved up from the waiting list: %(names)s.", names=", ".join(names))
 
 

@@ -59,7 +59,7 @@ def send():
     event = event_or_404()
     who = cleaned(request.args.get("who") or "").strip()
     chosen = _chosen_invitee(event) or db.session.scalar(select(Invitee).where(
-        *filter_conditions(event, "", "", "", "", who)).order_by(Invitee.name, Invitee.id).limit(1))
+        *filter_conditions(event, "", "", "", "", who)).order_by(Invitee.sort_name, Invitee.id).limit(1))
     preview = preview_email(event, "invitation", chosen.language, chosen) if chosen else None
     return render_template(
         "admin/send.html", event=event, who=who, chosen=chosen, preview=preview,
