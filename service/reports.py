@@ -282,6 +282,12 @@ def archive_workbook(event: Event, language: str) -> bytes:
     return _workbook([_answers_sheet(event, language), history])
 
 
+def list_workbook(sheets: list[tuple[str, list[str], list[list[str]]]]) -> bytes:
+    """A printable list (and its waiting list) as an Excel workbook, a sheet each, to send on: the
+    rooming list to the hotel, the passenger list to the bus company."""
+    return _workbook([(title, header, [[cleaned(cell) for cell in row] for row in rows]) for title, header, rows in sheets])
+
+
 def _answers_sheet(event: Event, language: str) -> tuple[str, list[str], Iterator[list[str]]]:
     with force_locale(language):
         title = _("Answers")

@@ -616,6 +616,23 @@ def test_each_day_has_a_list_to_tick_at_the_door_and_the_hotel_a_rooming_list(be
     assert "Cia Ek" not in rooms
     assert "<td>Bo Berg</td><td>Skellefteå kommun</td><td>bo.berg@example.se</td><td>24 nov.</td><td>25 nov.</td><td>1</td>" \
         in waiting and "Anna Andersson" not in waiting
+    # The same list as an Excel file, to send to the hotel: the waiting list on a sheet of its own.
+    assert 'href="/admin/lists/rooms?format=xlsx">Ladda ner som Excel (XLSX)</a>' in rooms
+    download = admin_client.get("/admin/lists/rooms?format=xlsx")
+    assert download.headers["Content-Disposition"] == 'attachment; filename="innovationsmotet-2021-rumslista.xlsx"'
+    book = openpyxl.load_workbook(io.BytesIO(download.data), read_only=True)
+    assert book.sheetnames == ["Lista", "Väntelista"]
+    assert [list(row) for row in book["Lista"].values] == [
+        ["Namn", "Organisation", "E-post", "Ankomst", "Avresa", "Nätter"],
+        ["Anna Andersson", "Skellefteå kommun", "anna.andersson@example.se", "24 nov.", "26 nov.", "2"],
+        ["Bo Berg", "Skellefteå kommun", "bo.berg@example.se", "25 nov.", "26 nov.", "1"],
+        ["Dan Ek", "Skellefteå kommun", "dan.ek@example.se", "24 nov.", "25 nov.", "1"],
+    ]
+    assert [row[0] for row in book["Väntelista"].values] == ["Namn", "Bo Berg"]
+    day2 = openpyxl.load_workbook(io.BytesIO(admin_client.get("/admin/lists/day/day2?format=xlsx").data), read_only=True)
+    assert [list(row) for row in day2["Lista"].values] == [["Namn", "Organisation", "Roll"],
+                                                           ["Bo Berg", "Skellefteå kommun", "Tjänsteman"],
+                                                           ["Dan Ek", "Skellefteå kommun", "Tjänsteman"]]
     assert admin_client.get("/admin/lists/day/day9").status_code == 404
 
     admin_client.post("/admin/language/en", data={"csrf_token": csrf_token(admin_client.get("/admin/"))})

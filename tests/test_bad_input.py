@@ -72,7 +72,7 @@ ADMIN_PAGES = ["/admin/", "/admin/invitees", "/admin/invitees/new", "/admin/invi
                "/admin/previews/{key}/{key}/html", "/admin/chart.svg", "/admin/event", "/admin/hotel",
                "/admin/hotel/revoke", "/admin/privacy", "/admin/import", "/admin/import/{id}",
                "/admin/import/{id}/status", "/admin/language/{key}", "/admin/login"]  # all but signing out
-ADMIN_FIELDS = ["q", "status", "role", "organisation", "transport", "page", "state", "kind", "who", "invitee", "lang",
+ADMIN_FIELDS = ["q", "format", "status", "role", "organisation", "transport", "page", "state", "kind", "who", "invitee", "lang",
                 "next", "name", "email", "language", "confirmed", "ids", "only_new", "username", "password",
                 "day_day1", "day_day2", "transport_day1", "meal_lunch-day1", "night_night-24", "comment"]
 PATH_PART = st.one_of(st.sampled_from(["invitation", "sv", "en", "bus", "lunch-day1", "day1", "night-24", "\x00", "a\x00b"]),

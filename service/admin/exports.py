@@ -1,10 +1,10 @@
-"""Exports and lists: every answer as CSV or XLSX, printable lists per day (to tick at the door),
-meal and transport (the bus passengers; the airport pickup with flights), the hotel's rooming list,
-and the hotel's link."""
+"""Exports and lists: every answer as CSV or XLSX; printable lists, each also as XLSX, per day (to
+tick at the door), meal and transport (the bus passengers; the airport pickup with flights), and the
+hotel's rooming list; and the hotel's link."""
 
 from __future__ import annotations
 
-from flask import Response, abort, flash, redirect, render_template, stream_with_context, url_for
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -13,10 +13,13 @@ from ..dates import format_date, format_time
 from ..db import write_transaction
 from ..headcount import attendees, meal_guests, passengers, rooming_list
 from ..links import hotel_url, revoke_hotel_links
-from ..reports import answers_workbook, csv_lines, headcount_csv
+from ..reports import answers_workbook, csv_lines, headcount_csv, list_workbook
 from ..web import current_language
 from . import bp
 from .invitees import event_or_404
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _download(data, filename: str, mimetype: str) -> Response:
@@ -24,6 +27,15 @@ def _download(data, filename: str, mimetype: str) -> Response:
     response = Response(data, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _list(event, name: str, columns: list[str], people: list[list[str]], waiting: list[list[str]] = (), **page):
+    """A printable list's page or, with `?format=xlsx`, the same list as an Excel workbook named
+    `name` (its waiting list on a sheet of its own), for the hotel, the kitchen or the bus company."""
+    if request.args.get("format") == "xlsx":
+        sheets = [(_("List"), columns, people)] + ([(_("Waiting list"), columns, waiting)] if waiting else [])
+        return _download(list_workbook(sheets), f"{event.slug}-{name}.xlsx", XLSX)
+    return render_template("admin/list.html", event=event, columns=columns, people=people, waiting=waiting, **page)
 
 
 @bp.get("/export/answers.csv")
@@ -40,8 +52,7 @@ def answers_csv_export():
 def answers_xlsx_export():
     """Every answer as an Excel workbook."""
     event = event_or_404()
-    return _download(answers_workbook(event, current_language()), f"{event.slug}-{_('answers')}.xlsx",
-                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    return _download(answers_workbook(event, current_language()), f"{event.slug}-{_('answers')}.xlsx", XLSX)
 
 
 @bp.get("/export/counts.csv")
@@ -75,10 +86,9 @@ def day_list(key: str):
     event = event_or_404()
     language = current_language()
     day = _by_key(event.days, key)
-    return render_template(
-        "admin/list.html", event=event, title=_("Attendees, %(day)s", day=localized(day, "title", language)),
-        place=format_date(day.date, language), columns=[_("Name"), _("Organisation"), _("Role")],
-        people=attendees(event, day, language),
+    return _list(
+        event, day.key, [_("Name"), _("Organisation"), _("Role")], attendees(event, day, language),
+        title=_("Attendees, %(day)s", day=localized(day, "title", language)), place=format_date(day.date, language),
     )
 
 
@@ -91,9 +101,9 @@ def meal_list(key: str):
     people = meal_guests(event, meal, language)
     title = f"{localized(meal, 'name', language)}, {format_date(meal.day.date, language)} " \
             f"{format_time(meal.starts_at, event.timezone, language)}"
-    return render_template(
-        "admin/list.html", event=event, title=title, place=localized(meal, "place", language),
-        columns=[_("Name"), _("Organisation"), _("Diet"), _("Allergies or other needs")], people=people,
+    return _list(
+        event, meal.key, [_("Name"), _("Organisation"), _("Diet"), _("Allergies or other needs")], people,
+        title=title, place=localized(meal, "place", language),
     )
 
 
@@ -111,10 +121,8 @@ def transport_list(key: str):
             f"{format_time(option.departs_at, event.timezone, language, option.approximate)}, " \
             f"{localized(option, 'place', language)}"
     places = ngettext("%(num)d seat", "%(num)d seats", option.capacity) if option.capacity else ""
-    return render_template(
-        "admin/list.html", event=event, title=title, place=format_date(option.day.date, language),
-        columns=columns, people=people, waiting=waiting, places=places,
-    )
+    return _list(event, option.key, columns, people, waiting, title=title, place=format_date(option.day.date, language),
+                 places=places)
 
 
 @bp.get("/lists/rooms")
@@ -122,10 +130,10 @@ def rooms_list():
     """Who stays at the hotel from which night to which, and who waits for a room: the rooming list."""
     event = event_or_404()
     people, waiting = rooming_list(event, current_language())
-    return render_template(
-        "admin/list.html", event=event, title=_("Rooming list"), place=event.hotel_name, people=people, waiting=waiting,
+    return _list(
+        event, _("rooming-list"), [_("Name"), _("Organisation"), _("Email"), _("Arrives"), _("Departs"), _("Nights")],
+        people, waiting, title=_("Rooming list"), place=event.hotel_name,
         count=len({email for _name, _organisation, email, *_stay in people}),  # a stay a row; a night's gap makes two
-        columns=[_("Name"), _("Organisation"), _("Email"), _("Arrives"), _("Departs"), _("Nights")],
     )
 
 
