@@ -114,7 +114,7 @@ def passengers(event: Event, option: TransportOption, language: str) -> tuple[li
             row += [flight, format_clock(arrival, language)]
         (waiting if waits else people).append(row)
     if option.asks_flight:
-        people.sort(key=lambda row: (row[4], row[0]))
+        people.sort(key=lambda row: (row[4], sort_key(row[0])))
     return people, waiting
 
 
