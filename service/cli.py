@@ -46,9 +46,10 @@ from .mail.compose import (
     start_round,
 )
 from .mail.bounce_mailbox import BounceMailboxError, poll_bounce_mailbox
+from .mail.bounces import KIND_NAMES as REPORT_KIND_NAMES
 from .mail.bounces import explain_report
 from .mail.delivery import retry_failed
-from .mail.outbox import row_problem
+from .mail.outbox import kind_name, row_problem, state_name
 from .mail.render import KINDS
 from .models import AdminUser, Event, JobRun, JobState, Outbox, OutboxState
 from .retention import processing_record
@@ -251,14 +252,15 @@ def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None
     rows = db.session.scalars(query).all()
     counts = dict(db.session.execute(select(Outbox.state, func.count()).group_by(Outbox.state)).all())
     timezones = dict(db.session.execute(select(Event.id, Event.timezone)).all())
-    click.echo("  ".join(f"{name}: {counts.get(name, 0)}" for name in OutboxState))
-    kind_width = max((len(row.kind) for row in rows), default=0)
+    click.echo("  ".join(f"{state_name(state)}: {counts.get(state, 0)}" for state in OutboxState))
+    state_width = max((len(state_name(row.state)) for row in rows), default=0)
+    kind_width = max((len(kind_name(row.kind)) for row in rows), default=0)
     for row in rows:
         # In the event's time (UTC for an email whose event is gone).
         when = format_stamp(row.sent_at or row.created_at, timezones.get(row.event_id, "UTC"))
         error = f"  {row_problem(row)}" if row.last_error or row.problem else ""
-        kind = row.kind.ljust(kind_width)
-        click.echo(f"{row.id:>6}  {row.state:<7}  {row.attempts}  {when}  {kind}  {row.recipient}{error}")
+        state, kind = state_name(row.state).ljust(state_width), kind_name(row.kind).ljust(kind_width)
+        click.echo(f"{row.id:>6}  {state}  {row.attempts}  {when}  {kind}  {row.recipient}{error}")
 
 
 @outbox_cli.command("retry")
@@ -304,7 +306,7 @@ def classify_bounces_command(files: tuple[Path, ...]) -> None:
         raw = file.read_bytes()
         finding, invitees = explain_report(raw)
         names = ", ".join(f"{invitee.name} <{invitee.email}>" for invitee in invitees) or "–"
-        click.echo(f"{file.name}\t{finding.kind}\t{','.join(finding.recipients) or '–'}\t{names}\t{finding.reason}")
+        click.echo(f"{file.name}\t{REPORT_KIND_NAMES[finding.kind]}\t{','.join(finding.recipients) or '–'}\t{names}\t{finding.reason}")
 
 
 @jobs_cli.command("run")

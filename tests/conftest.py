@@ -216,6 +216,7 @@ def client(app):
 
 #: A terminal set to no language in particular: `osa` answers in English.
 ENGLISH_TERMINAL = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8"}
+SWEDISH_TERMINAL = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "sv_SE.UTF-8", "LC_CTYPE": "C.UTF-8"}
 
 
 @pytest.fixture

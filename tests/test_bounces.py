@@ -27,7 +27,7 @@ from service.mail.bounces import explain_report, record_report
 from service.mail.compose import queue_invitations
 from service.models import DeliveryReport, Invitee, Outbox, ReportKind
 
-from .conftest import add_invitee, link_path, wait_for_outbox
+from .conftest import SWEDISH_TERMINAL, add_invitee, link_path, wait_for_outbox
 from .support.helpers import csrf_token, database_state, page_text
 from .support.reports import delivery_report, out_of_office, personal_reply
 from .test_admin import listed_names
@@ -245,6 +245,40 @@ def test_the_named_kinds_of_real_reports_are_read_with_the_servers_reason(app, r
     assert finding("simple_28.txt").kind == ReportKind.SOFT
     # Neither a report nor an auto-reply: a person's message that mentions "mail".
     assert finding("groupwise_03.txt").kind == ReportKind.OTHER
+
+
+def test_classify_says_what_saved_messages_are_and_whom_they_concern_changing_nothing(
+    before_deadline, app, event, mailer, celery_worker, runner, tmp_path
+):
+    anna, bo, cia = add_invitees(event, 3)
+    queue_invitations(event, [anna, bo, cia])
+    wait_for_outbox(lambda s: len(s) == 3 and set(s.values()) == {"sent"}, sweep=False)
+    saved = {
+        "postfix.eml": delivery_report("postfix", sent_to(mailer, anna.email), anna.email, "failed", "5.1.1",
+                                       POSTFIX_550.format(anna.email)),
+        "gmail.eml": delivery_report("gmail", sent_to(mailer, bo.email), bo.email, "delayed", "4.2.2", GMAIL_452),
+        "away.eml": out_of_office(sent_to(mailer, cia.email), f"{cia.name} <{cia.email}>", "Tillbaka 3 januari."),
+        "reply.eml": personal_reply(sent_to(mailer, cia.email), f"{cia.name} <{cia.email}>"),
+    }
+    for name, raw in saved.items():
+        (tmp_path / name).write_bytes(raw)
+    files = [str(tmp_path / name) for name in saved]
+    before = database_state(db.session, TABLES)
+
+    result = runner.invoke(args=["bounces", "classify", *files])
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t")[:4] for line in result.output.splitlines()]
+    assert lines == [
+        ["postfix.eml", "hard bounce", anna.email, f"{anna.name} <{anna.email}>"],
+        ["gmail.eml", "temporary failure", bo.email, f"{bo.name} <{bo.email}>"],
+        ["away.eml", "auto-reply", cia.email, f"{cia.name} <{cia.email}>"],
+        ["reply.eml", "other", "–", "–"],
+    ]
+    assert result.output.splitlines()[0].endswith("\t" + POSTFIX_550.format(anna.email).removeprefix("smtp; "))
+    swedish = app.test_cli_runner(env=SWEDISH_TERMINAL).invoke(args=["bounces", "classify", *files]).output
+    assert [line.split("\t")[1] for line in swedish.splitlines()] == [
+        "permanent fel", "tillfälligt fel", "autosvar", "annat"]
+    assert database_state(db.session, TABLES) == before
 
 
 # --- Correcting the address -------------------------------------------------------------------

@@ -22,7 +22,7 @@ from service.models import (
     ResponseDay,
 )
 
-from .conftest import BUNDLED_EVENT, ENGLISH_TERMINAL, add_invitee
+from .conftest import BUNDLED_EVENT, ENGLISH_TERMINAL, SWEDISH_TERMINAL, add_invitee
 
 # Every agenda item of the seed, with its local start time, as the secretariat wrote it.
 SEED_AGENDA = [
@@ -193,7 +193,6 @@ def test_a_raised_capacity_moves_the_first_waiting_up_into_the_new_places(runner
 
 #: A terminal set to Swedish on a server without the Swedish locale installed: Python sets LC_CTYPE to
 #: C.UTF-8 (PEP 538), which must not make `osa` speak English.
-SWEDISH_TERMINAL = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "sv_SE.UTF-8", "LC_CTYPE": "C.UTF-8"}
 
 
 def test_a_terminal_set_to_swedish_gets_osa_in_swedish(app):

@@ -30,7 +30,7 @@ from service.mail.render import RenderedEmail
 from service.jobs import due_times, run_due_jobs
 from service.models import BULK_KINDS, EventChange, Invitee, Outbox, Response
 
-from .conftest import BEFORE_DEADLINE, BUNDLED_EVENT, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
+from .conftest import BEFORE_DEADLINE, BUNDLED_EVENT, SWEDISH_TERMINAL, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
 from .support.helpers import csrf_token, database_state, free_port, html_text, page_text, wait_for
 from .test_admin import listed_names
 
@@ -431,7 +431,7 @@ def test_a_header_with_a_line_break_is_refused(before_deadline, event):
     assert db.session.scalar(select(Outbox.id)) is None
 
 
-def test_the_secretariat_sees_a_failed_email_and_sends_it_again(before_deadline, event, mailer, celery_worker, runner):
+def test_the_secretariat_sees_a_failed_email_and_sends_it_again(before_deadline, app, event, mailer, celery_worker, runner):
     invitee = add_invitee(event, "Cia Berg", "cia.berg@example.se")
     mailer.rejected_recipients[invitee.email] = "550 5.2.1 Mailbox disabled"
     queue_invitation(invitee)
@@ -439,8 +439,13 @@ def test_the_secretariat_sees_a_failed_email_and_sends_it_again(before_deadline,
     wait_for_outbox(lambda states: list(states.values()) == ["failed"])
     listed = runner.invoke(args=["outbox", "list", "--state", "failed"])
     assert "queued: 0  sending: 0  sent: 0  failed: 1" in listed.output
-    assert "invitation  cia.berg@example.se  550 5.2.1 Mailbox disabled" in listed.output
+    assert "  failed  1  " in listed.output
+    assert "Invitation  cia.berg@example.se  550 5.2.1 Mailbox disabled" in listed.output
     assert "  2021-11-01 10:" in listed.output  # 09.00 UTC is 10.00 in Skellefteå: the event's time
+    # In a Swedish terminal, states and kinds in the secretariat's words, as on the admin's pages.
+    swedish = app.test_cli_runner(env=SWEDISH_TERMINAL).invoke(args=["outbox", "list", "--state", "failed"]).output
+    assert swedish.splitlines()[0] == "i kö: 0  skickas: 0  skickat: 0  misslyckat: 1"
+    assert "  misslyckat  1  " in swedish and "Inbjudan  cia.berg@example.se  550 5.2.1 Mailbox disabled" in swedish
 
     del mailer.rejected_recipients[invitee.email]  # the mailbox works again
     retried = runner.invoke(args=["outbox", "retry"])

@@ -32,6 +32,7 @@ from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from flufl.bounce import all_failures
 from markupsafe import Markup
 from sqlalchemy import func, select
@@ -59,6 +60,13 @@ _MESSAGE_ID = re.compile(rb"<([^<>\s@]{1,200}@[^<>\s@]{1,200})>")
 _SMTP_REPLY = re.compile(r"\b[45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*|\b[45]\.\d{1,3}\.\d{1,3}\b.*|\b5\d\d\b .*")
 #: How much of a reason or an auto-reply the admin shows.
 NOTE_CHARACTERS = 200
+#: What the secretariat calls each kind of message (the words of `osa bounces poll`).
+KIND_NAMES = {
+    ReportKind.HARD: _l("hard bounce"),
+    ReportKind.SOFT: _l("temporary failure"),
+    ReportKind.AUTO_REPLY: _l("auto-reply"),
+    ReportKind.OTHER: _l("other"),
+}
 
 
 @dataclass
