@@ -135,10 +135,12 @@ def filter_conditions(event: Event, status: str, role: str, organisation: str, t
     if transport:
         conditions.append(coming.join(TransportOption, TransportOption.id == ResponseDay.transport_option_id)
                           .where(TransportOption.key == transport).exists())
-    if search:  # a % or _ someone types is that character, not a wildcard
-        needle = "%" + search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        conditions.append(or_(*(func.lower(column).like(needle, escape="\\")
-                                for column in (Invitee.name, Invitee.email, Invitee.organisation))))
+    if search:  # names by their sort name, so "jose" finds José (but "asa" not Åsa, another letter)
+        def pattern(text: str) -> str:  # a % or _ someone types is that character, not a wildcard
+            return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        conditions.append(or_(Invitee.sort_name.like(pattern(sort_key(search)), escape="\\"),
+                              *(func.lower(column).like(pattern(search.lower()), escape="\\")
+                                for column in (Invitee.email, Invitee.organisation))))
     return conditions
 
 
