@@ -210,7 +210,8 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
         first = first_to_invite(event, only_new)
         if first is not None:
             rendered = render_invitation(first)
-            click.echo(f"\nTo: {first.name} <{first.email}>\nSubject: {rendered.subject}\n\n{rendered.text}")
+            click.echo("\n" + "\n".join([gettext("To: %(recipient)s", recipient=f"{first.name} <{first.email}>"),
+                                          gettext("Subject: %(subject)s", subject=rendered.subject), "", rendered.text]))
         db.session.rollback()
         return
     if count and not start_round(event, only_new):

@@ -70,12 +70,15 @@ def test_inviting_200_delivers_one_each_and_again_delivers_none(before_deadline,
     assert len(mailer.messages) == 200
 
 
-def test_dry_run_previews_and_sends_nothing(before_deadline, event, mailer, runner):
+def test_dry_run_previews_and_sends_nothing(before_deadline, app, event, mailer, runner):
     add_invitees(event, 3)
     result = runner.invoke(args=["invitations", "send", "--dry-run"])
     assert "3 invitations would be sent." in result.output
     assert "Subject: Inbjudan: Innovationsmötet med Svenska Industrikommuner, torsdag 25 – fredag 26 november 2021" in result.output
     assert "http://osa.example.se/r/" in result.output
+    swedish = app.test_cli_runner(env=SWEDISH_TERMINAL).invoke(args=["invitations", "send", "--dry-run"]).output
+    assert "3 inbjudningar skulle skickas." in swedish and "\nTill: " in swedish
+    assert "\nÄmne: Inbjudan: Innovationsmötet med Svenska Industrikommuner, torsdag 25 – fredag 26 november 2021" in swedish
     assert db.session.scalar(select(Outbox.id)) is None
 
 
