@@ -486,6 +486,18 @@ def fill_raised_capacities(event: Event, before: dict[tuple[str, str], int | Non
     return moved_up
 
 
+def over_capacity(event: Event) -> tuple[list[tuple[Any, int]], list[tuple[Any, int]]]:
+    """(option, places held) for each transport option, then each hotel night, holding more places
+    than its capacity: what a reload that lowers a capacity leaves. No one loses a place for it,
+    and no one new gets one until enough are given up."""
+    def over(held: dict[int, int], options) -> list[tuple[Any, int]]:
+        return [(option, held[option.id]) for option in options
+                if option.capacity is not None and held.get(option.id, 0) > option.capacity]
+
+    seats, rooms = places_held()
+    return over(seats, event.transport_options), over(rooms, event.hotel_nights)
+
+
 # --- Describing an answer to a person -----------------------------------------------------
 
 

@@ -29,7 +29,8 @@ from flask.cli import FlaskGroup, ScriptInfo
 from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import func, select
 
-from .dates import format_datetime, format_stamp
+from .answers import localized
+from .dates import format_date, format_datetime, format_stamp
 from .db import schema_problem, utcnow, write_transaction
 from .event_changes import affected, line_for, people_per_change, record_changes
 from .eventfile import EventFileError, read_event_file
@@ -142,6 +143,19 @@ def _load_report(result, who, dry_run: bool, no_notify: bool) -> list[str]:
         out.append(ngettext("%(num)d invitee moved up from a waiting list into the places added and gets an email.",
                             "%(num)d invitees moved up from a waiting list into the places added; each gets an email.",
                             len({change.invitee_id for change in result.moved_up})))
+    seats, rooms = result.over_capacity
+    out += [ngettext("%(option)s: %(num)d seat is taken, more than the %(capacity)d the file gives. No one loses "
+                     "theirs, and no one new gets one until enough are given up.",
+                     "%(option)s: %(num)d seats are taken, more than the %(capacity)d the file gives. No one loses "
+                     "theirs, and no one new gets one until enough are given up.",
+                     held, option=localized(option, "name", language), capacity=option.capacity)
+            for option, held in seats]
+    out += [ngettext("The night after %(date)s: %(num)d room is taken, more than the %(capacity)d the file gives. No "
+                     "one loses theirs, and no one new gets one until enough are given up.",
+                     "The night after %(date)s: %(num)d rooms are taken, more than the %(capacity)d the file gives. "
+                     "No one loses theirs, and no one new gets one until enough are given up.",
+                     held, date=format_date(night.night_of, language), capacity=night.capacity)
+            for night, held in rooms]
     if not result.seen_changes:
         return out
     out.append(gettext("Changes attendees see:"))

@@ -5,7 +5,8 @@ file, keeping the rows of options that still exist (answers point at them), so
 loading the same file twice changes nothing. What attendees see of the change
 (a time, a place) comes back as `seen_changes`, for `event_changes.record_changes`
 to log and tell them. A capacity raised by a reload moves
-the first waiting up into the new places. An option that answers or
+the first waiting up into the new places; one lowered below the places held
+takes none away, and the load says so. An option that answers or
 invitees refer to cannot be removed by a reload: that is refused, with the count.
 """
 
@@ -19,7 +20,7 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from .answers import fill_raised_capacities, localized
+from .answers import fill_raised_capacities, localized, over_capacity
 from .dates import format_date, format_datetime, format_time
 from .db import utcnow
 from .event_changes import SeenChange, compare, seen
@@ -53,6 +54,8 @@ class StoreResult:
     moved_up: list[ResponseChange] = field(default_factory=list)
     #: What the load changed that attendees see (see `service.event_changes`).
     seen_changes: list[SeenChange] = field(default_factory=list)
+    #: Transport options and hotel nights with more places held than the file now gives (`answers.over_capacity`).
+    over_capacity: tuple[list, list] = field(default_factory=lambda: ([], []))
 
 
 class _Changes:
@@ -220,7 +223,7 @@ def store_event(definition: EventDefinition) -> StoreResult:
     db.session.flush()
     seen_changes = compare(before, seen(event)) if changes.count else []
     moved_up = fill_raised_capacities(event, capacities)
-    return StoreResult(event, created, created or changes.count > 0, moved_up, seen_changes)
+    return StoreResult(event, created, created or changes.count > 0, moved_up, seen_changes, over_capacity(event))
 
 
 def _sync_items(changes: _Changes, day: EventDay, items: list) -> None:

@@ -23,6 +23,7 @@ from service.models import (
 )
 
 from .conftest import BUNDLED_EVENT, ENGLISH_TERMINAL, SWEDISH_TERMINAL, add_invitee
+from .support.helpers import database_state
 
 # Every agenda item of the seed, with its local start time, as the secretariat wrote it.
 SEED_AGENDA = [
@@ -187,8 +188,32 @@ def test_a_raised_capacity_moves_the_first_waiting_up_into_the_new_places(runner
         back = put_back_on_list(db.session.get(Invitee, cia.id))
     assert [change.invitee_id for change in back.moved_up] == [cia.id]  # back, on a bus with no limit
     assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": False}
-    assert "moved up" not in load(1)  # a lower capacity takes no seat from anyone
+    lowered = load(1)
+    assert "moved up" not in lowered  # a lower capacity takes no seat from anyone, and says so
+    assert "The bus from The Wood Hotel: 3 seats are taken, more than the 1 the file gives. No one loses theirs, " \
+           "and no one new gets one until enough are given up." in lowered
     assert waiting() == {"Anna Andersson": False, "Bo Berg": False, "Cia Carlsson": False}
+    assert "seats are taken" not in load(3)
+
+
+def test_a_dry_run_that_lowers_a_night_below_the_rooms_taken_says_so_and_keeps_everyones_room(app, event, tmp_path):
+    people = [add_invitee(event, name, f"{name.split()[0].lower()}@example.se") for name in ("Anna Andersson", "Bo Berg")]
+    for person in people:
+        with write_transaction():
+            save_answer(person, Answer(days={"day1": DayAnswer(True, "own"), "day2": DayAnswer(True)},
+                                       hotel_nights={"night-24"}))
+    text = BUNDLED_EVENT.read_text(encoding="utf-8")
+    night = '[[hotel_nights]]\nid = "night-24"\ndate = 2021-11-24\ncapacity = 60\n'
+    assert night in text
+    smaller = tmp_path / "event.toml"
+    smaller.write_text(text.replace(night, night.replace("capacity = 60", "capacity = 1")), encoding="utf-8")
+    before = database_state(db.session, ["hotel_night", "response_hotel_night"])
+
+    result = app.test_cli_runner(env=SWEDISH_TERMINAL).invoke(args=["event", "load", "--dry-run", str(smaller)])
+    assert result.exit_code == 0, result.output
+    assert "Natten efter onsdag 24 november 2021: 2 rum är tagna men filen ger 1. Ingen förlorar sitt, och ingen ny " \
+           "får rum förrän tillräckligt många lämnat sina." in result.output
+    assert database_state(db.session, ["hotel_night", "response_hotel_night"]) == before
 
 
 #: A terminal set to Swedish on a server without the Swedish locale installed: Python sets LC_CTYPE to
