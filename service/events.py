@@ -7,7 +7,8 @@ loading the same file twice changes nothing. What attendees see of the change
 to log and tell them. A capacity raised by a reload moves
 the first waiting up into the new places; one lowered below the places held
 takes none away, and the load says so. An option that answers or
-invitees refer to cannot be removed by a reload: that is refused, with the count.
+invitees refer to cannot be removed by a reload, nor moved to another day:
+that is refused, with the count.
 """
 
 from __future__ import annotations
@@ -85,16 +86,19 @@ def _sync_keyed(
     by_key = {row.key: row for row in rows}
     wanted = list(wanted)
     keep = {key for key, _ in wanted}
+
+    def uses(row) -> int:
+        return db.session.scalar(select(func.count()).select_from(used_by.table).where(used_by == row.id))
+
     for row in list(rows):
         if row.key not in keep:
-            uses = db.session.scalar(select(func.count()).select_from(used_by.table).where(used_by == row.id))
-            if uses:
+            if used := uses(row):
                 problems.append(
                     Problem(what, None, ngettext(
                         "'%(key)s' is no longer in the file but %(num)d answer or invitee uses it; keep it in the "
                         "file or change that first",
                         "'%(key)s' is no longer in the file but %(num)d answers or invitees use it; keep it in the "
-                        "file or change those first", uses, key=row.key))
+                        "file or change those first", used, key=row.key))
                 )
             else:
                 rows.remove(row)
@@ -105,6 +109,15 @@ def _sync_keyed(
             row = make()
             row.key = key
             rows.append(row)
+        elif "day" in values and row.day is not values["day"] and (used := uses(row)):
+            # Those answers chose it for the day it was on: moved, it would count them on another.
+            problems.append(Problem(what, None, ngettext(
+                "'%(key)s' moves from day '%(old)s' to '%(new)s', but %(num)d answer chose it for its day; give "
+                "the moved one a new id, or change that answer first",
+                "'%(key)s' moves from day '%(old)s' to '%(new)s', but %(num)d answers chose it for its day; give "
+                "the moved one a new id, or change those answers first", used, key=key, old=row.day.key,
+                new=values["day"].key)))
+            continue
         changes.assign(row, values)
 
 

@@ -137,6 +137,38 @@ def test_an_option_someone_chose_cannot_be_removed_by_a_reload(runner, event, tm
     assert db.session.scalar(select(func.count()).select_from(Meal)) == 5
 
 
+@pytest.mark.both_backends
+def test_an_option_someone_chose_cannot_move_to_another_day_but_one_nobody_chose_can(runner, event, tmp_path):
+    anna = add_invitee(event)
+    with write_transaction():  # Anna comes on Thursday only, by bus, and has the afternoon coffee
+        save_answer(anna, Answer(days={"day1": DayAnswer(True, "bus"), "day2": DayAnswer(False)},
+                                 meals={"lunch-day1", "coffee-day1"}))
+    text = BUNDLED_EVENT.read_text(encoding="utf-8")
+    path = tmp_path / "event.toml"
+
+    def load(*moved: str):
+        changed = text
+        for key in moved:
+            changed = changed.replace(f'id = "{key}"\nday = "day1"', f'id = "{key}"\nday = "day2"', 1)
+            assert changed.count(f'id = "{key}"\nday = "day2"') == 1
+        path.write_text(changed, encoding="utf-8")
+        return runner.invoke(args=["event", "load", str(path)])
+
+    refused = load("coffee-day1", "bus")
+    assert refused.exit_code == 1
+    assert "meals: 'coffee-day1' moves from day 'day1' to 'day2', but 1 answer chose it for its day; give the moved " \
+           "one a new id, or change that answer first" in refused.output
+    assert "transport: 'bus' moves from day 'day1' to 'day2', but 1 answer chose it for its day" in refused.output
+    db.session.rollback()
+    assert {meal.key: meal.day.key for meal in event.meals}["coffee-day1"] == "day1"
+    assert {option.key: option.day.key for option in event.transport_options}["bus"] == "day1"
+
+    moved = load("dinner-day1")  # nobody chose the dinner
+    assert moved.exit_code == 0, moved.output
+    db.session.rollback()
+    assert {meal.key: meal.day.key for meal in event.meals}["dinner-day1"] == "day2"
+
+
 def test_show_without_an_event_says_how_to_load_one(runner):
     result = runner.invoke(args=["event", "show"])
     assert result.exit_code == 1
