@@ -112,10 +112,10 @@ def _sync_keyed(
         elif "day" in values and row.day is not values["day"] and (used := uses(row)):
             # Those answers chose it for the day it was on: moved, it would count them on another.
             problems.append(Problem(what, None, ngettext(
-                "'%(key)s' moves from day '%(old)s' to '%(new)s', but %(num)d answer chose it for its day; give "
-                "the moved one a new id, or change that answer first",
-                "'%(key)s' moves from day '%(old)s' to '%(new)s', but %(num)d answers chose it for its day; give "
-                "the moved one a new id, or change those answers first", used, key=key, old=row.day.key,
+                "'%(key)s' moves from day '%(old)s' to '%(new)s', but %(num)d answer chose it for its day; add "
+                "the moved one under a new id, or change that answer first",
+                "'%(key)s' moves from day '%(old)s' to '%(new)s', but %(num)d answers chose it for its day; add "
+                "the moved one under a new id, or change those answers first", used, key=key, old=row.day.key,
                 new=values["day"].key)))
             continue
         changes.assign(row, values)

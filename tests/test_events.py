@@ -156,8 +156,8 @@ def test_an_option_someone_chose_cannot_move_to_another_day_but_one_nobody_chose
 
     refused = load("coffee-day1", "bus")
     assert refused.exit_code == 1
-    assert "meals: 'coffee-day1' moves from day 'day1' to 'day2', but 1 answer chose it for its day; give the moved " \
-           "one a new id, or change that answer first" in refused.output
+    assert "meals: 'coffee-day1' moves from day 'day1' to 'day2', but 1 answer chose it for its day; add the moved " \
+           "one under a new id, or change that answer first" in refused.output
     assert "transport: 'bus' moves from day 'day1' to 'day2', but 1 answer chose it for its day" in refused.output
     db.session.rollback()
     assert {meal.key: meal.day.key for meal in event.meals}["coffee-day1"] == "day1"
