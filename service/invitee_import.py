@@ -52,8 +52,10 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "organisation": ("organisation", "organization", "kommun", "municipality", "organisation/kommun"),
     "role": ("roll", "role"),
     "language": ("språk", "language", "lang"),
+    # Many address lists split the name: without a name column, first and last name make it.
+    "first_name": ("förnamn", "first name", "firstname", "given name"),
+    "last_name": ("efternamn", "last name", "lastname", "surname", "family name"),
 }
-REQUIRED_FIELDS = ("name", "email")
 
 LANGUAGE_NAMES = {
     "sv": "sv", "svenska": "sv", "swedish": "sv", "se": "sv",
@@ -76,6 +78,8 @@ FIELD_NAMES = {
     "organisation": N_("the organisation"),
     "role": N_("the role"),
     "language": N_("the language"),
+    "first_name": N_("the first name"),
+    "last_name": N_("the last name"),
 }
 
 
@@ -324,11 +328,19 @@ def _map_headers(header: list[str]) -> tuple[dict[str, int], list[str], list[Row
                                    field=FIELD_NAMES[name], first=header[columns[name]].strip()))
         else:
             columns[name] = index
-    for name in REQUIRED_FIELDS:
-        if name not in columns:
-            accepted = ", ".join(f"'{alias}'" for alias in HEADERS[name])
-            errors.append(_problem(1, "", N_("no column for %(field)s; the header row must have one of %(accepted)s"),
-                                   field=FIELD_NAMES[name], accepted=accepted))
+    def aliases(name: str) -> str:
+        return ", ".join(f"'{alias}'" for alias in HEADERS[name])
+
+    if "name" in columns:  # the whole name is there: a first or last name column beside it is not used
+        ignored += [header[columns.pop(part)].strip() for part in ("first_name", "last_name") if part in columns]
+    elif not {"first_name", "last_name"} <= columns.keys():
+        errors.append(_problem(1, "", N_(
+            "no column for the name; the header row must have one of %(accepted)s, or both a first-name column "
+            "(%(first)s) and a last-name column (%(last)s)"),
+            accepted=aliases("name"), first=aliases("first_name"), last=aliases("last_name")))
+    if "email" not in columns:
+        errors.append(_problem(1, "", N_("no column for %(field)s; the header row must have one of %(accepted)s"),
+                               field=FIELD_NAMES["email"], accepted=aliases("email")))
     return columns, ignored, errors
 
 
@@ -403,9 +415,12 @@ def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _F
             row_errors.append(_problem(line, "", N_("has more cells than the header row: %(count)s extra"),
                                        count=len(extra)))
 
-        name = _SPACES.sub(" ", values["name"])
-        if not name and not any(e.column == titles["name"] for e in row_errors):
-            row_errors.append(_problem(line, titles["name"], N_("the name is missing")))
+        if "name" not in columns:  # a first-name and a last-name column
+            values["name"] = f"{values['first_name']} {values['last_name']}"
+        name = _SPACES.sub(" ", values["name"]).strip()
+        name_columns = [titles[part] for part in ("name", "first_name", "last_name") if part in titles]
+        if not name and not any(e.column in name_columns for e in row_errors):
+            row_errors.append(_problem(line, ", ".join(name_columns), N_("the name is missing")))
 
         email, email_key = values["email"], ""
         if not email:

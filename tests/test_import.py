@@ -97,6 +97,36 @@ def test_stray_spaces_empty_rows_and_extra_columns_are_tolerated(event):
     assert invitees(event) == [("Åsa Öberg", "asa.oberg@example.se", "Skellefteå kommun", "kso", "sv")]
 
 
+def test_an_address_list_with_first_and_last_name_in_columns_of_their_own(event):
+    data = (
+        "Förnamn;Efternamn;E-post;Kommun\r\n"
+        "Åsa;Öberg;asa.oberg@example.se;Skellefteå kommun\r\n"
+        " Märta ; Ängström ;marta@example.se;Oxelösunds kommun\r\n"
+        "Prince;;prince@example.org;\r\n"
+    ).encode("cp1252")
+    assert str(import_invitees(event, "adresser.csv", data)) == "3 added, 0 updated, 0 unchanged"
+    db.session.commit()
+    assert [name for name, *_ in invitees(event)] == ["Åsa Öberg", "Märta Ängström", "Prince"]
+
+    # Beside a column with the whole name, the parts are not used (and said to be ignored).
+    both = "Namn,Förnamn,Efternamn,E-post\r\nBo Ek,Bosse,Eklund,bo@example.se\r\n".encode()
+    assert str(import_invitees(event, "x.csv", both)) == \
+        "1 added, 0 updated, 0 unchanged (ignored columns: Förnamn, Efternamn)"
+    db.session.commit()
+    assert invitees(event)[-1][0] == "Bo Ek"
+
+    with pytest.raises(InviteeFileError) as caught:  # a row with neither part
+        import_invitees(event, "x.csv", "First name,Last name,Email\r\n,,cia@example.se\r\n".encode())
+    assert [str(e) for e in caught.value.errors] == ["line 2, First name, Last name: the name is missing"]
+    with pytest.raises(InviteeFileError) as caught:  # a first name alone is not a name column
+        import_invitees(event, "x.csv", "Förnamn,E-post\r\nCia,cia@example.se\r\n".encode())
+    assert caught.value.errors[0].describe("sv") == (
+        "rad 1: ingen kolumn för namnet; rubrikraden måste ha en av 'namn', 'name', 'fullständigt namn', 'full name', "
+        "'för- och efternamn', eller både en kolumn för förnamn ('förnamn', 'first name', 'firstname', 'given name') "
+        "och en för efternamn ('efternamn', 'last name', 'lastname', 'surname', 'family name')")
+    assert len(invitees(event)) == 4
+
+
 def fifty_rows_with_three_bad():
     rows = [SWEDISH_HEADER]
     for n in range(1, 51):
