@@ -214,8 +214,9 @@ def _hotel_final(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, dic
     numbers = hotel_numbers(event)
     if dry_run:
         return 1, None
+    rendered, attachments = render_hotel_final(event, numbers)
     queue_email(kind="hotel_final", key=f"hotel-final:{event.id}", event=event, recipient=event.hotel_email,
-                language=event.default_language, rendered=render_hotel_final(event, numbers))
+                language=event.default_language, rendered=rendered, attachments=attachments)
     return 1, numbers
 
 

@@ -40,6 +40,8 @@ from .text import cleaned
 
 #: Invitees read at a time for the answer files: memory stays the same for 500 invitees or 50,000.
 CHUNK = 2000
+#: The media type of the Excel workbooks OSA writes.
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def answers_header(event: Event, language: str) -> list[str]:

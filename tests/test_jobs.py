@@ -445,7 +445,7 @@ def test_diets_are_listed_in_the_event_files_order_everywhere(before_deadline, e
     assert lunch.endswith("(varav " + ", ".join(in_file_order) + ")"), lunch
     diets_section = rendered.text.split("KOST\n")[1].split("\n\n")[0].splitlines()
     assert diets_section[:4] == ["Vegetarisk: 1", "Vegansk: 2", "Glutenfri: 1", "Laktosfri: 1"]
-    hotel = render_hotel_final(event, headcount(event).hotel).text
+    hotel = render_hotel_final(event, headcount(event).hotel)[0].text
     assert "Lunch torsdag 25 november 2021 kl. 12.00: 3 (varav " + ", ".join(in_file_order) + ")" in hotel
     hotel_page = html_text(client.get(hotel_url(event).replace("http://osa.example.se", "")).get_data(as_text=True))
     for page in (hotel_page, html_text(admin_client.get("/admin/").get_data(as_text=True))):  # hotel, dashboard

@@ -4,6 +4,8 @@ written before a removal (and a removal that waits when it cannot be), and postp
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import hashlib
 import io
 import json
@@ -20,6 +22,7 @@ from service.extensions import db
 from service.jobs import run_due_jobs
 from service.links import hotel_url
 from service.mail.compose import queue_invitation
+from service.mail.delivery import build_message
 from service.models import Invitee, JobRun, Outbox, ReportKind, DeliveryReport
 from service.retention import removal_at
 
@@ -84,6 +87,17 @@ def test_the_hotel_gets_allergies_without_names_unless_the_event_file_gives_it_n
     assert ("Rumslista Namn Organisation Ankomst Avresa Nätter Anna Ek Skellefteå kommun 25 nov. 26 nov. 1 "
             in page) is names
     assert "anna.ek@example.se" not in page
+    # The final numbers bring the rooming list too, in the email and as a file for the hotel's system.
+    row = db.session.scalar(select(Outbox).where(Outbox.kind == "hotel_final"))
+    sent = email.message_from_bytes(build_message(row).as_bytes(), policy=email.policy.default)  # as the relay gets it
+    assert ("RUMSLISTA\n- Anna Ek, Skellefteå kommun: 25 nov. – 26 nov.\n" in final) is names
+    files = {part.get_filename(): part.get_content() for part in sent.iter_attachments()}
+    assert list(files) == (["innovationsmotet-2021-rumslista.xlsx"] if names else [])
+    if names:
+        workbook = openpyxl.load_workbook(io.BytesIO(files["innovationsmotet-2021-rumslista.xlsx"]))
+        assert [list(row) for row in workbook["Rumslista"].iter_rows(values_only=True)] == [
+            ["Namn", "Organisation", "Ankomst", "Avresa", "Nätter"], ["Anna Ek", "Skellefteå kommun", "25 nov.", "26 nov.", "1"]]
+    assert "anna.ek@example.se" not in sent.as_string()
 
 
 # --- An invitee's own data ----------------------------------------------------------------------

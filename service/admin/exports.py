@@ -13,13 +13,10 @@ from ..dates import format_date, format_time
 from ..db import write_transaction
 from ..headcount import attendees, meal_guests, passengers, rooming_list
 from ..links import hotel_url, revoke_hotel_links
-from ..reports import answers_workbook, csv_lines, headcount_csv, list_workbook
+from ..reports import XLSX_TYPE, answers_workbook, csv_lines, headcount_csv, list_workbook
 from ..web import current_language
 from . import bp
 from .invitees import event_or_404
-
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _download(data, filename: str, mimetype: str) -> Response:
@@ -34,7 +31,7 @@ def _list(event, name: str, columns: list[str], people: list[list[str]], waiting
     `name` (its waiting list on a sheet of its own), for the hotel, the kitchen or the bus company."""
     if request.args.get("format") == "xlsx":
         sheets = [(_("List"), columns, people)] + ([(_("Waiting list"), columns, waiting)] if waiting else [])
-        return _download(list_workbook(sheets), f"{event.slug}-{name}.xlsx", XLSX)
+        return _download(list_workbook(sheets), f"{event.slug}-{name}.xlsx", XLSX_TYPE)
     return render_template("admin/list.html", event=event, columns=columns, people=people, waiting=waiting, **page)
 
 
@@ -52,7 +49,7 @@ def answers_csv_export():
 def answers_xlsx_export():
     """Every answer as an Excel workbook."""
     event = event_or_404()
-    return _download(answers_workbook(event, current_language()), f"{event.slug}-{_('answers')}.xlsx", XLSX)
+    return _download(answers_workbook(event, current_language()), f"{event.slug}-{_('answers')}.xlsx", XLSX_TYPE)
 
 
 @bp.get("/export/counts.csv")

@@ -16,6 +16,7 @@ daily report, the hotel's numbers) for `service.jobs` and every kind for the pre
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -38,7 +39,7 @@ from ..answers import (
 from ..dates import format_date, format_datetime, format_time
 from ..db import among, utcnow, write_transaction
 from ..extensions import db
-from ..headcount import changes_between, headcount, labelled_hotel_numbers, newly_undeliverable
+from ..headcount import changes_between, headcount, labelled_hotel_numbers, newly_undeliverable, rooming_list
 from ..links import hotel_url, opt_out_url, rsvp_url
 from ..models import (
     Event,
@@ -51,7 +52,7 @@ from ..models import (
     ResponseChange,
     SendProblem,
 )
-from ..reports import answers_csv, answers_over_time
+from ..reports import XLSX_TYPE, answers_csv, answers_over_time, list_workbook
 from ..retention import removal_dates
 from .delivery import round_done_at
 from .ics import days_in_calendar, invitee_calendars
@@ -443,12 +444,24 @@ def render_daily_report(
                        "content_type": "text/csv; charset=utf-8", "data": every_answer}]
 
 
-def render_hotel_final(event: Event, numbers: dict, language: str | None = None) -> RenderedEmail:
+def render_hotel_final(event: Event, numbers: dict, language: str | None = None
+                       ) -> tuple[RenderedEmail, list[dict[str, str]]]:
+    """The final numbers to the hotel; where the event file gives it names, with the rooming list in
+    the email and as an Excel file attached (a hotel's booking system reads one)."""
     language = language or event.default_language
-    return render_email(
+    rooms = rooming_list(event, language, emails=False)[0] if event.hotel_names else []
+    rendered = render_email(
         "hotel_final", language, event=event, numbers=labelled_hotel_numbers(event, numbers, language),
-        hotel_link=hotel_url(event),
+        hotel_link=hotel_url(event), rooming_list=rooms,
     )
+    if not rooms:
+        return rendered, []
+    with force_locale(language):
+        columns = [gettext("Name"), gettext("Organisation"), gettext("Arrives"), gettext("Departs"), gettext("Nights")]
+        title, name = gettext("Rooming list"), gettext("rooming-list")
+    workbook = list_workbook([(title, columns, rooms)])
+    return rendered, [{"filename": f"{event.slug}-{name}.xlsx", "content_type": XLSX_TYPE, "encoding": "base64",
+                       "data": base64.b64encode(workbook).decode("ascii")}]
 
 
 def render_retention_problem(event: Event, step: str, due: dt.datetime, problem: str,

@@ -119,7 +119,7 @@ def preview_email(event: Event, kind: str, language: str, invitee: Invitee | Non
         rendered, attachments = render_daily_report(event, now, now - dt.timedelta(days=1), 0, language)
     elif kind == "hotel_final":
         recipient = event.hotel_email
-        rendered = render_hotel_final(event, hotel_numbers(event), language)
+        rendered, attachments = render_hotel_final(event, hotel_numbers(event), language)
     elif kind == "retention_problem":
         recipient = event.secretariat_email
         with force_locale(language):
