@@ -133,6 +133,16 @@ def rooming_list(event: Event, language: str, emails: bool = True) -> tuple[list
     """[name, organisation, (email,) arrives, departs, nights] for each stay at the hotel of those
     coming, and for each stay they wait for a room for, by name: the rooming list. A stay is a run
     of nights in a row; someone with a night's gap between has two."""
+    people, waiting = _stays(event, emails)
+    for stay in people + waiting:
+        arrives, departs = stay[-2:]
+        stay[-2:] = [format_short_date(arrives, language), format_short_date(departs, language),
+                     str((departs - arrives).days)]
+    return people, waiting
+
+
+def _stays(event: Event, emails: bool) -> tuple[list[list], list[list]]:
+    """The rooming list's rows with the arrival and departure dates as dates."""
     people: list[list] = []
     waiting: list[list] = []
     stays: dict[tuple[int, bool], list] = {}  # (invitee, waits) → their latest stay
@@ -152,10 +162,6 @@ def rooming_list(event: Event, language: str, emails: bool = True) -> tuple[list
         else:
             stays[invitee_id, waits] = stay = [name, organisation, *([email] if emails else []), night_of, departs]
             (waiting if waits else people).append(stay)
-    for stay in people + waiting:
-        arrives, departs = stay[-2:]
-        stay[-2:] = [format_short_date(arrives, language), format_short_date(departs, language),
-                     str((departs - arrives).days)]
     return people, waiting
 
 
@@ -273,6 +279,9 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
         "nights": {night.key: rooms.get((night.id, False), 0) for night in event.hotel_nights},
         "transport": {option.key: seats.get((option.id, False), 0) for option in event.transport_options},
     }
+    if event.hotel_names:  # who stays from when to when, so a change notice can say who came or went
+        counts.hotel["rooming"] = [[name, organisation, arrives.isoformat(), departs.isoformat()]
+                                   for name, organisation, arrives, departs in _stays(event, emails=False)[0]]
     return counts
 
 
@@ -397,13 +406,21 @@ def labelled_hotel_numbers(event: Event, numbers: dict, language: str) -> dict:
         "nights": {name("nights", key): count for key, count in numbers["nights"].items()},
         # Numbers sent before OSA counted transport for the hotel have none.
         "transport": {name("transport", key): count for key, count in numbers.get("transport", {}).items()},
+        "rooming": [f"{who}{', ' + organisation if organisation else ''}: "
+                    f"{format_short_date(dt.date.fromisoformat(arrives), language)} – "
+                    f"{format_short_date(dt.date.fromisoformat(departs), language)}"
+                    for who, organisation, arrives, departs in numbers.get("rooming", [])],
     }
 
 
 def hotel_changes(event: Event, old: dict, new: dict, language: str = "sv") -> list[str]:
-    """Lines such as 'Lunch torsdag 25 november 2021 kl. 12.00: 24 → 23' for every number that differs."""
+    """Lines such as 'Lunch torsdag 25 november 2021 kl. 12.00: 24 → 23' for every number that differs,
+    and, where the event file gives the hotel names, who came into the rooming list or left it."""
     with force_locale(language):
-        return _hotel_changes(labelled_hotel_numbers(event, old, language), labelled_hotel_numbers(event, new, language))
+        before, now = labelled_hotel_numbers(event, old, language), labelled_hotel_numbers(event, new, language)
+        if not event.hotel_names:  # names no longer given: none in a notice either
+            before["rooming"] = now["rooming"] = []
+        return _hotel_changes(before, now)
 
 
 def _hotel_changes(old: dict, new: dict) -> list[str]:
@@ -433,4 +450,8 @@ def _hotel_changes(old: dict, new: dict) -> list[str]:
         lines.append(_("New allergy: %(allergy)s", allergy=allergy))
     for allergy in sorted(set(old["allergies"]) - set(new["allergies"])):
         lines.append(_("Allergy no longer: %(allergy)s", allergy=allergy))
+    lines += [_("In the rooming list: %(stay)s", stay=stay)
+              for stay in new["rooming"] if stay not in old["rooming"]]
+    lines += [_("No longer in the rooming list: %(stay)s", stay=stay)
+              for stay in old["rooming"] if stay not in new["rooming"]]
     return lines

@@ -113,7 +113,7 @@ def erase_invitee(invitee: Invitee) -> None:
     names = {invitee.name}
     ids = select(Invitee.id).where(Invitee.id == invitee.id)
     _remove_sensitive(event, ids, whole_event=False, allergy=allergy, names=names)
-    _remove_personal(event, ids, whole_event=False)
+    _remove_personal(event, ids, whole_event=False, names=names)
     db.session.flush()
 
 
@@ -141,7 +141,7 @@ def _remove_sensitive(event: Event, invitees, whole_event: bool, allergy: str = 
             run.numbers = numbers
 
 
-def _remove_personal(event: Event, invitees, whole_event: bool) -> None:
+def _remove_personal(event: Event, invitees, whole_event: bool, names: set[str] = frozenset()) -> None:
     now = utcnow()
     for invitee in db.session.scalars(select(Invitee).where(Invitee.id.in_(invitees), Invitee.erased_at.is_(None))):
         invitee.name, invitee.email, invitee.email_key = "", "", f"erased-{invitee.id}"
@@ -155,6 +155,11 @@ def _remove_personal(event: Event, invitees, whole_event: bool) -> None:
     db.session.execute(update(Outbox).where(Outbox.event_id == event.id, theirs).values(
         recipient="", recipient_name="", subject="", last_error="", unsubscribe_url="", body_text="", body_html="",
         attachments=[]))
+    # The hotel's rooming lists as sent, kept to tell it who came or went (`[hotel] names = true`).
+    for run in db.session.scalars(select(JobRun).where(JobRun.event_id == event.id, JobRun.numbers.is_not(None))):
+        if (run.numbers or {}).get("rooming"):
+            run.numbers = {**run.numbers, "rooming": [] if whole_event else [
+                stay for stay in run.numbers["rooming"] if stay[0] not in names]}
     if whole_event:
         db.session.execute(update(Outbox).where(
             Outbox.event_id == event.id, Outbox.state.in_((OutboxState.SENT, OutboxState.FAILED)),

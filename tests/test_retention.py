@@ -24,7 +24,7 @@ from service.links import hotel_url
 from service.mail.compose import queue_invitation
 from service.mail.delivery import build_message
 from service.models import Invitee, JobRun, Outbox, ReportKind, DeliveryReport
-from service.retention import removal_at
+from service.retention import erase_invitee, removal_at
 
 from .conftest import add_invitee, link_path, sign_in, wait_for_outbox
 from .support.helpers import csrf_token, page_text, stored_anywhere
@@ -98,6 +98,38 @@ def test_the_hotel_gets_allergies_without_names_unless_the_event_file_gives_it_n
         assert [list(row) for row in workbook["Rumslista"].iter_rows(values_only=True)] == [
             ["Namn", "Organisation", "Ankomst", "Avresa", "Nätter"], ["Anna Ek", "Skellefteå kommun", "25 nov.", "26 nov.", "1"]]
     assert "anna.ek@example.se" not in sent.as_string()
+
+
+def test_with_names_the_hotel_is_told_who_came_into_the_rooming_list_or_left_it_until_their_data_goes(
+    before_deadline, app, event, client, two_guests, mailer, celery_worker
+):
+    anna, bo = two_guests  # Anna has the night of 25 November; Bo no night
+    event.hotel_names = True
+    db.session.commit()
+    before_deadline.move_to(event.final_numbers_at + dt.timedelta(seconds=30))
+    assert run_due_jobs(only="hotel-final") == [("hotel-final", "done", 1)]
+    answer(bo, "Laktos", nights={"night-24"})
+    answer(anna, "Nötter och mandel", nights={"night-24", "night-25"})  # a night more: a new stay
+    before_deadline.move_to(event.final_numbers_at + dt.timedelta(hours=1, seconds=30))
+    assert run_due_jobs(only="hotel-changes") == [("hotel-changes", "done", 1)]
+    db.session.rollback()
+    notice = db.session.scalar(select(Outbox.body_text).where(Outbox.kind == "hotel_change"))
+    lines = [line for line in notice.splitlines() if "rumslistan" in line]
+    assert lines == ["- I rumslistan: Anna Ek, Skellefteå kommun: 24 nov. – 26 nov.",
+                     "- I rumslistan: Bo Berg, Skellefteå kommun: 24 nov. – 25 nov.",
+                     "- Inte längre i rumslistan: Anna Ek, Skellefteå kommun: 25 nov. – 26 nov."]
+    page = page_text(client.get(hotel_url(event).removeprefix(app.config["BASE_URL"])))
+    assert "I rumslistan: Bo Berg, Skellefteå kommun: 24 nov. – 25 nov." in page  # its changes since the final numbers
+    wait_for_outbox(lambda states: list(states.values()) == ["sent", "sent"], sweep=False)
+    assert "- I rumslistan: Bo Berg" in mailer.messages[-1].message.get_body(("plain",)).get_content()
+
+    # What is kept to compare with goes with the person: at their erasure, then for everyone.
+    with write_transaction():
+        erase_invitee(db.session.get(Invitee, bo.id))
+    assert stored_anywhere(db.session, ["Bo Berg", "Anna Ek"]) == {"Anna Ek"}
+    before_deadline.move_to(removal_at(event, "personal") + dt.timedelta(seconds=30))
+    run_due_jobs(only="remove")
+    assert stored_anywhere(db.session, ["Anna Ek", "Bo Berg"]) == set()
 
 
 # --- An invitee's own data ----------------------------------------------------------------------
