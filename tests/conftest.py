@@ -216,6 +216,8 @@ def client(app):
 
 #: A terminal set to no language in particular: `osa` answers in English.
 ENGLISH_TERMINAL = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "C.UTF-8"}
+#: A terminal set to Swedish on a server without the Swedish locale installed: Python sets LC_CTYPE to
+#: C.UTF-8 (PEP 538), which must not make `osa` speak English.
 SWEDISH_TERMINAL = {"LANGUAGE": None, "LC_ALL": None, "LC_MESSAGES": None, "LANG": "sv_SE.UTF-8", "LC_CTYPE": "C.UTF-8"}
 
 

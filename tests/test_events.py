@@ -248,10 +248,6 @@ def test_a_dry_run_that_lowers_a_night_below_the_rooms_taken_says_so_and_keeps_e
     assert database_state(db.session, ["hotel_night", "response_hotel_night"]) == before
 
 
-#: A terminal set to Swedish on a server without the Swedish locale installed: Python sets LC_CTYPE to
-#: C.UTF-8 (PEP 538), which must not make `osa` speak English.
-
-
 def test_a_terminal_set_to_swedish_gets_osa_in_swedish(app):
     swedish = app.test_cli_runner(env=SWEDISH_TERMINAL)
     missing = swedish.invoke(args=["event", "show"])

@@ -30,7 +30,16 @@ from service.mail.render import RenderedEmail
 from service.jobs import due_times, run_due_jobs
 from service.models import BULK_KINDS, EventChange, Invitee, Outbox, Response
 
-from .conftest import BEFORE_DEADLINE, BUNDLED_EVENT, SWEDISH_TERMINAL, add_invitee, all_sent, link_path, running_worker, wait_for_outbox
+from .conftest import (
+    BEFORE_DEADLINE,
+    BUNDLED_EVENT,
+    SWEDISH_TERMINAL,
+    add_invitee,
+    all_sent,
+    link_path,
+    running_worker,
+    wait_for_outbox,
+)
 from .support.helpers import csrf_token, database_state, free_port, html_text, page_text, wait_for
 from .test_admin import listed_names
 
