@@ -77,6 +77,12 @@ def _listed(event: Event):
     return (Invitee.event_id == event.id) & Invitee.removed_at.is_(None)
 
 
+def _erased(language: str) -> str:
+    """A list's name for someone whose data was erased: their answer still counts, with no one attached."""
+    with force_locale(language):
+        return _("(erased)")
+
+
 def meal_guests(event: Event, meal: Meal, language: str) -> list[list[str]]:
     """[name, organisation, diets, allergies] of everyone coming who eats at `meal`, by name: the kitchen's list."""
     guests = db.session.execute(
@@ -93,8 +99,9 @@ def meal_guests(event: Event, meal: Meal, language: str) -> list[list[str]]:
         .where(among(response_diet.c.response_id, [guest.id for guest in guests]))
     ):
         diets.setdefault(response_id, set()).add(diet_id)
-    return [[name, organisation, ", ".join(names[d] for d in names if d in diets.get(response_id, ())), allergies]
-            for response_id, name, organisation, allergies in guests]
+    erased = _erased(language)
+    return [[name or erased, organisation, ", ".join(names[d] for d in names if d in diets.get(response_id, ())),
+             allergies] for response_id, name, organisation, allergies in guests]
 
 
 def passengers(event: Event, option: TransportOption, language: str) -> tuple[list[list[str]], list[list[str]]]:
@@ -109,7 +116,7 @@ def passengers(event: Event, option: TransportOption, language: str) -> tuple[li
         .where(_listed(event), ResponseDay.attending.is_(True), ResponseDay.transport_option_id == option.id)
         .order_by(Invitee.sort_name, Invitee.id, ResponseDay.id)
     ):
-        row = [name, organisation, email]
+        row = [name or _erased(language), organisation, email]
         if option.asks_flight:
             row += [flight, format_clock(arrival, language)]
         (waiting if waits else people).append(row)
@@ -121,7 +128,8 @@ def passengers(event: Event, option: TransportOption, language: str) -> tuple[li
 def attendees(event: Event, day: EventDay, language: str) -> list[list[str]]:
     """[name, organisation, role] of everyone coming on `day`, by name: the list to tick at the door."""
     roles = {role.id: localized(role, "name", language) for role in event.roles}
-    return [[name, organisation, roles.get(role_id, "")] for name, organisation, role_id in db.session.execute(
+    erased = _erased(language)
+    return [[name or erased, organisation, roles.get(role_id, "")] for name, organisation, role_id in db.session.execute(
         select(Invitee.name, Invitee.organisation, Invitee.role_id)
         .join(Response, Response.invitee_id == Invitee.id).join(ResponseDay, ResponseDay.response_id == Response.id)
         .where(_listed(event), ResponseDay.day_id == day.id, ResponseDay.attending.is_(True))
@@ -134,7 +142,9 @@ def rooming_list(event: Event, language: str, emails: bool = True) -> tuple[list
     coming, and for each stay they wait for a room for, by name: the rooming list. A stay is a run
     of nights in a row; someone with a night's gap between has two."""
     people, waiting = _stays(event, emails)
+    erased = _erased(language)
     for stay in people + waiting:
+        stay[0] = stay[0] or erased
         arrives, departs = stay[-2:]
         stay[-2:] = [format_short_date(arrives, language), format_short_date(departs, language),
                      str((departs - arrives).days)]
@@ -406,7 +416,7 @@ def labelled_hotel_numbers(event: Event, numbers: dict, language: str) -> dict:
         "nights": {name("nights", key): count for key, count in numbers["nights"].items()},
         # Numbers sent before OSA counted transport for the hotel have none.
         "transport": {name("transport", key): count for key, count in numbers.get("transport", {}).items()},
-        "rooming": [f"{who}{', ' + organisation if organisation else ''}: "
+        "rooming": [f"{who or _erased(language)}{', ' + organisation if organisation else ''}: "
                     f"{format_short_date(dt.date.fromisoformat(arrives), language)} – "
                     f"{format_short_date(dt.date.fromisoformat(departs), language)}"
                     for who, organisation, arrives, departs in numbers.get("rooming", [])],

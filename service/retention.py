@@ -155,11 +155,12 @@ def _remove_personal(event: Event, invitees, whole_event: bool, names: set[str] 
     db.session.execute(update(Outbox).where(Outbox.event_id == event.id, theirs).values(
         recipient="", recipient_name="", subject="", last_error="", unsubscribe_url="", body_text="", body_html="",
         attachments=[]))
-    # The hotel's rooming lists as sent, kept to tell it who came or went (`[hotel] names = true`).
+    # The hotel's rooming lists as sent, kept to tell it who came or went (`[hotel] names = true`); an
+    # erased person's stay stays, without their name, as it does in the list now (no change to tell).
     for run in db.session.scalars(select(JobRun).where(JobRun.event_id == event.id, JobRun.numbers.is_not(None))):
         if (run.numbers or {}).get("rooming"):
             run.numbers = {**run.numbers, "rooming": [] if whole_event else [
-                stay for stay in run.numbers["rooming"] if stay[0] not in names]}
+                ["", "", *stay[2:]] if stay[0] in names else stay for stay in run.numbers["rooming"]]}
     if whole_event:
         db.session.execute(update(Outbox).where(
             Outbox.event_id == event.id, Outbox.state.in_((OutboxState.SENT, OutboxState.FAILED)),

@@ -128,6 +128,11 @@ def test_with_names_the_hotel_is_told_who_came_into_the_rooming_list_or_left_it_
     with write_transaction():
         erase_invitee(db.session.get(Invitee, bo.id))
     assert stored_anywhere(db.session, ["Bo Berg", "Anna Ek"]) == {"Anna Ek"}
+    # Bo still has his room, with no name now: the list as sent and as it stands agree, so no notice.
+    before_deadline.move_to(event.final_numbers_at + dt.timedelta(hours=2, seconds=30))
+    assert run_due_jobs(only="hotel-changes") == [("hotel-changes", "done", 0)]
+    page = page_text(client.get(hotel_url(event).removeprefix(app.config["BASE_URL"])))
+    assert "Nätter (raderad) 24 nov. 25 nov. 1 Anna Ek" in page  # the room, with no one attached
     before_deadline.move_to(removal_at(event, "personal") + dt.timedelta(seconds=30))
     run_due_jobs(only="remove")
     assert stored_anywhere(db.session, ["Anna Ek", "Bo Berg"]) == set()
@@ -199,6 +204,8 @@ def test_an_erasure_the_invitee_asks_for_and_the_secretariat_confirms_leaves_no_
     assert stored_anywhere(db.session, ["Bo Berg", "bo.berg@example.se", "Laktos", "Sitter gärna längst fram"]) == {
         "Bo Berg", "bo.berg@example.se", "Laktos", "Sitter gärna längst fram"}
     assert admin_client.get("/admin/export/counts.csv").get_data(as_text=True) == counts  # she still counts
+    door = page_text(admin_client.get("/admin/lists/day/day1"))  # the list to tick: her place, no name
+    assert "2 personer # Namn Organisation Roll ✓ 1 (raderad) KSO (politiker) 2 Bo Berg" in door
     assert "Dina uppgifter har raderats" in page_text(client.get(link_path(db.session.get(Invitee, anna.id))))
     assert client.get(link_path(anna) + "/data").status_code == 410
 
