@@ -44,15 +44,15 @@ def test_schedule_shows_every_job_in_local_time_and_what_became_of_it(event, run
         queue_invitation(add_invitee(event))
         db.session.commit()
         assert runner.invoke(args=["schedule"]).output.splitlines() == [
-            "måndag 8 november 2021 kl. 09.00    reminder-7        kommer",
-            "lördag 13 november 2021 kl. 09.00   reminder-2        kommer",
-            "torsdag 18 november 2021 kl. 12.00  hotel-final       kommer",
+            "måndag 8 november 2021 kl. 09.00    reminder-7        planerad",
+            "lördag 13 november 2021 kl. 09.00   reminder-2        planerad",
+            "torsdag 18 november 2021 kl. 12.00  hotel-final       planerad",
             "torsdag 18 november 2021 kl. 13.00  hotel-changes     "
             "var 60:e minut till fredag 26 november 2021 kl. 12.00, 0 ändringsbesked skickade",
-            "onsdag 24 november 2021 kl. 14.00   day-before-day1   kommer",
-            "torsdag 25 november 2021 kl. 14.00  day-before-day2   kommer",
-            "lördag 11 december 2021 kl. 00.00   remove-sensitive  kommer",
-            "fredag 25 februari 2022 kl. 00.00   remove-personal   kommer",
+            "onsdag 24 november 2021 kl. 14.00   day-before-day1   planerad",
+            "torsdag 25 november 2021 kl. 14.00  day-before-day2   planerad",
+            "lördag 11 december 2021 kl. 00.00   remove-sensitive  planerad",
+            "fredag 25 februari 2022 kl. 00.00   remove-personal   planerad",
         ]
     # No worker ran for days: the first reminder is past its grace, the second is still within it.
     with time_machine.travel(local(2021, 11, 13, 10, 30), tick=False):
@@ -61,7 +61,7 @@ def test_schedule_shows_every_job_in_local_time_and_what_became_of_it(event, run
                                  "och nu är det för sent")
         assert lines[1].endswith("reminder-2        sen: körs när en arbetsprocess är igång, "
                                  "senast lördag 13 november 2021 kl. 15.00")
-        assert lines[2].endswith("hotel-final       kommer")
+        assert lines[2].endswith("hotel-final       planerad")
         run_due_jobs()
         english = runner.invoke(args=["schedule", "--lang", "en"]).output.splitlines()
     assert [re.split(r" {2,}", line) for line in english[:3]] == [
