@@ -209,9 +209,13 @@ def test_each_persons_calendar_holds_the_programme_of_their_role_and_days(before
 
     path = link_path(politician)  # Karin comes on day 2 only: her confirmation's calendar has that day alone
     assert client.post(path, data={"csrf_token": csrf_token(client.get(path)), "day_day1": "no",
-                                   "day_day2": "yes"}).status_code == 303
+                                   "day_day2": "yes", "meal_lunch-day2": "y"}).status_code == 303
     confirmed = calendar(politician.email, "confirmation")
     assert [str(entry["UID"]) for entry in confirmed.walk("VEVENT")] == [f"innovationsmotet-2021-day2-{politician.id}@example.se"]
+    # Her day ends with the programme's lunch at 13.00, the hour its agenda gives, not two hours after noon.
+    day2 = confirmed.walk("VEVENT")[0]
+    assert (day2.decoded("DTSTART"), day2.decoded("DTEND")) == (dt.datetime(2021, 11, 26, 9, 0, tzinfo=STOCKHOLM),
+                                                                dt.datetime(2021, 11, 26, 13, 0, tzinfo=STOCKHOLM))
     db.session.rollback()
     row = db.session.scalar(select(Outbox).where(Outbox.recipient == politician.email, Outbox.kind == "confirmation"))
     cancelled = icalendar.Calendar.from_ical(row.attachments[1]["data"])  # day 1 leaves her calendar

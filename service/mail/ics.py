@@ -27,7 +27,8 @@ from ..answers import localized
 from ..dates import format_time
 from ..db import utcnow
 
-#: How long a meal lasts in a calendar, from its start (meals have only a start time).
+#: How long a meal after the programme (a dinner) lasts in a calendar, from its start (meals have only
+#: a start time).
 MEAL_HOURS = 2
 
 
@@ -59,12 +60,14 @@ def uid(event, day, invitee) -> str:
 
 
 def _span(event, day, items, row, meals) -> tuple[dt.datetime, dt.datetime]:
-    """From their transport (or their first item) to the end of their last item, or of the dinner they chose."""
+    """From their transport (or their first item) to the end of their last item, or of a meal they chose
+    after it (the dinner): a meal within the programme (a lunch) ends when the programme says."""
     times = [item.starts_at for item in items] or [day.starts_at]
-    ends = [item.ends_at or item.starts_at for item in items] or [day.ends_at]
+    programme_ends = max([item.ends_at or item.starts_at for item in items] or [day.ends_at])
     option = row.transport_option if row is not None else None
     starts = min([*times, *([option.departs_at] if option is not None and option.departs_at else [])])
-    last = max([*ends, *(meal.starts_at + dt.timedelta(hours=MEAL_HOURS) for meal in meals)])
+    last = max([programme_ends, *(meal.starts_at + dt.timedelta(hours=MEAL_HOURS) for meal in meals
+                                  if meal.starts_at >= programme_ends)])
     return starts, last if last > starts else starts + dt.timedelta(hours=1)
 
 
