@@ -156,6 +156,7 @@ def _load_report(result, who, dry_run: bool, no_notify: bool) -> list[str]:
                      "No one loses theirs, and no one new gets one until enough are given up.",
                      held, date=format_date(night.night_of, language), capacity=night.capacity)
             for night, held in rooms]
+    out += [lines[language] for lines in result.left_behind]
     if not result.seen_changes:
         return out
     out.append(gettext("Changes attendees see:"))

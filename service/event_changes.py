@@ -23,6 +23,7 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from flask_babel import force_locale, gettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from .answers import localized
@@ -288,6 +289,41 @@ def _compare_option(change, audience: Audience, old: _Option, new: _Option, tz: 
         change(audience, lambda lang: gettext(
             "%(what)s: new place %(new)s (was %(old)s).", what=new.name[lang],
             new=_or_dash(new.place[lang]), old=_or_dash(old.place[lang])), (old.place, new.place))
+
+
+#: What each twin is in the file, as `left_behind` names it.
+_KINDS = {"item": _l("the agenda item"), "meal": _l("the meal"), "transport": _l("the transport option")}
+
+
+def left_behind(before: Seen | None, after: Seen) -> list[Texts]:
+    """Where the file gives one moment twice (the bus in [[transport]] and its departure in the agenda,
+    a meal and its agenda item) and a load moved one but not the other: each as a line for the
+    secretariat to check, since attendees would read both times."""
+    if before is None:
+        return []
+
+    def starts(state: Seen) -> dict[tuple[str, str, str], tuple[Texts, _Time]]:
+        """What begins on each day, by (kind, day, key): its name and time."""
+        out = {("item", day, item.title["sv"]): (item.title, item.when)
+               for day, (_, _, items) in state.days.items() for item in items}
+        for kind, options in (("meal", state.meals), ("transport", state.transport)):
+            out.update({(kind, option.day, key): (option.name, option.when) for key, option in options.items()})
+        return out
+
+    old, new = starts(before), starts(after)
+    both = old.keys() & new.keys()
+    moved = {key for key in both if old[key][1].starts_at != new[key][1].starts_at}
+    lines = []
+    for key in sorted(moved, key=lambda key: (old[key][1].starts_at, key)):
+        (name, was), now = old[key], new[key][1]
+        for other in sorted(both - moved):
+            if (other[0] == "item") != (key[0] == "item") and other[1] == key[1] and new[other][1].starts_at == was.starts_at:
+                lines.append(_lines(lambda lang, n=name, o=new[other][0], kind=other[0], w=was, m=now: gettext(
+                    "“%(moved)s” is now at %(new)s, but %(kind)s “%(other)s” the same day is still at %(old)s: if "
+                    "they are the same, change that too.", moved=n[lang], kind=_KINDS[kind], other=o[lang],
+                    new=format_time(m.starts_at, after.timezone, lang, m.approximate),
+                    old=format_time(w.starts_at, after.timezone, lang, w.approximate))))
+    return lines
 
 
 def line_for(change: SeenChange, language: str) -> str:

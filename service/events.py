@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from .answers import fill_raised_capacities, localized, over_capacity
 from .dates import format_date, format_datetime, format_time
 from .db import utcnow
-from .event_changes import SeenChange, compare, seen
+from .event_changes import SeenChange, compare, left_behind, seen
 from .eventfile import EventDefinition, EventFileError, Problem
 from .extensions import db
 from .models import (
@@ -57,6 +57,8 @@ class StoreResult:
     seen_changes: list[SeenChange] = field(default_factory=list)
     #: Transport options and hotel nights with more places held than the file now gives (`answers.over_capacity`).
     over_capacity: tuple[list, list] = field(default_factory=lambda: ([], []))
+    #: Times the load moved in one place of the file and not in its twin (`event_changes.left_behind`).
+    left_behind: list[dict[str, str]] = field(default_factory=list)
 
 
 class _Changes:
@@ -234,9 +236,11 @@ def store_event(definition: EventDefinition) -> StoreResult:
     if changes.count:
         event.updated_at = utcnow()  # what is kept for the event as it was (its .ics) is made again
     db.session.flush()
-    seen_changes = compare(before, seen(event)) if changes.count else []
+    after = seen(event) if changes.count else None
+    seen_changes = compare(before, after) if after else []
     moved_up = fill_raised_capacities(event, capacities)
-    return StoreResult(event, created, created or changes.count > 0, moved_up, seen_changes, over_capacity(event))
+    return StoreResult(event, created, created or changes.count > 0, moved_up, seen_changes, over_capacity(event),
+                       left_behind(before, after) if after else [])
 
 
 def _sync_items(changes: _Changes, day: EventDay, items: list) -> None:

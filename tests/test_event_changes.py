@@ -94,6 +94,17 @@ def test_a_reload_tells_exactly_the_attendees_each_change_concerns(before_deadli
     for line in (BUS_EN, DINNER_EN, OFFICIALS_EN):
         assert f"  {line}  (3 people)" in dry.output
     assert "6 people would get one email each with the changes that concern them." in dry.output
+    # The file gives the bus's departure and the dinner twice, and the change moved one of each: the agenda
+    # items still say 09:00 and 18:00, which attendees would read beside the new times. The officials'
+    # talks moved from the coffee's quarter: a hint, not an error, for the secretariat to judge.
+    assert [line for line in dry.output.splitlines() if "if they are the same, change that too." in line] == [
+        "“The bus from The Wood Hotel” is now at 08:45, but the agenda item “The bus leaves from The Wood Hotel, "
+        "Torggatan 3, Skellefteå centre” the same day is still at 09:00: if they are the same, change that too.",
+        "“Dinner at the hotel” is now at 18:30, but the agenda item “Dinner together at the hotel” the same day is "
+        "still at 18:00: if they are the same, change that too.",
+        "“Separate talks for the others (officials)” is now at 10:30, but the meal “Coffee” the same day is still "
+        "at 10:15: if they are the same, change that too.",
+    ]
     db.session.rollback()
     assert db.session.scalar(select(func.count(Outbox.id))) == 10
     assert db.session.scalar(select(func.count(EventChange.id))) == 0
@@ -211,4 +222,5 @@ def test_a_day_moved_to_another_date_is_one_change_for_those_who_come_that_day(b
     assert result.exit_code == 0, result.output
     assert [line.strip() for line in result.output.splitlines() if line.startswith("  ")] == [
         "Day 2 is now on Saturday 27 November 2021 instead of Friday 26 November 2021.  (1 person)"]
+    assert "is still at" not in result.output  # the day's meals and agenda moved together
     assert "1 person would get one email with the changes that concern them." in result.output
