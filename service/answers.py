@@ -615,7 +615,7 @@ def describe_logistics(event: Event, response: Response, language: str, only_day
             lines.append(ngettext(
                 "Hotel: %(hotel)s, %(address)s, the night after %(dates)s.",
                 "Hotel: %(hotel)s, %(address)s, the nights after %(dates)s.", len(nights), hotel=event.hotel_name,
-                address=event.hotel_address,
+                address=localized(event, "hotel_address", language),
                 dates=format_list([format_date(n.hotel_night.night_of, language) for n in nights], locale=language),
             ))
         if only_day is None:  # the day-before email gives the number in a line of its own

@@ -72,7 +72,7 @@ class Seen:
     """What attendees see of an event, to compare one load with the next."""
 
     timezone: str
-    venue: str
+    venue: Texts
     #: Every role's key: an item for no role in particular is for all of them.
     roles: tuple[str, ...]
     days: dict[str, tuple[Texts, dt.date, list[_Item]]]
@@ -86,7 +86,7 @@ def seen(event: Event) -> Seen:
 
     return Seen(
         timezone=event.timezone,
-        venue=f"{event.venue}, {event.address}",
+        venue={language: f"{event.venue}, {localized(event, 'address', language)}" for language in LANGUAGES},
         roles=tuple(role.key for role in event.roles),
         days={
             day.key: (_texts(day, "title"), day.date, [
@@ -128,12 +128,14 @@ class SeenChange:
 
 
 def _lines(say: Callable[[str], str], texts: tuple[Texts, Texts] | None = None) -> Texts:
-    """`say(language)` in every language, each with its own catalogue; "" in a language whose
-    reader sees no change (`texts`, old and new, are the same in it)."""
+    """`say(language)` in every language, each with its own catalogue. With `texts` (old and new),
+    "" in a language whose reader sees no change, and in all when the file's own text (the Swedish)
+    is the same: an English text given, mended or taken out is a translation, not news."""
     out = {}
     for language in LANGUAGES:
         with force_locale(language):
-            out[language] = "" if texts and texts[0][language] == texts[1][language] else say(language)
+            unchanged = texts and (texts[0][language] == texts[1][language] or texts[0]["sv"] == texts[1]["sv"])
+            out[language] = "" if unchanged else say(language)
     return out
 
 
@@ -163,12 +165,13 @@ def compare(before: Seen | None, after: Seen) -> list[SeenChange]:
 
     def change(audience: Audience | None, say: Callable[[str], str], texts: tuple[Texts, Texts] | None = None,
                at: dt.datetime | None = None) -> None:
-        if audience is not None:
-            changes.append(SeenChange(_lines(say, texts), audience, at))
+        lines = _lines(say, texts) if audience is not None else {}
+        if any(lines.values()):
+            changes.append(SeenChange(lines, audience, at))
 
     if before.venue != after.venue:
         change(Audience(), lambda lang: gettext("The meeting is now at %(new)s instead of %(old)s.",
-                                                new=after.venue, old=before.venue))
+                                                new=after.venue[lang], old=before.venue[lang]), (before.venue, after.venue))
     # A day moved to another date moves its items, meals and transport with it: that is one change, not many.
     moved = {key: date - before.days[key][1] for key, (_, date, _) in after.days.items() if key in before.days}
     for key, (title, date, items) in after.days.items():

@@ -254,7 +254,8 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
 
 #: Texts an invitee reads that the file may give in English too, as `<name>_en` (e.g. `summary_en`).
 ENGLISH = {
-    "event": ("description",),
+    "event": ("description", "address"),
+    "hotel": ("address",),
     "days": ("summary",),
     "items": ("speakers", "details", "place"),
     "meals": ("place",),
@@ -266,13 +267,13 @@ for _table, _names in ENGLISH.items():
         SCHEMA[_table][f"{_name}_en"] = (SCHEMA[_table][_name][0], OPTIONAL)
 
 
-def _english(table: str, row: dict[str, Any]) -> dict[str, str]:
-    """The row's English texts as model attributes (`summary_en`, ...); lists one item per line."""
+def _english(table: str, row: dict[str, Any]) -> dict[str, str | None]:
+    """The row's English texts as model attributes (`summary_en`, ...), lists one item per line; None
+    for each the file does not give, so a text taken out of the file is taken out of the event too."""
     english = {}
     for name in ENGLISH[table]:
         value = row.get(f"{name}_en")
-        if value is not None:
-            english[f"{name}_en"] = "\n".join(value) if isinstance(value, list) else value
+        english[f"{name}_en"] = "\n".join(value) if isinstance(value, list) else value
     return english
 
 
@@ -669,6 +670,7 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
         "hotel_email": tables["hotel"]["email"],
         "hotel_phone": tables["hotel"]["phone"],
         "hotel_address": tables["hotel"]["address"],
+        **{f"hotel_{name}": value for name, value in _english("hotel", tables["hotel"]).items()},
         "hotel_names": tables["hotel"].get("names", False),
         "retention_sensitive_days": tables["retention"].get("sensitive_days"),
         "retention_personal_days": tables["retention"].get("personal_days"),

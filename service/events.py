@@ -300,12 +300,13 @@ def _event_lines(event: Event, language: str) -> list[str]:
     roles = {role.key: named(role) for role in event.roles}
     out: list[str] = [named(event), "=" * len(named(event))]
     out.append(labelled(_("Organiser"), event.organiser))
-    out.append(labelled(_("Venue"), f"{event.venue}, {event.address}"))
+    out.append(labelled(_("Venue"), f"{event.venue}, {named(event, 'address')}"))
     out.append(labelled(_("Timezone"), tz))
     out.append(labelled(_("RSVP deadline"), format_datetime(event.rsvp_deadline, tz, language)))
     out.append(labelled(_("Final numbers to the hotel"), format_datetime(event.final_numbers_at, tz, language)))
     out.append(labelled(_("Secretariat"), f"{event.secretariat_name}, {event.secretariat_email}, {event.secretariat_phone}"))
-    out.append(labelled(_("Hotel"), f"{event.hotel_name}, {event.hotel_address}, {event.hotel_email}, {event.hotel_phone}"))
+    out.append(labelled(_("Hotel"), f"{event.hotel_name}, {named(event, 'hotel_address')}, {event.hotel_email}, "
+                                     f"{event.hotel_phone}"))
     for contact in event.contacts:
         details = ", ".join(part for part in (named(contact, "title"), contact.email, contact.phone) if part)
         out.append(labelled(_("Contact"), contact.name + (f" ({details})" if details else "")))

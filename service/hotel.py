@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 from sqlalchemy import select
 
+from .answers import localized
 from .dates import format_datetime
 from .events import get_event
 from .extensions import db
@@ -51,5 +52,5 @@ def numbers(token: str):
         language=language,
         # Names only where the event file gives the hotel names; never their email addresses.
         rooming_list=rooming_list(event, language, emails=False)[0] if event.hotel_names else None,
-        place=f"{event.hotel_name}, {event.hotel_address}", page_title=event.hotel_name,
+        place=f"{event.hotel_name}, {localized(event, 'hotel_address', language)}", page_title=event.hotel_name,
     )

@@ -94,6 +94,7 @@ class Event(db.Model):
     description_en: Mapped[str | None] = mapped_column(Text)
     venue: Mapped[str] = mapped_column(String(NAME))
     address: Mapped[str] = mapped_column(String(NAME))
+    address_en: Mapped[str | None] = mapped_column(String(NAME))
     #: IANA name, e.g. Europe/Stockholm: every local time is shown in it.
     timezone: Mapped[str] = mapped_column(String(64))
     #: Language of invitees who have none of their own ("sv" or "en").
@@ -112,6 +113,7 @@ class Event(db.Model):
     hotel_email: Mapped[str] = mapped_column(String(EMAIL))
     hotel_phone: Mapped[str] = mapped_column(String(64))
     hotel_address: Mapped[str] = mapped_column(String(NAME))
+    hotel_address_en: Mapped[str | None] = mapped_column(String(NAME))
     #: In the hotel's read-only link; raising it revokes every hotel link given out before.
     hotel_link_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     #: The hotel sees names beside allergies (for rooming lists); otherwise only the allergies.

@@ -15,7 +15,7 @@ from service.extensions import db
 from service.mail.compose import queue_answer_emails
 from service.models import EventChange, Outbox
 
-from .conftest import BUNDLED_EVENT, add_invitee, all_sent, wait_for_outbox
+from .conftest import BUNDLED_EVENT, add_invitee, all_sent, link_path, wait_for_outbox
 from .support.calendars import calendars_in
 from .support.helpers import page_text
 
@@ -224,3 +224,29 @@ def test_a_day_moved_to_another_date_is_one_change_for_those_who_come_that_day(b
         "Day 2 is now on Saturday 27 November 2021 instead of Friday 26 November 2021.  (1 person)"]
     assert "is still at" not in result.output  # the day's meals and agenda moved together
     assert "1 person would get one email with the changes that concern them." in result.output
+
+
+def test_english_given_mended_or_taken_out_is_a_translation_and_tells_no_one(before_deadline, event, runner, client,
+                                                                            tmp_path):
+    """Only the file's own (Swedish) text makes news: an English address given where there was none, an
+    English title mended, then both taken out again, email no one; the English reader's page reads them."""
+    olga = add_invitee(event, "Olga Official", "olga@example.se", "official", "en")
+    answer(olga, "bus", True)
+    bundled = BUNDLED_EVENT.read_text(encoding="utf-8")
+    assert bundled.count('address_en = "Torggatan 3, Skellefteå centre"\n') == 2
+    assert bundled.count('title_en = "Dialogue"\n') == 1
+    without = tmp_path / "without.toml"
+    without.write_text(bundled.replace('address_en = "Torggatan 3, Skellefteå centre"\n', ""), encoding="utf-8")
+    mended = tmp_path / "mended.toml"
+    mended.write_text(bundled.replace('title_en = "Dialogue"\n', 'title_en = "Open dialogue"\n'), encoding="utf-8")
+
+    for path, address, dialogue in ((without, "Skellefteå centrum", "Dialogue"),
+                                    (mended, "Skellefteå centre", "Open dialogue")):
+        loaded = runner.invoke(args=["event", "load", str(path)])
+        assert loaded.exit_code == 0, loaded.output
+        assert "updated" in loaded.output and "Changes attendees see" not in loaded.output
+        page = page_text(client.get(link_path(olga)))
+        assert f"The Wood Hotel, Torggatan 3, {address}" in page and dialogue in page, page
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Outbox.id)).where(Outbox.kind == "event_change")) == 0
+    assert db.session.scalar(select(func.count(EventChange.id))) == 0

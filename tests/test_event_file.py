@@ -60,8 +60,8 @@ def test_unknown_key_is_named_with_its_line():
     text = bundled_text().replace('venue = "The Wood Hotel"', 'venue = "The Wood Hotel"\nvenu = "typo"', 1)
     line = line_of(text, "venu = ")
     assert problems_of(text) == [
-        f"line {line}: event.venu: unknown key 'venu' (known keys: address, description, description_en, final_numbers_at, "
-        "id, language, name, name_en, organiser, rsvp_deadline, timezone, venue)"
+        f"line {line}: event.venu: unknown key 'venu' (known keys: address, address_en, description, description_en, "
+        "final_numbers_at, id, language, name, name_en, organiser, rsvp_deadline, timezone, venue)"
     ]
 
 

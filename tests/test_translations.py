@@ -45,7 +45,8 @@ SWEDISH = re.compile(
     r"\b(dag|dagen|lunch på|kl\.|ca|måndag|onsdag|torsdag|fredag|välkommen|hej|svara|svar|svarat|flygplats|"
     r"väntelista|väntelistan|måltider|kaffepaus|kaffe|middag|bussen|upphämtning|natten|hotellnätter|praktiskt|"
     r"kommer|inte|och|för|med|till|på|av|om|guidad|samtal|gemensam|gemensamma|inledning|upphandling|"
-    r"tjänsteman|politiker|vegetarisk|laktosfri|rum|platser|resa|kost|allergier|innovationsmötet|sekretariatet(?!@))\b",
+    r"tjänsteman|politiker|vegetarisk|laktosfri|rum|platser|resa|kost|allergier|innovationsmötet|centrum|"
+    r"sekretariatet(?!@))\b",
     re.IGNORECASE,
 )
 

@@ -57,7 +57,9 @@ def render_email(kind: str, language: str, **context) -> RenderedEmail:
     # `{dates}` in a description is the event's dates as they stand (a moved event says its new ones).
     dates = event_dates(event, language)
     context.update(event_name=localized(event, "name", language), dates=dates,
-                   event_description=localized(event, "description", language).replace("{dates}", dates))
+                   event_description=localized(event, "description", language).replace("{dates}", dates),
+                   event_address=localized(event, "address", language),
+                   hotel_address=localized(event, "hotel_address", language))
     with force_locale(language):
         module = _environment.get_template(f"{kind}.txt").make_module(context)
         subject = " ".join(str(module.subject).split())
