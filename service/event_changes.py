@@ -171,7 +171,8 @@ def compare(before: Seen | None, after: Seen) -> list[SeenChange]:
 
     if before.venue != after.venue:
         change(Audience(), lambda lang: gettext("The meeting is now at %(new)s instead of %(old)s.",
-                                                new=after.venue[lang], old=before.venue[lang]), (before.venue, after.venue))
+                                                new=after.venue[lang], old=before.venue[lang]),
+               (before.venue, after.venue))
     # A day moved to another date moves its items, meals and transport with it: that is one change, not many.
     moved = {key: date - before.days[key][1] for key, (_, date, _) in after.days.items() if key in before.days}
     for key, (title, date, items) in after.days.items():
@@ -319,8 +320,9 @@ def left_behind(before: Seen | None, after: Seen) -> list[Texts]:
     lines = []
     for key in sorted(moved, key=lambda key: (old[key][1].starts_at, key)):
         (name, was), now = old[key], new[key][1]
-        for other in sorted(both - moved):
-            if (other[0] == "item") != (key[0] == "item") and other[1] == key[1] and new[other][1].starts_at == was.starts_at:
+        for other in sorted(both - moved):  # the other kind (agenda or not), on the same day, at the old time
+            twin = (other[0] == "item") != (key[0] == "item") and other[1] == key[1]
+            if twin and new[other][1].starts_at == was.starts_at:
                 lines.append(_lines(lambda lang, n=name, o=new[other][0], kind=other[0], w=was, m=now: gettext(
                     "“%(moved)s” is now at %(new)s, but %(kind)s “%(other)s” the same day is still at %(old)s: if "
                     "they are the same, change that too.", moved=n[lang], kind=_KINDS[kind], other=o[lang],
