@@ -250,3 +250,28 @@ def test_english_given_mended_or_taken_out_is_a_translation_and_tells_no_one(bef
     db.session.rollback()
     assert db.session.scalar(select(func.count(Outbox.id)).where(Outbox.kind == "event_change")) == 0
     assert db.session.scalar(select(func.count(EventChange.id))) == 0
+
+
+def test_a_new_address_tells_everyone_who_comes_each_in_their_language(before_deadline, event, runner, tmp_path):
+    karl = add_invitee(event, "Karl KSO", "karl@example.se", "kso")
+    olga = add_invitee(event, "Olga Official", "olga@example.se", "official", "en")
+    gus = add_invitee(event, "Gus Nej", "gus@example.se", "kso")
+    answer(karl, None, True)
+    answer(olga, "bus", False)
+    answer(gus, None, False)
+    text = BUNDLED_EVENT.read_text(encoding="utf-8")
+    address = 'address = "Torggatan 3, Skellefteå centrum"\naddress_en = "Torggatan 3, Skellefteå centre"\ntimezone'
+    assert text.count(address) == 1  # the event's, not the hotel's
+    path = tmp_path / "event.toml"
+    path.write_text(text.replace(address, 'address = "Kanalgatan 37, Skellefteå"\ntimezone'), encoding="utf-8")
+    loaded = runner.invoke(args=["event", "load", str(path)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "The meeting is now at The Wood Hotel, Kanalgatan 37, Skellefteå instead of The Wood Hotel, Torggatan 3, " \
+           "Skellefteå centre.  (2 people)" in loaded.output
+    db.session.rollback()
+    told = dict(db.session.execute(select(Outbox.invitee_id, Outbox.body_text).where(Outbox.kind == "event_change")).all())
+    assert set(told) == {karl.id, olga.id}
+    assert "- Mötet hålls nu på The Wood Hotel, Kanalgatan 37, Skellefteå i stället för The Wood Hotel, Torggatan 3, " \
+           "Skellefteå centrum.\n" in told[karl.id]
+    assert "- The meeting is now at The Wood Hotel, Kanalgatan 37, Skellefteå instead of The Wood Hotel, Torggatan 3, " \
+           "Skellefteå centre.\n" in told[olga.id]
