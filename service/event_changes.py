@@ -8,7 +8,10 @@ kl. 08.45 i stället för 09.00.") and whom it concerns: those who come that day
 the item's role, who chose that meal or use that transport. `affected` finds those
 people among the attendees, and `record_changes` writes the load to the event's
 change log and queues one email per affected person with all of their lines and
-their calendar entries (the same UIDs, a higher SEQUENCE).
+their calendar entries (the same UIDs, a higher SEQUENCE). `left_behind` finds what the
+secretariat may have forgotten: a time moved in one place of the file (a meal, a transport
+option) but not in its twin (the agenda item at the same moment), or the other way round.
+An English text changed while the Swedish stays is a translation, and no one is told.
 
 Agenda items have no id in the file: an item is the same item across loads when it
 keeps its title on its day (else the one in its place, whose title changed).
