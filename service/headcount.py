@@ -56,7 +56,7 @@ class Headcount:
     allergies: list[tuple[str, str]] = field(default_factory=list)
     #: (label, seats taken, waiting, capacity or None)
     transport: list[tuple[str, int, int, int | None]] = field(default_factory=list)
-    #: (name, flight, arrival) for the airport pickup
+    #: (name, flight, arrival) for the airport pickup, by landing time
     flights: list[tuple[str, str, str]] = field(default_factory=list)
     #: (label, rooms taken, waiting, capacity or None)
     nights: list[tuple[str, int, int, int | None]] = field(default_factory=list)
@@ -247,7 +247,8 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
         .join(TransportOption, TransportOption.id == ResponseDay.transport_option_id)
         .where(listed, Invitee.erased_at.is_(None), ResponseDay.attending.is_(True),
                TransportOption.asks_flight.is_(True), ResponseDay.transport_waitlisted_at.is_(None))
-        .order_by(*by_name, ResponseDay.id))]
+        # As the pickup meets them: each pickup in its turn, its flights by landing time.
+        .order_by(TransportOption.departs_at, ResponseDay.flight_arrival, ResponseDay.flight_number, *by_name))]
 
     role_names = {role.id: localized(role, "name", language) for role in event.roles}
     role_invited: Counter[str] = Counter()

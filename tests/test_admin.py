@@ -570,14 +570,22 @@ def test_the_xlsx_export_has_a_row_per_invitee_equal_to_the_database(before_dead
 
 def test_the_bus_and_pickup_lists_show_who_travels(before_deadline, event, admin_client):
     anna = add_invitee(event)
-    path = f"/admin/invitees/{anna.id}/answer"
-    admin_client.post(path, data={"csrf_token": csrf_token(admin_client.get(path)), "day_day1": "yes",
-                                  "transport_day1": "airport", "flight_number_day1": "SK 2014",
-                                  "flight_arrival_day1": "09:05", "day_day2": "no"})
+    bo = add_invitee(event, "Bo Berg", "bo.berg@example.se")
+    cia = add_invitee(event, "Cia Carlsson", "cia.carlsson@example.se")
+    for person, flight, lands in ((anna, "SK 2014", "09:05"), (bo, "SK 2014", "09:05"), (cia, "SK 2010", "08:40")):
+        path = f"/admin/invitees/{person.id}/answer"
+        admin_client.post(path, data={"csrf_token": csrf_token(admin_client.get(path)), "day_day1": "yes",
+                                      "transport_day1": "airport", "flight_number_day1": flight,
+                                      "flight_arrival_day1": lands, "day_day2": "no"})
     pickup = page_text(admin_client.get("/admin/lists/transport/airport"))
     assert "Anna Andersson" in pickup and "SK 2014" in pickup and "09.05" in pickup
     assert "Anna Andersson" not in page_text(admin_client.get("/admin/lists/transport/bus"))
     assert admin_client.get("/admin/lists/transport/rocket").status_code == 404
+    # The dashboard lists the flights as the driver meets them: by landing time, each flight's people together.
+    dashboard = page_text(admin_client.get("/admin/"))
+    flights = dashboard.split("Flyg att hämta")[1]
+    assert flights.index("Cia Carlsson: SK 2010 08.40") < flights.index("Anna Andersson: SK 2014 09.05") \
+        < flights.index("Bo Berg: SK 2014 09.05")
 
 
 def test_each_day_has_a_list_to_tick_at_the_door_and_the_hotel_a_rooming_list(before_deadline, event, admin_client):
