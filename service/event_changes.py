@@ -9,8 +9,8 @@ the item's role, who chose that meal or use that transport. `affected` finds tho
 people among the attendees, and `record_changes` writes the load to the event's
 change log and queues one email per affected person with all of their lines and
 their calendar entries (the same UIDs, a higher SEQUENCE). `left_behind` finds what the
-secretariat may have forgotten: a time moved in one place of the file (a meal, a transport
-option) but not in its twin (the agenda item at the same moment), or the other way round.
+secretariat may have forgotten: a time or place changed in one place of the file (a meal, a
+transport option) but not in its twin (the agenda item at the same moment), or the other way round.
 An English text changed while the Swedish stays is a translation, and no one is told.
 
 Agenda items have no id in the file: an item is the same item across loads when it
@@ -304,33 +304,42 @@ _KINDS = {"item": _l("the agenda item"), "meal": _l("the meal"), "transport": _l
 
 def left_behind(before: Seen | None, after: Seen) -> list[Texts]:
     """Where the file gives one moment twice (the bus in [[transport]] and its departure in the agenda,
-    a meal and its agenda item) and a load moved one but not the other: each as a line for the
-    secretariat to check, since attendees would read both times."""
+    a meal and its agenda item) and a load moved one, in time or to another place, but not the other:
+    each as a line for the secretariat to check, since attendees would read both."""
     if before is None:
         return []
 
-    def starts(state: Seen) -> dict[tuple[str, str, str], tuple[Texts, _Time]]:
-        """What begins on each day, by (kind, day, key): its name and time."""
-        out = {("item", day, item.title["sv"]): (item.title, item.when)
+    def moments(state: Seen) -> dict[tuple[str, str, str], tuple[Texts, _Time, Texts]]:
+        """What happens on each day, by (kind, day, key): its name, time and place."""
+        out = {("item", day, item.title["sv"]): (item.title, item.when, item.place)
                for day, (_, _, items) in state.days.items() for item in items}
         for kind, options in (("meal", state.meals), ("transport", state.transport)):
-            out.update({(kind, option.day, key): (option.name, option.when) for key, option in options.items()})
+            out.update({(kind, option.day, key): (option.name, option.when, option.place)
+                        for key, option in options.items()})
         return out
 
-    old, new = starts(before), starts(after)
+    old, new = moments(before), moments(after)
     both = old.keys() & new.keys()
-    moved = {key for key in both if old[key][1].starts_at != new[key][1].starts_at}
+    tz = after.timezone
     lines = []
-    for key in sorted(moved, key=lambda key: (old[key][1].starts_at, key)):
-        (name, was), now = old[key], new[key][1]
-        for other in sorted(both - moved):  # the other kind (agenda or not), on the same day, at the old time
-            twin = (other[0] == "item") != (key[0] == "item") and other[1] == key[1]
-            if twin and new[other][1].starts_at == was.starts_at:
-                lines.append(_lines(lambda lang, n=name, o=new[other][0], kind=other[0], w=was, m=now: gettext(
+    for key in sorted(both, key=lambda key: (old[key][1].starts_at, key)):
+        (name, was, was_place), (_, now, now_place) = old[key], new[key]
+        for other in sorted(both):  # the other kind (agenda or not), on the same day, left as it was
+            other_name, other_when, other_place = new[other]
+            if (other[0] == "item") == (key[0] == "item") or other[1] != key[1] or old[other] != new[other]:
+                continue
+            if was.starts_at != now.starts_at and other_when.starts_at == was.starts_at:
+                lines.append(_lines(lambda lang, n=name, o=other_name, kind=other[0], w=was, m=now: gettext(
                     "“%(moved)s” is now at %(new)s, but %(kind)s “%(other)s” the same day is still at %(old)s: if "
                     "they are the same, change that too.", moved=n[lang], kind=_KINDS[kind], other=o[lang],
-                    new=format_time(m.starts_at, after.timezone, lang, m.approximate),
-                    old=format_time(w.starts_at, after.timezone, lang, w.approximate))))
+                    new=format_time(m.starts_at, tz, lang, m.approximate),
+                    old=format_time(w.starts_at, tz, lang, w.approximate))))
+            if other_when.starts_at == was.starts_at and was_place["sv"] != now_place["sv"] \
+                    and other_place["sv"] == was_place["sv"] != "":
+                lines.append(_lines(lambda lang, n=name, o=other_name, kind=other[0], w=was_place, m=now_place: gettext(
+                    "“%(moved)s” is now at %(new)s, but %(kind)s “%(other)s” the same day still says %(old)s: if "
+                    "they are the same, change that too.", moved=n[lang], kind=_KINDS[kind], other=o[lang],
+                    new=_or_dash(m[lang]), old=w[lang])))
     return lines
 
 

@@ -15,7 +15,7 @@ from service.extensions import db
 from service.mail.compose import queue_answer_emails
 from service.models import EventChange, Outbox
 
-from .conftest import BUNDLED_EVENT, add_invitee, all_sent, link_path, wait_for_outbox
+from .conftest import BUNDLED_EVENT, SWEDISH_TERMINAL, add_invitee, all_sent, link_path, wait_for_outbox
 from .support.calendars import calendars_in
 from .support.helpers import page_text
 
@@ -275,3 +275,25 @@ def test_a_new_address_tells_everyone_who_comes_each_in_their_language(before_de
            "Skellefteå centrum.\n" in told[karl.id]
     assert "- The meeting is now at The Wood Hotel, Kanalgatan 37, Skellefteå instead of The Wood Hotel, Torggatan 3, " \
            "Skellefteå centre.\n" in told[olga.id]
+
+
+def test_a_dinner_moved_to_a_restaurant_in_one_place_of_the_file_is_pointed_out_in_the_other(before_deadline, app,
+                                                                                              event, tmp_path):
+    """The dinner's [[meals]] entry moves to a restaurant, its agenda item still says the hotel: the dry
+    run (in the secretariat's Swedish terminal) points at the item; moved in both, nothing is left behind."""
+    text = BUNDLED_EVENT.read_text(encoding="utf-8")
+    meal = 'name = "Middag på hotellet"\nname_en = "Dinner at the hotel"\nplace = "The Wood Hotel"'
+    item = 'title = "Gemensam middag på hotellet"\ntitle_en = "Dinner together at the hotel"\nplace = "The Wood Hotel"'
+    assert text.count(meal) == text.count(item) == 1
+    swedish = app.test_cli_runner(env=SWEDISH_TERMINAL)
+    path = tmp_path / "event.toml"
+    path.write_text(text.replace(meal, meal.replace("The Wood Hotel", "Restaurang Bryggan")), encoding="utf-8")
+    dry = swedish.invoke(args=["event", "load", str(path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "”Middag på hotellet” är nu på Restaurang Bryggan, men programpunkten ”Gemensam middag på hotellet” " \
+           "samma dag har kvar The Wood Hotel: om de är samma sak, ändra den också." in dry.output.splitlines()
+    both = text.replace(meal, meal.replace("The Wood Hotel", "Restaurang Bryggan"))
+    path.write_text(both.replace(item, item.replace("The Wood Hotel", "Restaurang Bryggan")), encoding="utf-8")
+    dry = swedish.invoke(args=["event", "load", str(path), "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "ändra den också" not in dry.output and "ny plats Restaurang Bryggan" in dry.output
