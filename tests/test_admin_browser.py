@@ -175,3 +175,31 @@ def test_a_large_file_is_imported_by_a_worker_with_its_progress_and_one_too_larg
     assert seen[0].strip() == "Väntar på att en bakgrundsprocess ska börja."
     page.get_by_role("link", name="Se de inbjudna").click()
     assert "20000" in page.locator("main").inner_text()
+
+
+def test_the_dashboard_refreshes_its_numbers_only_while_it_is_in_view(event, live_server, browser):
+    """A dashboard left open in a background tab asks the server nothing; shown again, it catches up at
+    once. Time is Playwright's clock, and the tab's visibility the page's own `document.hidden`."""
+    add_admin()
+    context = browser.new_context()
+    context.add_init_script("Object.defineProperty(document, 'hidden', {get: () => window.osaHidden === true});")
+    page = context.new_page()
+    page.clock.install()
+    asked = []
+    page.on("request", lambda request: asked.append(request.url) if request.url.endswith("/admin/numbers") else None)
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Användarnamn").fill("sekretariatet")
+    page.get_by_label("Lösenord").fill(ADMIN_PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    assert page.locator("h1").inner_text() == "Översikt"
+
+    with page.expect_request("**/admin/numbers"):
+        page.clock.run_for(10_000)  # in view: every 10 s
+    page.evaluate("window.osaHidden = true; document.dispatchEvent(new Event('visibilitychange'))")
+    seen = len(asked)
+    page.clock.run_for(60_000)
+    page.evaluate("1")  # a round trip: any request the minute made has been reported by now
+    assert len(asked) == seen  # hidden for a minute: not one request
+    with page.expect_request("**/admin/numbers"):
+        page.evaluate("window.osaHidden = false; document.dispatchEvent(new Event('visibilitychange'))")
+    context.close()

@@ -4,16 +4,21 @@
   "use strict";
   var numbers = document.querySelector("[data-refresh]");
   if (numbers) {
-    var timer = setInterval(function () {
+    var timer, finished = false;
+    var refresh = function () {
+      if (document.hidden || finished) return;  // a tab in the background asks nothing; it catches up when shown
       fetch(numbers.dataset.refresh, { credentials: "same-origin" })
         .then(function (r) { return r.ok ? r.text() : null; })
         .then(function (html) {
           if (html === null) return;
           numbers.innerHTML = html;
-          if (numbers.querySelector("[data-finished]")) clearInterval(timer);  // an import's result
+          finished = numbers.querySelector("[data-finished]") !== null;  // an import's result
+          if (finished) clearInterval(timer);
         })
         .catch(function () {});
-    }, Number(numbers.dataset.every || 10000));
+    };
+    timer = setInterval(refresh, Number(numbers.dataset.every || 10000));
+    document.addEventListener("visibilitychange", refresh);
   }
   var progress = document.querySelector("[data-progress]");
   if (progress) {
