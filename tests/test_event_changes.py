@@ -228,8 +228,8 @@ def test_a_day_moved_to_another_date_is_one_change_for_those_who_come_that_day(b
 
 def test_english_given_mended_or_taken_out_is_a_translation_and_tells_no_one(before_deadline, event, runner, client,
                                                                             tmp_path):
-    """Only the file's own (Swedish) text makes news: an English address given where there was none, an
-    English title mended, then both taken out again, email no one; the English reader's page reads them."""
+    """Only the file's own (Swedish) text makes news: the English addresses taken out of the file, then
+    given again with an English title mended, email no one; the English reader's page reads each."""
     olga = add_invitee(event, "Olga Official", "olga@example.se", "official", "en")
     answer(olga, "bus", True)
     bundled = BUNDLED_EVENT.read_text(encoding="utf-8")
