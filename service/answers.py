@@ -510,6 +510,11 @@ def localized(row: Any, attr: str, language: str) -> str:
     return getattr(row, attr)
 
 
+def venue_line(event: Any, language: str) -> str:
+    """'The Wood Hotel, Torggatan 3, Skellefteå centrum': where the event is, in the reader's language."""
+    return f"{event.venue}, {localized(event, 'address', language)}"
+
+
 def day_heading(day: Any, language: str) -> str:
     """'Dag 1, torsdag 25 november 2021': a day's title and date, as pages and emails head it."""
     return f"{localized(day, 'title', language)}, {format_date(day.date, language)}"

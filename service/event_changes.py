@@ -29,7 +29,7 @@ from flask_babel import force_locale, gettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from .answers import localized
+from .answers import localized, venue_line
 from .dates import format_date, format_datetime, format_time
 from .extensions import db
 from .mail.compose import queue_event_change_emails
@@ -89,7 +89,7 @@ def seen(event: Event) -> Seen:
 
     return Seen(
         timezone=event.timezone,
-        venue={language: f"{event.venue}, {localized(event, 'address', language)}" for language in LANGUAGES},
+        venue={language: venue_line(event, language) for language in LANGUAGES},
         roles=tuple(role.key for role in event.roles),
         days={
             day.key: (_texts(day, "title"), day.date, [

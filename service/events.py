@@ -21,7 +21,7 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import func, select
 
-from .answers import fill_raised_capacities, localized, over_capacity
+from .answers import fill_raised_capacities, localized, over_capacity, venue_line
 from .dates import format_date, format_datetime, format_time
 from .db import utcnow
 from .event_changes import SeenChange, compare, left_behind, seen
@@ -57,7 +57,7 @@ class StoreResult:
     seen_changes: list[SeenChange] = field(default_factory=list)
     #: Transport options and hotel nights with more places held than the file now gives (`answers.over_capacity`).
     over_capacity: tuple[list, list] = field(default_factory=lambda: ([], []))
-    #: Times the load moved in one place of the file and not in its twin (`event_changes.left_behind`).
+    #: Times and places the load changed in one place of the file and not in its twin (`event_changes.left_behind`).
     left_behind: list[dict[str, str]] = field(default_factory=list)
 
 
@@ -300,7 +300,7 @@ def _event_lines(event: Event, language: str) -> list[str]:
     roles = {role.key: named(role) for role in event.roles}
     out: list[str] = [named(event), "=" * len(named(event))]
     out.append(labelled(_("Organiser"), event.organiser))
-    out.append(labelled(_("Venue"), f"{event.venue}, {named(event, 'address')}"))
+    out.append(labelled(_("Venue"), venue_line(event, language)))
     out.append(labelled(_("Timezone"), tz))
     out.append(labelled(_("RSVP deadline"), format_datetime(event.rsvp_deadline, tz, language)))
     out.append(labelled(_("Final numbers to the hotel"), format_datetime(event.final_numbers_at, tz, language)))

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 import icalendar
 from flask_babel import force_locale, gettext
 
-from ..answers import localized
+from ..answers import localized, venue_line
 from ..dates import format_time
 from ..db import utcnow
 
@@ -85,7 +85,7 @@ def _entry(event, day, invitee, sequence: int, stamp, response=None, status: str
     entry.add("dtstart", starts.astimezone(zone))
     entry.add("dtend", ends.astimezone(zone))
     entry.add("summary", f"{localized(event, 'name', language)}: {localized(day, 'title', language)}")
-    entry.add("location", f"{event.venue}, {localized(event, 'address', language)}")
+    entry.add("location", venue_line(event, language))
     entry.add("status", status)
     lines = [f"{format_time(item.starts_at, event.timezone, language, item.approximate)} "
              f"{localized(item, 'title', language)}" for item in items]
