@@ -453,7 +453,17 @@ def _create_app() -> Flask:
         raise click.ClickException(str(error)) from None
 
 
-main = FlaskGroup(
+class _OsaGroup(FlaskGroup):
+    """Flask's command group, which loads OSA before it lists OSA's commands."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        # A setting that cannot work ends `osa` and `osa --help` with its message, as it ends every
+        # command; Flask's group would print a traceback, then a list without OSA's commands.
+        ctx.ensure_object(ScriptInfo).load_app()
+        return super().list_commands(ctx)
+
+
+main = _OsaGroup(
     name="osa",
     create_app=_create_app,
     add_default_commands=True,

@@ -79,6 +79,8 @@ def test_the_development_key_is_refused_with_a_database_server(monkeypatch):
 
 @pytest.mark.parametrize("command, status", [
     (["osa", "outbox", "list"], 1),
+    (["osa"], 1),
+    (["osa", "--help"], 1),
     (["gunicorn", "--bind", "127.0.0.1:0", "--workers", "1", "service.wsgi:app"], 4),  # gunicorn's "App failed to load"
     (["celery", "-A", "tasks.worker", "worker", "--pool", "solo"], 1),
     (["celery", "-A", "tasks.worker", "beat"], 1),
