@@ -37,7 +37,7 @@ from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .extensions import db
 from .invitee_import import InviteeFileError, check_file, row_estimate, store_checked
-from .jobs import due_times, run_due_jobs
+from .jobs import due_times, picks, run_due_jobs
 from .mail.compose import (
     count_to_invite,
     first_to_invite,
@@ -330,6 +330,11 @@ def classify_bounces_command(files: tuple[Path, ...]) -> None:
 @click.option("--dry-run", is_flag=True, help="Say how many emails each due job would send; send nothing.")
 def run_jobs_command(job: str | None, dry_run: bool) -> None:
     """Run the jobs that are due (or only JOB: reminder, day-before) and have not run."""
+    names = {due.job for event in db.session.scalars(select(Event)) for due in due_times(event)}
+    if job and not any(picks(job, name) for name in names):
+        raise click.ClickException(gettext(
+            "no job '%(job)s': give the start of a name that osa schedule lists, such as reminder, day-before, "
+            "daily-report, hotel or remove", job=job))
     report = run_due_jobs(dry_run=dry_run, only=job)
     if not report:
         click.echo(gettext("No job is due."))

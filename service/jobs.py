@@ -97,18 +97,22 @@ def due_times(event: Event) -> Iterator[Due]:
     return iter(sorted(times, key=lambda due: due.at))
 
 
+def picks(only: str, job: str) -> bool:
+    """Whether `only` (`osa jobs run ONLY`) picks the job: it starts the job's name, and "reminders"
+    picks reminder-7 and reminder-2."""
+    return job.startswith(only.removesuffix("s"))
+
+
 def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: str | None = None) -> list[tuple[str, str, int]]:
     """Run every job that is due and has not run; return (job, state, emails) for each time it was due: "done",
     "missed" or "blocked", or with `dry_run` "would send" or "would miss"."""
     now = now or utcnow()
-    if only and only.endswith("s"):
-        only = only[:-1]  # "reminders" picks reminder-7 and reminder-2
     grace = dt.timedelta(hours=float(current_app.config["JOB_GRACE_HOURS"]))
     report = []
     for event in db.session.scalars(select(Event).order_by(Event.id)).all():
         done = set(db.session.execute(select(JobRun.job, JobRun.scheduled_for).where(JobRun.event_id == event.id)).all())
         for due in due_times(event):
-            if due.at > now or (only and not due.job.startswith(only)) or (due.job, due.at) in done:
+            if due.at > now or (only and not picks(only, due.job)) or (due.job, due.at) in done:
                 continue
             late = due.too_late_at is not None and (now >= due.too_late_at or now - due.at > grace)
             if dry_run:

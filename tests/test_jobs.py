@@ -122,6 +122,9 @@ def test_a_reminder_due_while_the_workers_were_down_goes_out_once_when_they_retu
     queue_invitation(silent)
     db.session.commit()
     before_deadline.move_to(local(2021, 11, 8, 11, 30))  # 2½ hours after 09.00: within the grace
+    mistyped = runner.invoke(args=["jobs", "run", "remidners"])
+    assert mistyped.exit_code == 1 and "Error: no job 'remidners': give the start of a name that osa schedule " \
+        "lists, such as reminder, day-before, daily-report, hotel or remove" in mistyped.output
     preview = runner.invoke(args=["jobs", "run", "reminders", "--dry-run"])
     assert preview.output == "reminder-7: would send, 1 email\n"
     assert db.session.scalar(select(JobRun.id)) is None

@@ -24,6 +24,7 @@ import email.errors
 import email.header
 import email.policy
 import hashlib
+import logging
 import re
 from dataclasses import dataclass, field
 from email.headerregistry import Address
@@ -41,6 +42,10 @@ from ..db import utcnow
 from ..extensions import db
 from ..links import bounce_tag, outbox_id_from_bounce_tag
 from ..models import DeliveryReport, Invitee, Outbox, ReportKind
+
+log = logging.getLogger(__name__)
+# flufl.bounce logs a traceback, then raises, when a detector cannot read a message; `classify` says it in one line.
+logging.getLogger("flufl.bounce").setLevel(logging.CRITICAL)
 
 #: Headers an auto-responder sets (RFC 3834, Exchange, qmail, vacation programs).
 _AUTO_REPLY_HEADERS = {
@@ -98,7 +103,11 @@ def classify(message: Message) -> Finding:
     finding = _delivery_status(message)
     if finding is not None:
         return finding
-    temporary, permanent = all_failures(message)
+    try:
+        temporary, permanent = all_failures(message)
+    except Exception as error:  # a detector meeting a message it was not written for (Yale's: one without From)
+        log.warning("a message the bounce detectors could not read (%s) is taken as other", type(error).__name__)
+        temporary = permanent = frozenset()
     if permanent or temporary:
         kind = ReportKind.HARD if permanent else ReportKind.SOFT
         addresses = sorted({_text(a).lower() for a in (permanent or temporary)})
