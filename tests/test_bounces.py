@@ -126,27 +126,29 @@ def test_a_mailbox_that_cannot_be_signed_in_to_is_named_and_nothing_changes(
 # --- Matching ---------------------------------------------------------------------------------
 
 
-def test_a_message_without_a_sender_is_read_as_other_and_does_not_stop_the_reports_after_it(
+def test_messages_no_detector_can_read_are_other_and_do_not_stop_the_reports_after_them(
     before_deadline, event, mailer, celery_worker, bounce_mailbox, runner, caplog
 ):
     anna = add_invitee(event)
     queue_invitations(event, [anna])
     wait_for_outbox(lambda s: len(s) == 1 and all(state == "sent" for state in s.values()), sweep=False)
-    # A plain message with no From (a scanner's notice, a broken auto-responder): one of Mailman's
-    # detectors cannot read it. Left unread at the head of the inbox, it would block every later report.
+    # A plain message with no From (a scanner's notice, a broken auto-responder), which one of Mailman's
+    # detectors cannot read, and a subject in a charset that is no name: either, left unread at the head
+    # of the inbox, would block every later report.
     bounce_mailbox.deliver(
         b"Subject: Scanned message\r\nDate: Mon, 7 Dec 2026 09:00:00 +0100\r\n\r\nNo sender here.\r\n",
+        b"From: scanner@example.org\r\nSubject: =?utf-\xff?Q?Skannat?=\r\n\r\nA garbled subject.\r\n",
         delivery_report("postfix", sent_to(mailer, anna.email), anna.email, "failed", "5.1.1",
                         POSTFIX_550.format(anna.email)),
     )
     result = runner.invoke(args=["bounces", "poll"])
     assert result.exit_code == 0, result.output
-    assert "Read 2 messages (hard bounces: 1, temporary failures: 0, auto-replies: 0, other: 1, read " \
+    assert "Read 3 messages (hard bounces: 1, temporary failures: 0, auto-replies: 0, other: 2, read " \
            "before: 0). Newly undeliverable: 1." in result.output
     db.session.rollback()
     assert db.session.get(Invitee, anna.id).undeliverable_at is not None
     folders = bounce_mailbox.messages()
-    assert len(folders["INBOX"]) == 0 and len(folders["OSA-read"]) == 2
+    assert len(folders["INBOX"]) == 0 and len(folders["OSA-read"]) == 3
     assert "Traceback" not in caplog.text
 
 

@@ -188,7 +188,7 @@ def _decoded_header(message: Message, name: str) -> str:
         return ""
     try:
         return str(email.header.make_header(email.header.decode_header(str(value))))
-    except (UnicodeError, LookupError, email.errors.HeaderParseError):
+    except (UnicodeError, LookupError, email.errors.MessageError):  # a charset that is no name, a bad encoded word
         return str(value)
 
 
