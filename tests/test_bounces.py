@@ -18,6 +18,8 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from service.db import write_transaction
@@ -31,6 +33,7 @@ from .conftest import SWEDISH_TERMINAL, add_invitee, link_path, wait_for_outbox
 from .support.helpers import csrf_token, database_state, page_text
 from .support.reports import delivery_report, out_of_office, personal_reply
 from .test_admin import listed_names
+from .test_bad_input import SAME_EVERY_RUN
 from .test_mail import add_invitees
 
 TABLES = ["invitee", "delivery_report", "outbox"]
@@ -254,6 +257,29 @@ def test_every_real_world_report_is_classified_as_expected_and_matched_to_its_in
     assert wrong == []
     counts = {kind: sum(1 for _, k, _ in table if k == kind) for kind in ("hard", "soft", "auto_reply", "other")}
     assert counts == {"hard": 101, "soft": 11, "auto_reply": 1, "other": 4}
+
+
+def test_a_real_report_broken_in_any_way_is_read_as_one_kind_never_an_error(event, real_reports):
+    """What reaches the bounce mailbox is anybody's: a report cut short, a header gone, bytes garbled.
+    Each is read as some kind; an error would leave it at the head of the inbox, blocking every poll."""
+    reports = [file.read_bytes() for file in sorted(real_reports.data.glob("*.txt"))]
+    headers = [b"From:", b"Subject:", b"Content-Type:", b"boundary=", b"Message-ID:", b"Final-Recipient:",
+               b"Status:", b"Action:", b"charset="]
+
+    @SAME_EVERY_RUN
+    @given(st.sampled_from(reports), st.integers(0, 100_000), st.sampled_from(headers),
+           st.sampled_from([b"", b"X-", b"=?utf-\xff?Q?x?= ", b"\x00", b"\r\n\r\n", b"message/rfc822; "]),
+           st.lists(st.tuples(st.integers(0, 100_000), st.integers(0, 255)), max_size=8), st.booleans())
+    def read(report, cut, header, put, flips, whole):
+        broken = bytearray(report.replace(header, b"X-" + header if put == b"X-" else header + put, 1))
+        for at, byte in flips:
+            broken[at % len(broken)] = byte
+        raw = bytes(broken if whole else broken[:cut % (len(broken) + 1)])
+        finding, _invitees = explain_report(raw)
+        assert finding.kind in set(ReportKind)
+        db.session.rollback()
+
+    read()
 
 
 def test_the_named_kinds_of_real_reports_are_read_with_the_servers_reason(app, real_reports):
