@@ -150,6 +150,8 @@ class EventDefinition:
 TEXT, LONGTEXT, BOOL, INT, DATE, TIME, DATETIME, EMAIL, TEXTLIST, KEYLIST = (
     "text", "longtext", "bool", "int", "date", "time", "datetime", "email", "textlist", "keylist",
 )
+#: An address OSA sends from: kept as SMTP carries it (a domain outside ASCII by its IDNA name).
+SENDING = "sending"
 
 REQUIRED, OPTIONAL = True, False
 
@@ -163,6 +165,7 @@ KINDS: dict[str, tuple[LazyString, Callable[[Any], bool]]] = {
     TEXT: (_l("a string"), lambda v: isinstance(v, str)),
     LONGTEXT: (_l("a string"), lambda v: isinstance(v, str)),
     EMAIL: (_l("an email address"), lambda v: isinstance(v, str)),
+    SENDING: (_l("an email address"), lambda v: isinstance(v, str)),
     BOOL: (_l("true or false"), lambda v: isinstance(v, bool)),
     INT: (_l("a whole number"), lambda v: isinstance(v, int) and not isinstance(v, bool)),
     DATE: (_l("a date such as 2021-11-25"), lambda v: isinstance(v, dt.date) and not isinstance(v, dt.datetime)),
@@ -189,7 +192,7 @@ SCHEMA: dict[str, dict[str, tuple[str, bool]]] = {
         "final_numbers_at": (DATETIME, REQUIRED),
         "description": (LONGTEXT, OPTIONAL),
     },
-    "sender": {"name": (TEXT, REQUIRED), "email": (EMAIL, REQUIRED), "reply_to": (EMAIL, REQUIRED)},
+    "sender": {"name": (TEXT, REQUIRED), "email": (SENDING, REQUIRED), "reply_to": (SENDING, REQUIRED)},
     "secretariat": {"name": (TEXT, REQUIRED), "email": (EMAIL, REQUIRED), "phone": (TEXT, REQUIRED)},
     "hotel": {
         "name": (TEXT, REQUIRED),
@@ -390,7 +393,7 @@ class _Checker:
             else:
                 self.problem(path, _("must be %(expected)s, not %(value)s", expected=expected, value=repr(value)))
             return _BAD
-        if kind in (TEXT, EMAIL, TEXTLIST):
+        if kind in (TEXT, EMAIL, SENDING, TEXTLIST):
             for text in value if kind == TEXTLIST else [value]:
                 if _CONTROL.search(text):
                     self.problem(path, _("must be one line without control characters"))
@@ -400,13 +403,20 @@ class _Checker:
             return _BAD
         if kind in (TEXT, LONGTEXT):
             return value.strip()
-        if kind == EMAIL:
+        if kind in (EMAIL, SENDING):
             try:
-                return validate_email(value, check_deliverability=False).normalized
+                address = validate_email(value, check_deliverability=False)
             except EmailNotValidError as error:
                 self.problem(path, _("%(value)s is not a valid email address: %(error)s", value=repr(value),
                                      error=error))
                 return _BAD
+            if kind == EMAIL:
+                return address.normalized
+            if address.ascii_email is None:
+                self.problem(path, _("%(value)s has letters outside ASCII before the @, which OSA cannot send from",
+                                     value=repr(value)))
+                return _BAD
+            return address.ascii_email
         if kind == INT and value < 0:
             self.problem(path, _("must not be negative, not %(value)s", value=value))
             return _BAD

@@ -149,6 +149,14 @@ def test_unknown_timezone_and_bad_email_are_both_reported():
     )
 
 
+def test_the_address_mail_is_sent_from_is_kept_as_smtp_carries_it_and_one_it_cannot_is_refused():
+    text = bundled_text().replace('email = "osa@example.se"', 'email = "osa@håbo.se"', 1)
+    assert parse_event(text).fields["sender_email"] == "osa@xn--hbo-ula.se"
+    text = bundled_text().replace('email = "osa@example.se"', 'email = "åsa@example.se"', 1)
+    assert problems_of(text) == [f"line {line_of(text, 'åsa@example.se')}: sender.email: 'åsa@example.se' has "
+                                 "letters outside ASCII before the @, which OSA cannot send from"]
+
+
 def test_not_toml_at_all():
     (problem,) = problems_of('[event]\nname = "unterminated\n')
     assert problem.startswith("line 2: not valid TOML")

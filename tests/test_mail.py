@@ -22,6 +22,7 @@ from service.dates import format_date_range, format_datetime
 from service.eventfile import read_event_file
 from service.events import store_event
 from service.extensions import db
+from service.mail.bounces import record_report
 from service.mail.compose import queue_invitation, queue_invitations
 from service.mail.delivery import build_message, deliver
 from service.mail.outbox import HeaderInjection, queue_email, row_problem
@@ -41,6 +42,7 @@ from .conftest import (
     wait_for_outbox,
 )
 from .support.helpers import csrf_token, database_state, free_port, html_text, page_text, wait_for
+from .support.reports import delivery_report
 from .test_admin import listed_names
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -551,6 +553,25 @@ def test_an_address_outside_ascii_fails_with_the_reason_and_the_rest_of_the_batc
     assert "Varför det inte går att skicka adressen 'åsa.öberg@example.se' går inte att skriva i ett e-posthuvud" \
         in page_text(admin_client.get(f"/admin/invitees/{asa.id}"))
     assert failed.attempts == 1
+
+
+def test_an_address_whose_domain_has_swedish_letters_gets_its_mail_at_the_domains_ascii_name(
+    before_deadline, event, mailer, celery_worker, admin_client
+):
+    anna = add_invitee(event, "Anna Ek", "anna.ek@håbo.se")
+    queue_invitation(anna)
+    db.session.commit()
+    wait_for_outbox(lambda states: list(states.values()) == ["sent"])
+    # The domain as DNS knows it (IDNA); the secretariat still reads the address as it was given.
+    assert mailer.recipients() == ["anna.ek@xn--hbo-ula.se"]
+    assert mailer.messages[0].message["To"] == "Anna Ek <anna.ek@xn--hbo-ula.se>"
+    assert mailer.messages[0].message["To"].defects == ()
+    assert "anna.ek@håbo.se" in page_text(admin_client.get(f"/admin/invitees/{anna.id}"))
+    # A refusal that names only the address, as the relay wrote it, still finds her.
+    with write_transaction():
+        recorded = record_report(delivery_report("postfix", None, "anna.ek@xn--hbo-ula.se", "failed", "5.1.1",
+                                                 "smtp; 550 5.1.1 unknown"))
+    assert [invitee.id for invitee in recorded.undeliverable] == [anna.id]
 
 
 # --- What goes first --------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from email.message import EmailMessage, Message
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flufl.bounce import all_failures
@@ -285,11 +286,21 @@ def _matches(raw: bytes, message: Message, finding: Finding) -> list[_Match]:
         return [_Match(tagged, "return-path")]
     found = []
     for address in finding.recipients:
-        row = db.session.scalars(select(Outbox).where(func.lower(Outbox.recipient) == address)
+        row = db.session.scalars(select(Outbox).where(func.lower(Outbox.recipient) == _as_stored(address))
                                  .order_by(Outbox.id.desc()).limit(1)).first()
         if row is not None:
             found.append(_Match(row, "address"))
     return found
+
+
+def _as_stored(address: str) -> str:
+    """A reported address as OSA keeps it: a domain's IDNA name (xn--…) in its own letters again."""
+    if "xn--" not in address:
+        return address
+    try:
+        return validate_email(address, check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return address
 
 
 def report_key(raw: bytes, message: Message) -> str:

@@ -34,6 +34,7 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_mail import Connection
 from sqlalchemy import and_, func, or_, select, update
@@ -70,9 +71,24 @@ def _content_type(value: str) -> tuple[str, str, dict[str, str]]:
     return header.maintype, header.subtype, dict(header.params)
 
 
+def smtp_address(address: str) -> str:
+    """The address as SMTP and a header carry it: a domain in letters outside ASCII by its IDNA name
+    (anna@håbo.se: anna@xn--hbo-ula.se). UnicodeError for letters outside ASCII before the @ (åsa@…),
+    which need SMTPUTF8, which OSA does not send."""
+    if address.isascii():
+        return address
+    try:
+        ascii_email = validate_email(address, check_deliverability=False).ascii_email
+    except EmailNotValidError:
+        ascii_email = None
+    if ascii_email is None:
+        raise UnicodeError(address)
+    return ascii_email
+
+
 def build_message(row: Any) -> EmailMessage:
-    """The outbox row as an email message. Raises `HeaderDefect` for an address that cannot be
-    written in a header, and ValueError if a header value holds a line break."""
+    """The outbox row as an email message. Raises UnicodeError or `HeaderDefect` for an address that
+    cannot be written in a header, and ValueError if a header value holds a line break."""
     message = EmailMessage(policy=_POLICY)
     if "\r" in row.subject or "\n" in row.subject:
         raise ValueError("the subject contains a line break")
@@ -80,7 +96,7 @@ def build_message(row: Any) -> EmailMessage:
     # where it breaks a line between two encoded words ("årliga möte" arrives as "årligamöte").
     message.set_raw("Subject", Header(row.subject, "utf-8", header_name="Subject").encode())
     message["From"] = row.sender
-    message["To"] = Address(row.recipient_name, addr_spec=row.recipient)
+    message["To"] = Address(row.recipient_name, addr_spec=smtp_address(row.recipient))
     message["Date"] = formatdate(row.created_at.timestamp(), localtime=True)
     message["Message-ID"] = row.message_id
     if row.reply_to:
@@ -474,8 +490,8 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
     (the rest of the batch waits for the sweeper)."""
     try:
         data = build_message(row).as_bytes()  # before waiting our turn, so the turn is kept to the millisecond
+        recipient = smtp_address(row.recipient)
     except (HeaderDefect, UnicodeError):
-        # An address with letters outside ASCII before the @ (åsa@…) needs SMTPUTF8, which OSA does not send.
         return "refused", _failed(row.recipient, SendProblem.ADDRESS_NOT_ASCII), False
     except ValueError:
         return "failed", _failed("", SendProblem.HEADER_LINE_BREAK), False
@@ -484,7 +500,7 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
             connection.host = connection.configure_host()
         throttle.wait_turn()
         try:
-            connection.host.sendmail(return_path(row), [row.recipient], data)
+            connection.host.sendmail(return_path(row), [recipient], data)
         finally:
             throttle.sent()
     except smtplib.SMTPRecipientsRefused as error:
