@@ -90,9 +90,11 @@ def check_bounce_settings(settings: Mapping[str, Any]) -> None:
         raise SettingsError(f"{PREFIX}BOUNCE_IMAP_TLS: expected ssl, starttls or none, got {settings['BOUNCE_IMAP_TLS']!r}")
     address = settings["BOUNCE_ADDRESS"]
     local, _, domain = str(address).rpartition("@")
-    if address and (not local or not domain or "+" in local or any(c.isspace() or c in "<>\"," for c in address)):
+    if address and (not local or not domain or "+" in local or any(c.isspace() or c in "<>\"," for c in address)
+                    or not str(address).isascii()):  # the envelope sender of every email: SMTP takes ASCII
         raise SettingsError(f"{PREFIX}BOUNCE_ADDRESS: expected a bare address without a '+' tag, such as "
-                            f"osa-bounces@example.se (OSA adds the tag), got {address!r}")
+                            f"osa-bounces@example.se (OSA adds the tag; a domain outside ASCII by its IDNA "
+                            f"name, xn--…), got {address!r}")
 
 
 def check_for_production(settings: Mapping[str, Any]) -> None:

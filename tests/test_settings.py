@@ -109,6 +109,7 @@ def test_a_rate_limit_that_does_not_parse_stops_the_start(monkeypatch, name):
     ("BOUNCE_ADDRESS", "osa+bounces@example.se", "OSA_BOUNCE_ADDRESS: expected a bare address without a '+' tag"),
     ("BOUNCE_ADDRESS", "OSA <osa@example.se>", "OSA_BOUNCE_ADDRESS: expected a bare address"),
     ("BOUNCE_ADDRESS", "osa-bounces", "OSA_BOUNCE_ADDRESS: expected a bare address"),
+    ("BOUNCE_ADDRESS", "osa-bounces@håbo.se", "(OSA adds the tag; a domain outside ASCII by its IDNA name, xn--…)"),
 ])
 def test_a_bounce_setting_that_cannot_work_stops_the_start(monkeypatch, name, value, message):
     from service import create_app
