@@ -86,10 +86,11 @@ def check_rate_limits(settings: Mapping[str, Any]) -> None:
 
 def check_mail_settings(settings: Mapping[str, Any]) -> None:
     """A relay sign-in, bounce mailbox or return address that cannot work stops the start, naming the setting."""
-    for name in ("SMTP_USERNAME", "SMTP_PASSWORD"):
-        if not str(settings[name]).isascii():  # the value is a secret: never in the message
-            raise SettingsError(f"{PREFIX}{name}: has letters outside ASCII (å, ä, ö …), which Python's smtplib "
-                                "cannot send when it signs in to the relay; use one in ASCII letters")
+    for name, library in (("SMTP_USERNAME", "smtplib"), ("SMTP_PASSWORD", "smtplib"),
+                          ("BOUNCE_IMAP_USER", "imaplib"), ("BOUNCE_IMAP_PASSWORD", "imaplib")):
+        if not str(settings[name]).isascii():  # the value may be a secret: never in the message
+            raise SettingsError(f"{PREFIX}{name}: has letters outside ASCII (å, ä, ö …), which Python's {library} "
+                                "cannot send when it signs in; use one in ASCII letters")
     if settings["BOUNCE_IMAP_TLS"] not in ("ssl", "starttls", "none"):
         raise SettingsError(f"{PREFIX}BOUNCE_IMAP_TLS: expected ssl, starttls or none, got {settings['BOUNCE_IMAP_TLS']!r}")
     address = settings["BOUNCE_ADDRESS"]

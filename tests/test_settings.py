@@ -111,7 +111,9 @@ def test_a_rate_limit_that_does_not_parse_stops_the_start(monkeypatch, name):
     ("BOUNCE_ADDRESS", "osa-bounces", "OSA_BOUNCE_ADDRESS: expected a bare address"),
     ("BOUNCE_ADDRESS", "osa-bounces@håbo.se", "(OSA adds the tag; a domain outside ASCII by its IDNA name, xn--…)"),
     ("SMTP_PASSWORD", "Höstmöte-2021", "OSA_SMTP_PASSWORD: has letters outside ASCII (å, ä, ö …), which Python's "
-                                       "smtplib cannot send when it signs in to the relay; use one in ASCII letters"),
+                                       "smtplib cannot send when it signs in; use one in ASCII letters"),
+    ("BOUNCE_IMAP_PASSWORD", "Höstmöte-2021", "OSA_BOUNCE_IMAP_PASSWORD: has letters outside ASCII (å, ä, ö …), "
+                                              "which Python's imaplib cannot send when it signs in"),
 ])
 def test_a_mail_setting_that_cannot_work_stops_the_start_without_showing_a_secret(monkeypatch, name, value, message):
     from service import create_app
@@ -119,7 +121,7 @@ def test_a_mail_setting_that_cannot_work_stops_the_start_without_showing_a_secre
     monkeypatch.setenv(f"OSA_{name}", value)
     with pytest.raises(SettingsError, match=re.escape(message)) as refused:
         create_app()
-    assert name != "SMTP_PASSWORD" or value not in str(refused.value)
+    assert "PASSWORD" not in name or value not in str(refused.value)
 
 
 def test_beat_reads_the_bounce_mailbox_only_when_one_is_set_up(monkeypatch, tmp_path):
