@@ -62,7 +62,9 @@ _AUTO_REPLY_SUBJECT = re.compile(
     r"^\s*(autosvar|automatiskt svar|frånvaro|out of (the )?office|automatic reply|auto(matic)?[ -]?reply|auto:)",
     re.I,
 )
-_MESSAGE_ID = re.compile(rb"<([^<>\s@]{1,200}@[^<>\s@]{1,200})>")
+_MESSAGE_ID = re.compile(rb"<([^<>\s@\x00-\x1f\x7f]{1,200}@[^<>\s@\x00-\x1f\x7f]{1,200})>")
+#: Control characters, which a report may hold anywhere (PostgreSQL refuses a NUL in a text).
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SMTP_REPLY = re.compile(r"\b[45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*|\b[45]\.\d{1,3}\.\d{1,3}\b.*|\b5\d\d\b .*")
 #: How much of a reason or an auto-reply the admin shows.
 NOTE_CHARACTERS = 200
@@ -172,7 +174,7 @@ def _header(message: Message, name: str) -> str:
 
 
 def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+    return _CONTROL.sub(" ", value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
 
 
 def _is_auto_reply(message: Message) -> bool:
@@ -233,7 +235,7 @@ def _reason_in_text(message: Message) -> str:
 
 
 def _clip(text: str) -> str:
-    text = " ".join(text.split())
+    text = " ".join(_CONTROL.sub(" ", text).split())
     return text if len(text) <= NOTE_CHARACTERS else text[: NOTE_CHARACTERS - 1] + "…"
 
 
