@@ -43,6 +43,7 @@ from ..db import utcnow
 from ..extensions import db
 from ..links import bounce_tag, outbox_id_from_bounce_tag
 from ..models import DeliveryReport, Invitee, Outbox, ReportKind
+from ..text import cleaned
 
 log = logging.getLogger(__name__)
 # flufl.bounce logs a traceback, then raises, when a detector cannot read a message; `classify` says it in one line.
@@ -63,8 +64,6 @@ _AUTO_REPLY_SUBJECT = re.compile(
     re.I,
 )
 _MESSAGE_ID = re.compile(rb"<([^<>\s@\x00-\x1f\x7f]{1,200}@[^<>\s@\x00-\x1f\x7f]{1,200})>")
-#: Control characters, which a report may hold anywhere (PostgreSQL refuses a NUL in a text).
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SMTP_REPLY = re.compile(r"\b[45]\d\d[ -][245]\.\d{1,3}\.\d{1,3}\b.*|\b[45]\.\d{1,3}\.\d{1,3}\b.*|\b5\d\d\b .*")
 #: How much of a reason or an auto-reply the admin shows.
 NOTE_CHARACTERS = 200
@@ -174,7 +173,8 @@ def _header(message: Message, name: str) -> str:
 
 
 def _text(value: bytes | str) -> str:
-    return _CONTROL.sub(" ", value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
+    """A header's text, without the control characters a report may hold (PostgreSQL refuses a NUL)."""
+    return cleaned(value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
 
 
 def _is_auto_reply(message: Message) -> bool:
@@ -235,7 +235,7 @@ def _reason_in_text(message: Message) -> str:
 
 
 def _clip(text: str) -> str:
-    text = " ".join(_CONTROL.sub(" ", text).split())
+    text = " ".join(cleaned(text).split())
     return text if len(text) <= NOTE_CHARACTERS else text[: NOTE_CHARACTERS - 1] + "…"
 
 

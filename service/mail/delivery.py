@@ -43,6 +43,7 @@ from sqlalchemy.exc import DBAPIError
 from ..db import utcnow, write_transaction
 from ..extensions import db
 from ..models import Invitee, Outbox, OutboxState, SendProblem
+from ..text import cleaned
 from .bounces import return_path
 from .outbox import dispatch
 from .throttle import SendThrottle, seconds_per_message
@@ -391,7 +392,8 @@ def _is_overload(code: int, text: str) -> bool:
 
 
 def _reason(code: int, text: bytes | str) -> str:
-    return f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
+    """The relay's reply as OSA keeps it (without control characters: PostgreSQL refuses a NUL)."""
+    return cleaned(f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}")
 
 
 def deliver(ids: list[int]) -> dict[str, int]:
