@@ -25,8 +25,9 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_babel.speaklater import LazyString
 
+from .text import unsafe_character
+
 LANGUAGES = ("sv", "en")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -393,9 +394,14 @@ class _Checker:
             else:
                 self.problem(path, _("must be %(expected)s, not %(value)s", expected=expected, value=repr(value)))
             return _BAD
-        if kind in (TEXT, EMAIL, SENDING, TEXTLIST):
+        if kind in (TEXT, LONGTEXT, EMAIL, SENDING, TEXTLIST):
             for text in value if kind == TEXTLIST else [value]:
-                if _CONTROL.search(text):
+                character = unsafe_character(text, multiline=kind == LONGTEXT)
+                if character and kind == LONGTEXT:
+                    self.problem(path, _("holds a control character (%(character)s), which cannot be stored",
+                                         character=character))
+                    return _BAD
+                if character:
                     self.problem(path, _("must be one line without control characters"))
                     return _BAD
         if kind in (TEXT, LONGTEXT) and not value.strip() and not path.endswith("_en"):

@@ -157,6 +157,16 @@ def test_the_address_mail_is_sent_from_is_kept_as_smtp_carries_it_and_one_it_can
                                  "letters outside ASCII before the @, which OSA cannot send from"]
 
 
+def test_a_control_character_in_any_text_is_named_before_anything_is_stored():
+    text = bundled_text().replace('description = """', 'description = """Nul\\u0000 här. ', 1)
+    text = text.replace('name = "Innovationsmötet', 'name = "\\u202eInnovationsmötet', 1)
+    assert problems_of(text) == [
+        f"line {line_of(text, 'name = ')}: event.name: must be one line without control characters",
+        f"line {line_of(text, 'description = ')}: event.description: holds a control character (U+0000), "
+        "which cannot be stored",
+    ]
+
+
 def test_not_toml_at_all():
     (problem,) = problems_of('[event]\nname = "unterminated\n')
     assert problem.startswith("line 2: not valid TOML")
