@@ -744,7 +744,7 @@ def read_event_file(path: str | Path, starts_in_days: int | None = None) -> Even
     its first day is at least that many days from today."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # Windows' Notepad may start the file with a BOM
     except FileNotFoundError:
         raise EventFileError(str(path), [Problem("", None, _("no such file"))]) from None
     except UnicodeDecodeError as error:

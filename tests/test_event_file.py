@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from service.eventfile import EventFileError, parse_event
+from service.eventfile import EventFileError, parse_event, read_event_file
 
 from .conftest import BUNDLED_EVENT
 
@@ -165,6 +165,12 @@ def test_a_control_character_in_any_text_is_named_before_anything_is_stored():
         f"line {line_of(text, 'description = ')}: event.description: holds a control character (U+0000), "
         "which cannot be stored",
     ]
+
+
+def test_a_file_saved_by_notepad_with_a_byte_order_mark_loads(tmp_path):
+    saved = tmp_path / "event.toml"
+    saved.write_bytes(b"\xef\xbb\xbf" + bundled_text().encode("utf-8"))
+    assert read_event_file(saved).fields["name"] == "Innovationsmötet med Svenska Industrikommuner"
 
 
 def test_not_toml_at_all():
