@@ -747,8 +747,9 @@ def read_event_file(path: str | Path, starts_in_days: int | None = None) -> Even
         text = path.read_text(encoding="utf-8-sig")  # Windows' Notepad may start the file with a BOM
     except FileNotFoundError:
         raise EventFileError(str(path), [Problem("", None, _("no such file"))]) from None
-    except UnicodeDecodeError as error:
-        problem = Problem("", None, _("not UTF-8 text: %(reason)s", reason=error.reason))
+    except UnicodeDecodeError as error:  # most often Windows-1252 ("ANSI"): the line of its first å, ä or ö
+        line = error.object[:error.start].count(b"\n") + 1
+        problem = Problem("", line, _("not UTF-8 text (%(reason)s); save the file as UTF-8", reason=error.reason))
         raise EventFileError(str(path), [problem]) from None
     move = 0
     if starts_in_days is not None:

@@ -167,10 +167,15 @@ def test_a_control_character_in_any_text_is_named_before_anything_is_stored():
     ]
 
 
-def test_a_file_saved_by_notepad_with_a_byte_order_mark_loads(tmp_path):
+def test_a_file_saved_by_notepad_with_a_byte_order_mark_loads_and_one_in_ansi_is_refused_at_its_line(tmp_path):
     saved = tmp_path / "event.toml"
     saved.write_bytes(b"\xef\xbb\xbf" + bundled_text().encode("utf-8"))
     assert read_event_file(saved).fields["name"] == "Innovationsmötet med Svenska Industrikommuner"
+    saved.write_bytes(bundled_text().encode("cp1252"))  # "ANSI": refused, at the line of the first ö
+    with pytest.raises(EventFileError) as refused:
+        read_event_file(saved)
+    assert [str(problem) for problem in refused.value.problems] == [
+        f"line {line_of(bundled_text(), 'Innovationsmötet')}: not UTF-8 text (invalid start byte); save the file as UTF-8"]
 
 
 def test_not_toml_at_all():
