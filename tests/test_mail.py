@@ -241,6 +241,59 @@ def test_a_relay_that_answers_421_at_first_gets_everything_once(before_deadline,
     assert mailer.fail_next_data == 0
 
 
+def test_a_relay_that_refuses_osa_itself_makes_no_one_undeliverable_and_sends_once_it_is_put_right(
+    before_deadline, app, event, mailer, admin_client
+):
+    anna, bo = add_invitee(event), add_invitee(event, "Bo Berg", "bo.berg@example.se")
+    ids = [queue_invitation(anna), queue_invitation(bo)]
+    db.session.commit()
+
+    def undeliverable() -> list[str]:
+        db.session.rollback()
+        return db.session.scalars(select(Invitee.name).where(Invitee.undeliverable_at.is_not(None))).all()
+
+    def first_row_after(travel_minutes: int) -> Outbox:
+        before_deadline.shift(dt.timedelta(minutes=travel_minutes))  # past the row's next attempt
+        counts = deliver(ids)
+        assert counts["retry"] == 1 and counts["refused"] == counts["failed"] == counts["sent"] == 0, counts
+        db.session.rollback()
+        return db.session.get(Outbox, ids[0])
+
+    # A wrong password (535), as Microsoft 365 answers when SMTP AUTH is off for the mailbox.
+    mailer.password = "right-password"
+    app.config.update(SMTP_USERNAME="osa@example.se", SMTP_PASSWORD="wrong-password")
+    row = first_row_after(0)
+    assert (row.state, row.problem) == ("queued", "relay_refused_osa") and row.last_error.startswith("535")
+    assert "e-postservern vägrade OSA självt (535" in page_text(admin_client.get(f"/admin/mail/{row.id}"))
+    # A sender the mailbox may not send as (Microsoft 365's 550 5.7.60, at MAIL FROM).
+    app.config["SMTP_PASSWORD"] = "right-password"
+    mailer.rejected_sender = "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
+    row = first_row_after(10)
+    assert (row.state, row.problem, row.last_error) == (
+        "queued", "relay_refused_osa", "550 5.7.60 SMTP; Client does not have permissions to send as this sender")
+    assert undeliverable() == [] and mailer.messages == []
+
+    mailer.rejected_sender = None  # put right: both go, once
+    before_deadline.shift(dt.timedelta(minutes=10))
+    assert deliver(ids)["sent"] == 2
+    assert sorted(mailer.recipients()) == [anna.email, bo.email] and undeliverable() == []
+
+
+def test_a_message_the_relay_refuses_after_data_fails_alone_and_its_address_stays_good(
+    before_deadline, event, mailer, admin_client
+):
+    anna = add_invitee(event)
+    row_id = queue_invitation(anna)
+    db.session.commit()
+    mailer.fail_next_data, mailer.failure_reply = 1, "550 5.7.1 Message rejected as spam by Content Filtering"
+    assert deliver([row_id])["failed"] == 1
+    db.session.rollback()
+    row = db.session.get(Outbox, row_id)
+    assert (row.state, row.last_error) == ("failed", "550 5.7.1 Message rejected as spam by Content Filtering")
+    assert db.session.get(Invitee, anna.id).undeliverable_at is None  # her address was not what the relay refused
+    assert "E-posten når inte fram" not in page_text(admin_client.get(f"/admin/invitees/{anna.id}"))
+
+
 def test_a_relay_out_of_reach_is_tried_again_and_the_secretariat_reads_why_in_swedish(
     before_deadline, app, event, admin_client, redis_url
 ):

@@ -131,10 +131,14 @@ class _Connection(Connection):
             host = smtplib.SMTP_SSL(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=timeout)
         else:
             host = smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=timeout)
-        if config["SMTP_STARTTLS"]:
-            host.starttls()
-        if config["SMTP_USERNAME"] and config["SMTP_PASSWORD"]:
-            host.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+        try:
+            if config["SMTP_STARTTLS"]:
+                host.starttls()
+            if config["SMTP_USERNAME"] and config["SMTP_PASSWORD"]:
+                host.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
+        except BaseException:  # a refused sign-in: the connection is not kept, so close it here
+            host.close()
+            raise
         return host
 
     def close(self) -> None:
@@ -391,6 +395,11 @@ def _is_overload(code: int, text: str) -> bool:
     return code == 432 or (code == 421 and "4.3.2" in text)
 
 
+#: A relay's 5xx to OSA itself: its connection, greeting, sign-in or sender address.
+_REFUSING_OSA = (smtplib.SMTPConnectError, smtplib.SMTPHeloError, smtplib.SMTPAuthenticationError,
+                 smtplib.SMTPSenderRefused)
+
+
 def _reason(code: int, text: bytes | str) -> str:
     """The relay's reply as OSA keeps it (without control characters: PostgreSQL refuses a NUL)."""
     return cleaned(f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}")
@@ -512,8 +521,13 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         return "retry", _retry_later(row, _reason(code, text)), False
     except smtplib.SMTPResponseException as error:
         text = _reason(error.smtp_code, error.smtp_error)
-        if error.smtp_code >= 500:
-            return "refused", _failed(text), False
+        if error.smtp_code >= 500 and isinstance(error, _REFUSING_OSA):
+            # Not this recipient but OSA itself: every message would meet the same, so all wait for it
+            # to be put right, and no one is made undeliverable by it.
+            throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
+            return "retry", _retry_later(row, text, SendProblem.RELAY_REFUSED_OSA), True
+        if error.smtp_code >= 500:  # after DATA: this message (its content, its size), not the address
+            return "failed", _failed(text), False
         if _is_overload(error.smtp_code, text):
             throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
         # After 421 or 432 the relay closes the connection.

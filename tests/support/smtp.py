@@ -2,7 +2,7 @@
 
 It records every accepted message with its envelope and the time it arrived,
 and can be told to answer some attempts with an error (a 421 while "down", a
-550 for one recipient), to take its time over each message, or to hold its reply
+550 for one recipient or for the sender, a 535 for a wrong password), to take its time over each message, or to hold its reply
 to one message until released (a sender that dies at the instant the relay
 accepted its message), to test how OSA's sending copes.
 """
@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 @dataclass
@@ -30,6 +31,13 @@ class ReceivedMessage:
 class _Handler:
     def __init__(self, server: RecordingSMTPServer):
         self.server = server
+
+    async def handle_MAIL(self, smtp_server, session, envelope, address, mail_options):
+        if self.server.rejected_sender:
+            return self.server.rejected_sender
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(self, smtp_server, session, envelope, address, rcpt_options):
         reply = self.server.rejected_recipients.get(address.lower())
@@ -78,7 +86,16 @@ class RecordingSMTPServer:
         self.holding = threading.Event()
         self.held: list[str] = []
         self._released = threading.Event()
-        self._controller = Controller(_Handler(self), hostname=host, port=port)
+        #: Reply to MAIL FROM, e.g. Microsoft 365's "550 5.7.60 … send as this sender" (None: accepted).
+        self.rejected_sender: str | None = None
+        #: The password a sign-in must give (None: any sign-in is taken; OSA signs in only when told to).
+        self.password: str | None = None
+        self._controller = Controller(_Handler(self), hostname=host, port=port, authenticator=self._authenticate,
+                                      auth_require_tls=False)
+
+    def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
+        given = auth_data.password.decode() if isinstance(auth_data, LoginPassword) else None
+        return AuthResult(success=self.password is None or given == self.password, handled=False)
 
     def start(self) -> None:
         self._controller.start()
