@@ -273,8 +273,16 @@ def test_a_relay_that_refuses_osa_itself_makes_no_one_undeliverable_and_sends_on
         "queued", "relay_refused_osa", "550 5.7.60 SMTP; Client does not have permissions to send as this sender")
     assert undeliverable() == [] and mailer.messages == []
 
-    mailer.rejected_sender = None  # put right: both go, once
-    before_deadline.shift(dt.timedelta(minutes=10))
+    # The mailbox's quota, used up by other mail from it (Microsoft 365's words, after DATA).
+    mailer.rejected_sender = None
+    mailer.fail_next_data, mailer.failure_reply = 1, ("554 5.2.0 STOREDRV.Submission.Exception:"
+                                                      "SubmissionQuotaExceededException; Cannot submit message.")
+    row = first_row_after(10)
+    assert (row.state, row.problem) == ("queued", "relay_quota")
+    assert "postlådans sändningskvot är slut för tillfället" in page_text(admin_client.get(f"/admin/mail/{row.id}"))
+    assert undeliverable() == [] and mailer.messages == []
+
+    before_deadline.shift(dt.timedelta(minutes=10))  # put right: both go, once
     assert deliver(ids)["sent"] == 2
     assert sorted(mailer.recipients()) == [anna.email, bo.email] and undeliverable() == []
 

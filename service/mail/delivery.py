@@ -395,6 +395,11 @@ def _is_overload(code: int, text: str) -> bool:
     return code == 432 or (code == 421 and "4.3.2" in text)
 
 
+def _is_quota(text: str) -> bool:
+    """A sending quota used up: Gmail's 550 5.4.5, Microsoft 365's SubmissionQuotaExceededException."""
+    return "5.4.5" in text or "submissionquotaexceeded" in text.lower()
+
+
 #: A relay's 5xx to OSA itself: its connection, greeting, sign-in or sender address.
 _REFUSING_OSA = (smtplib.SMTPConnectError, smtplib.SMTPHeloError, smtplib.SMTPAuthenticationError,
                  smtplib.SMTPSenderRefused)
@@ -521,6 +526,10 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         return "retry", _retry_later(row, _reason(code, text)), False
     except smtplib.SMTPResponseException as error:
         text = _reason(error.smtp_code, error.smtp_error)
+        if error.smtp_code >= 500 and _is_quota(text):
+            # The mailbox's own sending quota (other mail from it counts too): used up for now, not refused.
+            throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
+            return "retry", _retry_later(row, text, SendProblem.RELAY_QUOTA), True
         if error.smtp_code >= 500 and isinstance(error, _REFUSING_OSA):
             # Not this recipient but OSA itself: every message would meet the same, so all wait for it
             # to be put right, and no one is made undeliverable by it.

@@ -212,6 +212,9 @@ def problem_text(problem: str, detail: str, attempts: int = 0) -> str:
         return gettext("gave up after %(count)d attempts: %(reason)s", count=attempts, reason=detail)
     if problem == SendProblem.NO_RELAY:
         return gettext("the mail server could not be reached: %(reason)s", reason=detail)
+    if problem == SendProblem.RELAY_QUOTA:
+        return gettext("the mail server says the sending mailbox's quota is used up for now (%(reason)s); the "
+                       "email is tried again", reason=detail)
     if problem == SendProblem.RELAY_REFUSED_OSA:
         return gettext("the mail server refused OSA itself (%(reason)s): check OSA_SMTP_USERNAME, OSA_SMTP_PASSWORD "
                        "and the event's sender address; the email is tried again", reason=detail)
