@@ -273,6 +273,14 @@ def test_a_relay_that_refuses_osa_itself_makes_no_one_undeliverable_and_sends_on
         "queued", "relay_refused_osa", "550 5.7.60 SMTP; Client does not have permissions to send as this sender")
     assert undeliverable() == [] and mailer.messages == []
 
+    # The mailbox blocked from sending (Microsoft 365, at each recipient): about OSA, not the address.
+    mailer.rejected_sender = None
+    mailer.rejected_recipients[anna.email] = "550 5.1.8 Access denied, bad outbound sender"
+    row = first_row_after(10)
+    assert (row.state, row.problem, row.last_error) == ("queued", "relay_refused_osa",
+                                                        "550 5.1.8 Access denied, bad outbound sender")
+    assert undeliverable() == [] and mailer.messages == []
+    del mailer.rejected_recipients[anna.email]
     # The mailbox's quota, used up by other mail from it (Microsoft 365's words, after DATA).
     mailer.rejected_sender = None
     mailer.fail_next_data, mailer.failure_reply = 1, ("554 5.2.0 STOREDRV.Submission.Exception:"
