@@ -26,7 +26,7 @@ from service.db import write_transaction
 from service.extensions import db
 from service.mail.bounce_mailbox import poll_bounce_mailbox
 from service.mail.bounces import explain_report, record_report
-from service.mail.compose import queue_invitations
+from service.mail.compose import queue_invitation, queue_invitations
 from service.models import DeliveryReport, Invitee, Outbox, ReportKind
 
 from .conftest import SWEDISH_TERMINAL, add_invitee, link_path, wait_for_outbox
@@ -174,6 +174,20 @@ def test_a_report_that_returns_nothing_of_the_message_is_matched_by_its_signed_r
                                       "smtp; 550 5.1.1 unknown", to=envelope[anna.email].upper()))
     assert [i.email for i in recorded.undeliverable] == [anna.email]
     assert db.session.scalar(select(DeliveryReport.matched_by).where(DeliveryReport.invitee_id == anna.id)) == "return-path"
+
+
+def test_a_report_that_the_sending_mailbox_was_blocked_makes_no_recipient_undeliverable(event):
+    """Microsoft 365 blocks a mailbox that sent what looked like spam, and reports each message it held
+    as failed with 5.1.8: that is the secretariat's mailbox, not the invitees' addresses."""
+    anna = add_invitee(event)
+    queue_invitation(anna)
+    db.session.commit()
+    recorded = record(delivery_report("exchange", None, anna.email, "failed", "5.1.8",
+                                      "smtp;550 5.1.8 Access denied, bad outbound sender"))
+    assert recorded.finding.kind == ReportKind.OTHER and recorded.undeliverable == []
+    assert db.session.get(Invitee, anna.id).undeliverable_at is None
+    recorded = record(delivery_report("postfix", None, anna.email, "failed", "5.1.1", POSTFIX_550.format(anna.email)))
+    assert [invitee.id for invitee in recorded.undeliverable] == [anna.id]  # a refusal of her address still counts
 
 
 def test_three_soft_bounces_within_seven_days_make_an_address_undeliverable_and_older_ones_do_not(

@@ -110,14 +110,27 @@ def classify(message: Message) -> Finding:
     except Exception as error:  # a detector meeting a message it was not written for (Yale's: one without From)
         log.warning("a message the bounce detectors could not read (%s) is taken as other", type(error).__name__)
         temporary = permanent = frozenset()
-    if permanent or temporary:
+    reason = _reason_in_text(message) if permanent or temporary else ""
+    if (permanent or temporary) and not about_the_sender(reason):
         kind = ReportKind.HARD if permanent else ReportKind.SOFT
         addresses = sorted({_text(a).lower() for a in (permanent or temporary)})
-        return Finding(kind, addresses, _reason_in_text(message))
+        return Finding(kind, addresses, reason)
     if _is_auto_reply(message):
         sender = parseaddr(_header(message, "From"))[1].lower()
         return Finding(ReportKind.AUTO_REPLY, [sender] if sender else [], _first_lines(message))
     return Finding(ReportKind.OTHER)
+
+
+#: A failure status about the sender, not the recipient: RFC 3463's bad sender address (5.1.7, 5.1.8:
+#: Microsoft 365's "bad outbound sender" for a mailbox blocked from sending), Microsoft 365's banned
+#: sender or sending IP (5.7.501-503, 5.7.606-649, 5.7.705, 5.7.708, 5.7.750).
+_SENDER_STATUS = re.compile(r"\b5\.(1\.[78]|7\.(50[123]|6[0-4]\d|705|708|750))\b")
+
+
+def about_the_sender(reply: str) -> bool:
+    """Whether a relay's reply or a report's status is about the sending mailbox, not the recipient's
+    address: it makes no one undeliverable."""
+    return bool(_SENDER_STATUS.search(reply))
 
 
 def _delivery_status(message: Message) -> Finding | None:
@@ -131,7 +144,7 @@ def _delivery_status(message: Message) -> Finding | None:
                    if part.get_content_type() in ("message/delivery-status", "message/global-delivery-status")), None)
     if not blocks:
         return None
-    hard, soft = {}, {}
+    hard, soft, about_sender = {}, {}, ""
     for block in blocks[1:] if len(blocks) > 1 else blocks:  # the first block is about the message
         action = (_header(block, "Action").lower().split() or [""])[0]  # "failed (Bad destination…)"
         status = _header(block, "Status").strip()
@@ -141,10 +154,15 @@ def _delivery_status(message: Message) -> Finding | None:
         diagnostic = _header(block, "Diagnostic-Code").partition(";")
         reason = " ".join((diagnostic[2] or diagnostic[0]).split()) or f"{status} ({action})"
         failed = action.startswith("fail")  # "failure" too, from servers that misspell it
+        if about_the_sender(f"{status} {reason}"):
+            about_sender = reason  # the sending mailbox was refused, not this address
+            continue
         if failed and status.startswith("5"):
             hard[recipient] = reason
         elif action == "delayed" or (failed and status.startswith("4")):
             soft[recipient] = reason
+    if not hard and not soft and about_sender:
+        return Finding(ReportKind.OTHER, [], _clip(about_sender))
     if not hard and not soft:
         return None  # a report that says nothing readable: the detectors may read its text
     chosen, kind = (hard, ReportKind.HARD) if hard else (soft, ReportKind.SOFT)

@@ -21,7 +21,6 @@ import base64
 import datetime as dt
 import math
 import random
-import re
 import smtplib
 import socket
 import time
@@ -45,7 +44,7 @@ from ..db import utcnow, write_transaction
 from ..extensions import db
 from ..models import Invitee, Outbox, OutboxState, SendProblem
 from ..text import cleaned
-from .bounces import return_path
+from .bounces import about_the_sender, return_path
 from .outbox import dispatch
 from .throttle import SendThrottle, seconds_per_message
 
@@ -401,11 +400,6 @@ def _is_quota(text: str) -> bool:
     return "5.4.5" in text or "submissionquotaexceeded" in text.lower()
 
 
-#: A refusal at RCPT TO that is about the sender, not the recipient: RFC 3463's bad sender address
-#: (5.1.7, 5.1.8: Microsoft 365's "bad outbound sender" for a mailbox blocked from sending), and
-#: Microsoft 365's banned sender or sending IP (5.7.501-503, 5.7.606-649, 5.7.705, 5.7.708, 5.7.750).
-_SENDER_REFUSED = re.compile(r"\b5\.(1\.[78]|7\.(50[123]|6[0-4]\d|705|708|750))\b")
-
 #: A relay's 5xx to OSA itself: its connection, greeting, sign-in or sender address.
 _REFUSING_OSA = (smtplib.SMTPConnectError, smtplib.SMTPHeloError, smtplib.SMTPAuthenticationError,
                  smtplib.SMTPSenderRefused)
@@ -528,7 +522,7 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
     except smtplib.SMTPRecipientsRefused as error:
         code, text = next(iter(error.recipients.values()))
         reason = _reason(code, text)
-        if code >= 500 and _SENDER_REFUSED.search(reason):
+        if code >= 500 and about_the_sender(reason):
             throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
             return "retry", _retry_later(row, reason, SendProblem.RELAY_REFUSED_OSA), True
         if code >= 500:
