@@ -280,6 +280,10 @@ def test_a_relay_that_refuses_osa_itself_makes_no_one_undeliverable_and_sends_on
     assert (row.state, row.problem, row.last_error) == ("queued", "relay_refused_osa",
                                                         "550 5.1.8 Access denied, bad outbound sender")
     assert undeliverable() == [] and mailer.messages == []
+    # No sign-in, so the relay will not pass mail on (Postfix's words): every recipient gets it.
+    mailer.rejected_recipients[anna.email] = f"554 5.7.1 <{anna.email}>: Relay access denied"
+    row = first_row_after(10)
+    assert (row.state, row.problem) == ("queued", "relay_refused_osa") and undeliverable() == []
     del mailer.rejected_recipients[anna.email]
     # The mailbox's quota, used up by other mail from it (Microsoft 365's words, after DATA).
     mailer.rejected_sender = None

@@ -21,6 +21,7 @@ import base64
 import datetime as dt
 import math
 import random
+import re
 import smtplib
 import socket
 import time
@@ -400,6 +401,10 @@ def _is_quota(text: str) -> bool:
     return "5.4.5" in text or "submissionquotaexceeded" in text.lower()
 
 
+#: OSA's relay, at RCPT TO, will not pass the mail on: no sign-in ("Relay access denied", Microsoft 365's
+#: 5.7.54, 5.7.57, 5.7.64). From a server further on, in a report, the same words are about the recipient.
+_NOT_RELAYED = re.compile(r"\b5\.7\.(5[47]|64)\b|\brelay(ing)? (access )?(denied|not permitted)|\bunable to relay", re.I)
+
 #: A relay's 5xx to OSA itself: its connection, greeting, sign-in or sender address.
 _REFUSING_OSA = (smtplib.SMTPConnectError, smtplib.SMTPHeloError, smtplib.SMTPAuthenticationError,
                  smtplib.SMTPSenderRefused)
@@ -522,7 +527,7 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
     except smtplib.SMTPRecipientsRefused as error:
         code, text = next(iter(error.recipients.values()))
         reason = _reason(code, text)
-        if code >= 500 and about_the_sender(reason):
+        if code >= 500 and (about_the_sender(reason) or _NOT_RELAYED.search(reason)):
             throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
             return "retry", _retry_later(row, reason, SendProblem.RELAY_REFUSED_OSA), True
         if code >= 500:
