@@ -36,6 +36,9 @@ SMTP_PASSWORD = ""
 SMTP_STARTTLS = False
 #: TLS from the start (port 465).
 SMTP_SSL = False
+#: PEM certificates to trust for the relay's TLS (empty: the system's); the relay's certificate and
+#: name are always checked, so the sign-in never goes to a server that only claims to be the relay.
+SMTP_CA_FILE = ""
 #: Seconds to wait for the relay before giving up on an attempt.
 SMTP_TIMEOUT = 30.0
 

@@ -4,6 +4,7 @@ import datetime as dt
 import email
 import email.policy
 import re
+import ssl
 from collections import Counter
 from email.headerregistry import Address
 from types import SimpleNamespace
@@ -41,7 +42,16 @@ from .conftest import (
     running_worker,
     wait_for_outbox,
 )
-from .support.helpers import csrf_token, database_state, free_port, html_text, page_text, wait_for
+from .support.helpers import (
+    csrf_token,
+    database_state,
+    free_port,
+    html_text,
+    page_text,
+    self_signed_certificate,
+    wait_for,
+)
+from .support.smtp import RecordingSMTPServer
 from .support.reports import delivery_report
 from .test_admin import listed_names
 
@@ -312,6 +322,36 @@ def test_a_message_the_relay_refuses_after_data_fails_alone_and_its_address_stay
     assert (row.state, row.last_error) == ("failed", "550 5.7.1 Message rejected as spam by Content Filtering")
     assert db.session.get(Invitee, anna.id).undeliverable_at is None  # her address was not what the relay refused
     assert "E-posten når inte fram" not in page_text(admin_client.get(f"/admin/invitees/{anna.id}"))
+
+
+def test_the_password_goes_to_the_relay_only_over_tls_to_a_certificate_osa_trusts(
+    before_deadline, app, event, redis_url, tmp_path
+):
+    certificate, key = self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certificate, key)
+    relay = RecordingSMTPServer(port=free_port(), tls_context=context)
+    relay.start()
+    try:
+        app.config.update(SMTP_HOST=relay.host, SMTP_PORT=relay.port, SMTP_STARTTLS=True, SMTP_USERNAME="osa@example.se",
+                          SMTP_PASSWORD="relay-password", REDIS_URL=redis_url, SEND_RATE_PER_MINUTE=0,
+                          SEND_RETRY_SECONDS=0.2)
+        app.extensions.pop("osa_throttle", None)
+        row_id = queue_invitation(add_invitee(event))
+        db.session.commit()
+        # A certificate no one OSA trusts vouches for: as a server in between would show. No sign-in.
+        assert deliver([row_id])["retry"] == 1
+        db.session.rollback()
+        row = db.session.get(Outbox, row_id)
+        assert row.problem == "no_relay" and "CERTIFICATE_VERIFY_FAILED" in row.last_error
+        assert relay.sign_ins == [] and relay.messages == []
+        # Told to trust it (OSA_SMTP_CA_FILE): signed in over TLS, and sent.
+        app.config["SMTP_CA_FILE"] = str(certificate)
+        before_deadline.shift(dt.timedelta(minutes=10))
+        assert deliver([row_id])["sent"] == 1
+        assert relay.sign_ins == ["osa@example.se"] and len(relay.messages) == 1
+    finally:
+        relay.stop()
 
 
 def test_a_relay_out_of_reach_is_tried_again_and_the_secretariat_reads_why_in_swedish(

@@ -24,6 +24,7 @@ import random
 import re
 import smtplib
 import socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Container
@@ -128,13 +129,15 @@ class _Connection(Connection):
     def configure_host(self):
         config = current_app.config
         timeout = float(config["SMTP_TIMEOUT"])
+        # smtplib checks no certificate unless given a context that does: this one checks it and the name.
+        context = ssl.create_default_context(cafile=config["SMTP_CA_FILE"] or None)
         if config["SMTP_SSL"]:
-            host = smtplib.SMTP_SSL(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=timeout)
+            host = smtplib.SMTP_SSL(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=timeout, context=context)
         else:
             host = smtplib.SMTP(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=timeout)
         try:
             if config["SMTP_STARTTLS"]:
-                host.starttls()
+                host.starttls(context=context)
             if config["SMTP_USERNAME"] and config["SMTP_PASSWORD"]:
                 host.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
         except BaseException:  # a refused sign-in: the connection is not kept, so close it here

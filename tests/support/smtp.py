@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -68,7 +69,7 @@ class _Handler:
 
 
 class RecordingSMTPServer:
-    def __init__(self, port: int, host: str = "127.0.0.1"):
+    def __init__(self, port: int, host: str = "127.0.0.1", tls_context: ssl.SSLContext | None = None):
         self.host = host
         self.port = port
         self.messages: list[ReceivedMessage] = []
@@ -90,11 +91,16 @@ class RecordingSMTPServer:
         self.rejected_sender: str | None = None
         #: The password a sign-in must give (None: any sign-in is taken; OSA signs in only when told to).
         self.password: str | None = None
-        self._controller = Controller(_Handler(self), hostname=host, port=port, authenticator=self._authenticate,
-                                      auth_require_tls=False)
+        #: The user names of the sign-ins the server was given (over TLS only, when it has `tls_context`).
+        self.sign_ins: list[str] = []
+        # With `tls_context`: STARTTLS before anything else, as Microsoft 365 on port 587.
+        tls = {"tls_context": tls_context, "require_starttls": True} if tls_context else {"auth_require_tls": False}
+        self._controller = Controller(_Handler(self), hostname=host, port=port, authenticator=self._authenticate, **tls)
 
     def _authenticate(self, server, session, envelope, mechanism, auth_data) -> AuthResult:
         given = auth_data.password.decode() if isinstance(auth_data, LoginPassword) else None
+        if isinstance(auth_data, LoginPassword):
+            self.sign_ins.append(auth_data.login.decode())
         return AuthResult(success=self.password is None or given == self.password, handled=False)
 
     def start(self) -> None:
