@@ -462,7 +462,8 @@ def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _F
 
         language = event.default_language
         if values.get("language"):
-            language = LANGUAGE_NAMES.get(values["language"].lower(), "")
+            given = values["language"].lower().replace("_", "-")  # a locale such as sv-SE or en_GB: its language
+            language = LANGUAGE_NAMES.get(given) or LANGUAGE_NAMES.get(given.split("-")[0], "")
             if not language:
                 row_errors.append(
                     _problem(line, titles["language"], N_("unknown language '%(language)s' (use sv or en)"),

@@ -196,6 +196,14 @@ def test_missing_columns_and_unknown_language(event):
     with pytest.raises(InviteeFileError) as caught:
         import_invitees(event, "x.csv", "Namn,E-post,Språk\r\nBo Ek,bo@example.se,finska\r\n".encode())
     assert [str(e) for e in caught.value.errors] == ["line 2, Språk: unknown language 'finska' (use sv or en)"]
+    # A system's export writes locales: their language is what counts.
+    data = "Namn,E-post,Språk\r\nBo Ek,bo@example.se,sv-SE\r\nCy Ek,cy@example.org,en_GB\r\n".encode()
+    assert str(import_invitees(event, "x.csv", data)) == "2 added, 0 updated, 0 unchanged"
+    db.session.commit()
+    assert [(name, language) for name, *_, language in invitees(event)] == [("Bo Ek", "sv"), ("Cy Ek", "en")]
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "x.csv", "Namn,E-post,Språk\r\nBo Ek,bo@example.se,fi-FI\r\n".encode())
+    assert [str(e) for e in caught.value.errors] == ["line 2, Språk: unknown language 'fi-FI' (use sv or en)"]
 
 
 def test_files_that_are_not_invitee_lists(event):
