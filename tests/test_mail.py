@@ -275,6 +275,10 @@ def test_a_relay_that_refuses_osa_itself_makes_no_one_undeliverable_and_sends_on
     row = first_row_after(0)
     assert (row.state, row.problem) == ("queued", "relay_refused_osa") and row.last_error.startswith("535")
     assert "e-postservern vägrade OSA självt (535" in page_text(admin_client.get(f"/admin/mail/{row.id}"))
+    # Where the secretariat watches the round, it says why it stands still.
+    waiting = admin_client.get("/admin/send/progress").get_json()["waiting"]
+    assert waiting.startswith("Utskicket väntar: e-postservern vägrade OSA självt (535")
+    assert waiting in page_text(admin_client.get("/admin/send"))
     # A sender the mailbox may not send as (Microsoft 365's 550 5.7.60, at MAIL FROM).
     app.config["SMTP_PASSWORD"] = "right-password"
     mailer.rejected_sender = "550 5.7.60 SMTP; Client does not have permissions to send as this sender"
@@ -307,6 +311,7 @@ def test_a_relay_that_refuses_osa_itself_makes_no_one_undeliverable_and_sends_on
     before_deadline.shift(dt.timedelta(minutes=10))  # put right: both go, once
     assert deliver(ids)["sent"] == 2
     assert sorted(mailer.recipients()) == [anna.email, bo.email] and undeliverable() == []
+    assert admin_client.get("/admin/send/progress").get_json()["waiting"] == ""
 
 
 def test_a_message_the_relay_refuses_after_data_fails_alone_and_its_address_stays_good(

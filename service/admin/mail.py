@@ -19,7 +19,8 @@ from sqlalchemy import func, or_, select
 from ..dates import format_datetime
 from ..extensions import db
 from ..mail.compose import count_to_invite, invitation_progress, start_round
-from ..mail.delivery import retry_failed
+from ..mail.delivery import retry_failed, waiting_on_relay
+from ..mail.outbox import row_problem
 from ..mail.previews import KINDS, preview_email
 from ..models import Invitee, Outbox, OutboxState
 from ..text import cleaned
@@ -41,6 +42,7 @@ def _chosen_invitee(event) -> Invitee | None:
 
 def _progress(event) -> dict:
     progress = invitation_progress(event)
+    waiting = waiting_on_relay(event.id) if progress.pending else None
     done = progress.sent + progress.failed
     when = format_datetime(progress.done_at, event.timezone, current_language(), approximate=True) \
         if progress.done_at else ""
@@ -49,6 +51,7 @@ def _progress(event) -> dict:
         "percent": 100 if progress.total == 0 else int(100 * done / progress.total),
         # At 30 a minute and 10,000 a day, a round of thousands takes hours or days: say when it ends.
         "done_at": _("At the pace the mail server allows, the round is done %(when)s.", when=when) if when else "",
+        "waiting": _("Sending waits: %(problem)s.", problem=row_problem(waiting)) if waiting else "",
     }
 
 

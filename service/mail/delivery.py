@@ -559,6 +559,19 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
                     "last_error": ""}, False
 
 
+#: Problems of the relay, not of one email: while a queued email carries one, sending waits for it.
+RELAY_PROBLEMS = (SendProblem.NO_RELAY, SendProblem.RELAY_REFUSED_OSA, SendProblem.RELAY_QUOTA)
+
+
+def waiting_on_relay(event_id: int) -> Outbox | None:
+    """The event's queued email that last met a problem of the relay (unreachable, refusing OSA, a
+    quota used up), if one did: what the secretariat should know while a round stands still."""
+    return db.session.scalar(
+        select(Outbox).where(Outbox.event_id == event_id, Outbox.state == OutboxState.QUEUED,
+                             Outbox.problem.in_(RELAY_PROBLEMS))
+        .order_by(Outbox.next_attempt_at.desc()).limit(1))
+
+
 def requeue_stale() -> int:
     """Queue again rows that are due but have no task: lost from the broker, held by a
     dead worker past their lease, or waiting for a retry whose time has come."""

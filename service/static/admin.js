@@ -37,6 +37,7 @@
           if (p.failed) line += " · " + failedTemplate.replace("45678912", p.failed);
           text.textContent = line;
           document.getElementById("progress-done-at").textContent = p.done_at;
+          document.getElementById("progress-waiting").textContent = p.waiting;
         })
         .catch(function () {});
     };
