@@ -563,13 +563,23 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
 RELAY_PROBLEMS = (SendProblem.NO_RELAY, SendProblem.RELAY_REFUSED_OSA, SendProblem.RELAY_QUOTA)
 
 
+#: How long nothing of an event may go before its mail counts as standing still (at 30 a minute, a
+#: message goes every 2 seconds).
+STILL_AFTER = dt.timedelta(minutes=2)
+
+
 def waiting_on_relay(event_id: int) -> Outbox | None:
-    """The event's queued email that last met a problem of the relay (unreachable, refusing OSA, a
-    quota used up), if one did: what the secretariat should know while a round stands still."""
-    return db.session.scalar(
+    """While the event's mail stands still (nothing sent for STILL_AFTER), its queued email that last
+    met a problem of the relay (unreachable, refusing OSA, a quota used up): what the secretariat
+    should know. None when mail goes, or waits for nothing but its turn."""
+    waiting = db.session.scalar(
         select(Outbox).where(Outbox.event_id == event_id, Outbox.state == OutboxState.QUEUED,
                              Outbox.problem.in_(RELAY_PROBLEMS))
         .order_by(Outbox.next_attempt_at.desc()).limit(1))
+    if waiting is None:
+        return None
+    last_sent = db.session.scalar(select(func.max(Outbox.sent_at)).where(Outbox.event_id == event_id))
+    return waiting if last_sent is None or last_sent <= utcnow() - STILL_AFTER else None
 
 
 def requeue_stale() -> int:
