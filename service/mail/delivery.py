@@ -8,7 +8,9 @@
   goes first, and the relay's daily limit is kept (`_DailyWindow`). A database
   connection lost on the way is replaced at once. Temporary failures (timeouts,
   lost connections, 4xx) are tried again later with growing, jittered delays; a
-  permanent one (5xx) fails the row at once with the relay's reason.
+  permanent one (5xx) fails the row at once with the relay's reason, and makes
+  the invitee undeliverable when it refused their address. A 5xx to OSA itself
+  (its sign-in, its sender, a used-up quota) waits as a temporary one does.
 - `requeue_stale` (run by beat) queues again rows whose task was lost (a broker
   restart, a killed worker) and rows whose retry time has come.
 - `build_message` turns a row into the message the relay gets, with the standard
