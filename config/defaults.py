@@ -32,6 +32,9 @@ SMTP_HOST = "127.0.0.1"
 SMTP_PORT = 1025
 SMTP_USERNAME = ""
 SMTP_PASSWORD = ""
+#: A command that prints an OAuth 2 access token: OSA then signs in as SMTP_USERNAME with XOAUTH2, as
+#: Microsoft 365 requires once password sign-in (basic auth) is off, and Google Workspace allows.
+SMTP_TOKEN_COMMAND = ""
 #: STARTTLS after connecting (port 587, Microsoft 365, Google Workspace).
 SMTP_STARTTLS = False
 #: TLS from the start (port 465).

@@ -64,7 +64,7 @@ class SendProblem(StrEnum):
     ADDRESS_NOT_ASCII = "address_not_ascii"  # letters outside ASCII before the @ (no SMTPUTF8)
     GAVE_UP = "gave_up"  # the relay failed every attempt
     NO_RELAY = "no_relay"  # the relay could not be reached (refused, lost or timed out): tried again later
-    RELAY_REFUSED_OSA = "relay_refused_osa"  # the relay refused OSA's sign-in or sender: tried again later
+    RELAY_REFUSED_OSA = "relay_refused_osa"  # no sign-in (a refused one, no token) or sender refused: tried again later
     RELAY_QUOTA = "relay_quota"  # the sending mailbox's quota is used up for now: tried again later
 
 

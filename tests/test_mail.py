@@ -5,6 +5,7 @@ import email
 import email.policy
 import re
 import ssl
+import sys
 from collections import Counter
 from email.headerregistry import Address
 from types import SimpleNamespace
@@ -274,10 +275,11 @@ def test_a_relay_that_refuses_osa_itself_makes_no_one_undeliverable_and_sends_on
     app.config.update(SMTP_USERNAME="osa@example.se", SMTP_PASSWORD="wrong-password")
     row = first_row_after(0)
     assert (row.state, row.problem) == ("queued", "relay_refused_osa") and row.last_error.startswith("535")
-    assert "e-postservern vägrade OSA självt (535" in page_text(admin_client.get(f"/admin/mail/{row.id}"))
+    assert "OSA kunde inte logga in på e-postservern eller skicka som avsändaren (535" in \
+        page_text(admin_client.get(f"/admin/mail/{row.id}"))
     # Where the secretariat watches the round, it says why it stands still.
     waiting = admin_client.get("/admin/send/progress").get_json()["waiting"]
-    assert waiting.startswith("Utskicket väntar: e-postservern vägrade OSA självt (535")
+    assert waiting.startswith("Utskicket väntar: OSA kunde inte logga in på e-postservern eller skicka som avsändaren (535")
     assert waiting in page_text(admin_client.get("/admin/send"))
     # A sender the mailbox may not send as (Microsoft 365's 550 5.7.60, at MAIL FROM).
     app.config["SMTP_PASSWORD"] = "right-password"
@@ -319,6 +321,34 @@ def test_a_relay_that_refuses_osa_itself_makes_no_one_undeliverable_and_sends_on
     assert deliver(ids)["sent"] == 1
     assert sorted(mailer.recipients()) == [anna.email, bo.email] and undeliverable() == []
     assert admin_client.get("/admin/send/progress").get_json()["waiting"] == ""
+
+
+def test_microsoft_365_without_passwords_takes_a_token_from_the_deployments_command(
+    before_deadline, app, event, mailer
+):
+    anna = add_invitee(event)
+    row_id = queue_invitation(anna)
+    db.session.commit()
+    mailer.token = "token-from-the-command"
+    app.config.update(SMTP_USERNAME="osa@example.se", SMTP_PASSWORD="",
+                      SMTP_TOKEN_COMMAND=f"{sys.executable} -c 'raise SystemExit(3)'")
+
+    def attempt(minutes: int) -> Outbox:
+        before_deadline.shift(dt.timedelta(minutes=minutes))
+        deliver([row_id])
+        db.session.rollback()
+        return db.session.get(Outbox, row_id)
+
+    row = attempt(0)  # the command failed: no sign-in, and the email waits
+    assert (row.state, row.problem, row.last_error) == (
+        "queued", "relay_refused_osa", "OSA_SMTP_TOKEN_COMMAND: CalledProcessError")
+    app.config["SMTP_TOKEN_COMMAND"] = f"{sys.executable} -c 'print(\"an expired token\")'"
+    row = attempt(10)  # the relay refuses the token
+    assert (row.state, row.problem) == ("queued", "relay_refused_osa") and row.last_error.startswith("535")
+    assert mailer.sign_ins == [] and db.session.get(Invitee, anna.id).undeliverable_at is None
+    app.config["SMTP_TOKEN_COMMAND"] = f"{sys.executable} -c 'print(\"token-from-the-command\")'"
+    assert attempt(10).state == "sent"
+    assert mailer.sign_ins == ["osa@example.se (XOAUTH2)"] and mailer.recipients() == [anna.email]
 
 
 def test_a_message_the_relay_refuses_after_data_fails_alone_and_its_address_stays_good(

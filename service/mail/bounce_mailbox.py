@@ -10,9 +10,7 @@ whose move was lost is found known and only moved.
 from __future__ import annotations
 
 import logging
-import shlex
 import ssl
-import subprocess
 from collections import Counter
 
 from flask import current_app
@@ -23,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from ..db import write_transaction
 from ..extensions import db
 from .bounces import record_report
+from .oauth import NoToken, access_token
 
 log = logging.getLogger(__name__)
 
@@ -44,23 +43,17 @@ def _connect() -> IMAPClient:
         if tls == "starttls":
             client.starttls(context)
         if config["BOUNCE_IMAP_TOKEN_COMMAND"]:
-            client.oauth2_login(config["BOUNCE_IMAP_USER"], _access_token(config["BOUNCE_IMAP_TOKEN_COMMAND"]))
+            try:
+                token = access_token("BOUNCE_IMAP_TOKEN_COMMAND")
+            except NoToken as error:
+                raise BounceMailboxError(str(error)) from None
+            client.oauth2_login(config["BOUNCE_IMAP_USER"], token)
         else:
             client.login(config["BOUNCE_IMAP_USER"], config["BOUNCE_IMAP_PASSWORD"])
     except BaseException:
         client.shutdown()
         raise
     return client
-
-
-def _access_token(command: str) -> str:
-    """A fresh OAuth 2 token from the deployment's own command (as mail programs do)."""
-    try:
-        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=60, check=True)
-    except (OSError, subprocess.SubprocessError) as error:
-        raise BounceMailboxError(gettext("OSA_BOUNCE_IMAP_TOKEN_COMMAND gave no token: %(error)s",
-                                         error=type(error).__name__)) from None
-    return done.stdout.strip()
 
 
 def poll_bounce_mailbox() -> Counter:

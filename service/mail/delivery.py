@@ -49,6 +49,7 @@ from ..extensions import db
 from ..models import Invitee, Outbox, OutboxState, SendProblem
 from ..text import cleaned
 from .bounces import about_the_sender, return_path
+from .oauth import NoToken, access_token, xoauth2
 from .outbox import dispatch
 from .throttle import SendThrottle, seconds_per_message
 
@@ -140,7 +141,12 @@ class _Connection(Connection):
         try:
             if config["SMTP_STARTTLS"]:
                 host.starttls(context=context)
-            if config["SMTP_USERNAME"] and config["SMTP_PASSWORD"]:
+            if config["SMTP_TOKEN_COMMAND"]:  # Microsoft 365 and Google Workspace take no password
+                sign_in = xoauth2(config["SMTP_USERNAME"], access_token("SMTP_TOKEN_COMMAND"))
+                host.ehlo_or_helo_if_needed()
+                # On a refused token the relay asks once more (334) and wants an empty answer, then says why.
+                host.auth("XOAUTH2", lambda challenge=None: "" if challenge else sign_in)
+            elif config["SMTP_USERNAME"] and config["SMTP_PASSWORD"]:
                 host.login(config["SMTP_USERNAME"], config["SMTP_PASSWORD"])
         except BaseException:  # a refused sign-in: the connection is not kept, so close it here
             host.close()
@@ -529,6 +535,9 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
             connection.host.sendmail(return_path(row), [recipient], data)
         finally:
             throttle.sent()
+    except NoToken as error:
+        throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
+        return "retry", _retry_later(row, error.detail, SendProblem.RELAY_REFUSED_OSA), True
     except smtplib.SMTPRecipientsRefused as error:
         code, text = next(iter(error.recipients.values()))
         reason = _reason(code, text)

@@ -216,8 +216,9 @@ def problem_text(problem: str, detail: str, attempts: int = 0) -> str:
         return gettext("the mail server says the sending mailbox's quota is used up for now (%(reason)s); the "
                        "email is tried again", reason=detail)
     if problem == SendProblem.RELAY_REFUSED_OSA:
-        return gettext("the mail server refused OSA itself (%(reason)s): check OSA_SMTP_USERNAME, OSA_SMTP_PASSWORD "
-                       "and the event's sender address; the email is tried again", reason=detail)
+        return gettext("OSA could not sign in to the mail server or send as the sender (%(reason)s): check "
+                       "OSA_SMTP_USERNAME and OSA_SMTP_PASSWORD or OSA_SMTP_TOKEN_COMMAND, and the event's sender "
+                       "address; the email is tried again", reason=detail)
     return detail
 
 

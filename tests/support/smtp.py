@@ -10,6 +10,7 @@ accepted its message), to test how OSA's sending copes.
 from __future__ import annotations
 
 import asyncio
+import base64
 import email
 import email.policy
 import ssl
@@ -32,6 +33,16 @@ class ReceivedMessage:
 class _Handler:
     def __init__(self, server: RecordingSMTPServer):
         self.server = server
+
+    async def auth_XOAUTH2(self, smtp_server, args):
+        """Microsoft 365's sign-in without a password: `user=…^Aauth=Bearer <token>^A^A`, in base64."""
+        given = base64.b64decode(args[1]).decode() if len(args) > 1 else ""
+        fields = dict(part.split("=", 1) for part in given.split("\x01") if "=" in part)
+        token = fields.get("auth", "").removeprefix("Bearer ")
+        if self.server.token is None or token != self.server.token:
+            return AuthResult(success=False, handled=False)
+        self.server.sign_ins.append(f"{fields.get('user')} (XOAUTH2)")
+        return AuthResult(success=True)
 
     async def handle_MAIL(self, smtp_server, session, envelope, address, mail_options):
         if self.server.rejected_sender:
@@ -91,6 +102,8 @@ class RecordingSMTPServer:
         self.rejected_sender: str | None = None
         #: The password a sign-in must give (None: any sign-in is taken; OSA signs in only when told to).
         self.password: str | None = None
+        #: The OAuth 2 token an XOAUTH2 sign-in must give (None: none is taken).
+        self.token: str | None = None
         #: The user names of the sign-ins the server was given (over TLS only, when it has `tls_context`).
         self.sign_ins: list[str] = []
         # With `tls_context`: STARTTLS before anything else, as Microsoft 365 on port 587.
