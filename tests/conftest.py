@@ -482,14 +482,17 @@ def phone(browser):
 # --- Email: the app sends to the test's SMTP server, throttled through the test's Redis -----
 
 
+def use_relay(app, host: str, port: int, redis_url: str, **settings) -> None:
+    """Point the app at an SMTP server, with quick retries and no rate limit (and any `settings`)."""
+    app.config.update({"SMTP_HOST": host, "SMTP_PORT": port, "SMTP_TIMEOUT": 10.0, "REDIS_URL": redis_url,
+                       "SEND_RATE_PER_MINUTE": 0, "SEND_RETRY_SECONDS": 0.2, "SEND_BATCH_SIZE": 50, **settings})
+    app.extensions.pop("osa_throttle", None)  # the throttle is made again, for the new rate
+
+
 @pytest.fixture
 def mailer(app, smtp, redis_url):
     """Point the app at the recording SMTP server, with quick retries and no rate limit."""
-    app.config.update(
-        SMTP_HOST=smtp.host, SMTP_PORT=smtp.port, SMTP_TIMEOUT=10.0, REDIS_URL=redis_url,
-        SEND_RATE_PER_MINUTE=0, SEND_RETRY_SECONDS=0.2, SEND_BATCH_SIZE=50,
-    )
-    app.extensions.pop("osa_throttle", None)
+    use_relay(app, smtp.host, smtp.port, redis_url)
     return smtp
 
 

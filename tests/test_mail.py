@@ -41,6 +41,7 @@ from .conftest import (
     all_sent,
     link_path,
     running_worker,
+    use_relay,
     wait_for_outbox,
 )
 from .support.helpers import (
@@ -375,10 +376,8 @@ def test_the_password_goes_to_the_relay_only_over_tls_to_a_certificate_osa_trust
     relay = RecordingSMTPServer(port=free_port(), tls_context=context)
     relay.start()
     try:
-        app.config.update(SMTP_HOST=relay.host, SMTP_PORT=relay.port, SMTP_STARTTLS=True, SMTP_USERNAME="osa@example.se",
-                          SMTP_PASSWORD="relay-password", REDIS_URL=redis_url, SEND_RATE_PER_MINUTE=0,
-                          SEND_RETRY_SECONDS=0.2)
-        app.extensions.pop("osa_throttle", None)
+        use_relay(app, relay.host, relay.port, redis_url, SMTP_STARTTLS=True, SMTP_USERNAME="osa@example.se",
+                  SMTP_PASSWORD="relay-password")
         row_id = queue_invitation(add_invitee(event))
         db.session.commit()
         # A certificate no one OSA trusts vouches for: as a server in between would show. No sign-in.
@@ -399,9 +398,8 @@ def test_the_password_goes_to_the_relay_only_over_tls_to_a_certificate_osa_trust
 def test_a_relay_out_of_reach_is_tried_again_and_the_secretariat_reads_why_in_swedish(
     before_deadline, app, event, admin_client, redis_url
 ):
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=free_port(), SMTP_TIMEOUT=2.0, REDIS_URL=redis_url,
-                      SEND_RATE_PER_MINUTE=0, BROKER_URL="redis://127.0.0.1:1/0")  # nothing listens; no broker
-    app.extensions.pop("osa_throttle", None)
+    use_relay(app, "127.0.0.1", free_port(), redis_url, SMTP_TIMEOUT=2.0,
+              BROKER_URL="redis://127.0.0.1:1/0")  # nothing listens; no broker
     row_id = queue_invitation(add_invitee(event))
     db.session.commit()
 
