@@ -7,6 +7,7 @@ names the variable, so a typo in production fails at start and not at 3 a.m.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -84,15 +85,35 @@ def check_rate_limits(settings: Mapping[str, Any]) -> None:
             ) from None
 
 
+def _on_this_machine(host: str) -> bool:
+    """Whether the host is this machine (localhost, 127.0.0.1, ::1), where no one in between reads along."""
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def check_mail_settings(settings: Mapping[str, Any]) -> None:
-    """A relay sign-in, bounce mailbox or return address that cannot work stops the start, naming the setting."""
+    """A relay sign-in, bounce mailbox or return address that cannot work, or a sign-in that would go
+    unencrypted to another machine, stops the start, naming the setting."""
     for name, library in (("SMTP_USERNAME", "smtplib"), ("SMTP_PASSWORD", "smtplib"),
                           ("BOUNCE_IMAP_USER", "imaplib"), ("BOUNCE_IMAP_PASSWORD", "imaplib")):
         if not str(settings[name]).isascii():  # the value may be a secret: never in the message
             raise SettingsError(f"{PREFIX}{name}: has letters outside ASCII (å, ä, ö …), which Python's {library} "
                                 "cannot send when it signs in; use one in ASCII letters")
+    if settings["SMTP_STARTTLS"] and settings["SMTP_SSL"]:
+        raise SettingsError(f"{PREFIX}SMTP_STARTTLS and {PREFIX}SMTP_SSL: set one (STARTTLS on port 587, or TLS "
+                            "from the start on port 465), not both")
+    signs_in = settings["SMTP_TOKEN_COMMAND"] or (settings["SMTP_USERNAME"] and settings["SMTP_PASSWORD"])
+    if signs_in and not (settings["SMTP_STARTTLS"] or settings["SMTP_SSL"]) and not _on_this_machine(settings["SMTP_HOST"]):
+        raise SettingsError(f"{PREFIX}SMTP_STARTTLS: the sign-in would go unencrypted to {settings['SMTP_HOST']}; set "
+                            f"{PREFIX}SMTP_STARTTLS=true (port 587) or {PREFIX}SMTP_SSL=true (port 465)")
     if settings["BOUNCE_IMAP_TLS"] not in ("ssl", "starttls", "none"):
         raise SettingsError(f"{PREFIX}BOUNCE_IMAP_TLS: expected ssl, starttls or none, got {settings['BOUNCE_IMAP_TLS']!r}")
+    host = settings["BOUNCE_IMAP_HOST"]
+    if host and settings["BOUNCE_IMAP_TLS"] == "none" and not _on_this_machine(host):
+        raise SettingsError(f"{PREFIX}BOUNCE_IMAP_TLS: none would send the mailbox's sign-in unencrypted to {host}; "
+                            "it is for a server on this machine (use ssl or starttls)")
     address = settings["BOUNCE_ADDRESS"]
     local, _, domain = str(address).rpartition("@")
     if address and (not local or not domain or "+" in local or any(c.isspace() or c in "<>\"," for c in address)

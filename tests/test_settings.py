@@ -124,6 +124,32 @@ def test_a_mail_setting_that_cannot_work_stops_the_start_without_showing_a_secre
     assert "PASSWORD" not in name or value not in str(refused.value)
 
 
+def test_a_sign_in_that_would_go_unencrypted_to_another_machine_stops_the_start(monkeypatch, tmp_path):
+    from service import create_app
+
+    monkeypatch.setenv("OSA_INSTANCE_PATH", str(tmp_path))
+    for name, value in {"SMTP_HOST": "smtp.office365.com", "SMTP_USERNAME": "osa@example.se",
+                        "SMTP_PASSWORD": "a-secret"}.items():
+        monkeypatch.setenv(f"OSA_{name}", value)
+    with pytest.raises(SettingsError) as refused:
+        create_app()
+    assert str(refused.value) == ("OSA_SMTP_STARTTLS: the sign-in would go unencrypted to smtp.office365.com; set "
+                                  "OSA_SMTP_STARTTLS=true (port 587) or OSA_SMTP_SSL=true (port 465)")
+    monkeypatch.setenv("OSA_SMTP_STARTTLS", "true")
+    assert create_app().config["SMTP_STARTTLS"] is True
+    monkeypatch.setenv("OSA_SMTP_SSL", "true")
+    with pytest.raises(SettingsError, match="OSA_SMTP_STARTTLS and OSA_SMTP_SSL: set one"):
+        create_app()
+    monkeypatch.delenv("OSA_SMTP_SSL")
+    monkeypatch.setenv("OSA_BOUNCE_IMAP_HOST", "outlook.office365.com")
+    monkeypatch.setenv("OSA_BOUNCE_IMAP_TLS", "none")
+    with pytest.raises(SettingsError, match="OSA_BOUNCE_IMAP_TLS: none would send the mailbox's sign-in unencrypted "
+                                            "to outlook.office365.com; it is for a server on this machine"):
+        create_app()
+    monkeypatch.setenv("OSA_BOUNCE_IMAP_HOST", "127.0.0.1")  # a server on this machine: no one reads along
+    assert create_app().config["BOUNCE_IMAP_TLS"] == "none"
+
+
 def test_beat_reads_the_bounce_mailbox_only_when_one_is_set_up(monkeypatch, tmp_path):
     from service import create_app
 
