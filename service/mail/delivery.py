@@ -414,7 +414,8 @@ def _is_quota(text: str) -> bool:
 
 #: OSA's relay, at RCPT TO, will not pass the mail on: no sign-in ("Relay access denied", Microsoft 365's
 #: 5.7.54, 5.7.57, 5.7.64). From a server further on, in a report, the same words are about the recipient.
-_NOT_RELAYED = re.compile(r"\b5\.7\.(5[47]|64)\b|\brelay(ing)? (access )?(denied|not permitted)|\bunable to relay", re.I)
+_NOT_RELAYED = re.compile(r"\b5\.7\.(5[47]|64)\b|\brelay(ing)? (access )?(denied|not permitted)|\bunable to relay",
+                          re.I)
 
 #: A relay's 5xx to OSA itself: its connection, greeting, sign-in or sender address.
 _REFUSING_OSA = (smtplib.SMTPConnectError, smtplib.SMTPHeloError, smtplib.SMTPAuthenticationError,
@@ -536,14 +537,12 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         finally:
             throttle.sent()
     except NoToken as error:
-        throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
-        return "retry", _retry_later(row, error.detail, SendProblem.RELAY_REFUSED_OSA), True
+        return _all_wait(row, throttle, error.detail, SendProblem.RELAY_REFUSED_OSA)
     except smtplib.SMTPRecipientsRefused as error:
         code, text = next(iter(error.recipients.values()))
         reason = _reason(code, text)
         if code >= 500 and (about_the_sender(reason) or _NOT_RELAYED.search(reason)):
-            throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
-            return "retry", _retry_later(row, reason, SendProblem.RELAY_REFUSED_OSA), True
+            return _all_wait(row, throttle, reason, SendProblem.RELAY_REFUSED_OSA)
         if code >= 500:
             return "refused", _failed(reason), False
         return "retry", _retry_later(row, reason), False
@@ -551,13 +550,9 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         text = _reason(error.smtp_code, error.smtp_error)
         if error.smtp_code >= 500 and _is_quota(text):
             # The mailbox's own sending quota (other mail from it counts too): used up for now, not refused.
-            throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
-            return "retry", _retry_later(row, text, SendProblem.RELAY_QUOTA), True
+            return _all_wait(row, throttle, text, SendProblem.RELAY_QUOTA)
         if error.smtp_code >= 500 and isinstance(error, _REFUSING_OSA):
-            # Not this recipient but OSA itself: every message would meet the same, so all wait for it
-            # to be put right, and no one is made undeliverable by it.
-            throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
-            return "retry", _retry_later(row, text, SendProblem.RELAY_REFUSED_OSA), True
+            return _all_wait(row, throttle, text, SendProblem.RELAY_REFUSED_OSA)
         if error.smtp_code >= 500:  # after DATA: this message (its content, its size), not the address
             return "failed", _failed(text), False
         if _is_overload(error.smtp_code, text):
@@ -568,6 +563,13 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         return "retry", _retry_later(row, f"{type(error).__name__}: {error}", SendProblem.NO_RELAY), True
     return "sent", {"state": OutboxState.SENT, "sent_at": utcnow(), "lease_until": None, "problem": "",
                     "last_error": ""}, False
+
+
+def _all_wait(row: Outbox, throttle: SendThrottle, reason: str, problem: SendProblem) -> tuple[str, dict[str, Any], bool]:
+    """Not this recipient but OSA itself (its sign-in, its sender, its quota): every message would meet
+    the same, so every worker pauses, the row is tried again later, and no one is made undeliverable."""
+    throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
+    return "retry", _retry_later(row, reason, problem), True
 
 
 #: Problems of the relay, not of one email: while a queued email carries one, sending waits for it.
