@@ -565,7 +565,8 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
                     "last_error": ""}, False
 
 
-def _all_wait(row: Outbox, throttle: SendThrottle, reason: str, problem: SendProblem) -> tuple[str, dict[str, Any], bool]:
+def _all_wait(row: Outbox, throttle: SendThrottle, reason: str,
+              problem: SendProblem) -> tuple[str, dict[str, Any], bool]:
     """Not this recipient but OSA itself (its sign-in, its sender, its quota): every message would meet
     the same, so every worker pauses, the row is tried again later, and no one is made undeliverable."""
     throttle.pause_all(float(current_app.config["SEND_RETRY_SECONDS"]))
