@@ -133,7 +133,8 @@ class _Connection(Connection):
         config = current_app.config
         timeout = float(config["SMTP_TIMEOUT"])
         # smtplib checks no certificate unless given a context that does: this one checks it and the name.
-        context = ssl.create_default_context(cafile=config["SMTP_CA_FILE"] or None)
+        tls = config["SMTP_SSL"] or config["SMTP_STARTTLS"]
+        context = ssl.create_default_context(cafile=config["SMTP_CA_FILE"] or None) if tls else None
         if config["SMTP_SSL"]:
             host = smtplib.SMTP_SSL(config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=timeout, context=context)
         else:
