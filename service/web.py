@@ -19,6 +19,7 @@ from urllib.parse import unquote
 from flask import Flask, Response, current_app, g, has_request_context, redirect, request, url_for
 from werkzeug.routing import IntegerConverter
 
+from .answers import venue_line
 from .dates import event_dates, format_clock
 from .mail.outbox import kind_name, row_problem, state_name, undeliverable_text
 from .extensions import babel, csrf, limiter
@@ -187,6 +188,7 @@ def init_web(app: Flask) -> None:
     # Every page knows its language (the <html lang>, the header's language switch) without each view passing it.
     app.context_processor(lambda: {"language": current_language()} if has_request_context() else {})
     app.add_template_global(event_dates)
+    app.add_template_global(venue_line)
     app.add_template_global(clock)
     app.add_template_global(row_problem)
     app.add_template_global(state_name)
