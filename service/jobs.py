@@ -34,7 +34,8 @@ from .mail.compose import (
     render_reminder,
     render_retention_problem,
 )
-from .mail.outbox import queue_email
+from .mail.outbox import fill_in, queue_email
+from .mail.render import RenderedEmail
 from .retention import STEPS, ArchiveError, remove, removal_at
 from .models import (
     Event,
@@ -43,6 +44,7 @@ from .models import (
     JobRun,
     JobState,
     Outbox,
+    OutboxState,
     Response,
     ResponseDay,
 )
@@ -187,7 +189,24 @@ def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
     """The headcount to the secretariat: numbers, changes since the last report, CSV and chart."""
     if dry_run:
         return 1
-    language = event.default_language
+    rendered, attachments = _daily_report_email(event, at)
+    queue_email(kind="daily_report", key=_report_key(event, "daily-report", at), event=event,
+                recipient=event.secretariat_email, language=event.default_language, rendered=rendered,
+                attachments=attachments)
+    return 1
+
+
+def _report_key(event: Event, job: str, at: dt.datetime) -> str:
+    """The outbox key of the email a run of the daily report, the final numbers or a change notice writes."""
+    if job.startswith("daily-report"):
+        return f"daily-report:{event.id}:{at.astimezone(ZoneInfo(event.timezone)).date().isoformat()}"
+    if job == "hotel-final":
+        return f"hotel-final:{event.id}"
+    return f"hotel-change:{event.id}:{at.isoformat()}"
+
+
+def _daily_report_email(event: Event, at: dt.datetime) -> tuple[RenderedEmail, list[dict[str, str]]]:
+    """The report due at `at`, with what changed since the last one and the jobs missed in between."""
     previous = db.session.scalar(
         select(JobRun.scheduled_for)
         .where(JobRun.event_id == event.id, JobRun.job.like("daily-report-%"), JobRun.state == JobState.DONE,
@@ -202,11 +221,7 @@ def _daily_report(event: Event, at: dt.datetime, dry_run: bool) -> int:
             JobRun.ran_at > previous if previous is not None else JobRun.id.is_not(None),
         )
     )
-    rendered, attachments = render_daily_report(event, at, previous, missed)
-    day = at.astimezone(ZoneInfo(event.timezone)).date().isoformat()
-    queue_email(kind="daily_report", key=f"daily-report:{event.id}:{day}", event=event,
-                recipient=event.secretariat_email, language=language, rendered=rendered, attachments=attachments)
-    return 1
+    return render_daily_report(event, at, previous, missed)
 
 
 def _emails(result: int | tuple[int, dict | None]) -> int:
@@ -219,7 +234,7 @@ def _hotel_final(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, dic
     if dry_run:
         return 1, None
     rendered, attachments = render_hotel_final(event, numbers)
-    queue_email(kind="hotel_final", key=f"hotel-final:{event.id}", event=event, recipient=event.hotel_email,
+    queue_email(kind="hotel_final", key=_report_key(event, "hotel-final", at), event=event, recipient=event.hotel_email,
                 language=event.default_language, rendered=rendered, attachments=attachments)
     return 1, numbers
 
@@ -244,10 +259,35 @@ def _hotel_changes(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, d
         return 0, None
     if dry_run:
         return 1, None
-    queue_email(kind="hotel_change", key=f"hotel-change:{event.id}:{at.isoformat()}", event=event,
+    queue_email(kind="hotel_change", key=_report_key(event, "hotel-changes", at), event=event,
                 recipient=event.hotel_email, language=event.default_language,
                 rendered=render_hotel_change(event, changes))
     return 1, numbers
+
+
+def write_waiting_reports_again(event: Event) -> None:
+    """Make the event's reports and hotel emails that still wait for the relay again, in the caller's
+    transaction, from the data as it stands now and the numbers their run kept (both without a person
+    erased meanwhile). Each keeps its row, key and Message-ID; one a worker is sending goes as it is."""
+    runs = db.session.scalars(select(JobRun).where(
+        JobRun.event_id == event.id, JobRun.state == JobState.DONE, JobRun.emails > 0,
+        JobRun.job.like("daily-report-%") | JobRun.job.in_(("hotel-final", "hotel-changes")),
+    )).all()
+    keys = {_report_key(event, run.job, run.scheduled_for): run for run in runs}
+    waiting = db.session.scalars(select(Outbox).where(
+        Outbox.event_id == event.id, Outbox.state == OutboxState.QUEUED, Outbox.idempotency_key.in_(keys),
+    ).with_for_update()).all()
+    for row in waiting:
+        run, attachments = keys[row.idempotency_key], []
+        if row.kind == "daily_report":
+            rendered, attachments = _daily_report_email(event, run.scheduled_for)
+        elif row.kind == "hotel_final":
+            rendered, attachments = render_hotel_final(event, run.numbers)
+        else:
+            last = numbers_sent_to_hotel(event, before=run.scheduled_for)
+            rendered = render_hotel_change(event, hotel_changes(event, last, run.numbers, event.default_language))
+        fill_in(row, kind=row.kind, key=row.idempotency_key, event=event, recipient=row.recipient,
+                language=row.language, rendered=rendered, attachments=attachments)
 
 
 def _removal(step: str) -> Callable[[Event, dt.datetime, bool], tuple[int, dict | None]]:

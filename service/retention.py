@@ -107,13 +107,18 @@ def remove(event: Event, step: str, at: dt.datetime) -> dict[str, Any]:
 
 def erase_invitee(invitee: Invitee) -> None:
     """Remove the person's data now, as both steps would: what counts stays, with no one attached.
-    The event's reports and hotel mails, which hold every answer, lose their text too."""
+    The event's reports and hotel mails, which hold every answer, lose their text once sent, and
+    are written again without the person while they wait for the relay."""
+    from .jobs import write_waiting_reports_again  # the jobs write those emails, and run the removals here
+
     event = invitee.event
     allergy = invitee.response.allergies if invitee.response else ""
     names = {invitee.name}
     ids = select(Invitee.id).where(Invitee.id == invitee.id)
     _remove_sensitive(event, ids, whole_event=False, allergy=allergy, names=names)
     _remove_personal(event, ids, whole_event=False, names=names)
+    db.session.flush()
+    write_waiting_reports_again(event)
     db.session.flush()
 
 

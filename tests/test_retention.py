@@ -22,7 +22,7 @@ from service.extensions import db
 from service.jobs import run_due_jobs
 from service.links import hotel_url
 from service.mail.compose import queue_invitation
-from service.mail.delivery import build_message
+from service.mail.delivery import build_message, deliver
 from service.models import Invitee, JobRun, Outbox, ReportKind, DeliveryReport
 from service.retention import erase_invitee, removal_at
 
@@ -208,6 +208,45 @@ def test_an_erasure_the_invitee_asks_for_and_the_secretariat_confirms_leaves_no_
     assert "2 personer # Namn Organisation Roll ✓ 1 (raderad) KSO (politiker) 2 Bo Berg" in door
     assert "Dina uppgifter har raderats" in page_text(client.get(link_path(db.session.get(Invitee, anna.id))))
     assert client.get(link_path(anna) + "/data").status_code == 410
+
+
+def test_an_erasure_while_the_report_and_the_hotels_numbers_wait_for_the_relay_sends_them_without_the_person(
+    before_deadline, app, event, two_guests, mailer
+):
+    anna, bo = two_guests
+    event.hotel_names = True
+    db.session.commit()
+    # The morning's report and the final numbers are written, and wait: the relay is not reached yet.
+    before_deadline.move_to(local(2021, 11, 18, 12, 0, 30))
+    assert run_due_jobs(only="daily-report")[-1] == ("daily-report-2021-11-18", "done", 1)  # the days before: missed
+    assert run_due_jobs(only="hotel-final") == [("hotel-final", "done", 1)]
+    answer(bo, "Laktos", nights={"night-24"})  # after the final numbers: the next notice says so
+    before_deadline.move_to(event.final_numbers_at + dt.timedelta(hours=1, seconds=30))
+    assert run_due_jobs(only="hotel-changes") == [("hotel-changes", "done", 1)]
+    waiting = db.session.scalars(select(Outbox).order_by(Outbox.id)).all()
+    assert [(row.kind, row.state) for row in waiting] == [
+        ("daily_report", "queued"), ("hotel_final", "queued"), ("hotel_change", "queued")]
+    assert "Anna Ek: Nötter och mandel" in waiting[0].body_text and "Anna Ek" in waiting[1].body_text
+
+    with write_transaction():
+        erase_invitee(db.session.get(Invitee, anna.id))
+    hers = ["Anna Ek", "anna.ek@example.se", "Nötter och mandel", "Kommer med assistent", "SK 2014"]
+    assert stored_anywhere(db.session, hers) == set()
+
+    counts = deliver([row.id for row in waiting])
+    assert counts["sent"] == 3
+    received = {m.message["Subject"].split(":")[0]: m.message for m in mailer.messages}
+    report, final, notice = received["Dagens antal torsdag 18 november 2021"], received["Slutligt antal"], \
+        received["Ändrat antal"]
+    for message in (report, final, notice):
+        whole = message.get_body(("plain",)).get_content() + "".join(
+            str(part.get_content()) for part in message.iter_attachments() if part.get_content_type() == "text/csv")
+        assert not [value for value in hers if value in whole], message["Subject"]
+    # The others stay as they were, and she still counts: two come on day 1, one of them with a room.
+    assert "Allergi: Bo Berg: Laktos" in report.get_body(("plain",)).get_content()
+    assert "Dag 1, torsdag 25 november 2021: 2" in final.get_body(("plain",)).get_content()
+    assert "I rumslistan: Bo Berg, Skellefteå kommun: 24 nov. – 25 nov." in notice.get_body(("plain",)).get_content()
+    assert stored_anywhere(db.session, hers) == set()
 
 
 # --- The archive --------------------------------------------------------------------------------
