@@ -266,16 +266,18 @@ def _hotel_changes(event: Event, at: dt.datetime, dry_run: bool) -> tuple[int, d
 
 
 def write_waiting_reports_again(event: Event) -> None:
-    """Make the event's reports and hotel emails that still wait for the relay again, in the caller's
+    """Make the event's reports and hotel emails that have not reached the relay again, in the caller's
     transaction, from the data as it stands now and the numbers their run kept (both without a person
-    erased meanwhile). Each keeps its row, key and Message-ID; one a worker is sending goes as it is."""
+    erased meanwhile). Each keeps its row, key and Message-ID. One a worker is sending at this moment
+    goes as the worker built it, but what is kept of it (and sent, if it is tried again) is the new text."""
     runs = db.session.scalars(select(JobRun).where(
         JobRun.event_id == event.id, JobRun.state == JobState.DONE, JobRun.emails > 0,
         JobRun.job.like("daily-report-%") | JobRun.job.in_(("hotel-final", "hotel-changes")),
     )).all()
     keys = {_report_key(event, run.job, run.scheduled_for): run for run in runs}
     waiting = db.session.scalars(select(Outbox).where(
-        Outbox.event_id == event.id, Outbox.state == OutboxState.QUEUED, Outbox.idempotency_key.in_(keys),
+        Outbox.event_id == event.id, Outbox.state.in_((OutboxState.QUEUED, OutboxState.SENDING)),
+        Outbox.idempotency_key.in_(keys),
     ).with_for_update()).all()
     for row in waiting:
         run, attachments = keys[row.idempotency_key], []

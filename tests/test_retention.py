@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from service.answers import Answer, DayAnswer, save_answer
-from service.db import write_transaction
+from service.db import utcnow, write_transaction
 from service.extensions import db
 from service.jobs import run_due_jobs
 from service.links import hotel_url
@@ -227,12 +227,17 @@ def test_an_erasure_while_the_report_and_the_hotels_numbers_wait_for_the_relay_s
     assert [(row.kind, row.state) for row in waiting] == [
         ("daily_report", "queued"), ("hotel_final", "queued"), ("hotel_change", "queued")]
     assert "Anna Ek: Nötter och mandel" in waiting[0].body_text and "Anna Ek" in waiting[1].body_text
+    # A worker has just taken the report (and then stops before the relay takes it).
+    with write_transaction():
+        db.session.get(Outbox, waiting[0].id).state = "sending"
+        db.session.get(Outbox, waiting[0].id).lease_until = utcnow() + dt.timedelta(minutes=1)
 
     with write_transaction():
         erase_invitee(db.session.get(Invitee, anna.id))
     hers = ["Anna Ek", "anna.ek@example.se", "Nötter och mandel", "Kommer med assistent", "SK 2014"]
     assert stored_anywhere(db.session, hers) == set()
 
+    before_deadline.shift(dt.timedelta(minutes=2))  # the report's lease has run out: it goes again
     counts = deliver([row.id for row in waiting])
     assert counts["sent"] == 3
     received = {m.message["Subject"].split(":")[0]: m.message for m in mailer.messages}
