@@ -176,12 +176,19 @@ def current_snapshot(invitee_id: int) -> dict[str, Any] | None:
     Every change to an answer writes a history row (`save_answer` and move-ups do),
     so the newest row's `new` is the answer as it stands.
     """
-    return db.session.scalar(
-        select(ResponseChange.new)
+    return current_answer(invitee_id)[1]
+
+
+def current_answer(invitee_id: int) -> tuple[int, dict[str, Any] | None]:
+    """The newest history row's id (0 before the first answer), which a form opened now has seen
+    (`save_answer`'s `seen`), and the answer as it stands."""
+    newest = db.session.execute(
+        select(ResponseChange.id, ResponseChange.new)
         .where(ResponseChange.invitee_id == invitee_id)
         .order_by(ResponseChange.id.desc())
         .limit(1)
-    )
+    ).first()
+    return (newest.id, newest.new) if newest else (0, None)
 
 
 # --- Saving -------------------------------------------------------------------------------
@@ -307,11 +314,24 @@ def places_held() -> tuple[dict[int, int], dict[int, int]]:
     return seats, rooms
 
 
-def save_answer(invitee: Invitee, answer: Answer, actor: Actor = Actor.INVITEE, actor_name: str = "") -> SaveResult:
+class ChangedMeanwhile(Exception):
+    """Someone else changed the answer after the form being saved was opened (`change`): saving the
+    form would undo their change unseen."""
+
+    def __init__(self, change: ResponseChange):
+        super().__init__(f"answer changed meanwhile (history row {change.id})")
+        self.change = change
+
+
+def save_answer(invitee: Invitee, answer: Answer, actor: Actor = Actor.INVITEE, actor_name: str = "",
+                seen: int | None = None) -> SaveResult:
     """Store `answer` for `invitee` in the current transaction (the caller commits).
 
     The answer must have passed `check_answer`, and the transaction must have
     been begun with `write_transaction()`, so that counting seats and taking one is atomic.
+    With `seen`, the newest history row the form had (`current_answer`), raises `ChangedMeanwhile`
+    when another person (the invitee, or another admin) has changed the answer since; the same
+    person's other tab, and OSA moving a waiting list up, are no reason to stop.
     """
     if not holds_write_lock():
         raise RuntimeError("save_answer needs a transaction begun with write_transaction()")
@@ -319,6 +339,16 @@ def save_answer(invitee: Invitee, answer: Answer, actor: Actor = Actor.INVITEE, 
     options = {option.key: option for option in event.transport_options}
     nights = {night.key: night for night in event.hotel_nights}
     db.session.execute(select(Invitee.id).where(Invitee.id == invitee.id).with_for_update())
+    if seen is not None:
+        other = db.session.scalar(
+            select(ResponseChange)
+            .where(ResponseChange.invitee_id == invitee.id, ResponseChange.id > seen, ResponseChange.actor != Actor.SYSTEM,
+                   ~and_(ResponseChange.actor == actor, ResponseChange.actor_name == actor_name))
+            .order_by(ResponseChange.id.desc())
+            .limit(1)
+        )
+        if other is not None:
+            raise ChangedMeanwhile(other)
     response = db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
 
     # Lock every limited option this save may take or free, before counting.

@@ -18,18 +18,19 @@ import datetime as dt
 import re
 
 from flask import render_template
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
-from wtforms import BooleanField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.csrf.core import CSRF
 from wtforms.validators import Length, Optional
 
 from .answers import ROOMS, SEATS, Answer, DayAnswer, localized, places_held
-from .dates import format_date, format_time
+from .dates import format_date, format_datetime, format_time
 from .links import form_token, is_form_token
-from .models import Event, Invitee
+from .models import Actor, Event, Invitee, ResponseChange
 from .text import PlainText, normalized
 from .web import current_language
 
@@ -98,6 +99,8 @@ def answer_form_class(event) -> type[FlaskForm]:
     class AnswerForm(FlaskForm):
         allergies = TextAreaField(_l("Allergies or other needs"), **text_field(1000, multiline=True))
         comment = TextAreaField(_l("Anything else the secretariat should know?"), **text_field(2000, multiline=True))
+        #: The newest change to the answer when the form was opened (`answers.current_answer`).
+        seen = HiddenField()
 
     for day in event.days:
         # Radio groups are plain strings here; the template draws the buttons and
@@ -122,11 +125,12 @@ def answer_form_class(event) -> type[FlaskForm]:
     return AnswerForm
 
 
-def form_data(answer: dict | None) -> dict:
-    """The form's initial values from an answer's snapshot (`service.answers.snapshot`)."""
+def form_data(answer: dict | None, seen: int) -> dict:
+    """The form's initial values from an answer's snapshot (`service.answers.snapshot`) and the newest
+    change it is (`service.answers.current_answer`)."""
     if answer is None:
-        return {}
-    data: dict = {"allergies": answer["allergies"], "comment": answer["comment"]}
+        return {"seen": seen}
+    data: dict = {"allergies": answer["allergies"], "comment": answer["comment"], "seen": seen}
     for key, day in answer["days"].items():
         data[f"day_{key}"] = "yes" if day["attending"] else "no"
         if day["transport"]:
@@ -209,6 +213,22 @@ def _page_texts(event, language: str, role_key: str | None) -> dict:
         "night": {n.id: format_date(n.night_of, language) for n in event.hotel_nights},
     }
     return texts
+
+
+def seen_on(form) -> int | None:
+    """The newest change the submitted form had seen; None from a form that does not say."""
+    return int(form.seen.data) if (form.seen.data or "").isdigit() else None
+
+
+def changed_meanwhile(change: ResponseChange, invitee: Invitee, to_invitee: bool) -> str:
+    """Why the form was not saved: who changed the answer after it was opened, and when."""
+    when = format_datetime(change.changed_at, invitee.event.timezone, current_language())
+    if to_invitee:
+        return _("The secretariat changed your answer on %(when)s, after you opened this page. Nothing you sent "
+                 "has been saved: the form now shows your answer as it is. Make your changes again and save.", when=when)
+    who = invitee.name if change.actor == Actor.INVITEE else change.actor_name
+    return _("%(who)s changed the answer on %(when)s, after you opened this page. Nothing you sent has been saved: "
+             "the form now shows the answer as it is. Make your changes again and save.", who=who, when=when)
 
 
 def answer_form_context(invitee: Invitee, event, answer_: dict | None) -> dict:

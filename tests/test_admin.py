@@ -15,6 +15,7 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
+from service.answers import current_snapshot
 from service.db import utcnow
 from service.extensions import db
 from service.links import hotel_url
@@ -169,6 +170,62 @@ def test_an_answer_on_someones_behalf_is_recorded_as_such_and_confirmed_to_them(
     emails = re.sub(r"<[^>]+>", " ", re.search(r'id="emails">(.*?)</table>', html, re.S).group(1))
     assert "Bekräftelse av ett svar" in emails and "i kö" in emails
     assert not re.search(r"\b(confirmation|queued)\b", emails)
+
+
+def seen(page) -> str:
+    """The answer form's note of the newest change it shows."""
+    return re.search(r'name="seen" type="hidden" value="(\d+)"', page.get_data(as_text=True)).group(1)
+
+
+@pytest.mark.both_backends
+def test_an_answer_changed_by_someone_else_while_a_form_was_open_is_not_undone_by_saving_that_form(
+    before_deadline, event, client, admin_client
+):
+    anna = add_invitee(event)
+    path = f"/admin/invitees/{anna.id}/answer"
+    mine = {"day_day1": "yes", "transport_day1": "bus", "meal_lunch-day1": "y", "day_day2": "no"}
+    # Anna opens her page in two tabs, and answers in the first; the second tab may still save.
+    first, second = client.get(link_path(anna)), client.get(link_path(anna))
+    assert client.post(link_path(anna), data={"csrf_token": csrf_token(first), "seen": seen(first), **mine}).status_code == 303
+    again = {**mine, "diet_vegetarian": "y"}
+    assert client.post(link_path(anna), data={"csrf_token": csrf_token(second), "seen": seen(second), **again}).status_code == 303
+    # She opens it once more; meanwhile she phones the secretariat, who add the dinner for her.
+    hers = client.get(link_path(anna))
+    form = admin_client.get(path)
+    assert admin_client.post(path, data={"csrf_token": csrf_token(form), "seen": seen(form),
+                                         **again, "meal_dinner-day1": "y"}).status_code == 302
+    db.session.rollback()
+    confirmations = db.session.scalar(select(func.count(Outbox.id)).where(Outbox.kind == "confirmation"))
+    before = database_state(db.session, TABLES)
+
+    # Her open page, saved with a comment, would take the dinner away unseen: it is not saved.
+    stale = client.post(link_path(anna), data={"csrf_token": csrf_token(hers), "seen": seen(hers), **again,
+                                               "comment": "Jag kommer med tåget"})
+    assert stale.status_code == 409
+    text = page_text(stale)
+    assert ("Sekretariatet ändrade ditt svar måndag 1 november 2021 kl. " in text
+            and "Inget av det du skickade är sparat: formuläret visar nu ditt svar som det är." in text)
+    assert "Ditt svar är sparat" not in text
+    assert re.search(r'name="meal_dinner-day1"[^>]* checked', stale.get_data(as_text=True))  # the answer as it is
+    assert database_state(db.session, TABLES) == before
+    # Saved again from what the page now shows, it goes through, with the dinner.
+    resent = client.post(link_path(anna), data={"csrf_token": csrf_token(stale), "seen": seen(stale), **again,
+                                                "meal_dinner-day1": "y", "comment": "Jag kommer med tåget"})
+    assert resent.status_code == 303
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Outbox.id)).where(Outbox.kind == "confirmation")) == confirmations + 1
+
+    # The other way round: the secretariat's open form after Anna has changed her answer.
+    form = admin_client.get(path)
+    page = client.get(link_path(anna))
+    assert client.post(link_path(anna), data={"csrf_token": csrf_token(page), "seen": seen(page), **again,
+                                              "day_day2": "yes"}).status_code == 303
+    refused = admin_client.post(path, data={"csrf_token": csrf_token(form), "seen": seen(form), **again})
+    assert refused.status_code == 409
+    assert "Anna Andersson ändrade svaret måndag 1 november 2021 kl. " in page_text(refused)
+    assert re.search(r'id="day_day2-yes"[^>]* checked', refused.get_data(as_text=True))
+    db.session.rollback()
+    assert current_snapshot(anna.id)["days"]["day2"]["attending"] is True
 
 
 def test_an_inconsistent_answer_on_someones_behalf_is_refused_and_changes_nothing(before_deadline, event, admin_client):

@@ -16,8 +16,9 @@ from wtforms import HiddenField, StringField
 from wtforms.validators import Length
 
 from ..answers import (
+    ChangedMeanwhile,
     check_answer,
-    current_snapshot,
+    current_answer,
     describe_answer,
     put_back_on_list,
     save_answer,
@@ -30,8 +31,10 @@ from ..forms import (
     answer_form_class,
     answer_form_context,
     answer_from_form,
+    changed_meanwhile,
     form_data,
     put_problems_on_form,
+    seen_on,
 )
 from ..headcount import describe_change
 from ..invitee_import import InviteeFileError, add_invitee, checked_address, correct_address
@@ -245,28 +248,34 @@ def answer_for(invitee_id: int):
         abort(409)
     event = invitee.event
     language = current_language()
-    snapshot_ = current_snapshot(invitee.id)
+    seen, snapshot_ = current_answer(invitee.id)
     form_class = answer_form_class(event)
-    status = 200
+    status, meanwhile = 200, ""
+    form = form_class() if request.method == "POST" else form_class(data=form_data(snapshot_, seen))
     if request.method == "POST":
-        form = form_class()
+        status = 400
         if form.validate_on_submit():
             answer, problems = answer_from_form(event, form)
             problems = {**check_answer(event, answer, language), **problems}  # a time it could not read first
             if not problems:
-                with write_transaction():
-                    result = save_answer(invitee, answer, actor=Actor.ADMIN, actor_name=current_user.username)
-                    queue_answer_emails(invitee, result)
-                flash(_("The answer is saved, and %(name)s gets a confirmation by email.", name=invitee.name)
-                      if result.change is not None else _("Nothing changed."))
-                return redirect(url_for("admin.invitee", invitee_id=invitee.id))
-            put_problems_on_form(form, problems)
-        status = 400
-    else:
-        form = form_class(data=form_data(snapshot_))
+                try:
+                    with write_transaction():
+                        result = save_answer(invitee, answer, actor=Actor.ADMIN, actor_name=current_user.username,
+                                             seen=seen_on(form))
+                        queue_answer_emails(invitee, result)
+                except ChangedMeanwhile as changed:
+                    seen, snapshot_ = current_answer(invitee.id)
+                    form = form_class(formdata=None, data=form_data(snapshot_, seen))
+                    status, meanwhile = 409, changed_meanwhile(changed.change, invitee, to_invitee=False)
+                else:
+                    flash(_("The answer is saved, and %(name)s gets a confirmation by email.", name=invitee.name)
+                          if result.change is not None else _("Nothing changed."))
+                    return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+            else:
+                put_problems_on_form(form, problems)
     return render_template(
         "admin/answer_for.html", event=event, invitee=invitee, form=form, language=language,
-        **answer_form_context(invitee, event, snapshot_),
+        changed_meanwhile=meanwhile, **answer_form_context(invitee, event, snapshot_),
     ), status
 
 

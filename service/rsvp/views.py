@@ -29,7 +29,9 @@ from sqlalchemy import select
 
 from ..answers import (
     Answer,
+    ChangedMeanwhile,
     check_answer,
+    current_answer,
     current_snapshot,
     describe_answer,
     localized,
@@ -43,9 +45,11 @@ from ..forms import (
     DeclineForm,
     answer_form_context,
     answer_from_form,
+    changed_meanwhile,
     form_data,
     invitee_answer_form_class,
     put_problems_on_form,
+    seen_on,
 )
 from ..links import LinkError, resolve_token
 from ..mail.compose import queue_answer_emails
@@ -95,14 +99,14 @@ def _link(invitee: Invitee, purpose: str = "rsvp") -> dict:
     return {"meta": {"csrf_context": (purpose, invitee.id, invitee.link_version)}}
 
 
-def _page(invitee: Invitee, form=None, status: int = 200):
-    """The answer page, the answer from its snapshot."""
+def _page(invitee: Invitee, form=None, status: int = 200, changed_meanwhile: str = ""):
+    """The answer page, the answer from its snapshot (in a fresh form unless `form` is given)."""
     event = invitee.event
     language = current_language()
-    answer_ = current_snapshot(invitee.id)
+    seen, answer_ = current_answer(invitee.id)
     closed = utcnow() >= event.rsvp_deadline
     if form is None and not closed:
-        form = invitee_answer_form_class(event)(data=form_data(answer_), **_link(invitee))
+        form = invitee_answer_form_class(event)(formdata=None, data=form_data(answer_, seen), **_link(invitee))
     return render_template(
         "rsvp/answer.html",
         event=event,
@@ -110,6 +114,7 @@ def _page(invitee: Invitee, form=None, status: int = 200):
         form=form,
         decline_form=DeclineForm(**_link(invitee)),
         closed=closed,
+        changed_meanwhile=changed_meanwhile,
         summary=describe_answer(invitee.event, _response_of(invitee), language) if closed and answer_ else None,
         answered=answer_ is not None,
         deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
@@ -156,7 +161,10 @@ def save(token: str):
     if problems:
         put_problems_on_form(form, problems)
         return _page(invitee, form, status=400)
-    _save(invitee, answer_)
+    try:
+        _save(invitee, answer_, seen_on(form))
+    except ChangedMeanwhile as meanwhile:
+        return _page(invitee, status=409, changed_meanwhile=changed_meanwhile(meanwhile.change, invitee, to_invitee=True))
     return redirect(url_for("rsvp.thanks", token=token, lang=current_language()), code=303)
 
 
@@ -189,11 +197,11 @@ def decline_again(token: str):
     return redirect(url_for("rsvp.answer", token=token, lang=current_language()))
 
 
-def _save(invitee: Invitee, answer_: Answer) -> None:
+def _save(invitee: Invitee, answer_: Answer, seen: int | None = None) -> None:
     with write_transaction():
         if invitee.language != current_language():  # the language they answered in, for their emails
             invitee.language = current_language()
-        queue_answer_emails(invitee, save_answer(invitee, answer_, actor=Actor.INVITEE))
+        queue_answer_emails(invitee, save_answer(invitee, answer_, actor=Actor.INVITEE, seen=seen))
 
 
 @bp.get("/<token>/thanks")
