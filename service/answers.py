@@ -180,15 +180,16 @@ def current_snapshot(invitee_id: int) -> dict[str, Any] | None:
 
 
 def current_answer(invitee_id: int) -> tuple[int, dict[str, Any] | None]:
-    """The newest history row's id (0 before the first answer), which a form opened now has seen
-    (`save_answer`'s `seen`), and the answer as it stands."""
+    """How many changes the invitee's answer has had (0 before the first), which a form opened now
+    has seen (`save_answer`'s `seen`; their own count, so a page shows nothing of others' answers),
+    and the answer as it stands."""
     newest = db.session.execute(
-        select(ResponseChange.id, ResponseChange.new)
+        select(func.count().over().label("changes"), ResponseChange.new)
         .where(ResponseChange.invitee_id == invitee_id)
         .order_by(ResponseChange.id.desc())
         .limit(1)
     ).first()
-    return (newest.id, newest.new) if newest else (0, None)
+    return (newest.changes, newest.new) if newest else (0, None)
 
 
 # --- Saving -------------------------------------------------------------------------------
@@ -329,9 +330,9 @@ def save_answer(invitee: Invitee, answer: Answer, actor: Actor = Actor.INVITEE, 
 
     The answer must have passed `check_answer`, and the transaction must have
     been begun with `write_transaction()`, so that counting seats and taking one is atomic.
-    With `seen`, the newest history row the form had (`current_answer`), raises `ChangedMeanwhile`
-    when another person (the invitee, or another admin) has changed the answer since; the same
-    person's other tab, and OSA moving a waiting list up, are no reason to stop.
+    With `seen`, how many changes the answer had when the form was opened (`current_answer`), raises
+    `ChangedMeanwhile` when another person (the invitee, or another admin) has changed it since; the
+    same person's other tab, and OSA moving a waiting list up, are no reason to stop.
     """
     if not holds_write_lock():
         raise RuntimeError("save_answer needs a transaction begun with write_transaction()")
@@ -340,15 +341,11 @@ def save_answer(invitee: Invitee, answer: Answer, actor: Actor = Actor.INVITEE, 
     nights = {night.key: night for night in event.hotel_nights}
     db.session.execute(select(Invitee.id).where(Invitee.id == invitee.id).with_for_update())
     if seen is not None:
-        other = db.session.scalar(
-            select(ResponseChange)
-            .where(ResponseChange.invitee_id == invitee.id, ResponseChange.id > seen, ResponseChange.actor != Actor.SYSTEM,
-                   ~and_(ResponseChange.actor == actor, ResponseChange.actor_name == actor_name))
-            .order_by(ResponseChange.id.desc())
-            .limit(1)
-        )
-        if other is not None:
-            raise ChangedMeanwhile(other)
+        since = db.session.scalars(select(ResponseChange).where(ResponseChange.invitee_id == invitee.id)
+                                  .order_by(ResponseChange.id).offset(seen)).all()
+        others = [c for c in since if c.actor != Actor.SYSTEM and (c.actor, c.actor_name) != (actor, actor_name)]
+        if others:
+            raise ChangedMeanwhile(others[-1])
     response = db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
 
     # Lock every limited option this save may take or free, before counting.

@@ -99,7 +99,7 @@ def answer_form_class(event) -> type[FlaskForm]:
     class AnswerForm(FlaskForm):
         allergies = TextAreaField(_l("Allergies or other needs"), **text_field(1000, multiline=True))
         comment = TextAreaField(_l("Anything else the secretariat should know?"), **text_field(2000, multiline=True))
-        #: The newest change to the answer when the form was opened (`answers.current_answer`).
+        #: How many changes the answer had when the form was opened (`answers.current_answer`).
         seen = HiddenField()
 
     for day in event.days:
@@ -126,8 +126,8 @@ def answer_form_class(event) -> type[FlaskForm]:
 
 
 def form_data(answer: dict | None, seen: int) -> dict:
-    """The form's initial values from an answer's snapshot (`service.answers.snapshot`) and the newest
-    change it is (`service.answers.current_answer`)."""
+    """The form's initial values from an answer's snapshot (`service.answers.snapshot`) and how many
+    changes it has had (`service.answers.current_answer`)."""
     if answer is None:
         return {"seen": seen}
     data: dict = {"allergies": answer["allergies"], "comment": answer["comment"], "seen": seen}
@@ -216,7 +216,7 @@ def _page_texts(event, language: str, role_key: str | None) -> dict:
 
 
 def seen_on(form) -> int | None:
-    """The newest change the submitted form had seen; None from a form that does not say."""
+    """How many changes of the answer the submitted form had seen; None from a form that does not say."""
     return int(form.seen.data) if (form.seen.data or "").isdigit() else None
 
 

@@ -173,7 +173,7 @@ def test_an_answer_on_someones_behalf_is_recorded_as_such_and_confirmed_to_them(
 
 
 def seen(page) -> str:
-    """The answer form's note of the newest change it shows."""
+    """How many changes the answer had when the form was made (its hidden field)."""
     return re.search(r'name="seen" type="hidden" value="(\d+)"', page.get_data(as_text=True)).group(1)
 
 
