@@ -17,7 +17,7 @@ from service.extensions import db
 from service.headcount import hotel_numbers
 from service.links import hotel_url, make_token
 from service.mail.compose import queue_invitation
-from service.models import Invitee, JobRun, Outbox
+from service.models import Actor, Invitee, JobRun, Outbox
 
 from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, link_path
 
@@ -50,13 +50,13 @@ def check(page, problems: dict, name: str) -> None:
         problems[name] = {"axe": found, "scrollWidth": wide, "lang, skip, main, h1": shape}
 
 
-def answered(event, person, **extra):
+def answered(event, person, comment="Hej", by=Actor.INVITEE, **extra):
     with write_transaction():
         save_answer(db.session.get(Invitee, person.id), Answer(
             days={"day1": DayAnswer(True, "airport", flight_number="SK 2014", flight_arrival=dt.time(9, 5)),
                   "day2": DayAnswer(True)},
-            meals={"lunch-day1", "dinner-day1"}, diets={"vegetarian"}, allergies="Nötter", comment="Hej",
-            hotel_nights={"night-25"}, **extra))
+            meals={"lunch-day1", "dinner-day1"}, diets={"vegetarian"}, allergies="Nötter", comment=comment,
+            hotel_nights={"night-25"}, **extra), actor=by, actor_name="sekretariatet" if by == Actor.ADMIN else "")
 
 
 @pytest.fixture
@@ -84,6 +84,14 @@ def invitee_pages(page, base: str, event, anna, bo, language: str):
 
     yield "answer-errors", with_errors
     yield "answer-filled", lambda: page.goto(base + link_path(bo) + lang)
+
+    def changed_meanwhile():
+        page.goto(base + link_path(bo) + lang)
+        answered(event, bo, comment=f"Ändrat av sekretariatet ({language})", by=Actor.ADMIN)
+        page.locator("form.answer button[type=submit]").click()
+        page.wait_for_selector(".error-summary")
+
+    yield "answer-changed-meanwhile", changed_meanwhile
 
     def asked_to_confirm_a_decline():
         page.goto(base + link_path(anna) + lang)
