@@ -273,11 +273,21 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
     except Exception as error:  # openpyxl raises many kinds for a damaged file
         raise InviteeFileError([_problem(0, "", N_("the XLSX file could not be opened: %(reason)s"), reason=error)]) from None
     try:
-        sheet = workbook.worksheets[0]
-        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+        for number, values in enumerate(_invitee_sheet(workbook).iter_rows(values_only=True), start=1):
             yield number, [_cell_text(value) for value in values]
     finally:
         workbook.close()
+
+
+def _invitee_sheet(workbook):
+    """The first sheet whose first row has a column for the email address (a workbook may begin with a
+    sheet of instructions), else the first sheet."""
+    emails = set(HEADERS["email"])
+    for sheet in workbook.worksheets:
+        header = next(sheet.iter_rows(max_row=1, values_only=True), ())
+        if any(_normal_header(_cell_text(value)) in emails for value in header):
+            return sheet
+    return workbook.worksheets[0]
 
 
 def _cell_text(value: object) -> str:

@@ -84,6 +84,22 @@ def test_xlsx(event):
     assert invitees(event) == EXPECTED
 
 
+def test_a_workbook_that_begins_with_a_sheet_of_instructions_is_read_from_the_sheet_with_the_list(event):
+    workbook = Workbook()
+    workbook.active.title = "Instruktioner"
+    workbook.active.append(["Fyll i deltagarna på bladet Deltagare, en per rad."])
+    sheet = workbook.create_sheet("Deltagare")
+    for row in [SWEDISH_HEADER, *PEOPLE]:
+        sheet.append(row)
+    workbook.create_sheet("Blad3")
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    result = import_invitees(event, "lista.xlsx", buffer.getvalue())
+    db.session.commit()
+    assert str(result) == "3 added, 0 updated, 0 unchanged"
+    assert invitees(event) == EXPECTED
+
+
 def test_stray_spaces_empty_rows_and_extra_columns_are_tolerated(event):
     data = (
         " Namn ;E-post  ;Organisation;Telefon;Roll\r\n"
