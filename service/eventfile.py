@@ -25,7 +25,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_babel.speaklater import LazyString
 
-from .text import unsafe_character
+from .text import address_reason, unsafe_character
 
 LANGUAGES = ("sv", "en")
 
@@ -414,7 +414,7 @@ class _Checker:
                 address = validate_email(value, check_deliverability=False)
             except EmailNotValidError as error:
                 self.problem(path, _("%(value)s is not a valid email address: %(error)s", value=repr(value),
-                                     error=error))
+                                     error=address_reason(str(error))))
                 return _BAD
             if kind == EMAIL:
                 return address.normalized

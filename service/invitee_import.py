@@ -43,7 +43,7 @@ from .db import among, utcnow, write_transaction
 from .extensions import db
 from .mail.compose import queue_put_back_emails
 from .models import Event, ImportJob, ImportState, Invitee
-from .text import normalized, unsafe_character
+from .text import address_reason, normalized, unsafe_character
 
 #: Accepted headers (compared lower-cased, spaces collapsed) for each field.
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -95,8 +95,10 @@ class RowError:
 
     def message_in(self, language: str) -> str:
         with force_locale(language):
-            # A field's name is a message of its own (FIELD_NAMES), translated like the template.
-            params = {name: gettext(value) if name == "field" else value for name, value in self.params}
+            # A field's name is a message of its own (FIELD_NAMES), translated like the template, and so is
+            # the reason an address is not one.
+            translate = {"field": gettext, "address_reason": address_reason}
+            params = {name: translate.get(name, str)(value) for name, value in self.params}
             return gettext(self.template, **params)
 
     @property
@@ -450,8 +452,9 @@ def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _F
                 email = validate_email(email, check_deliverability=False).normalized
                 email_key = email.lower()
             except EmailNotValidError as error:
-                row_errors.append(_problem(line, titles["email"], N_("'%(email)s' is not a valid email address: %(reason)s"),
-                                           email=email, reason=error))
+                row_errors.append(_problem(line, titles["email"],
+                                           N_("'%(email)s' is not a valid email address: %(address_reason)s"),
+                                           email=email, address_reason=error))
         if email_key:
             if email_key in first_line_of:
                 row_errors.append(

@@ -1,5 +1,5 @@
 """Free text that people type into OSA: what may be stored, how stored text is made safe for files,
-and the order a Swedish list puts names in.
+the order a Swedish list puts names in, and why a typed email address is not one, in the reader's words.
 
 Every text an invitee or the secretariat submits (form fields, imported cells) is
 put in Unicode NFC, its tabs become spaces, and it is refused when it holds a
@@ -55,6 +55,41 @@ def cleaned(value):
     """`value` without control or direction characters but tabs and line breaks: what a CSV or XLSX cell
     may hold, and what a database may be asked to search for."""
     return _NOT_IN_LINES.sub("", value) if isinstance(value, str) else value
+
+
+#: email_validator's reasons for the slips people make typing an address, in OSA's words and so in the
+#: reader's language (the library writes English only); `%(found)s` is what follows a reason that lists
+#: the characters at fault. Any other reason is shown as the library words it.
+_ADDRESS_REASONS = (
+    ("An email address must have an @-sign.", _l("an email address must have an @")),
+    ("A display name and angle brackets around the email address are not permitted here.",
+     _l("write the address alone, without a name or < >")),
+    ("The email address contains invalid characters before the @-sign: ",
+     _l("it has characters an address cannot have before the @: %(found)s")),
+    ("The part after the @-sign contains invalid characters: ",
+     _l("it has characters an address cannot have after the @: %(found)s")),
+    ("An email address cannot have two periods in a row.", _l("an email address cannot have two periods in a row")),
+    ("An email address cannot end with a period.", _l("an email address cannot end with a period")),
+    ("An email address cannot have a period immediately before the @-sign.",
+     _l("an email address cannot have a period just before the @")),
+    ("There must be something before the @-sign.", _l("something must come before the @")),
+    ("There must be something after the @-sign.", _l("something must come after the @")),
+    ("The part after the @-sign is not valid. It should have a period.",
+     _l("the part after the @ must have a period, as in example.se")),
+    ("The part after the @-sign is a special-use or reserved name that cannot be used with email.",
+     _l("the part after the @ is a reserved name that takes no email")),
+    ("Quoting the part before the @-sign is not allowed here.",
+     _l("quotation marks around the part before the @ are not possible here")),
+)
+
+
+def address_reason(reason: str) -> str:
+    """Why an address is not one (the text of email_validator's `EmailNotValidError`), in the language
+    in force."""
+    for english, own in _ADDRESS_REASONS:
+        if reason.startswith(english):
+            return str(own) % {"found": reason.removeprefix(english).removesuffix(".")}
+    return reason
 
 
 class PlainText:

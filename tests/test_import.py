@@ -158,8 +158,7 @@ def test_fifty_rows_with_three_bad_reports_all_three_and_imports_nothing(event):
         import_invitees(event, "invitees.csv", csv_bytes(fifty_rows_with_three_bad(), "cp1252", ";"))
     db.session.rollback()
     assert [str(error) for error in caught.value.errors] == [
-        "line 8, E-post: 'person7(at)example.se' is not a valid email address: "
-        "An email address must have an @-sign.",
+        "line 8, E-post: 'person7(at)example.se' is not a valid email address: an email address must have an @",
         "line 21, Roll: unknown role 'borgmästare' (the event's roles: 'kso', 'official')",
         "line 42, E-post: 'PERSON3@example.se' is already on line 4",
     ]
@@ -181,6 +180,25 @@ def test_cli_reports_every_bad_row_and_imports_nothing(runner, event, tmp_path):
     result = runner.invoke(args=["invitees", "import", str(path)])
     assert result.exit_code == 0, result.output
     assert result.output == "inbjudna.csv: 50 added, 0 updated, 0 unchanged.\n"
+
+
+def test_an_address_typed_wrong_is_refused_with_why_in_the_secretariats_language(event):
+    data = csv_bytes([["Namn", "E-post"], ["Anna Ek", "Anna Ek <anna.ek@example.se>"], ["Bo Ek", "bo ek@example.se"],
+                      ["Cia Ek", "cia@example"], ["Dan Ek", "dan@example.se; dan.ek@example.se"]])
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "x.csv", data)
+    assert caught.value.describe("sv").splitlines()[1:] == [
+        "  rad 2, E-post: 'Anna Ek <anna.ek@example.se>' är inte en giltig e-postadress: skriv adressen ensam, "
+        "utan namn eller < >",
+        "  rad 3, E-post: 'bo ek@example.se' är inte en giltig e-postadress: den har tecken som inte kan stå före @: "
+        "SPACE",
+        "  rad 4, E-post: 'cia@example' är inte en giltig e-postadress: delen efter @ måste ha en punkt, som i "
+        "example.se",
+        "  rad 5, E-post: 'dan@example.se; dan.ek@example.se' är inte en giltig e-postadress: den har tecken som inte "
+        "kan stå efter @: ';', '@', SPACE",
+    ]
+    assert "'cia@example' is not a valid email address: the part after the @ must have a period, as in example.se" \
+        in caught.value.describe("en")
 
 
 def test_control_characters_and_line_breaks_in_a_field_are_refused(event):
