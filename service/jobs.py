@@ -277,7 +277,7 @@ def write_waiting_reports_again(event: Event) -> None:
     keys = {_report_key(event, run.job, run.scheduled_for): run for run in runs}
     waiting = db.session.scalars(select(Outbox).where(
         Outbox.event_id == event.id, Outbox.state.in_((OutboxState.QUEUED, OutboxState.SENDING)),
-        Outbox.idempotency_key.in_(keys),
+        Outbox.idempotency_key.in_(list(keys)),
     ).with_for_update()).all()
     for row in waiting:
         run, attachments = keys[row.idempotency_key], []

@@ -99,8 +99,9 @@ def _link(invitee: Invitee, purpose: str = "rsvp") -> dict:
     return {"meta": {"csrf_context": (purpose, invitee.id, invitee.link_version)}}
 
 
-def _page(invitee: Invitee, form=None, status: int = 200, changed_meanwhile: str = ""):
-    """The answer page, the answer from its snapshot (in a fresh form unless `form` is given)."""
+def _page(invitee: Invitee, form=None, status: int = 200, meanwhile: str = ""):
+    """The answer page, the answer from its snapshot (in a fresh form unless `form` is given); `meanwhile`
+    says who changed the answer since the form that was sent was opened."""
     event = invitee.event
     language = current_language()
     seen, answer_ = current_answer(invitee.id)
@@ -114,7 +115,7 @@ def _page(invitee: Invitee, form=None, status: int = 200, changed_meanwhile: str
         form=form,
         decline_form=DeclineForm(**_link(invitee)),
         closed=closed,
-        changed_meanwhile=changed_meanwhile,
+        changed_meanwhile=meanwhile,
         summary=describe_answer(invitee.event, _response_of(invitee), language) if closed and answer_ else None,
         answered=answer_ is not None,
         deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
@@ -163,8 +164,8 @@ def save(token: str):
         return _page(invitee, form, status=400)
     try:
         _save(invitee, answer_, seen_on(form))
-    except ChangedMeanwhile as meanwhile:
-        return _page(invitee, status=409, changed_meanwhile=changed_meanwhile(meanwhile.change, invitee, to_invitee=True))
+    except ChangedMeanwhile as changed:
+        return _page(invitee, status=409, meanwhile=changed_meanwhile(changed.change, invitee, to_invitee=True))
     return redirect(url_for("rsvp.thanks", token=token, lang=current_language()), code=303)
 
 
