@@ -1,6 +1,7 @@
 """Every kind of email, in both languages, as its readers' programs take it: a phone shows the
-HTML part in chromium at 375 px without scrolling sideways, with links that can be followed; and
-SpamAssassin (Debian's, local tests only, no network) scores it at most 1.0."""
+HTML part in chromium at 375 px without scrolling sideways, with links that can be followed;
+Outlook for Windows keeps it in a column of reading width on a wide screen; and SpamAssassin
+(Debian's, local tests only, no network) scores it at most 1.0."""
 
 from __future__ import annotations
 
@@ -42,6 +43,25 @@ def test_every_kind_fits_a_phone_and_its_links_are_links(before_deadline, app, e
         if kind not in ("daily_report", "retention_problem"):  # mail to the secretariat itself
             assert event.secretariat_email in shown, kind  # whom to ask, on every other
     assert too_wide == {}
+
+
+def as_outlook_for_windows_lays_it_out(html: str) -> str:
+    """The HTML as Outlook for Windows (Word) takes it, in the two ways that decide a column's width:
+    it reads what is inside `<!--[if mso]>` comments, and ignores max-width."""
+    html = re.sub(r"<!--\[if mso\]>(.*?)<!\[endif\]-->", r"\1", html, flags=re.S)
+    return re.sub(r"max-width:\s*[^;\"]+;?", "", html)
+
+
+def test_every_kind_keeps_a_column_of_reading_width_in_outlook_for_windows(before_deadline, app, event, browser):
+    add_invitee(event, "Åsa Öberg-Ståhl", "asa.oberg@example.se", "official", "sv")
+    db.session.commit()
+    desktop = browser.new_page(viewport={"width": 1400, "height": 900})
+    widths = {}
+    for kind in KINDS:
+        desktop.set_content(as_outlook_for_windows_lays_it_out(preview_email(event, kind, "sv").html))
+        widths[kind] = desktop.evaluate("document.querySelector('.card').getBoundingClientRect().width")
+    desktop.close()
+    assert {kind: width for kind, width in widths.items() if width > 600} == {}, widths
 
 
 def test_every_kind_passes_a_spam_filter(before_deadline, app, event):
