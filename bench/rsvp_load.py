@@ -102,8 +102,9 @@ def answers(port: int) -> bool:
         return False
 
 
-def answer_body(token: str, with_dinner: bool) -> str:
-    form = {"csrf_token": token, "day_day1": "yes", "transport_day1": "own", "day_day2": "yes", "meal_lunch-day1": "y"}
+def answer_body(token: str, seen: str, with_dinner: bool) -> str:
+    form = {"csrf_token": token, "seen": seen, "day_day1": "yes", "transport_day1": "own", "day_day2": "yes",
+            "meal_lunch-day1": "y"}
     if with_dinner:
         form["meal_dinner-day1"] = "y"
     return urllib.parse.urlencode(form)
@@ -135,11 +136,13 @@ def main() -> None:
             env={**os.environ, **environment}, cwd=ROOT,
         )
         wait_for(lambda: answers(port), 60, "gunicorn to start")
-        # Each invitee opens their link once first, as after the invitation; the form token comes from it.
+        # Each invitee opens their link once first, as after the invitation; the form's token and its
+        # note of the answer's changes come from it, and every POST sends them as a browser would.
         tokens = {}
         for path in paths:
             status, page = request(port, "GET", path)
-            tokens[path] = re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1).decode()
+            tokens[path] = tuple(re.search(rb'name="%s" type="hidden" value="([^"]*)"' % name, page).group(1).decode()
+                                 for name in (b"csrf_token", b"seen"))
 
         total = int(args.rate * args.seconds)
         every_post = max(1, round(1 / args.posts)) if args.posts > 0 else 0
@@ -152,7 +155,7 @@ def main() -> None:
             posting = every_post and number % every_post == 0
             try:
                 if posting:
-                    status, _ = request(port, "POST", path, answer_body(tokens[path], (number // len(paths)) % 2 == 0))
+                    status, _ = request(port, "POST", path, answer_body(*tokens[path], (number // len(paths)) % 2 == 0))
                     ok = status == 303
                 else:
                     status, _ = request(port, "GET", path)
