@@ -247,7 +247,7 @@ def test_an_erasure_while_the_report_and_the_hotels_numbers_wait_for_the_relay_s
         whole = message.get_body(("plain",)).get_content() + "".join(
             str(part.get_content()) for part in message.iter_attachments() if part.get_content_type() == "text/csv")
         assert not [value for value in hers if value in whole], message["Subject"]
-    # The others stay as they were, and she still counts: two come on day 1, one of them with a room.
+    # The others stay as they were, and she still counts: two come on day 1.
     assert "Allergi: Bo Berg: Laktos" in report.get_body(("plain",)).get_content()
     assert "Dag 1, torsdag 25 november 2021: 2" in final.get_body(("plain",)).get_content()
     assert "I rumslistan: Bo Berg, Skellefteå kommun: 24 nov. – 25 nov." in notice.get_body(("plain",)).get_content()
