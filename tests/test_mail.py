@@ -929,6 +929,25 @@ def test_the_invitation_of_a_moved_event_tells_its_new_dates(app):
     assert f"möts i Skellefteå {format_date_range(first, last, 'sv')} för att" in " ".join(text.split())
 
 
+@pytest.mark.parametrize("language, day1, day2", [
+    ("sv", "Dag 1, torsdag 25 november 2021: 09.00–17.00, därefter 18.00 Gemensam middag på hotellet. Guidad tur",
+     "Dag 2, fredag 26 november 2021: 09.00–13.00"),
+    ("en", "Day 1, Thursday 25 November 2021: 09:00–17:00, then 18:00 Dinner together at the hotel. A guided tour",
+     "Day 2, Friday 26 November 2021: 09:00–13:00"),
+])
+def test_the_invitation_gives_each_days_hours_and_an_open_ended_dinner_by_its_start(
+        before_deadline, event, language, day1, day2):
+    # Day 1's programme ends at 17.00 and the dinner, which has no end, begins at 18.00: the day is
+    # not "09.00–18.00", which reads as if it closed as the dinner begins.
+    invitee = add_invitee(event, "Bo Berg", "bo.berg@example.se", language=language)
+    email_ = preview_email(event, "invitation", language, invitee)
+    lines = email_.text.splitlines()
+    assert any(line.startswith(f"- {day1}") for line in lines), lines
+    assert f"- {day2}" in lines
+    hours = day1.split(": ", 1)[1].split(". ")[0]
+    assert hours in html_text(email_.html) and day2.split(": ")[1] in html_text(email_.html)
+
+
 @pytest.mark.parametrize("language, where", [
     ("sv", "på The Wood Hotel, Torggatan 3, Skellefteå centrum"),
     ("en", "at The Wood Hotel, Torggatan 3, Skellefteå centre"),  # the file's address_en

@@ -62,15 +62,25 @@ from .render import RenderedEmail, render_email
 
 def _day_texts(event: Event, language: str) -> list[dict]:
     """Each day's heading, hours and summary in `language`, for the invitation."""
-    return [
-        {
-            "heading": day_heading(day, language),
-            "span": f"{format_time(day.starts_at, event.timezone, language)}–"
-                    f"{format_time(day.ends_at, event.timezone, language)}",
-            "summary": localized(day, "summary", language),
-        }
-        for day in event.days
-    ]
+    return [{"heading": day_heading(day, language), "span": _day_span(event, day, language),
+             "summary": localized(day, "summary", language)} for day in event.days]
+
+
+def _day_span(event: Event, day: EventDay, language: str) -> str:
+    """"09.00–17.00": from the first item's start to the last end the programme gives; an item after
+    that with no end (the dinner) follows by its time and title, as it has no end to give the day."""
+    def at(instant: dt.datetime) -> str:
+        return format_time(instant, event.timezone, language)
+
+    closes = max((item.ends_at for item in day.items if item.ends_at), default=day.starts_at)
+    hours = at(day.starts_at) + (f"–{at(closes)}" if closes > day.starts_at else "")
+    after = [item for item in day.items if item.ends_at is None and item.starts_at > closes]
+    if not after:
+        return hours
+    last = max(after, key=lambda item: item.starts_at)
+    with force_locale(language):
+        return gettext("%(hours)s, then %(time)s %(item)s", hours=hours, time=at(last.starts_at),
+                       item=localized(last, "title", language))
 
 
 def email_context(event: Event, invitee: Invitee) -> dict:
