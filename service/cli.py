@@ -306,12 +306,12 @@ def poll_bounces_command() -> None:
         counts = poll_bounce_mailbox()
     except BounceMailboxError as error:
         raise click.ClickException(str(error)) from None
-    read = sum(counts[k] for k in ("hard", "soft", "auto_reply", "other", "known"))
+    read = sum(counts[k] for k in ("hard", "soft", "auto_reply", "calendar_reply", "other", "known"))
     click.echo(ngettext("Read %(num)d message", "Read %(num)d messages", read) + " " + gettext(
-        "(hard bounces: %(hard)d, temporary failures: %(soft)d, auto-replies: %(auto)d, other: %(other)d, read "
-        "before: %(known)d). Newly undeliverable: %(undeliverable)d.",
-        hard=counts["hard"], soft=counts["soft"], auto=counts["auto_reply"], other=counts["other"],
-        known=counts["known"], undeliverable=counts["undeliverable"]))
+        "(hard bounces: %(hard)d, temporary failures: %(soft)d, auto-replies: %(auto)d, calendar replies: "
+        "%(calendar)d, other: %(other)d, read before: %(known)d). Newly undeliverable: %(undeliverable)d.",
+        hard=counts["hard"], soft=counts["soft"], auto=counts["auto_reply"], calendar=counts["calendar_reply"],
+        other=counts["other"], known=counts["known"], undeliverable=counts["undeliverable"]))
 
 
 @bounces_cli.command("classify")

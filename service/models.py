@@ -644,6 +644,7 @@ class ReportKind(StrEnum):
     HARD = "hard"  # the address is dead (5.x.x): the invitee is undeliverable
     SOFT = "soft"  # delayed or refused for now (4.x.x): counted, undeliverable after several
     AUTO_REPLY = "auto_reply"  # an out-of-office: a note for the secretariat, not a bounce
+    CALENDAR_REPLY = "calendar_reply"  # Accept or Decline in the invitee's calendar: a note, no answer
     OTHER = "other"  # neither: kept in the mailbox's folder for a person to read
 
 
@@ -661,9 +662,11 @@ class DeliveryReport(db.Model):
     invitee_id: Mapped[int | None] = mapped_column(ForeignKey("invitee.id", ondelete="CASCADE"))
     #: The email it answers, when its Message-ID or return address was found.
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id", ondelete="SET NULL"))
-    #: How the match was made: "message-id", "return-path" or "address" (for checking false matches).
+    #: How the match was made: "message-id", "return-path", "calendar" (the entry's UID) or "address" (for
+    #: checking false matches).
     matched_by: Mapped[str] = mapped_column(String(16), default="")
-    #: The mail server's reason ("550 5.1.1 user unknown"), or an auto-reply's first lines.
+    #: The mail server's reason ("550 5.1.1 user unknown"), an auto-reply's first lines, or a calendar
+    #: reply's PARTSTAT ("ACCEPTED").
     text: Mapped[str] = mapped_column(Text, default="")
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -31,7 +31,7 @@ from service.models import DeliveryReport, Invitee, Outbox, ReportKind
 
 from .conftest import SWEDISH_TERMINAL, add_invitee, link_path, wait_for_outbox
 from .support.helpers import csrf_token, database_state, page_text
-from .support.reports import delivery_report, out_of_office, personal_reply
+from .support.reports import calendar_reply, delivery_report, out_of_office, personal_reply
 from .test_admin import listed_names
 from .test_bad_input import SAME_EVERY_RUN
 from .test_mail import add_invitees
@@ -80,7 +80,8 @@ def test_refusals_reports_and_an_auto_reply_reach_the_invitee_list_after_one_pol
     )
     result = runner.invoke(args=["bounces", "poll"])
     assert result.exit_code == 0, result.output
-    assert "Read 5 messages (hard bounces: 2, temporary failures: 1, auto-replies: 1, other: 1, read before: 0). " \
+    assert "Read 5 messages (hard bounces: 2, temporary failures: 1, auto-replies: 1, calendar replies: 0, other: 1, " \
+           "read before: 0). " \
            "Newly undeliverable: 2." in result.output
 
     db.session.rollback()
@@ -116,6 +117,46 @@ def test_refusals_reports_and_an_auto_reply_reach_the_invitee_list_after_one_pol
     assert len(bounce_mailbox.messages()["OSA-read"]) == 10
 
 
+def test_a_reply_from_a_calendar_becomes_a_note_on_the_invitee_and_no_answer(
+    before_deadline, event, mailer, celery_worker, bounce_mailbox, admin_client, runner
+):
+    # The invitation's calendar entry has Accept and Decline buttons in Outlook and Gmail, and the reply
+    # goes to the organiser, the account OSA sends from. The secretariat sees it on the invitee's page,
+    # and it records no answer: the person still has to choose their days, meals and transport.
+    anna, bo, cai = add_invitees(event, 3)
+    queue_invitations(event, [anna, bo, cai])
+    wait_for_outbox(lambda s: len(s) == 3 and all(state == "sent" for state in s.values()), sweep=False)
+    stranger_reply = calendar_reply(sent_to(mailer, cai.email), cai.name, cai.email, "ACCEPTED", "outlook") \
+        .replace(f"{event.slug}-day1-{cai.id}@example.se".encode(), b"planering-7@example.org")
+    bounce_mailbox.deliver(
+        # Outlook answers from the mailbox's primary address, not the alias the invitation went to.
+        calendar_reply(sent_to(mailer, anna.email), anna.name, "anna.primary@kommunen.example.se", "ACCEPTED", "outlook"),
+        calendar_reply(sent_to(mailer, bo.email), bo.name, bo.email, "DECLINED", "gmail"),
+        stranger_reply,  # a reply about a meeting OSA did not set up: other, about no one
+        b"From: a@example.org\r\nContent-Type: text/calendar; method=REPLY\r\n\r\nBEGIN:VCALENDAR\r\nnot one\r\n",
+    )
+    before = database_state(db.session, ["response", "response_day", "outbox"])
+    result = runner.invoke(args=["bounces", "poll"])
+    assert result.exit_code == 0, result.output
+    assert "Read 4 messages (hard bounces: 0, temporary failures: 0, auto-replies: 0, calendar replies: 2, " \
+           "other: 2, read before: 0). Newly undeliverable: 0." in result.output
+    assert database_state(db.session, ["response", "response_day", "outbox"]) == before  # no answer, no email
+
+    page = page_text(admin_client.get(f"/admin/invitees/{anna.id}"))
+    assert "Status Inget svar" in page
+    assert "Kalendersvar Tackade ja i sin kalender. Ett svar från en kalender är inget svar till OSA: bara " \
+           "svarssidan på deras länk registrerar ett." in page
+    page = page_text(admin_client.get(f"/admin/invitees/{bo.id}"))
+    assert "Kalendersvar Tackade nej i sin kalender." in page
+    assert "Kalendersvar" not in page_text(admin_client.get(f"/admin/invitees/{cai.id}"))
+    db.session.rollback()
+    reports = db.session.scalars(select(DeliveryReport).order_by(DeliveryReport.id)).all()
+    assert [(r.kind, r.invitee_id, r.matched_by) for r in reports] == [
+        (ReportKind.CALENDAR_REPLY, anna.id, "calendar"), (ReportKind.CALENDAR_REPLY, bo.id, "calendar"),
+        (ReportKind.OTHER, None, ""), (ReportKind.OTHER, None, ""),
+    ]
+
+
 def test_a_mailbox_that_cannot_be_signed_in_to_is_named_and_nothing_changes(
     event, bounce_mailbox, app, runner
 ):
@@ -146,8 +187,8 @@ def test_messages_no_detector_can_read_are_other_and_do_not_stop_the_reports_aft
     )
     result = runner.invoke(args=["bounces", "poll"])
     assert result.exit_code == 0, result.output
-    assert "Read 3 messages (hard bounces: 1, temporary failures: 0, auto-replies: 0, other: 2, read " \
-           "before: 0). Newly undeliverable: 1." in result.output
+    assert "Read 3 messages (hard bounces: 1, temporary failures: 0, auto-replies: 0, calendar replies: 0, " \
+           "other: 2, read before: 0). Newly undeliverable: 1." in result.output
     db.session.rollback()
     assert db.session.get(Invitee, anna.id).undeliverable_at is not None
     folders = bounce_mailbox.messages()

@@ -39,7 +39,7 @@ from ..forms import (
 from ..headcount import describe_change
 from ..invitee_import import InviteeFileError, add_invitee, checked_address, correct_address
 from ..links import issue_new_link, rsvp_url
-from ..mail.bounces import auto_replies, soft_bounces
+from ..mail.bounces import note_text, notes, soft_bounces
 from ..mail.compose import (
     queue_answer_emails,
     queue_invitation,
@@ -235,7 +235,7 @@ def invitee(invitee_id: int):
                  for c in changes],
         emails=[(format_datetime(e.sent_at or e.created_at, event.timezone, language), e) for e in emails],
         link=rsvp_url(invitee) if invitee.removed_at is None and invitee.erased_at is None else None, language=language,
-        auto_replies=[(format_datetime(r.received_at, event.timezone, language), r.text) for r in auto_replies(invitee)],
+        notes=[(format_datetime(r.received_at, event.timezone, language), r.kind, note_text(r)) for r in notes(invitee)],
         soft_bounces=soft_bounces(invitee),
     )
 

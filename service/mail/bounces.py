@@ -3,8 +3,10 @@ and what that does to the invitee.
 
 `classify` reads one message: an RFC 3464 delivery status notification is read
 field by field (`Action: failed` with a 5.x.x status is hard; `delayed` or 4.x.x
-is soft); any other report goes through flufl.bounce's detectors (Mailman's),
-most reliable first; an out-of-office is an auto-reply; anything else is other.
+is soft); a reply from an invitee's calendar (Accept or Decline on the entry an
+invitation carries) is a calendar reply, a note and no answer; any other report
+goes through flufl.bounce's detectors (Mailman's), most reliable first; an
+out-of-office is an auto-reply; anything else is other.
 `record_report` matches it to the email OSA sent: by the original Message-ID
 the report returns (relays that rewrite the envelope sender, as Microsoft 365
 does, keep it), by the signed tag in the return address when BOUNCE_ADDRESS is
@@ -32,6 +34,7 @@ from email.message import EmailMessage, Message
 from email.parser import HeaderParser
 from email.utils import getaddresses, parseaddr
 
+import icalendar
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -44,6 +47,7 @@ from ..extensions import db
 from ..links import bounce_tag, outbox_id_from_bounce_tag
 from ..models import DeliveryReport, Invitee, Outbox, ReportKind
 from ..text import cleaned
+from .ics import invitee_of
 
 log = logging.getLogger(__name__)
 # flufl.bounce logs a traceback, then raises, when a detector cannot read a message; `classify` says it in one line.
@@ -72,17 +76,27 @@ KIND_NAMES = {
     ReportKind.HARD: _l("hard bounce"),
     ReportKind.SOFT: _l("temporary failure"),
     ReportKind.AUTO_REPLY: _l("auto-reply"),
+    ReportKind.CALENDAR_REPLY: _l("calendar reply"),
     ReportKind.OTHER: _l("other"),
+}
+
+#: What a calendar reply said, by its PARTSTAT.
+CALENDAR_ANSWERS = {
+    "ACCEPTED": _l("Accepted in their calendar."),
+    "TENTATIVE": _l("Tentative in their calendar."),
+    "DECLINED": _l("Declined in their calendar."),
 }
 
 
 @dataclass
 class Finding:
-    """What one message says. `recipients` are the addresses it is about, lower-cased."""
+    """What one message says. `recipients` are the addresses it is about, lower-cased; `entries`, the
+    UIDs of the calendar entries a calendar reply answers."""
 
     kind: ReportKind
     recipients: list[str] = field(default_factory=list)
     reason: str = ""
+    entries: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -101,8 +115,9 @@ def parse(raw: bytes) -> EmailMessage:
 
 
 def classify(message: Message) -> Finding:
-    """Hard bounce, soft bounce, auto-reply or other, with the addresses and the server's reason."""
-    finding = _delivery_status(message)
+    """Hard bounce, soft bounce, calendar reply, auto-reply or other, with the addresses and the server's
+    reason (a calendar reply's: ACCEPTED, TENTATIVE or DECLINED)."""
+    finding = _delivery_status(message) or _calendar_reply(message)
     if finding is not None:
         return finding
     try:
@@ -167,6 +182,33 @@ def _delivery_status(message: Message) -> Finding | None:
         return None  # a report that says nothing readable: the detectors may read its text
     chosen, kind = (hard, ReportKind.HARD) if hard else (soft, ReportKind.SOFT)
     return Finding(kind, sorted(chosen), _clip(next(iter(chosen.values()))))
+
+
+def _calendar_reply(message: Message) -> Finding | None:
+    """An iTIP REPLY (RFC 5546) that a calendar sends when its owner accepts, declines or marks as tentative
+    the entry an invitation carried, or None."""
+    for part in message.walk():
+        if part.get_content_type() not in ("text/calendar", "application/ics"):
+            continue
+        try:
+            calendar = icalendar.Calendar.from_ical(part.get_payload(decode=True) or b"")
+        except ValueError:
+            continue
+        entries = calendar.walk("VEVENT")
+        if str(calendar.get("METHOD", "")).upper() != "REPLY" or not entries:
+            continue
+        ours = [uid for uid in (str(entry.get("UID", "")) for entry in entries) if invitee_of(uid) is not None]
+        if not ours:
+            continue  # a reply about a meeting OSA did not set up
+        attendees = [a for entry in entries for a in _as_list(entry.get("ATTENDEE"))]
+        addresses = sorted({str(a).removeprefix("mailto:").removeprefix("MAILTO:").lower() for a in attendees})
+        answer = str(attendees[0].params.get("PARTSTAT", "")).upper() if attendees else ""
+        return Finding(ReportKind.CALENDAR_REPLY, addresses, _clip(answer), ours)
+    return None
+
+
+def _as_list(value) -> list:
+    return [] if value is None else value if isinstance(value, list) else [value]
 
 
 def _status_blocks(part: Message) -> list[Message]:
@@ -295,6 +337,10 @@ class _Match:
 
 def _matches(raw: bytes, message: Message, finding: Finding) -> list[_Match]:
     """The invitees' emails the report is about, found the surest way there is."""
+    if finding.kind == ReportKind.CALENDAR_REPLY:  # its entries name the invitees, whatever address replied
+        rows = [db.session.scalars(select(Outbox).where(Outbox.invitee_id == invitee_of(entry).id)
+                                   .order_by(Outbox.id.desc()).limit(1)).first() for entry in finding.entries]
+        return [_Match(row, "calendar") for row in {row.id: row for row in rows if row is not None}.values()]
     own_id = parseaddr(_header(message, "Message-ID"))[1]
     candidates = {f"<{m.decode('ascii', 'replace')}>" for m in _MESSAGE_ID.findall(raw)} - {f"<{own_id}>"}
     rows = db.session.scalars(select(Outbox).where(Outbox.message_id.in_(sorted(candidates)[:200]))).all() \
@@ -388,8 +434,17 @@ def soft_bounces(invitee: Invitee, now: dt.datetime | None = None) -> int:
     ))
 
 
-def auto_replies(invitee: Invitee) -> list[DeliveryReport]:
-    """The invitee's out-of-office notes, newest first."""
+def notes(invitee: Invitee) -> list[DeliveryReport]:
+    """The invitee's out-of-office notes and calendar replies, newest first."""
     return list(db.session.scalars(select(DeliveryReport).where(
-        DeliveryReport.invitee_id == invitee.id, DeliveryReport.kind == ReportKind.AUTO_REPLY,
+        DeliveryReport.invitee_id == invitee.id,
+        DeliveryReport.kind.in_((ReportKind.AUTO_REPLY, ReportKind.CALENDAR_REPLY)),
     ).order_by(DeliveryReport.id.desc())))
+
+
+def note_text(report: DeliveryReport) -> str:
+    """What the invitee's page says of an auto-reply (its first lines) or a calendar reply."""
+    if report.kind != ReportKind.CALENDAR_REPLY:
+        return report.text
+    said = CALENDAR_ANSWERS.get(report.text, _l("Replied from their calendar."))
+    return f"{said} " + _l("A reply from a calendar is no answer to OSA: only the page of their link records one.")

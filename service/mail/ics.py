@@ -26,6 +26,8 @@ from flask_babel import force_locale, gettext
 from ..answers import localized, venue_line
 from ..dates import format_time
 from ..db import utcnow
+from ..extensions import db
+from ..models import Invitee
 
 #: How long a meal after the programme (a dinner) lasts in a calendar, from its start (meals have only
 #: a start time).
@@ -57,6 +59,16 @@ def _calendar(event, method: str) -> icalendar.Calendar:
 def uid(event, day, invitee) -> str:
     domain = event.sender_email.rsplit("@", 1)[1]
     return f"{event.slug}-{day.key}-{invitee.id}@{domain}"
+
+
+def invitee_of(entry_uid: str) -> Invitee | None:
+    """The invitee whose calendar entry has this UID (a reply from their calendar names it), or None
+    for an entry OSA did not make."""
+    number = entry_uid.rpartition("@")[0].rpartition("-")[2]
+    invitee = db.session.get(Invitee, int(number)) if number.isdigit() and len(number) < 12 else None
+    if invitee is None or all(uid(invitee.event, day, invitee) != entry_uid for day in invitee.event.days):
+        return None
+    return invitee
 
 
 def _span(event, day, items, row, meals) -> tuple[dt.datetime, dt.datetime]:

@@ -1,11 +1,14 @@
 """Messages as they arrive in a bounce mailbox, built with the `email` library after real ones: a
 Postfix DSN, a Microsoft 365 (Exchange Online) NDR, a Gmail delay notice, an Exchange out-of-office
-reply, and a person's reply that is none of these. Each is about a message OSA really sent."""
+reply, Outlook's and Gmail's replies from a calendar, and a person's reply that is none of these. Each is
+about a message OSA really sent."""
 
 from __future__ import annotations
 
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+
+import icalendar
 
 _NOTICE = {
     "postfix": ("Mail Delivery System <MAILER-DAEMON@mx1.example.org>", "Undelivered Mail Returned to Sender",
@@ -89,4 +92,45 @@ def personal_reply(original: EmailMessage, person: str) -> bytes:
     reply["Message-ID"] = make_msgid(domain="example.se")
     reply["In-Reply-To"] = original["Message-ID"]
     reply.set_content("Hej! Jag kommer gärna, men kan inte öppna länken. Hälsningar")
+    return reply.as_bytes()
+
+
+def calendar_reply(original: EmailMessage, person: str, address: str, partstat: str, style: str) -> bytes:
+    """What a calendar sends when `person` answers the first entry of the calendar file `original` carried:
+    an iTIP REPLY (RFC 5546) with only their ATTENDEE line, from `address` (which may not be the one the
+    invitation went to: Outlook replies from the mailbox's primary address). Outlook (Exchange) sends it as
+    the one part besides a short text, without In-Reply-To; Gmail adds an HTML part and the file again as
+    invite.ics."""
+    part = next(p for p in original.walk() if p.get_content_type() == "text/calendar")
+    entry = icalendar.Calendar.from_ical(part.get_payload(decode=True)).walk("VEVENT")[0]
+    words = {"ACCEPTED": ("Accepterat", "Accepted"), "DECLINED": ("Avböjt", "Declined"),
+             "TENTATIVE": ("Preliminärt", "Tentatively Accepted")}[partstat]
+    calendar = icalendar.Calendar()
+    calendar.add("prodid", "Microsoft Exchange Server 2010" if style == "outlook" else "-//Google Inc//Google Calendar 70.9054//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", "REPLY")
+    reply_entry = icalendar.Event()
+    for name in ("UID", "DTSTART", "DTEND", "SEQUENCE", "ORGANIZER"):
+        reply_entry[name] = entry[name]
+    reply_entry.add("dtstamp", entry.decoded("DTSTAMP"))
+    reply_entry.add("summary", f"{words[0] if style == 'outlook' else words[1]}: {entry['SUMMARY']}")
+    reply_entry.add("attendee", f"mailto:{address}", parameters={"PARTSTAT": partstat, "CN": person})
+    calendar.add_component(reply_entry)
+    text = calendar.to_ical().decode("utf-8")
+    reply = EmailMessage()
+    reply["From"] = f"{person} <{address}>"
+    reply["To"] = original["From"]
+    reply["Subject"] = f"{words[0]}: {entry['SUMMARY']}" if style == "outlook" else \
+        f"{words[1]}: {entry['SUMMARY']} ({original['From'].addresses[0].addr_spec})"
+    reply["Date"] = formatdate(localtime=True)
+    reply["Message-ID"] = make_msgid(domain="example.se")
+    if style == "outlook":
+        reply["Thread-Topic"] = str(entry["SUMMARY"])
+        reply.set_content("")
+        reply.add_alternative(text, subtype="calendar", params={"method": "REPLY"})
+    else:
+        reply.set_content(f"{person} has {words[1].lower()} this invitation.")
+        reply.add_alternative(f"<p>{person} has {words[1].lower()} this invitation.</p>", subtype="html")
+        reply.add_alternative(text, subtype="calendar", params={"method": "REPLY"})
+        reply.add_attachment(text.encode("utf-8"), maintype="application", subtype="ics", filename="invite.ics")
     return reply.as_bytes()
