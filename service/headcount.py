@@ -23,6 +23,7 @@ from .db import among
 from .extensions import db
 from .models import (
     Actor,
+    DeliveryReport,
     Event,
     EventDay,
     HotelNight,
@@ -32,6 +33,7 @@ from .models import (
     ResponseChange,
     ResponseDay,
     ResponseHotelNight,
+    ReportKind,
     TransportOption,
     response_diet,
     response_meal,
@@ -63,6 +65,7 @@ class Headcount:
     #: (name, attending, invited)
     roles: list[tuple[str, int, int]] = field(default_factory=list)
     organisations: list[tuple[str, int, int]] = field(default_factory=list)
+    #: Names, each with what their calendar replied if it did ("Anna Andersson (yes in their calendar)").
     not_answered: list[str] = field(default_factory=list)
     #: What the hotel counts, keyed by the event file's ids (see `hotel_numbers`).
     hotel: dict = field(default_factory=dict)
@@ -235,9 +238,18 @@ def headcount(event: Event, language: str = "sv") -> Headcount:
 
     # The names, by name, of the few lists that show them.
     by_name = (Invitee.sort_name, Invitee.id)
-    counts.not_answered = list(db.session.scalars(
-        select(Invitee.name).outerjoin(Response, Response.invitee_id == Invitee.id)
-        .where(listed, Response.id.is_(None)).order_by(*by_name).limit(NAMES_SHOWN)))
+    calendar_reply = select(DeliveryReport.text).where(
+        DeliveryReport.invitee_id == Invitee.id, DeliveryReport.kind == ReportKind.CALENDAR_REPLY,
+    ).order_by(DeliveryReport.id.desc()).limit(1).scalar_subquery()
+    with force_locale(language):
+        # Those who answered in their calendar may think it was their answer: the secretariat can tell them.
+        said = {"ACCEPTED": _("yes in their calendar"), "TENTATIVE": _("maybe in their calendar"),
+                "DECLINED": _("no in their calendar")}
+        other = _("replied in their calendar")
+        counts.not_answered = [name if reply is None else f"{name} ({said.get(reply, other)})"
+                               for name, reply in db.session.execute(
+            select(Invitee.name, calendar_reply).outerjoin(Response, Response.invitee_id == Invitee.id)
+            .where(listed, Response.id.is_(None)).order_by(*by_name).limit(NAMES_SHOWN))]
     counts.allergies = list(db.session.execute(
         select(Invitee.name, Response.allergies).join(Response, Response.invitee_id == Invitee.id)
         .join(coming, coming.c.id == Response.id).where(Response.allergies != "").order_by(*by_name)))
