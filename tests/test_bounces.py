@@ -22,11 +22,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from service.answers import Answer, DayAnswer, save_answer
 from service.db import write_transaction
 from service.extensions import db
 from service.mail.bounce_mailbox import poll_bounce_mailbox
 from service.mail.bounces import explain_report, record_report
-from service.mail.compose import queue_invitation, queue_invitations
+from service.mail.compose import queue_answer_emails, queue_invitation, queue_invitations
 from service.models import DeliveryReport, Invitee, Outbox, ReportKind
 
 from .conftest import SWEDISH_TERMINAL, add_invitee, link_path, wait_for_outbox
@@ -124,9 +125,15 @@ def test_a_reply_from_a_calendar_becomes_a_note_on_the_invitee_and_no_answer(
     # The invitation's calendar entry has Accept and Decline buttons in Outlook and Gmail, and the reply
     # goes to the organiser, the account OSA sends from. The secretariat sees it on the invitee's page,
     # and it records no answer: the person still has to choose their days, meals and transport.
-    anna, bo, cai = add_invitees(event, 3)
-    queue_invitations(event, [anna, bo, cai])
-    wait_for_outbox(lambda s: len(s) == 3 and all(state == "sent" for state in s.values()), sweep=False)
+    anna, bo, cai, dan = add_invitees(event, 4)
+    queue_invitations(event, [anna, bo, cai, dan])
+    with write_transaction():  # Dan answers; many accept the confirmation's entry to put it in their calendar
+        answering = db.session.get(Invitee, dan.id)
+        queue_answer_emails(answering, save_answer(answering, Answer(days={
+            "day1": DayAnswer(attending=True), "day2": DayAnswer(attending=False)})))
+    wait_for_outbox(lambda s: len(s) == 5 and all(state == "sent" for state in s.values()), sweep=False)
+    confirmation = next(m.message for m in mailer.messages
+                        if m.rcpt_tos == [dan.email] and m.message["Subject"].startswith("Bekräftelse"))
     stranger_reply = calendar_reply(sent_to(mailer, cai.email), cai.name, cai.email, "ACCEPTED", "outlook") \
         .replace(f"{event.slug}-day1-{cai.id}@example.se".encode(), b"planering-7@example.org")
     bounce_mailbox.deliver(
@@ -134,14 +141,15 @@ def test_a_reply_from_a_calendar_becomes_a_note_on_the_invitee_and_no_answer(
         calendar_reply(sent_to(mailer, anna.email), anna.name, "anna.primary@kommunen.example.se", "ACCEPTED", "outlook"),
         calendar_reply(sent_to(mailer, bo.email), bo.name, bo.email, "DECLINED", "gmail"),
         stranger_reply,  # a reply about a meeting OSA did not set up: other, about no one
+        calendar_reply(confirmation, dan.name, dan.email, "ACCEPTED", "outlook"),
         b"From: a@example.org\r\nContent-Type: text/calendar; method=REPLY\r\n\r\nBEGIN:VCALENDAR\r\nnot one\r\n",
     )
-    before = database_state(db.session, ["response", "response_day", "outbox"])
+    before = database_state(db.session, ["response", "response_day", "response_change", "outbox"])
     result = runner.invoke(args=["bounces", "poll"])
     assert result.exit_code == 0, result.output
-    assert "Read 4 messages (hard bounces: 0, temporary failures: 0, auto-replies: 0, calendar replies: 2, " \
+    assert "Read 5 messages (hard bounces: 0, temporary failures: 0, auto-replies: 0, calendar replies: 3, " \
            "other: 2, read before: 0). Newly undeliverable: 0." in result.output
-    assert database_state(db.session, ["response", "response_day", "outbox"]) == before  # no answer, no email
+    assert database_state(db.session, ["response", "response_day", "response_change", "outbox"]) == before  # no answer, no email
 
     page = page_text(admin_client.get(f"/admin/invitees/{anna.id}"))
     assert "Status Inget svar" in page
@@ -150,15 +158,17 @@ def test_a_reply_from_a_calendar_becomes_a_note_on_the_invitee_and_no_answer(
     page = page_text(admin_client.get(f"/admin/invitees/{bo.id}"))
     assert "Kalendersvar Tackade nej i sin kalender." in page
     assert "Kalendersvar" not in page_text(admin_client.get(f"/admin/invitees/{cai.id}"))
+    assert "Kalendersvar Tackade ja i sin kalender. Det som gäller är deras svar i OSA, som bara ändras på " \
+           "sidan för deras länk." in page_text(admin_client.get(f"/admin/invitees/{dan.id}"))
     # The lists of those who have not answered (the dashboard's, the daily report's) say it too, so the
     # secretariat can tell those who think they answered.
     assert "Inbjuden 0 (ja i sin kalender), Inbjuden 1 (nej i sin kalender), Inbjuden 2" in \
         page_text(admin_client.get("/admin/"))
     db.session.rollback()
-    reports = db.session.scalars(select(DeliveryReport).order_by(DeliveryReport.id)).all()
-    assert [(r.kind, r.invitee_id, r.matched_by) for r in reports] == [
+    reports = db.session.scalars(select(DeliveryReport)).all()
+    assert sorted((r.kind, r.invitee_id or 0, r.matched_by) for r in reports) == [
         (ReportKind.CALENDAR_REPLY, anna.id, "calendar"), (ReportKind.CALENDAR_REPLY, bo.id, "calendar"),
-        (ReportKind.OTHER, None, ""), (ReportKind.OTHER, None, ""),
+        (ReportKind.CALENDAR_REPLY, dan.id, "calendar"), (ReportKind.OTHER, 0, ""), (ReportKind.OTHER, 0, ""),
     ]
 
 

@@ -235,7 +235,8 @@ def invitee(invitee_id: int):
                  for c in changes],
         emails=[(format_datetime(e.sent_at or e.created_at, event.timezone, language), e) for e in emails],
         link=rsvp_url(invitee) if invitee.removed_at is None and invitee.erased_at is None else None, language=language,
-        notes=[(format_datetime(r.received_at, event.timezone, language), r.kind, note_text(r)) for r in notes(invitee)],
+        notes=[(format_datetime(r.received_at, event.timezone, language), r.kind, note_text(r, invitee.response is not None))
+               for r in notes(invitee)],
         soft_bounces=soft_bounces(invitee),
     )
 

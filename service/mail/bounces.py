@@ -442,9 +442,12 @@ def notes(invitee: Invitee) -> list[DeliveryReport]:
     ).order_by(DeliveryReport.id.desc())))
 
 
-def note_text(report: DeliveryReport) -> str:
-    """What the invitee's page says of an auto-reply (its first lines) or a calendar reply."""
+def note_text(report: DeliveryReport, answered: bool) -> str:
+    """What the invitee's page says of an auto-reply (its first lines) or a calendar reply, whether or not
+    the invitee has `answered` in OSA (accepting the confirmation's entry is how many add it to a calendar)."""
     if report.kind != ReportKind.CALENDAR_REPLY:
         return report.text
     said = CALENDAR_ANSWERS.get(report.text, _l("Replied from their calendar."))
+    if answered:
+        return f"{said} " + _l("What counts is their answer in OSA, which only the page of their link changes.")
     return f"{said} " + _l("A reply from a calendar is no answer to OSA: only the page of their link records one.")
