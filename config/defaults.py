@@ -104,6 +104,9 @@ RETENTION_ARCHIVE_DIR = ""
 #: Reminders to invitees who have not answered: days before the RSVP deadline, and the local hour.
 REMINDER_DAYS = [7, 2]
 REMINDER_HOUR = 9
+#: A reminder due on a Saturday, a Sunday or a holiday of this country (ISO code; Midsummer Eve and
+#: Christmas Eve count, as offices keep them) goes on the working day before. Empty: weekends only.
+HOLIDAY_COUNTRY = "SE"
 #: The day-before logistics go out at this local hour the day before each event day.
 DAY_BEFORE_HOUR = 14
 #: The daily headcount goes to the secretariat at this local hour.

@@ -18,7 +18,7 @@ from .extensions import db, migrate
 from .extensions import (
     mail as mail_extension,  # not `mail`: that name is the service.mail package
 )
-from .settings import check_mail_settings, check_for_production, check_rate_limits, load_settings
+from .settings import check_for_production, check_holiday_country, check_mail_settings, check_rate_limits, load_settings
 
 MIGRATIONS_DIR = str(Path(__file__).parent / "migrations")
 BUNDLED_EVENTS_DIR = Path(__file__).resolve().parent.parent / "config" / "events"
@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         settings.update(test_config)
     check_for_production(settings)
     check_rate_limits(settings)
+    check_holiday_country(settings)
     check_mail_settings(settings)
     app = Flask(__name__, instance_relative_config=True, instance_path=settings["INSTANCE_PATH"] or None)
     os.makedirs(app.instance_path, exist_ok=True)

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+import holidays
 from flask import current_app
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
@@ -66,14 +67,30 @@ def _local(day: dt.date, hour: int, timezone: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), tzinfo=ZoneInfo(timezone)).astimezone(dt.timezone.utc)
 
 
+def working_day(day: dt.date, country: str) -> dt.date:
+    """`day`, or the working day before it when it is a Saturday, a Sunday or a holiday of `country`
+    (its public holidays and the eves offices keep: Midsummer Eve, Christmas Eve, New Year's Eve)."""
+    closed = {}
+    if country:
+        kinds = {"public", "de_facto"} & set(holidays.country_holidays(country).supported_categories)
+        closed = holidays.country_holidays(country, categories=tuple(kinds))
+    while day.weekday() >= 5 or day in closed:
+        day -= dt.timedelta(days=1)
+    return day
+
+
 def due_times(event: Event) -> Iterator[Due]:
     """Every scheduled job of the event, in time order."""
     config = current_app.config
     deadline_day = event.rsvp_deadline.astimezone(ZoneInfo(event.timezone)).date()
     times = []
+    reminder_days = set()
     for days in sorted(config["REMINDER_DAYS"], reverse=True):
-        at = _local(deadline_day - dt.timedelta(days=days), int(config["REMINDER_HOUR"]), event.timezone)
-        times.append(Due(f"reminder-{days}", at, event.rsvp_deadline, _reminders(days)))
+        day = working_day(deadline_day - dt.timedelta(days=days), config["HOLIDAY_COUNTRY"])
+        if day not in reminder_days:  # two moved to the same working day: the first goes
+            reminder_days.add(day)
+            at = _local(day, int(config["REMINDER_HOUR"]), event.timezone)
+            times.append(Due(f"reminder-{days}", at, event.rsvp_deadline, _reminders(days)))
     for day in event.days:
         at = _local(day.date - dt.timedelta(days=1), int(config["DAY_BEFORE_HOUR"]), event.timezone)
         times.append(Due(f"day-before-{day.key}", at, day.starts_at, _day_before(day.id)))

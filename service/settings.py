@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
+import holidays
 import limits
 
 from config import defaults
@@ -83,6 +84,14 @@ def check_rate_limits(settings: Mapping[str, Any]) -> None:
                 f"{PREFIX}{name}: expected a rate limit such as '180 per minute' or '10/minute; 100/hour', "
                 f"got {settings[name]!r}"
             ) from None
+
+
+def check_holiday_country(settings: Mapping[str, Any]) -> None:
+    """A country the holiday calendar does not know stops the start (else no reminder could be scheduled)."""
+    country = settings["HOLIDAY_COUNTRY"]
+    if country and country not in holidays.list_supported_countries():
+        raise SettingsError(f"{PREFIX}HOLIDAY_COUNTRY: expected a country's ISO code such as SE, NO or FI, or "
+                            f"empty for weekends only, got {country!r}")
 
 
 def _on_this_machine(host: str) -> bool:

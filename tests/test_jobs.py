@@ -14,7 +14,7 @@ from service.db import write_transaction
 from service.eventfile import parse_event
 from service.events import store_event
 from service.extensions import db
-from service.jobs import due_times, run_due_jobs
+from service.jobs import due_times, run_due_jobs, working_day
 from service.mail.compose import queue_invitation
 from service.models import JobRun, Outbox
 
@@ -45,7 +45,7 @@ def test_schedule_shows_every_job_in_local_time_and_what_became_of_it(event, run
         db.session.commit()
         assert runner.invoke(args=["schedule"]).output.splitlines() == [
             "måndag 8 november 2021 kl. 09.00    reminder-7        planerad",
-            "lördag 13 november 2021 kl. 09.00   reminder-2        planerad",
+            "fredag 12 november 2021 kl. 09.00   reminder-2        planerad",
             "torsdag 18 november 2021 kl. 12.00  hotel-final       planerad",
             "torsdag 18 november 2021 kl. 13.00  hotel-changes     "
             "var 60:e minut till fredag 26 november 2021 kl. 12.00, 0 ändringsbesked skickade",
@@ -55,18 +55,18 @@ def test_schedule_shows_every_job_in_local_time_and_what_became_of_it(event, run
             "fredag 25 februari 2022 kl. 00.00   remove-personal   planerad",
         ]
     # No worker ran for days: the first reminder is past its grace, the second is still within it.
-    with time_machine.travel(local(2021, 11, 13, 10, 30), tick=False):
+    with time_machine.travel(local(2021, 11, 12, 10, 30), tick=False):
         lines = runner.invoke(args=["schedule"]).output.splitlines()
         assert lines[0].endswith("reminder-7        missad: tiden gick medan ingen arbetsprocess var igång, "
                                  "och nu är det för sent")
         assert lines[1].endswith("reminder-2        sen: körs när en arbetsprocess är igång, "
-                                 "senast lördag 13 november 2021 kl. 15.00")
+                                 "senast fredag 12 november 2021 kl. 15.00")
         assert lines[2].endswith("hotel-final       planerad")
         run_due_jobs()
         english = runner.invoke(args=["schedule", "--lang", "en"]).output.splitlines()
     assert [re.split(r" {2,}", line) for line in english[:3]] == [
         ["Monday 8 November 2021 at 09:00", "reminder-7", "missed: it was too late when the workers ran it"],
-        ["Saturday 13 November 2021 at 09:00", "reminder-2", "ran, 1 email"],
+        ["Friday 12 November 2021 at 09:00", "reminder-2", "ran, 1 email"],
         ["Thursday 18 November 2021 at 12:00", "hotel-final", "to come"],
     ]
 
@@ -97,7 +97,7 @@ def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event
     with write_transaction():
         queue_invitation(late)
 
-    before_deadline.move_to(local(2021, 11, 13, 9, 0, 30))
+    before_deadline.move_to(local(2021, 11, 12, 9, 0, 30))  # reminder-2 is Friday's: the 13th is a Saturday
     first = runner.invoke(args=["jobs", "run", "reminder"])
     assert first.output.splitlines() == ["reminder-7: missed, 0 emails", "reminder-2: done, 2 emails"]
     again = runner.invoke(args=["jobs", "run", "reminder"])  # beat fires twice in the same minute
@@ -207,6 +207,21 @@ def test_jobs_fire_at_the_local_hour_on_both_sides_of_the_end_of_summer_time(app
     after = times["day-before-day1"] + dt.timedelta(seconds=30)
     assert [r[0] for r in run_due_jobs(now=after, only="reminder")] == ["reminder-2"]
     assert [r[0] for r in run_due_jobs(now=after, only="day-before")] == ["day-before-day1"]
+
+
+def test_a_reminder_due_when_offices_are_closed_goes_on_the_working_day_before(app, event):
+    # The seed's deadline is Monday 15 November at 12.00: two days before is a Saturday.
+    reminders = {due.job: due.at for due in due_times(event) if due.job.startswith("reminder")}
+    assert reminders == {"reminder-7": local(2021, 11, 8, 9, 0), "reminder-2": local(2021, 11, 12, 9, 0)}
+    app.config["REMINDER_DAYS"] = [3, 2]  # Friday, and Saturday moved to the same Friday: one reminder, not two
+    assert [due.job for due in due_times(event) if due.job.startswith("reminder")] == ["reminder-3"]
+    # Sweden's public holidays and the eves its offices keep; elsewhere, that country's; or weekends only.
+    assert working_day(dt.date(2026, 6, 20), "SE") == dt.date(2026, 6, 18)  # Midsummer Day, Midsummer Eve
+    assert working_day(dt.date(2026, 12, 27), "SE") == dt.date(2026, 12, 23)  # Sunday back to Christmas Eve
+    assert working_day(dt.date(2026, 5, 14), "SE") == dt.date(2026, 5, 13)  # Ascension Day
+    assert working_day(dt.date(2026, 5, 17), "NO") == dt.date(2026, 5, 15)  # Norway's Constitution Day, a Sunday
+    assert working_day(dt.date(2026, 6, 20), "") == dt.date(2026, 6, 19)
+    assert working_day(dt.date(2026, 12, 28), "SE") == dt.date(2026, 12, 28)  # a Monday stays
 
 
 def test_opting_out_of_reminders_asks_first_and_stops_only_reminders(before_deadline, client, event):

@@ -104,6 +104,14 @@ def test_a_rate_limit_that_does_not_parse_stops_the_start(monkeypatch, name):
         create_app()
 
 
+def test_a_holiday_country_the_calendar_does_not_know_stops_the_start(monkeypatch):
+    from service import create_app
+
+    monkeypatch.setenv("OSA_HOLIDAY_COUNTRY", "Sverige")
+    with pytest.raises(SettingsError, match="OSA_HOLIDAY_COUNTRY: expected a country's ISO code such as SE"):
+        create_app()
+
+
 @pytest.mark.parametrize("name, value, message", [
     ("BOUNCE_IMAP_TLS", "yes", "OSA_BOUNCE_IMAP_TLS: expected ssl, starttls or none, got 'yes'"),
     ("BOUNCE_ADDRESS", "osa+bounces@example.se", "OSA_BOUNCE_ADDRESS: expected a bare address without a '+' tag"),
