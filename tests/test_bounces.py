@@ -6,6 +6,8 @@ a Gmail delay notice and an Exchange out-of-office, each about an email OSA real
 from __future__ import annotations
 
 import datetime as dt
+import email
+import email.policy
 import http.server
 import json
 import re
@@ -27,6 +29,7 @@ from service.db import write_transaction
 from service.extensions import db
 from service.mail.bounce_mailbox import poll_bounce_mailbox
 from service.mail.bounces import explain_report, record_report
+from service.mail.delivery import build_message
 from service.mail.compose import queue_answer_emails, queue_invitation, queue_invitations
 from service.models import DeliveryReport, Invitee, Outbox, ReportKind
 
@@ -341,8 +344,13 @@ def test_a_real_report_broken_in_any_way_is_read_as_one_kind_never_an_error(even
     (a NUL, which PostgreSQL refuses in a text). Each is recorded as some kind; an error would leave
     it at the head of the inbox, blocking every poll."""
     reports = [file.read_bytes() for file in invite_every_reported_address(event, real_reports)]
+    anna = add_invitee(event)
+    row = db.session.get(Outbox, queue_invitation(anna))
+    db.session.commit()
+    original = email.message_from_bytes(build_message(row).as_bytes(), policy=email.policy.default)
+    reports += [calendar_reply(original, anna.name, anna.email, "ACCEPTED", style) for style in ("outlook", "gmail")]
     headers = [b"From:", b"Subject:", b"Content-Type:", b"boundary=", b"Message-ID:", b"Final-Recipient:",
-               b"Status:", b"Action:", b"charset="]
+               b"Status:", b"Action:", b"charset=", b"METHOD:", b"UID:", b"PARTSTAT="]
 
     @SAME_EVERY_RUN
     @given(st.sampled_from(reports), st.integers(0, 100_000), st.sampled_from(headers),

@@ -65,7 +65,8 @@ def invitee_of(entry_uid: str) -> Invitee | None:
     """The invitee whose calendar entry has this UID (a reply from their calendar names it), or None
     for an entry OSA did not make."""
     number = entry_uid.rpartition("@")[0].rpartition("-")[2]
-    invitee = db.session.get(Invitee, int(number)) if number.isdigit() and len(number) < 12 else None
+    invitee = db.session.get(Invitee, int(number)) if number.isascii() and number.isdigit() and len(number) < 12 \
+        else None
     if invitee is None or all(uid(invitee.event, day, invitee) != entry_uid for day in invitee.event.days):
         return None
     return invitee
