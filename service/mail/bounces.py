@@ -251,7 +251,7 @@ def _decoded_header(message: Message, name: str) -> str:
         return ""
     try:
         return str(email.header.make_header(email.header.decode_header(str(value))))
-    except (UnicodeError, LookupError, email.errors.MessageError):  # a charset that is no name, a bad encoded word
+    except (ValueError, LookupError, email.errors.MessageError):  # a charset that is no name (or holds a NUL)
         return str(value)
 
 
@@ -274,7 +274,7 @@ def _charset(part: Message) -> str:
     charset = part.get_content_charset() or "utf-8"
     try:
         codecs.lookup(charset)
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a name with a NUL in it
         return "utf-8"
     return charset
 

@@ -95,10 +95,12 @@ def personal_reply(original: EmailMessage, person: str) -> bytes:
     return reply.as_bytes()
 
 
-def calendar_reply(original: EmailMessage, person: str, address: str, partstat: str, style: str) -> bytes:
+def calendar_reply(original: EmailMessage, person: str, address: str, partstat: str, style: str,
+                   message_id: str | None = None) -> bytes:
     """What a calendar sends when `person` answers the first entry of the calendar file `original` carried:
     an iTIP REPLY (RFC 5546) with only their ATTENDEE line, from `address` (which may not be the one the
-    invitation went to: Outlook replies from the mailbox's primary address). Outlook (Exchange) sends it as
+    invitation went to: Outlook replies from the mailbox's primary address), with `message_id` or a new one.
+    Outlook (Exchange) sends it as
     the one part besides a short text, without In-Reply-To; Gmail adds an HTML part and the file again as
     invite.ics."""
     part = next(p for p in original.walk() if p.get_content_type() == "text/calendar")
@@ -123,7 +125,7 @@ def calendar_reply(original: EmailMessage, person: str, address: str, partstat: 
     reply["Subject"] = f"{words[0]}: {entry['SUMMARY']}" if style == "outlook" else \
         f"{words[1]}: {entry['SUMMARY']} ({original['From'].addresses[0].addr_spec})"
     reply["Date"] = formatdate(localtime=True)
-    reply["Message-ID"] = make_msgid(domain="example.se")
+    reply["Message-ID"] = message_id or make_msgid(domain="example.se")
     if style == "outlook":
         reply["Thread-Topic"] = str(entry["SUMMARY"])
         reply.set_content("")
@@ -133,4 +135,6 @@ def calendar_reply(original: EmailMessage, person: str, address: str, partstat: 
         reply.add_alternative(f"<p>{person} has {words[1].lower()} this invitation.</p>", subtype="html")
         reply.add_alternative(text, subtype="calendar", params={"method": "REPLY"})
         reply.add_attachment(text.encode("utf-8"), maintype="application", subtype="ics", filename="invite.ics")
+    for number, part in enumerate(part for part in reply.walk() if part.is_multipart()):
+        part.set_boundary(f"=={style}-reply-{number}==")  # not random: the same message every time
     return reply.as_bytes()
