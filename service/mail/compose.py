@@ -67,7 +67,7 @@ def _day_texts(event: Event, language: str) -> list[dict]:
 
 
 def _day_span(event: Event, day: EventDay, language: str) -> str:
-    """"09.00–17.00": from the first item's start to the last end the programme gives; an item after
+    """From the first item's start to the last end the programme gives ("09.00–17.00"); an item after
     that with no end (the dinner) follows by its time and title, as it has no end to give the day."""
     def at(instant: dt.datetime) -> str:
         return format_time(instant, event.timezone, language)
