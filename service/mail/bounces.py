@@ -90,13 +90,13 @@ CALENDAR_ANSWERS = {
 
 @dataclass
 class Finding:
-    """What one message says. `recipients` are the addresses it is about, lower-cased; `entries`, the
-    UIDs of the calendar entries a calendar reply answers."""
+    """What one message says. `recipients` are the addresses it is about, lower-cased; `invitee_ids`,
+    whose calendar entries a calendar reply answers."""
 
     kind: ReportKind
     recipients: list[str] = field(default_factory=list)
     reason: str = ""
-    entries: list[str] = field(default_factory=list)
+    invitee_ids: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -197,13 +197,13 @@ def _calendar_reply(message: Message) -> Finding | None:
         entries = calendar.walk("VEVENT")
         if str(calendar.get("METHOD", "")).upper() != "REPLY" or not entries:
             continue
-        ours = [uid for uid in (str(entry.get("UID", "")) for entry in entries) if invitee_of(uid) is not None]
-        if not ours:
+        invitees = {invitee_of(str(entry.get("UID", ""))) for entry in entries} - {None}
+        if not invitees:
             continue  # a reply about a meeting OSA did not set up
         attendees = [a for entry in entries for a in _as_list(entry.get("ATTENDEE"))]
         addresses = sorted({str(a).removeprefix("mailto:").removeprefix("MAILTO:").lower() for a in attendees})
         answer = str(attendees[0].params.get("PARTSTAT", "")).upper() if attendees else ""
-        return Finding(ReportKind.CALENDAR_REPLY, addresses, _clip(answer), ours)
+        return Finding(ReportKind.CALENDAR_REPLY, addresses, _clip(answer), sorted(i.id for i in invitees))
     return None
 
 
@@ -338,9 +338,9 @@ class _Match:
 def _matches(raw: bytes, message: Message, finding: Finding) -> list[_Match]:
     """The invitees' emails the report is about, found the surest way there is."""
     if finding.kind == ReportKind.CALENDAR_REPLY:  # its entries name the invitees, whatever address replied
-        rows = [db.session.scalars(select(Outbox).where(Outbox.invitee_id == invitee_of(entry).id)
-                                   .order_by(Outbox.id.desc()).limit(1)).first() for entry in finding.entries]
-        return [_Match(row, "calendar") for row in {row.id: row for row in rows if row is not None}.values()]
+        rows = [db.session.scalars(select(Outbox).where(Outbox.invitee_id == invitee_id)
+                                   .order_by(Outbox.id.desc()).limit(1)).first() for invitee_id in finding.invitee_ids]
+        return [_Match(row, "calendar") for row in rows if row is not None]
     own_id = parseaddr(_header(message, "Message-ID"))[1]
     candidates = {f"<{m.decode('ascii', 'replace')}>" for m in _MESSAGE_ID.findall(raw)} - {f"<{own_id}>"}
     rows = db.session.scalars(select(Outbox).where(Outbox.message_id.in_(sorted(candidates)[:200]))).all() \
