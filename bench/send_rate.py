@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -35,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.fanout import REDIS_URL, bundled_event_with_invitees, start_workers  # noqa: E402
 from bench.rsvp_load import create_database, drop_database  # noqa: E402
-from tests.support.helpers import free_port  # noqa: E402
+from tests.support.helpers import csrf_token, free_port  # noqa: E402
 
 
 class Arrivals:
@@ -70,9 +69,8 @@ def answer_during_round(app, links: dict[str, str], arrivals: Arrivals, count: i
             invited = len(arrivals.times)
         address = next(a for a in list(links)[:invited][::-1] if a not in answered)
         page = client.get(links[address])
-        token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-        saved = client.post(links[address], data={"csrf_token": token, "day_day1": "yes", "transport_day1": "bus",
-                                                  "day_day2": "yes", "meal_lunch-day1": "y"})
+        saved = client.post(links[address], data={"csrf_token": csrf_token(page), "day_day1": "yes",
+                                                  "transport_day1": "bus", "day_day2": "yes", "meal_lunch-day1": "y"})
         if saved.status_code != 303:
             raise SystemExit(f"an answer during the round got {saved.status_code}")
         answered[address] = time.monotonic()
