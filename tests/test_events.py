@@ -285,7 +285,7 @@ def test_a_reload_that_changes_the_programme_changes_the_calendar_file_invitees_
     anna = add_invitee(event)
 
     def calendar() -> str:
-        return "".join(text for _, text in invitee_calendars(anna, 0, invited=True)).replace("\r\n ", "")
+        return "".join(text for _, _, text in invitee_calendars(anna, 0, invited=True)).replace("\r\n ", "")
 
     before = calendar()
     text = BUNDLED_EVENT.read_text(encoding="utf-8").replace('title = "Gemensam lunch"\n', 'title = "Lunch i matsalen"\n', 1)

@@ -53,6 +53,7 @@ from .support.helpers import (
     self_signed_certificate,
     wait_for,
 )
+from .support.calendars import calendars_in
 from .support.smtp import RecordingSMTPServer
 from .support.reports import delivery_report
 from .test_admin import listed_names
@@ -151,7 +152,8 @@ def test_every_kind_is_multipart_text_first_with_the_right_headers(
     }
     for kind in ("invitation", "confirmation", "decline", "moved_up"):
         assert "text/calendar" in parts(kinds[kind][0]), kind
-    assert calendar_of(kinds["decline"][0])["METHOD"] == "CANCEL"  # the days the invitation put in the calendar
+    declined = calendars_in(kinds["decline"][0])  # the days the invitation put in the calendar
+    assert [str(calendar["METHOD"]) for calendar in declined] == ["CANCEL"]  # day 1, the one she came to
 
     anna_confirmation = next(m for m in kinds["confirmation"] if m["To"] == "Anna Andersson <anna.andersson@example.se>")
     text = anna_confirmation.get_body(("plain",)).get_content()
@@ -165,9 +167,8 @@ def test_every_kind_is_multipart_text_first_with_the_right_headers(
     assert "A place has become free and is now yours: The bus from The Wood Hotel." in moved.get_body(("plain",)).get_content()
 
 
-def calendar_of(message) -> icalendar.Calendar:
-    attachment = next(part for part in message.walk() if part.get_content_type() == "text/calendar")
-    return icalendar.Calendar.from_ical(attachment.get_payload(decode=True))
+def attachment_names(message) -> list[tuple[str, str]]:
+    return [(part.get_filename(), part.get_param("method")) for part in message.iter_attachments()]
 
 
 def test_invitation_ics_times_equal_the_event_file(before_deadline, event, mailer, celery_worker):
@@ -175,11 +176,16 @@ def test_invitation_ics_times_equal_the_event_file(before_deadline, event, maile
     queue_invitation(invitee)
     db.session.commit()
     wait_for_outbox(all_sent(1))
-    calendar = calendar_of(mailer.messages[0].message)
-    assert calendar["METHOD"] == "REQUEST"
-    assert [c.name for c in calendar.subcomponents][0] == "VTIMEZONE"
+    message = mailer.messages[0].message
+    # One file a day, each a meeting request with one entry: Outlook reads only a file's first entry.
+    assert attachment_names(message) == [("innovationsmotet-2021-2021-11-25.ics", "REQUEST"),
+                                         ("innovationsmotet-2021-2021-11-26.ics", "REQUEST")]
+    calendars = calendars_in(message)
+    assert all(calendar["METHOD"] == "REQUEST" and len(calendar.walk("VEVENT")) == 1 for calendar in calendars)
+    assert all([c.name for c in calendar.subcomponents][0] == "VTIMEZONE" for calendar in calendars)
+    calendar = calendars[0]
     definition = read_event_file(BUNDLED_EVENT)
-    entries = calendar.walk("VEVENT")
+    entries = [entry for calendar in calendars for entry in calendar.walk("VEVENT")]
     assert len(entries) == len(definition.days) == 2
     for entry, day in zip(entries, definition.days):
         theirs = [item for item in day.items if not item.for_roles or "kso" in item.for_roles]
@@ -195,7 +201,7 @@ def test_invitation_ics_times_equal_the_event_file(before_deadline, event, maile
     observances = {(c.name, c.decoded("DTSTART")) for c in calendar.walk() if c.name in ("STANDARD", "DAYLIGHT")}
     assert {name for name, _ in observances} == {"STANDARD", "DAYLIGHT"}
     assert all(dt.datetime(2021, 1, 1) <= start < dt.datetime(2022, 1, 1) for _, start in observances)
-    attachment = next(part for part in mailer.messages[0].message.walk() if part.get_content_type() == "text/calendar")
+    attachment = next(part for part in message.walk() if part.get_content_type() == "text/calendar")
     first = vobject.readOne(attachment.get_payload(decode=True).decode("utf-8")).vevent.dtstart.value
     assert first.utcoffset() == dt.timedelta(hours=1) and first.astimezone(dt.timezone.utc).hour == 8
 
@@ -207,13 +213,14 @@ def test_each_persons_calendar_holds_the_programme_of_their_role_and_days(before
         queue_invitation(invitee)
     db.session.commit()
 
-    def calendar(address: str, kind: str) -> icalendar.Calendar:
+    def calendars(address: str, kind: str) -> list[icalendar.Calendar]:
         db.session.rollback()
         row = db.session.scalar(select(Outbox).where(Outbox.recipient == address, Outbox.kind == kind))
-        return icalendar.Calendar.from_ical(row.attachments[0]["data"])
+        return [icalendar.Calendar.from_ical(attachment["data"]) for attachment in row.attachments]
 
     def programme(address: str, kind: str) -> str:
-        return "\n".join(str(entry["DESCRIPTION"]) for entry in calendar(address, kind).walk("VEVENT"))
+        return "\n".join(str(entry["DESCRIPTION"]) for calendar in calendars(address, kind)
+                         for entry in calendar.walk("VEVENT"))
 
     for_politicians, for_officials = "Separata samtal mellan KSO-er", "Separata samtal mellan övriga"
     karins = programme(politician.email, "invitation")
@@ -224,16 +231,17 @@ def test_each_persons_calendar_holds_the_programme_of_their_role_and_days(before
     path = link_path(politician)  # Karin comes on day 2 only: her confirmation's calendar has that day alone
     assert client.post(path, data={"csrf_token": csrf_token(client.get(path)), "day_day1": "no",
                                    "day_day2": "yes", "meal_lunch-day2": "y"}).status_code == 303
-    confirmed = calendar(politician.email, "confirmation")
+    confirmed, cancelled = calendars(politician.email, "confirmation")
+    assert confirmed["METHOD"] == "REQUEST"
     assert [str(entry["UID"]) for entry in confirmed.walk("VEVENT")] == [f"innovationsmotet-2021-day2-{politician.id}@example.se"]
     # Her day ends with the programme's lunch at 13.00, the hour its agenda gives, not two hours after noon.
     day2 = confirmed.walk("VEVENT")[0]
     assert (day2.decoded("DTSTART"), day2.decoded("DTEND")) == (dt.datetime(2021, 11, 26, 9, 0, tzinfo=STOCKHOLM),
                                                                 dt.datetime(2021, 11, 26, 13, 0, tzinfo=STOCKHOLM))
-    db.session.rollback()
-    row = db.session.scalar(select(Outbox).where(Outbox.recipient == politician.email, Outbox.kind == "confirmation"))
-    cancelled = icalendar.Calendar.from_ical(row.attachments[1]["data"])  # day 1 leaves her calendar
-    assert cancelled["METHOD"] == "CANCEL"
+    assert cancelled["METHOD"] == "CANCEL"  # day 1 leaves her calendar, in a file whose name says so in Swedish
+    assert [attachment["filename"] for attachment in db.session.scalar(select(Outbox.attachments).where(
+        Outbox.recipient == politician.email, Outbox.kind == "confirmation"))] == [
+        "innovationsmotet-2021-2021-11-26.ics", "innovationsmotet-2021-2021-11-25-inställd.ics"]
     assert [str(entry["UID"]) for entry in cancelled.walk("VEVENT")] == [f"innovationsmotet-2021-day1-{politician.id}@example.se"]
     karins = programme(politician.email, "confirmation")
     assert for_politicians in karins and for_officials not in karins
@@ -499,7 +507,8 @@ def test_a_rounds_invitations_number_each_persons_calendar_by_their_own_changes(
     queue_invitations(event, [anna, bo])  # rendered together, as one group, when sent
     with running_worker(app):
         wait_for_outbox(all_sent(2))
-    sequences = {message.rcpt_tos[0]: {int(entry["SEQUENCE"]) for entry in calendar_of(message.message).walk("VEVENT")}
+    sequences = {message.rcpt_tos[0]: {int(entry["SEQUENCE"]) for calendar in calendars_in(message.message)
+                                          for entry in calendar.walk("VEVENT")}
                  for message in mailer.messages}
     assert sequences == {anna.email: {3}, bo.email: {1}}  # her two answers and the event's change; his one
 

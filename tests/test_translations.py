@@ -85,7 +85,7 @@ def test_an_english_invitee_meets_no_swedish_in_pages_emails_or_calendars(before
         preview = preview_email(event, kind, "en", bo)
         seen[f"{kind} email"] = "\n".join([preview.subject, preview.text, html_text(preview.html), *preview.attachments])
     # Calendars for both roles: together they hold every item of the programme.
-    calendars = [text for person in (bo, ann) for _, text in invitee_calendars(person, 0, invited=True)]
+    calendars = [text for person in (bo, ann) for _, _, text in invitee_calendars(person, 0, invited=True)]
     seen["calendar"] = "\n".join(calendars).replace("\\n", "\n").replace("\\,", ",")
 
     assert "Skellefteå Airport" in seen["day_before email"]

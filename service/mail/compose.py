@@ -103,11 +103,17 @@ def _ics(filename: str, text: str, method: str = "PUBLISH") -> dict[str, str]:
 def _calendars(invitee: Invitee, sequence: int | None = None, **kwargs) -> list[dict[str, str]]:
     """The invitee's calendar files for an email (see `ics.invitee_calendars`); SEQUENCE counts the
     answer's changes and the event's (`_changes_so_far`, read now unless given), so it only grows."""
-    slug = invitee.event.slug
     if sequence is None:
         sequence = _changes_so_far([invitee])[invitee.id]
-    return [_ics(f"{slug}.ics" if method == "REQUEST" else f"{slug}-cancelled.ics", text, method)
-            for method, text in invitee_calendars(invitee, sequence, **kwargs)]
+    with force_locale(invitee.language):
+        return [_ics(calendar_filename(invitee.event, day, method), text, method)
+                for method, day, text in invitee_calendars(invitee, sequence, **kwargs)]
+
+
+def calendar_filename(event, day, method: str = "REQUEST") -> str:
+    """'innovationsmotet-2021-2021-11-25.ics', or '…-inställd.ics' for a cancelled day, in the language in force."""
+    name = f"{event.slug}-{day.date.isoformat()}"
+    return (gettext("%(name)s-cancelled", name=name) if method == "CANCEL" else name) + ".ics"
 
 
 def invitation_key(invitee: Invitee) -> str:

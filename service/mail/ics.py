@@ -3,10 +3,10 @@
 Each entry's UID stays the same for that invitee and day across every email
 (`<event>-<day>-<invitee>@<sender domain>`), and its SEQUENCE only grows (the
 invitee's answer changes, counted), so Outlook, Google Calendar and Apple
-Calendar replace the entry they have. The invitation sends every day as a
-tentative REQUEST; a confirmation sends the days they come as an accepted REQUEST
-and a CANCEL for each day that was in their calendar and no longer is; a decline
-cancels them all. An entry spans what that person does that day: from their bus
+Calendar replace the entry they have. Each day goes in a file of its own (Outlook
+reads one entry a file). The invitation sends every day as a tentative REQUEST; a
+confirmation sends the days they come as an accepted REQUEST and a CANCEL for each
+day that was in their calendar and no longer is; a decline cancels them all. An entry spans what that person does that day: from their bus
 or pickup (or the first item of their programme) to the end of the last item for
 their role, or after the dinner they chose; its description lists their
 programme, transport and meals in their language. Times carry the event's
@@ -121,28 +121,30 @@ def _entry(event, day, invitee, sequence: int, stamp, response=None, status: str
 
 
 def invitee_calendars(invitee, sequence: int, response=None, before: set[str] | None = None,
-                      invited: bool = False) -> list[tuple[str, str]]:
-    """The invitee's calendar files for one email, as (method, text): the days they come as a REQUEST
-    (all days, tentative, for an invitation), and a CANCEL for each day in `before` (the days their
-    calendar holds) that they no longer come to."""
+                      invited: bool = False) -> list[tuple[str, Any, str]]:
+    """The invitee's calendar files for one email, as (method, day, text), one file a day: a REQUEST
+    for each day they come (every day, tentative, for an invitation), then a CANCEL for each day in
+    `before` (the days their calendar holds) that they no longer come to.
+
+    One day a file, because Outlook takes a file as one meeting request and ignores every entry after
+    the first ([MS-STANOICAL] 2.2.175): a two-day meeting in one file would put only day 1 in the
+    calendars of most municipal offices."""
     event = invitee.event
     stamp = utcnow()
     coming = {day.key for day in event.days} if invited else {
         row.day.key for row in (response.days if response is not None else []) if row.attending}
+    dropped = (before or set()) - coming
     files = []
-    if coming:
-        calendar = _calendar(event, "REQUEST")
-        for day in event.days:
-            if day.key in coming:
-                calendar.add_component(_entry(event, day, invitee, sequence, stamp, None if invited else response,
-                                              "TENTATIVE" if invited else "CONFIRMED"))
-        files.append(("REQUEST", calendar.to_ical().decode("utf-8")))
-    dropped = [day for day in event.days if day.key in (before or set()) and day.key not in coming]
-    if dropped:
-        calendar = _calendar(event, "CANCEL")
-        for day in dropped:
-            calendar.add_component(_entry(event, day, invitee, sequence, stamp, None, "CANCELLED"))
-        files.append(("CANCEL", calendar.to_ical().decode("utf-8")))
+    for method, days in (("REQUEST", coming), ("CANCEL", dropped)):
+        for day in (day for day in event.days if day.key in days):
+            if method == "CANCEL":
+                entry = _entry(event, day, invitee, sequence, stamp, None, "CANCELLED")
+            else:
+                entry = _entry(event, day, invitee, sequence, stamp, None if invited else response,
+                               "TENTATIVE" if invited else "CONFIRMED")
+            calendar = _calendar(event, method)
+            calendar.add_component(entry)
+            files.append((method, day, calendar.to_ical().decode("utf-8")))
     return files
 
 

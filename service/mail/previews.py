@@ -25,6 +25,7 @@ from ..jobs import numbers_sent_to_hotel
 from ..models import Event, Invitee, Response, ResponseDay, ResponseHotelNight
 from ..retention import archive_folder, archive_problem, removal_at
 from .compose import (
+    calendar_filename,
     render_answer_email,
     render_daily_report,
     render_day_before,
@@ -102,7 +103,7 @@ def preview_email(event: Event, kind: str, language: str, invitee: Invitee | Non
             note = note or "sample-answer"
         if kind == "invitation":
             rendered = render_invitation(reader)
-            attachments = [{"filename": f"{event.slug}.ics"}]
+            attachments = [{"filename": calendar_filename(event, day)} for day in event.days]
         elif kind == "reminder":
             rendered = render_reminder(event, reader)
         elif kind == "event_change":
