@@ -10,8 +10,8 @@ out-of-office is an auto-reply; anything else is other.
 `record_report` matches it to the email OSA sent: by the original Message-ID
 the report returns (relays that rewrite the envelope sender, as Microsoft 365
 does, keep it), by the signed tag in the return address when BOUNCE_ADDRESS is
-set (VERP), or by the failed address itself. A hard bounce, or
-BOUNCE_SOFT_LIMIT soft ones within BOUNCE_SOFT_DAYS, makes the invitee
+set (VERP), or by the failed address itself. A hard bounce, or soft ones about
+BOUNCE_SOFT_LIMIT different emails within BOUNCE_SOFT_DAYS, makes the invitee
 undeliverable: rounds and reminders leave them out until the secretariat
 corrects the address. Each message is recorded once, so reading it again
 changes nothing. `bounce_mailbox` fetches the messages over IMAP.
@@ -426,9 +426,11 @@ def _is_dead(invitee: Invitee, finding: Finding, now: dt.datetime) -> bool:
 
 
 def soft_bounces(invitee: Invitee, now: dt.datetime | None = None) -> int:
-    """Temporary failures reported for the invitee within the last BOUNCE_SOFT_DAYS."""
+    """How many of the invitee's emails met a temporary failure within the last BOUNCE_SOFT_DAYS: the
+    emails, not the reports, since a relay that retries one email writes again each time it waits
+    ("delayed" after 4 hours, after a day, then "failed")."""
     since = (now or utcnow()) - dt.timedelta(days=float(current_app.config["BOUNCE_SOFT_DAYS"]))
-    return db.session.scalar(select(func.count(DeliveryReport.id)).where(
+    return db.session.scalar(select(func.count(DeliveryReport.outbox_id.distinct())).where(
         DeliveryReport.invitee_id == invitee.id, DeliveryReport.kind == ReportKind.SOFT,
         DeliveryReport.received_at > since,
     ))
