@@ -135,15 +135,12 @@ def invitee_calendars(invitee, sequence: int, response=None, before: set[str] | 
         row.day.key for row in (response.days if response is not None else []) if row.attending}
     dropped = (before or set()) - coming
     files = []
-    for method, days in (("REQUEST", coming), ("CANCEL", dropped)):
+    for method, days, status in (("REQUEST", coming, "TENTATIVE" if invited else "CONFIRMED"),
+                                 ("CANCEL", dropped, "CANCELLED")):
         for day in (day for day in event.days if day.key in days):
-            if method == "CANCEL":
-                entry = _entry(event, day, invitee, sequence, stamp, None, "CANCELLED")
-            else:
-                entry = _entry(event, day, invitee, sequence, stamp, None if invited else response,
-                               "TENTATIVE" if invited else "CONFIRMED")
             calendar = _calendar(event, method)
-            calendar.add_component(entry)
+            calendar.add_component(_entry(event, day, invitee, sequence, stamp,
+                                          response if status == "CONFIRMED" else None, status))
             files.append((method, day, calendar.to_ical().decode("utf-8")))
     return files
 
