@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import secrets
 import sys
 import time
@@ -31,13 +30,13 @@ from sqlalchemy import func, select
 
 from .answers import localized
 from .dates import format_date, format_datetime, format_stamp
-from .db import schema_problem, utcnow, write_transaction
+from .db import schema_problem, write_transaction
 from .event_changes import affected, line_for, people_per_change, record_changes
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
 from .extensions import db
 from .invitee_import import InviteeFileError, check_file, row_estimate, store_checked
-from .jobs import due_times, picks, run_due_jobs
+from .jobs import due_times, picks, run_due_jobs, schedule
 from .mail.compose import (
     count_to_invite,
     first_to_invite,
@@ -52,7 +51,7 @@ from .mail.bounces import explain_report
 from .mail.delivery import retry_failed
 from .mail.outbox import kind_name, row_problem, state_name
 from .mail.render import KINDS
-from .models import AdminUser, Event, JobRun, JobState, Outbox, OutboxState
+from .models import AdminUser, Event, JobState, Outbox, OutboxState
 from .retention import processing_record
 from .web import MAX_ID, terminal_language, upload_limit
 
@@ -367,41 +366,7 @@ def schedule_command(slug: str | None, lang: str | None) -> None:
 
 def schedule_lines(event, language: str) -> list[str]:
     """The lines of `osa schedule`: a due time, the job, and what became of it or will."""
-    now = utcnow()
-    grace = dt.timedelta(hours=float(current_app.config["JOB_GRACE_HOURS"]))
-    runs = {(run.job, run.scheduled_for): run for run in db.session.scalars(select(JobRun).where(JobRun.event_id == event.id))}
-
-    def when(instant: dt.datetime) -> str:
-        return format_datetime(instant, event.timezone, language)
-
-    due_list = list(due_times(event))
-    notices = [due for due in due_list if due.job == "hotel-changes"]
-    rows = []
-    for due in due_list:
-        if due.job == "hotel-changes":
-            if due.at == notices[0].at:
-                sent = sum(runs[(n.job, n.at)].emails for n in notices if (n.job, n.at) in runs)
-                minutes = int((notices[1].at - notices[0].at).total_seconds() // 60) if len(notices) > 1 else 0
-                state = ngettext("every %(minutes)d min until %(end)s, %(num)d notice sent",
-                                 "every %(minutes)d min until %(end)s, %(num)d notices sent", sent,
-                                 minutes=minutes, end=when(notices[-1].at))
-                rows.append((when(due.at), due.job, state))
-            continue
-        run = runs.get((due.job, due.at))
-        last_chance = min(due.at + grace, due.too_late_at or due.at + grace)
-        if run is not None and run.state == JobState.DONE:
-            state = ngettext("ran, %(num)d email", "ran, %(num)d emails", run.emails)
-        elif run is not None:
-            state = gettext("missed: it was too late when the workers ran it")
-        elif due.at > now:
-            state = gettext("to come")
-        elif due.too_late_at is None:
-            state = gettext("late: runs when a worker is up")
-        elif now < last_chance:
-            state = gettext("late: runs when a worker is up, until %(time)s", time=when(last_chance))
-        else:
-            state = gettext("missed: it passed while no worker ran, and it is too late now")
-        rows.append((when(due.at), due.job, state))
+    rows = [(format_datetime(row.at, event.timezone, language), row.job, row.state) for row in schedule(event, language)]
     width, job_width = (max((len(row[column]) for row in rows), default=0) for column in (0, 1))
     return [f"{at:<{width}}  {job:<{job_width}}  {state}" for at, job, state in rows]
 

@@ -10,6 +10,8 @@ workers were down runs once when they return, within `JOB_GRACE_HOURS` and
 while it still matters (a reminder before the deadline, logistics before the
 day begins); after that it is recorded as missed. The removals of personal data
 after the event (`retention`) are never too late: they run whenever the workers can.
+`schedule` tells `osa schedule` and the admin's event page when each job is due and
+what became of it.
 """
 
 from __future__ import annotations
@@ -21,9 +23,12 @@ from zoneinfo import ZoneInfo
 
 import holidays
 from flask import current_app
+from flask_babel import gettext, ngettext
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import IntegrityError
 
+from .answers import localized
+from .dates import format_datetime
 from .db import utcnow, write_transaction
 from .extensions import db
 from .headcount import hotel_changes, hotel_numbers
@@ -35,7 +40,7 @@ from .mail.compose import (
     render_reminder,
     render_retention_problem,
 )
-from .mail.outbox import fill_in, queue_email
+from .mail.outbox import fill_in, kind_name, queue_email
 from .mail.render import RenderedEmail
 from .retention import STEPS, ArchiveError, remove, removal_at
 from .models import (
@@ -155,6 +160,85 @@ def run_due_jobs(now: dt.datetime | None = None, dry_run: bool = False, only: st
                 continue
             report.append((due.job, JobState.MISSED if late else JobState.DONE, emails))
     return report
+
+
+@dataclass(frozen=True)
+class Planned:
+    """One line of the schedule: when, which job (its name for `osa jobs run`, and in words), and what
+    became of it or will, in the language in force."""
+
+    at: dt.datetime
+    job: str
+    name: str
+    state: str
+
+
+#: Jobs due again and again, shown as one line each: the hotel's change notices, and (on the admin's
+#: page) the daily reports.
+_SERIES = {"hotel-changes": "hotel-changes", "daily-report-": "daily-report"}
+
+
+#: The kind of email each job sends, by the start of its name.
+_EMAIL_KINDS = {"reminder-": "reminder", "daily-report-": "daily_report", "hotel-final": "hotel_final",
+                "hotel-changes": "hotel_change"}
+
+
+def schedule(event: Event, language: str, series: tuple[str, ...] = ("hotel-changes",)) -> list[Planned]:
+    """Every scheduled job of the event in time order, with what became of it or will; the jobs of
+    each of `series` ("hotel-changes", "daily-report") folded into one line from their first time."""
+    now = utcnow()
+    grace = dt.timedelta(hours=float(current_app.config["JOB_GRACE_HOURS"]))
+    runs = {(run.job, run.scheduled_for): run for run in db.session.scalars(select(JobRun).where(JobRun.event_id == event.id))}
+    days = {f"day-before-{day.key}": day for day in event.days}
+
+    def when(instant: dt.datetime) -> str:
+        return format_datetime(instant, event.timezone, language)
+
+    def name(job: str) -> str:
+        if job in days:
+            return gettext("%(kind)s: %(day)s", kind=kind_name("day_before"),
+                           day=localized(days[job], "title", language))
+        if job.startswith("remove-"):
+            return gettext("Sensitive details are removed") if job == "remove-sensitive" else \
+                gettext("All personal data is removed")
+        return kind_name(next(kind for start, kind in _EMAIL_KINDS.items() if job.startswith(start)))
+
+    due_list = list(due_times(event))
+    folded = {prefix: [due for due in due_list if due.job.startswith(prefix)]
+              for prefix, key in _SERIES.items() if key in series}
+    rows = []
+    for due in due_list:
+        prefix = next((prefix for prefix in folded if due.job.startswith(prefix)), None)
+        if prefix is not None:
+            times = folded[prefix]
+            if due is times[0]:
+                sent = sum(runs[(t.job, t.at)].emails for t in times if (t.job, t.at) in runs)
+                if prefix == "hotel-changes":
+                    minutes = int((times[1].at - times[0].at).total_seconds() // 60) if len(times) > 1 else 0
+                    state = ngettext("every %(minutes)d min until %(end)s, %(num)d notice sent",
+                                     "every %(minutes)d min until %(end)s, %(num)d notices sent", sent,
+                                     minutes=minutes, end=when(times[-1].at))
+                else:
+                    state = ngettext("every day until %(end)s, %(num)d report sent",
+                                     "every day until %(end)s, %(num)d reports sent", sent, end=when(times[-1].at))
+                rows.append(Planned(due.at, _SERIES[prefix], name(due.job), state))
+            continue
+        run = runs.get((due.job, due.at))
+        last_chance = min(due.at + grace, due.too_late_at or due.at + grace)
+        if run is not None and run.state == JobState.DONE:
+            state = ngettext("ran, %(num)d email", "ran, %(num)d emails", run.emails)
+        elif run is not None:
+            state = gettext("missed: it was too late when the workers ran it")
+        elif due.at > now:
+            state = gettext("to come")
+        elif due.too_late_at is None:
+            state = gettext("late: runs when a worker is up")
+        elif now < last_chance:
+            state = gettext("late: runs when a worker is up, until %(time)s", time=when(last_chance))
+        else:
+            state = gettext("missed: it passed while no worker ran, and it is too late now")
+        rows.append(Planned(due.at, due.job, name(due.job), state))
+    return rows
 
 
 def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:

@@ -18,7 +18,7 @@ from service.jobs import due_times, run_due_jobs, working_day
 from service.mail.compose import queue_invitation
 from service.models import JobRun, Outbox
 
-from .conftest import BUNDLED_EVENT, ENGLISH_TERMINAL, add_invitee
+from .conftest import BUNDLED_EVENT, ENGLISH_TERMINAL, add_admin, add_invitee, sign_in
 from .support.helpers import html_text
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -68,6 +68,34 @@ def test_schedule_shows_every_job_in_local_time_and_what_became_of_it(event, run
         ["Monday 8 November 2021 at 09:00", "reminder-7", "missed: it was too late when the workers ran it"],
         ["Friday 12 November 2021 at 09:00", "reminder-2", "ran, 1 email"],
         ["Thursday 18 November 2021 at 12:00", "hotel-final", "to come"],
+    ]
+
+
+def test_the_event_page_shows_the_secretariat_the_schedule_in_words(event, client):
+    event.created_at = local(2021, 11, 22, 6, 0)  # a daily report each morning from the 22nd
+    add_admin()
+    db.session.commit()
+    with time_machine.travel(local(2021, 11, 22, 9, 0), tick=False):
+        queue_invitation(add_invitee(event))
+        db.session.commit()
+        run_due_jobs()  # the reminders passed while no worker ran; this morning's report goes
+        page = sign_in(client).get("/admin/event").get_data(as_text=True)
+    table = re.search(r'<table class="list" id="schedule">(.*?)</table>', page, re.S).group(1)
+    rows = [[html_text(cell).strip() for cell in re.findall(r"<td>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", table, re.S) if "<td>" in row]
+    missed = "missad: det var för sent när den till slut kördes"
+    assert rows == [
+        ["måndag 8 november 2021 kl. 09.00", "Påminnelse", missed],
+        ["fredag 12 november 2021 kl. 09.00", "Påminnelse", missed],
+        ["torsdag 18 november 2021 kl. 12.00", "Slutligt antal till hotellet", missed],
+        ["torsdag 18 november 2021 kl. 13.00", "Ändringsbesked till hotellet",
+         "var 60:e minut till fredag 26 november 2021 kl. 12.00, 0 ändringsbesked skickade"],
+        ["måndag 22 november 2021 kl. 07.00", "Daglig rapport till sekretariatet",
+         "varje dag till fredag 26 november 2021 kl. 07.00, 1 rapport skickad"],
+        ["onsdag 24 november 2021 kl. 14.00", "Praktisk information dagen före: Dag 1", "planerad"],
+        ["torsdag 25 november 2021 kl. 14.00", "Praktisk information dagen före: Dag 2", "planerad"],
+        ["lördag 11 december 2021 kl. 00.00", "Känsliga uppgifter tas bort", "planerad"],
+        ["fredag 25 februari 2022 kl. 00.00", "Alla personuppgifter tas bort", "planerad"],
     ]
 
 

@@ -1,5 +1,7 @@
-"""The event as loaded from its file, and its change log: each load that changed what attendees
-see, the changes as they read them, how many each concerned, and whether they were emailed."""
+"""The event as loaded from its file; its schedule (reminders, logistics, reports, the hotel's numbers,
+the removal of personal data: when, and what became of each); and its change log: each load that
+changed what attendees see, the changes as they read them, how many each concerned, and whether
+they were emailed."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from sqlalchemy import select
 from ..dates import format_datetime
 from ..events import describe_event
 from ..extensions import db
+from ..jobs import schedule
 from ..models import EventChange
 from ..web import current_language
 from . import bp
@@ -17,7 +20,8 @@ from .invitees import event_or_404
 
 @bp.get("/event")
 def event_page():
-    """The programme as invitees get it, and every change a load of the file made to it."""
+    """The programme as invitees get it, what OSA sends and does on its own and when, and every change
+    a load of the file made to it."""
     event = event_or_404()
     language = current_language()
     loads = [
@@ -27,4 +31,7 @@ def event_page():
         for entry in db.session.scalars(
             select(EventChange).where(EventChange.event_id == event.id).order_by(EventChange.id.desc()))
     ]
-    return render_template("admin/event.html", event=event, text=describe_event(event, language), loads=loads)
+    planned = [(format_datetime(row.at, event.timezone, language), row.name, row.state)
+               for row in schedule(event, language, series=("hotel-changes", "daily-report"))]
+    return render_template("admin/event.html", event=event, text=describe_event(event, language), loads=loads,
+                           planned=planned)
