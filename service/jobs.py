@@ -173,11 +173,6 @@ class Planned:
     state: str
 
 
-#: Jobs due again and again, shown as one line each: the hotel's change notices, and (on the admin's
-#: page) the daily reports.
-_SERIES = {"hotel-changes": "hotel-changes", "daily-report-": "daily-report"}
-
-
 #: The kind of email each job sends, by the start of its name.
 _EMAIL_KINDS = {"reminder-": "reminder", "daily-report-": "daily_report", "hotel-final": "hotel_final",
                 "hotel-changes": "hotel_change"}
@@ -185,7 +180,8 @@ _EMAIL_KINDS = {"reminder-": "reminder", "daily-report-": "daily_report", "hotel
 
 def schedule(event: Event, language: str, series: tuple[str, ...] = ("hotel-changes",)) -> list[Planned]:
     """Every scheduled job of the event in time order, with what became of it or will; the jobs of
-    each of `series` ("hotel-changes", "daily-report") folded into one line from their first time."""
+    each of `series` (jobs due again and again: "hotel-changes", "daily-report") folded into one line
+    from their first time."""
     now = utcnow()
     grace = dt.timedelta(hours=float(current_app.config["JOB_GRACE_HOURS"]))
     runs = {(run.job, run.scheduled_for): run for run in db.session.scalars(select(JobRun).where(JobRun.event_id == event.id))}
@@ -204,16 +200,15 @@ def schedule(event: Event, language: str, series: tuple[str, ...] = ("hotel-chan
         return kind_name(next(kind for start, kind in _EMAIL_KINDS.items() if job.startswith(start)))
 
     due_list = list(due_times(event))
-    folded = {prefix: [due for due in due_list if due.job.startswith(prefix)]
-              for prefix, key in _SERIES.items() if key in series}
+    folded = {key: [due for due in due_list if due.job.startswith(key)] for key in series}
     rows = []
     for due in due_list:
-        prefix = next((prefix for prefix in folded if due.job.startswith(prefix)), None)
-        if prefix is not None:
-            times = folded[prefix]
+        key = next((key for key in folded if due.job.startswith(key)), None)
+        if key is not None:
+            times = folded[key]
             if due is times[0]:
                 sent = sum(runs[(t.job, t.at)].emails for t in times if (t.job, t.at) in runs)
-                if prefix == "hotel-changes":
+                if key == "hotel-changes":
                     minutes = int((times[1].at - times[0].at).total_seconds() // 60) if len(times) > 1 else 0
                     state = ngettext("every %(minutes)d min until %(end)s, %(num)d notice sent",
                                      "every %(minutes)d min until %(end)s, %(num)d notices sent", sent,
@@ -221,7 +216,7 @@ def schedule(event: Event, language: str, series: tuple[str, ...] = ("hotel-chan
                 else:
                     state = ngettext("every day until %(end)s, %(num)d report sent",
                                      "every day until %(end)s, %(num)d reports sent", sent, end=when(times[-1].at))
-                rows.append(Planned(due.at, _SERIES[prefix], name(due.job), state))
+                rows.append(Planned(due.at, key, name(due.job), state))
             continue
         run = runs.get((due.job, due.at))
         last_chance = min(due.at + grace, due.too_late_at or due.at + grace)

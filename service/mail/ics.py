@@ -3,10 +3,11 @@
 Each entry's UID stays the same for that invitee and day across every email
 (`<event>-<day>-<invitee>@<sender domain>`), and its SEQUENCE only grows (the
 invitee's answer changes, counted), so Outlook, Google Calendar and Apple
-Calendar replace the entry they have. Each day goes in a file of its own (Outlook
-reads one entry a file). The invitation sends every day as a tentative REQUEST; a
-confirmation sends the days they come as an accepted REQUEST and a CANCEL for each
-day that was in their calendar and no longer is; a decline cancels them all. An entry spans what that person does that day: from their bus
+Calendar replace the entry they have. Each day goes in a file of its own
+(Outlook reads one entry a file). The invitation sends every day as a tentative
+REQUEST; a confirmation sends the days they come as an accepted REQUEST and a
+CANCEL for each day that was in their calendar and no longer is; a decline
+cancels them all. An entry spans what that person does that day: from their bus
 or pickup (or the first item of their programme) to the end of the last item for
 their role, or after the dinner they chose; its description lists their
 programme, transport and meals in their language. Times carry the event's
