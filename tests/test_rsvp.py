@@ -6,6 +6,7 @@ import logging
 import re
 import urllib.request
 
+import icalendar
 import pytest
 from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
@@ -194,6 +195,34 @@ def test_the_language_can_be_switched_on_the_page(before_deadline, client, invit
     assert "The bus from The Wood Hotel: 09:00" in page_text(thanks)
     db.session.rollback()
     assert invitee.language == "en"
+
+
+def test_the_thanks_page_gives_each_day_they_come_as_the_calendar_file_of_their_confirmation(
+    before_deadline, client, invitee
+):
+    path = link_path(invitee)
+    posted = client.post(path, data=answer_form(csrf_token(client.get(path)), day_day1="no", transport_day1=None,
+                                                day_day2="yes", **{"meal_lunch-day2": "y"}))
+    thanks = client.get(posted.headers["Location"]).get_data(as_text=True)
+    links = re.findall(r'<a href="([^"]+\.ics)">([^<]+)</a>', thanks)
+    assert links == [(f"{path}/calendar/day2.ics", "Lägg till Dag 2, fredag 26 november 2021 i min kalender")]
+
+    download = client.get(links[0][0])
+    assert download.status_code == 200 and "Set-Cookie" not in download.headers
+    assert download.headers["Content-Type"] == "text/calendar; method=REQUEST; charset=utf-8"
+    # Inline: Safari on an iPhone offers to add it to the calendar; other browsers save it by this name.
+    assert download.headers["Content-Disposition"] == "inline; filename=innovationsmotet-2021-2021-11-26.ics"
+    # The same entry as the confirmation's file: a calendar that has one keeps one.
+    db.session.rollback()
+    attachments = db.session.scalar(select(Outbox.attachments).where(Outbox.kind == "confirmation"))
+    emailed = icalendar.Calendar.from_ical(attachments[0]["data"]).walk("VEVENT")[0]
+    downloaded = icalendar.Calendar.from_ical(download.data).walk("VEVENT")
+    assert len(downloaded) == 1
+    assert {name: downloaded[0][name].to_ical() for name in ("UID", "SEQUENCE", "DTSTART", "DTEND", "DESCRIPTION")} \
+        == {name: emailed[name].to_ical() for name in ("UID", "SEQUENCE", "DTSTART", "DTEND", "DESCRIPTION")}
+    # A day they do not come to, a day the event does not have, a link that is not one.
+    assert [client.get(f"{path}/calendar/{key}.ics").status_code for key in ("day1", "day9", "dag2")] == [404] * 3
+    assert client.get("/r/not-a-link/calendar/day2.ics").status_code == 400
 
 
 # --- The deadline ----------------------------------------------------------------------------
@@ -405,10 +434,11 @@ def test_no_invitee_page_sets_a_cookie(before_deadline, app, event):
     path = link_path(invitee)
     responses = [browser.get(path), browser.get(path + "?lang=en"), browser.head(path)]
     responses.append(browser.post(path, data=answer_form(csrf_token(responses[0]))))
-    responses += [browser.get(f"{path}/{page}") for page in ("thanks", "data", "data.json")]
+    responses += [browser.get(f"{path}/{page}") for page in ("thanks", "data", "data.json", "calendar/day1.ics")]
     responses += [browser.get(local(opt_out_url(invitee))), browser.get("/r/accessibility"),
                   browser.get("/r/not-a-link"), browser.get(local(hotel_url(event)))]
-    assert [response.status_code for response in responses] == [200, 200, 200, 303, 200, 200, 200, 200, 200, 400, 200]
+    assert [response.status_code for response in responses] == [200, 200, 200, 303, 200, 200, 200, 200, 200, 200, 400,
+                                                                200]
     assert [response.request.path for response in responses if "Set-Cookie" in response.headers] == []
 
 

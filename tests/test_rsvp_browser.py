@@ -1,7 +1,9 @@
 """An invitee on a phone answers through their link, in a real browser (Debian's chromium)."""
 
 import re
+from pathlib import Path
 
+import icalendar
 import pytest
 from sqlalchemy import select
 
@@ -48,6 +50,13 @@ def test_invitee_answers_on_a_phone_and_finds_the_answer_prefilled(
     assert "Vegetarisk" in summary and "Nötallergi" in summary
     assert no_horizontal_scroll(page)
     page.screenshot(path=tmp_path / "03-thanks.png", full_page=True)
+    # Day 1, the one day she comes, as a calendar file her phone opens.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Lägg till Dag 1, torsdag 25 november 2021 i min kalender").click()
+    assert download.value.suggested_filename == "innovationsmotet-2021-2021-11-25.ics"
+    entries = icalendar.Calendar.from_ical(Path(download.value.path()).read_bytes()).walk("VEVENT")
+    assert [str(entry["UID"]) for entry in entries] == [f"innovationsmotet-2021-day1-{invitee.id}@example.se"]
+    assert page.get_by_role("link", name=re.compile("i min kalender")).count() == 1
 
     page.goto(live_server.url + link_path(invitee))
     day1 = page.locator("fieldset.day[data-day=day1]")

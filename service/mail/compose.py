@@ -110,6 +110,13 @@ def _calendars(invitee: Invitee, sequence: int | None = None, **kwargs) -> list[
                 for method, day, text in invitee_calendars(invitee, sequence, **kwargs)]
 
 
+def calendar_of_day(invitee: Invitee, response: Response, day: EventDay) -> dict[str, str] | None:
+    """The calendar file of a day the invitee comes, as their confirmation carries it (the same UID,
+    SEQUENCE and text, so a calendar that has it keeps one entry); None for a day they do not come to."""
+    name = calendar_filename(invitee.event, day)
+    return next((file for file in _calendars(invitee, response=response) if file["filename"] == name), None)
+
+
 def calendar_filename(event, day, method: str = "REQUEST") -> str:
     """'innovationsmotet-2021-2021-11-25.ics', or '…-inställd.ics' for a cancelled day, in the language in force."""
     name = f"{event.slug}-{day.date.isoformat()}"

@@ -2,7 +2,8 @@
 
 GET shows the event and the answer form prefilled with the current answer and
 never writes (mail scanners open every link). POST checks the answer and saves
-it in one transaction with its history, then redirects to a thank-you page.
+it in one transaction with its history, then redirects to a thank-you page, which
+links each day they come to its calendar file.
 After the RSVP deadline the answer is shown read-only. A link that cannot be
 used gets a page that says why and how to reach the secretariat. "Your data" shows
 everything OSA holds about the invitee (also as JSON) and takes a request for erasure.
@@ -33,6 +34,7 @@ from ..answers import (
     check_answer,
     current_answer,
     current_snapshot,
+    day_heading,
     describe_answer,
     localized,
     save_answer,
@@ -52,7 +54,7 @@ from ..forms import (
     seen_on,
 )
 from ..links import LinkError, resolve_token
-from ..mail.compose import queue_answer_emails
+from ..mail.compose import calendar_of_day, queue_answer_emails
 from ..models import Actor, Invitee, Response
 from ..retention import personal_data, removal_dates
 from ..web import current_language, limit_link_pages, never_cached, set_language
@@ -214,17 +216,35 @@ def thanks(token: str):
     if response is None:
         return redirect(url_for("rsvp.answer", token=token, lang=current_language()))
     language = current_language()
+    calendars = [(day_heading(row.day, language), url_for("rsvp.day_calendar", token=token, day_key=row.day.key))
+                 for row in sorted(response.days, key=lambda row: row.day.date) if row.attending]
     return render_template(
         "rsvp/thanks.html",
         event=event,
         invitee=invitee,
         attending=response.attending,
+        calendars=calendars,
         summary=describe_answer(event, response, language),
         deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
         language=language,
         token=token,
         page_title=_("Thank you"),
     )
+
+
+@bp.get("/<token>/calendar/<day_key>.ics")
+def day_calendar(token: str, day_key: str):
+    """The calendar file of a day the invitee comes, as their confirmation carries it: a phone opens it
+    in its calendar."""
+    invitee = _open(token)
+    day = next((day for day in invitee.event.days if day.key == day_key), None)
+    response = _response_of(invitee)
+    file = calendar_of_day(invitee, response, day) if day is not None and response is not None else None
+    if file is None:
+        abort(404)
+    download = Response_(file["data"], content_type=file["content_type"])
+    download.headers.set("Content-Disposition", "inline", filename=file["filename"])
+    return download
 
 
 @bp.route("/<token>/no-reminders", methods=["GET", "POST"])
