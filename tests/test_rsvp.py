@@ -244,6 +244,9 @@ def test_after_the_deadline_the_answer_is_read_only(before_deadline, client, inv
     assert "Middag på hotellet 18.00" in text_
     assert "Spara mitt svar" not in text_
     assert "sekretariatet@example.se" in text_
+    # The day she comes stays a calendar file to add.
+    assert re.findall(r'<a href="([^"]+\.ics)">', shown.get_data(as_text=True)) == [f"{path}/calendar/day1.ics"]
+    assert client.get(f"{path}/calendar/day1.ics").status_code == 200
     refused = client.post(path, data=answer_form(token, day_day1="no"))
     assert refused.status_code == 403
     assert database_state(db.session, TABLES) == before

@@ -96,6 +96,12 @@ def _response_of(invitee: Invitee) -> Response | None:
     return db.session.scalar(select(Response).where(Response.invitee_id == invitee.id))
 
 
+def _calendar_links(response: Response | None, token: str, language: str) -> list[tuple[str, str]]:
+    """Each day the answer comes to, with the address of its calendar file."""
+    return [(day_heading(row.day, language), url_for("rsvp.day_calendar", token=token, day_key=row.day.key))
+            for row in sorted(response.days if response else [], key=lambda row: row.day.date) if row.attending]
+
+
 def _link(invitee: Invitee, purpose: str = "rsvp") -> dict:
     """The form arguments that bind a form's token to the invitee's link."""
     return {"meta": {"csrf_context": (purpose, invitee.id, invitee.link_version)}}
@@ -108,6 +114,7 @@ def _page(invitee: Invitee, form=None, status: int = 200, meanwhile: str = ""):
     language = current_language()
     seen, answer_ = current_answer(invitee.id)
     closed = utcnow() >= event.rsvp_deadline
+    response = _response_of(invitee) if closed else None
     if form is None and not closed:
         form = invitee_answer_form_class(event)(formdata=None, data=form_data(answer_, seen), **_link(invitee))
     return render_template(
@@ -118,7 +125,8 @@ def _page(invitee: Invitee, form=None, status: int = 200, meanwhile: str = ""):
         decline_form=DeclineForm(**_link(invitee)),
         closed=closed,
         changed_meanwhile=meanwhile,
-        summary=describe_answer(invitee.event, _response_of(invitee), language) if closed and answer_ else None,
+        summary=describe_answer(invitee.event, response, language) if closed and answer_ else None,
+        calendars=_calendar_links(response, request.view_args["token"], language),
         answered=answer_ is not None,
         deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
         language=language,
@@ -216,14 +224,12 @@ def thanks(token: str):
     if response is None:
         return redirect(url_for("rsvp.answer", token=token, lang=current_language()))
     language = current_language()
-    calendars = [(day_heading(row.day, language), url_for("rsvp.day_calendar", token=token, day_key=row.day.key))
-                 for row in sorted(response.days, key=lambda row: row.day.date) if row.attending]
     return render_template(
         "rsvp/thanks.html",
         event=event,
         invitee=invitee,
         attending=response.attending,
-        calendars=calendars,
+        calendars=_calendar_links(response, token, language),
         summary=describe_answer(event, response, language),
         deadline=format_datetime(event.rsvp_deadline, event.timezone, language),
         language=language,
