@@ -427,8 +427,8 @@ def _is_dead(invitee: Invitee, finding: Finding, now: dt.datetime) -> bool:
 
 def soft_bounces(invitee: Invitee, now: dt.datetime | None = None) -> int:
     """How many of the invitee's emails met a temporary failure within the last BOUNCE_SOFT_DAYS: the
-    emails, not the reports, since a relay that retries one email writes again each time it waits
-    ("delayed" after 4 hours, after a day, then "failed")."""
+    emails, not the reports, since a relay that retries one email may write each time it waits (a delay
+    notice, perhaps another, then a failure)."""
     since = (now or utcnow()) - dt.timedelta(days=float(current_app.config["BOUNCE_SOFT_DAYS"]))
     return db.session.scalar(select(func.count(DeliveryReport.outbox_id.distinct())).where(
         DeliveryReport.invitee_id == invitee.id, DeliveryReport.kind == ReportKind.SOFT,
