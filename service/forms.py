@@ -31,7 +31,7 @@ from .answers import ROOMS, SEATS, Answer, DayAnswer, localized, places_held
 from .dates import format_date, format_datetime, format_time
 from .links import form_token, is_form_token
 from .models import Actor, Event, Invitee, ResponseChange
-from .text import PlainText, normalized
+from .text import PlainText, normalized, whole_number
 from .web import current_language
 
 _TIME = re.compile(r"^\s*(\d{1,2})[:.]?(\d{2})\s*$")
@@ -216,8 +216,9 @@ def _page_texts(event, language: str, role_key: str | None) -> dict:
 
 
 def seen_on(form) -> int | None:
-    """How many changes of the answer the submitted form had seen; None from a form that does not say."""
-    return int(form.seen.data) if (form.seen.data or "").isdigit() else None
+    """How many changes of the answer the submitted form had seen; None from a form that does not say (or
+    says something no form of OSA's does)."""
+    return whole_number(form.seen.data or "")
 
 
 def changed_meanwhile(change: ResponseChange, invitee: Invitee, to_invitee: bool) -> str:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import joinedload
 from .db import utcnow
 from .extensions import db
 from .models import Event, EventDay, Invitee
+from .text import whole_number
 
 #: One salt per purpose: a token made for one purpose never verifies for another.
 SALTS = {
@@ -137,11 +138,12 @@ def bounce_tag(outbox_id: int) -> str:
 
 def outbox_id_from_bounce_tag(tag: str) -> int | None:
     """The outbox row a tag names, if any of the keys signed it; None otherwise."""
-    number, _, signature = tag.lower().partition("-")
-    if not number.isdigit() or len(number) > 18:
+    digits, _, signature = tag.lower().partition("-")
+    number = whole_number(digits)
+    if number is None:
         return None
-    return int(number) if any(hmac.compare_digest(_bounce_signature(key, int(number)), signature)
-                              for key in current_app.config["SECRET_KEYS"]) else None
+    return number if any(hmac.compare_digest(_bounce_signature(key, number), signature)
+                         for key in current_app.config["SECRET_KEYS"]) else None
 
 
 def hotel_url(event: Event) -> str:

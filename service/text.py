@@ -44,6 +44,12 @@ def unsafe_character(text: str, multiline: bool = False) -> str | None:
 _SWEDISH_LETTERS = str.maketrans({"å": "{", "ä": "|", "æ": "|", "ö": "}", "ø": "}", "ü": "y"})
 
 
+def whole_number(text: str, most_digits: int = 18) -> int | None:
+    """`text` as a number when it is ASCII digits only, at most `most_digits` of them (18 fit any database
+    integer); None otherwise. `str.isdigit` alone would let "²" through to `int`, which refuses it."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= most_digits else None
+
+
 def sort_key(text: str) -> str:
     """`text` as a Swedish list orders it, compared character by character: "Åsa" after "Zorn" and
     before "Ärla", "de Geer" among the d's, "Élise" among the e's."""

@@ -16,15 +16,17 @@ from hypothesis import strategies as st
 from service.extensions import db
 
 from .conftest import add_invitee, link_path
-from .support.helpers import csrf_token, database_state
+from .support.helpers import csrf_token, database_state, page_text
 
 #: The same examples on every machine and every run, however slow the machine (no deadline, no speed check).
 SAME_EVERY_RUN = settings(derandomize=True, database=None, deadline=None, max_examples=300,
                           suppress_health_check=[HealthCheck.too_slow])
 
 #: Values that have broken forms elsewhere: NUL (which PostgreSQL refuses in a text), a direction
-#: override, line breaks, wildcards, quotes, a long text, numbers out of range, an address cut short.
-NASTY = ["", "\x00", "a\x00b", "\u202e", "no\r\n", "%", "'", "x" * 300, "-1", "99999999999999999999", "åsa@ö"]
+#: override, line breaks, wildcards, quotes, a long text, numbers out of range, a digit that is no
+#: decimal ("²": `str.isdigit` says yes, `int` says no), an address cut short.
+NASTY = ["", "\x00", "a\x00b", "\u202e", "no\r\n", "%", "'", "x" * 300, "-1", "99999999999999999999", "²",
+         "åsa@ö"]
 #: What people paste and programs send: those, the bundled event's own choices, and any text at all.
 VALUES = st.one_of(
     st.sampled_from([*NASTY, "yes", "no", "y", "1", "0", "bus", "airport", "own", "kso", "official", "sv", "en",
@@ -35,7 +37,7 @@ VALUES = st.one_of(
 ANSWER_FIELDS = ["day_day1", "day_day2", "transport_day1", "transport_day2", "flight_number_day1",
                  "flight_arrival_day1", "flight_number_day2", "flight_arrival_day2", "meal_lunch-day1",
                  "meal_dinner-day1", "meal_coffee-day2", "diet_vegan", "night_night-24", "night_night-25",
-                 "allergies", "comment", "confirmed"]
+                 "allergies", "comment", "confirmed", "seen"]
 TABLES = ("invitee", "response", "response_day", "response_meal", "response_diet", "response_hotel_night",
           "response_change", "outbox")
 
@@ -62,6 +64,27 @@ def test_a_refused_answer_of_any_shape_changes_nothing(before_deadline, client, 
     answer()
 
 
+@pytest.mark.both_backends
+@pytest.mark.parametrize("seen", ["99999999999999999999", "9223372036854775808", "²", "٣", "-1", "abc", ""])
+def test_an_answer_whose_hidden_count_of_changes_was_tampered_with_is_saved_as_from_a_form_without_it(
+        before_deadline, client, admin_client, invitee, seen):
+    # The form's hidden `seen` (how many changes the answer had when the page was opened) only stops a
+    # save that would undo another person's change unseen; a value that counts nothing stops nothing.
+    path = link_path(invitee)
+    saved = client.post(path, data={"csrf_token": csrf_token(client.get(path)), "seen": seen, "day_day1": "no",
+                                    "day_day2": "no"})
+    assert saved.status_code == 303
+    assert "Ditt svar är sparat: du kommer inte." in page_text(client.get(saved.location))
+
+    form = f"/admin/invitees/{invitee.id}/answer"
+    corrected = admin_client.post(form, data={"csrf_token": csrf_token(admin_client.get(form)), "seen": seen,
+                                              "day_day1": "no", "day_day2": "yes"})
+    assert corrected.status_code == 302
+    page = page_text(admin_client.get(f"/admin/invitees/{invitee.id}"))
+    assert "Dag 1, torsdag 25 november 2021 Kommer inte Dag 2, fredag 26 november 2021 Kommer Måltider" in page
+    assert "för deras räkning Dag 2: ja" in page
+
+
 ADMIN_PAGES = ["/admin/", "/admin/invitees", "/admin/invitees/new", "/admin/invitees/{id}",
                "/admin/invitees/{id}/answer", "/admin/invitees/{id}/address", "/admin/invitees/{id}/erase", "/admin/invitees/{id}/new-link",
                "/admin/invitees/{id}/remove", "/admin/invitees/{id}/restore", "/admin/invitees/{id}/resend",
@@ -74,7 +97,7 @@ ADMIN_PAGES = ["/admin/", "/admin/invitees", "/admin/invitees/new", "/admin/invi
                "/admin/import/{id}/status", "/admin/language/{key}", "/admin/login"]  # all but signing out
 ADMIN_FIELDS = ["q", "format", "status", "role", "organisation", "transport", "page", "state", "kind", "who", "invitee", "lang",
                 "next", "name", "email", "language", "confirmed", "ids", "only_new", "username", "password",
-                "day_day1", "day_day2", "transport_day1", "meal_lunch-day1", "night_night-24", "comment"]
+                "day_day1", "day_day2", "transport_day1", "meal_lunch-day1", "night_night-24", "comment", "seen"]
 PATH_PART = st.one_of(st.sampled_from(["invitation", "sv", "en", "bus", "lunch-day1", "day1", "night-24", "\x00", "a\x00b"]),
                       st.text("abcåäö-_.0123456789 ", min_size=1, max_size=12).filter(lambda part: part.strip(". ")))
 

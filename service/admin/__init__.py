@@ -16,6 +16,7 @@ from flask_login import LoginManager, current_user
 from ..events import get_event
 from ..extensions import db
 from ..models import AdminUser
+from ..text import whole_number
 from ..web import FRAMING_CONTENT_SECURITY_POLICY, never_cached, set_language
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -27,8 +28,8 @@ PUBLIC_ENDPOINTS = {"admin.login"}
 
 @login_manager.user_loader
 def _load_user(session_id: str) -> AdminUser | None:
-    user_id, _, _ = session_id.partition(".")
-    user = db.session.get(AdminUser, int(user_id)) if user_id.isdigit() else None
+    user_id = whole_number(session_id.partition(".")[0], most_digits=11)
+    user = db.session.get(AdminUser, user_id) if user_id is not None else None
     if user is None or not hmac.compare_digest(user.get_id(), session_id):
         return None  # removed, or the password has changed since this session signed in
     return user

@@ -29,6 +29,7 @@ from ..dates import format_time
 from ..db import utcnow
 from ..extensions import db
 from ..models import Invitee
+from ..text import whole_number
 
 #: How long a meal after the programme (a dinner) lasts in a calendar, from its start (meals have only
 #: a start time).
@@ -65,9 +66,8 @@ def uid(event, day, invitee) -> str:
 def invitee_of(entry_uid: str) -> Invitee | None:
     """The invitee whose calendar entry has this UID (a reply from their calendar names it), or None
     for an entry OSA did not make."""
-    number = entry_uid.rpartition("@")[0].rpartition("-")[2]
-    invitee = db.session.get(Invitee, int(number)) if number.isascii() and number.isdigit() and len(number) < 12 \
-        else None
+    number = whole_number(entry_uid.rpartition("@")[0].rpartition("-")[2], most_digits=11)
+    invitee = db.session.get(Invitee, number) if number is not None else None
     if invitee is None or all(uid(invitee.event, day, invitee) != entry_uid for day in invitee.event.days):
         return None
     return invitee
