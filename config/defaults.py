@@ -111,6 +111,9 @@ HOLIDAY_COUNTRY = "SE"
 DAY_BEFORE_HOUR = 14
 #: The daily headcount goes to the secretariat at this local hour.
 REPORT_HOUR = 7
+#: Whether the daily headcount also goes on Saturdays, Sundays and the holidays of HOLIDAY_COUNTRY.
+#: False: on working days and the event's own days only, Monday's covering what changed since Friday's.
+REPORT_ON_DAYS_OFF = True
 #: The daily headcount attaches every answer as CSV while the list has at most this many invitees
 #: (a file of about 4 MB); a larger one is linked to in the admin instead of filling the mailbox.
 REPORT_ATTACHMENT_INVITEES = 20000

@@ -72,14 +72,20 @@ def _local(day: dt.date, hour: int, timezone: str) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(hour), tzinfo=ZoneInfo(timezone)).astimezone(dt.timezone.utc)
 
 
-def working_day(day: dt.date, country: str) -> dt.date:
-    """`day`, or the working day before it when it is a Saturday, a Sunday or a holiday of `country`
-    (its public holidays and the eves offices keep: Midsummer Eve, Christmas Eve, New Year's Eve)."""
+def day_off_in(country: str) -> Callable[[dt.date], bool]:
+    """Whether offices are closed on a day: a Saturday, a Sunday or a holiday of `country` (its public
+    holidays and the eves offices keep: Midsummer Eve, Christmas Eve, New Year's Eve); "" for weekends only."""
     closed = {}
     if country:
         kinds = {"public", "de_facto"} & set(holidays.country_holidays(country).supported_categories)
         closed = holidays.country_holidays(country, categories=tuple(kinds))
-    while day.weekday() >= 5 or day in closed:
+    return lambda day: day.weekday() >= 5 or day in closed
+
+
+def working_day(day: dt.date, country: str) -> dt.date:
+    """`day`, or the working day before it when offices are closed on it (`day_off_in`)."""
+    closed = day_off_in(country)
+    while closed(day):
         day -= dt.timedelta(days=1)
     return day
 
@@ -99,13 +105,16 @@ def due_times(event: Event) -> Iterator[Due]:
     for day in event.days:
         at = _local(day.date - dt.timedelta(days=1), int(config["DAY_BEFORE_HOUR"]), event.timezone)
         times.append(Due(f"day-before-{day.key}", at, day.starts_at, _day_before(day.id)))
-    # The daily report, every morning from the day the event was defined to its last day.
+    # The daily report, every morning from the day the event was defined to its last day (or only on
+    # working days and the event's own: each covers the changes since the last one sent).
     zone = ZoneInfo(event.timezone)
     first = event.created_at.astimezone(zone).date()
+    skipped = (lambda date: False) if config["REPORT_ON_DAYS_OFF"] else day_off_in(config["HOLIDAY_COUNTRY"])
+    event_dates = {day.date for day in event.days}
     for offset in range((event.days[-1].date - first).days + 1):
         date = first + dt.timedelta(days=offset)
         at = _local(date, int(config["REPORT_HOUR"]), event.timezone)
-        if at >= event.created_at:
+        if at >= event.created_at and (date in event_dates or not skipped(date)):
             times.append(Due(f"daily-report-{date.isoformat()}", at, at + dt.timedelta(days=1), _daily_report))
     # The hotel's final numbers at the cut-off, then a change notice at most once per interval.
     event_ends = event.ends_at
@@ -213,9 +222,13 @@ def schedule(event: Event, language: str, series: tuple[str, ...] = ("hotel-chan
                     state = ngettext("every %(minutes)d min until %(end)s, %(num)d notice sent",
                                      "every %(minutes)d min until %(end)s, %(num)d notices sent", sent,
                                      minutes=minutes, end=when(times[-1].at))
-                else:
+                elif current_app.config["REPORT_ON_DAYS_OFF"]:
                     state = ngettext("every day until %(end)s, %(num)d report sent",
                                      "every day until %(end)s, %(num)d reports sent", sent, end=when(times[-1].at))
+                else:
+                    state = ngettext("every working day until %(end)s, %(num)d report sent",
+                                     "every working day until %(end)s, %(num)d reports sent", sent,
+                                     end=when(times[-1].at))
                 rows.append(Planned(due.at, key, name(due.job), state))
             continue
         run = runs.get((due.job, due.at))

@@ -252,6 +252,43 @@ def test_a_reminder_due_when_offices_are_closed_goes_on_the_working_day_before(a
     assert working_day(dt.date(2026, 12, 28), "SE") == dt.date(2026, 12, 28)  # a Monday stays
 
 
+def test_a_secretariat_off_at_weekends_gets_the_report_on_working_days_and_mondays_has_the_weekend(
+        before_deadline, app, client):
+    # The meeting six weeks later: its first day, Thursday 6 January 2022, is Epiphany, after Christmas.
+    moved = store_event(parse_event(BUNDLED_EVENT.read_text(encoding="utf-8"), move_days=42)).event
+    moved.created_at = local(2021, 11, 5, 6, 0)
+    db.session.commit()
+
+    def report_days():
+        return {due.job.removeprefix("daily-report-") for due in due_times(moved) if due.job.startswith("daily-report")}
+
+    every_day = report_days()
+    assert {"2021-11-06", "2021-11-07", "2021-12-24"} <= every_day
+    app.config["REPORT_ON_DAYS_OFF"] = False
+    working = report_days()
+    assert {"2021-11-05", "2021-11-08", "2021-12-23", "2021-12-27", "2022-01-07"} <= working
+    assert "2022-01-06" in working  # a holiday, but the event's first day
+    assert not {"2021-11-06", "2021-11-07", "2021-12-24", "2021-12-31", "2022-01-01"} & working
+    assert working < every_day
+
+    anna = add_invitee(moved)
+    before_deadline.move_to(local(2021, 11, 5, 7, 0, 30))
+    assert run_due_jobs(only="daily-report") == [("daily-report-2021-11-05", "done", 1)]
+    before_deadline.move_to(local(2021, 11, 6, 7, 0, 30))
+    assert run_due_jobs(only="daily-report") == []
+    answer(anna, day1=DayAnswer(False), day2=DayAnswer(False))  # on Saturday
+    before_deadline.move_to(local(2021, 11, 8, 7, 0, 30))
+    assert run_due_jobs(only="daily-report") == [("daily-report-2021-11-08", "done", 1)]
+    monday = db.session.scalar(select(Outbox.body_text).where(Outbox.idempotency_key.like("daily-report:%:2021-11-08")))
+    assert "- Anna Andersson: svarade (Dag 1: nej; Dag 2: nej)" in monday.split("SEDAN FÖRRA RAPPORTEN\n")[1]
+
+    add_admin()
+    db.session.commit()
+    schedule = html_text(sign_in(client).get("/admin/event").get_data(as_text=True))
+    assert "Daglig rapport till sekretariatet varje arbetsdag till fredag 7 januari 2022 kl. 07.00, 2 rapporter skickade" \
+        in " ".join(schedule.split())
+
+
 def test_opting_out_of_reminders_asks_first_and_stops_only_reminders(before_deadline, client, event):
     from service.links import opt_out_url
 
