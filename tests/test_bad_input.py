@@ -38,6 +38,8 @@ ANSWER_FIELDS = ["day_day1", "day_day2", "transport_day1", "transport_day2", "fl
                  "flight_arrival_day1", "flight_number_day2", "flight_arrival_day2", "meal_lunch-day1",
                  "meal_dinner-day1", "meal_coffee-day2", "diet_vegan", "night_night-24", "night_night-25",
                  "allergies", "comment", "confirmed", "seen"]
+#: An answer that saves: both days, the bus, a meal.
+GOOD_ANSWER = {"day_day1": "yes", "transport_day1": "bus", "meal_lunch-day1": "y", "day_day2": "no"}
 TABLES = ("invitee", "response", "response_day", "response_meal", "response_diet", "response_hotel_night",
           "response_change", "outbox")
 
@@ -50,8 +52,10 @@ def test_a_refused_answer_of_any_shape_changes_nothing(before_deadline, client, 
     @SAME_EVERY_RUN
     @given(st.dictionaries(st.sampled_from(ANSWER_FIELDS), st.one_of(VALUES, st.lists(VALUES, max_size=3)),
                            max_size=12),
-           st.booleans(), st.sampled_from(["", "?lang=en", "?lang=xx", "/decline"]))
-    def answer(fields, with_token, where):
+           st.booleans(), st.sampled_from(["", "?lang=en", "?lang=xx", "/decline"]), st.booleans())
+    def answer(fields, with_token, where, over_a_good_answer):
+        # Over a good answer, a nasty value in one field reaches the code that saves, not only the checks.
+        fields = {**GOOD_ANSWER, **fields} if over_a_good_answer else fields
         before = database_state(db.session, TABLES)
         posted = client.post(path + where, data={**fields, "csrf_token": token} if with_token else fields)
         assert posted.status_code < 500, (where, fields)
@@ -59,8 +63,10 @@ def test_a_refused_answer_of_any_shape_changes_nothing(before_deadline, client, 
             assert database_state(db.session, TABLES) == before, (where, fields)
         assert client.get(path).status_code == 200
 
-    for value in NASTY:  # every field at once, then mixes
-        answer.hypothesis.inner_test({field: value for field in ANSWER_FIELDS}, True, "")
+    for value in NASTY:  # every field at once, each field alone in a good answer, then mixes
+        answer.hypothesis.inner_test({field: value for field in ANSWER_FIELDS}, True, "", False)
+        for field in ANSWER_FIELDS:
+            answer.hypothesis.inner_test({field: value}, True, "", True)
     answer()
 
 
