@@ -20,6 +20,7 @@ from __future__ import annotations
 import secrets
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -34,7 +35,7 @@ from .db import schema_problem, write_transaction
 from .event_changes import affected, line_for, people_per_change, record_changes
 from .eventfile import EventFileError, read_event_file
 from .events import describe_event, get_event, store_event
-from .extensions import db
+from .extensions import N_, db
 from .invitee_import import InviteeFileError, check_file, row_estimate, store_checked
 from .jobs import due_times, picks, run_due_jobs, schedule
 from .mail.compose import (
@@ -78,39 +79,71 @@ class _NeedsDatabase:
         return super().invoke(ctx)
 
 
-class DatabaseGroup(_NeedsDatabase, click.Group):
+@contextmanager
+def _translated_help(*things):
+    """The help texts of commands and options in the language in force, while the block runs."""
+    originals = [thing.help for thing in things]
+    for thing in things:
+        thing.help = gettext(thing.help) if thing.help else thing.help
+    try:
+        yield
+    finally:
+        for thing, original in zip(things, originals):
+            thing.help = original
+
+
+class _HelpInTerminalLanguage:
+    """A command whose `--help`, and its line in its group's list, speak the terminal's language: Click
+    reads help texts at import, before any language is known, so they are marked with `N_` and
+    translated here."""
+
+    def get_help(self, ctx: click.Context) -> str:
+        app = ctx.ensure_object(ScriptInfo).load_app()
+        with app.app_context(), force_locale(terminal_language()), _translated_help(self, *self.get_params(ctx)):
+            return super().get_help(ctx)
+
+    def get_short_help_str(self, limit: int = 45) -> str:
+        with _translated_help(self):
+            return super().get_short_help_str(limit)
+
+
+class OsaCommand(_HelpInTerminalLanguage, click.Command):
     pass
 
 
-class DatabaseCommand(_NeedsDatabase, click.Command):
+class DatabaseCommand(_NeedsDatabase, OsaCommand):
     pass
 
 
-event_cli = DatabaseGroup("event", help="Define the event from its TOML file.")
-invitees_cli = DatabaseGroup("invitees", help="Import invitees from a CSV or XLSX file (the admin lists them).")
-invitations_cli = DatabaseGroup("invitations", help="Send the invitations.")
-outbox_cli = DatabaseGroup("outbox", help="See and retry the emails OSA sends.")
-privacy_cli = DatabaseGroup("privacy", help="The event's personal data: the record of processing.")
-bounces_cli = DatabaseGroup("bounces", help="Read delivery reports and auto-replies from the bounce mailbox.")
-jobs_cli = DatabaseGroup("jobs", help="Run scheduled jobs now, or preview them.")
-admin_cli = DatabaseGroup("admin", help="Accounts for the secretariat's admin.")
+class DatabaseGroup(_NeedsDatabase, _HelpInTerminalLanguage, click.Group):
+    command_class = OsaCommand
+
+
+event_cli = DatabaseGroup("event", help=N_("Define the event from its TOML file."))
+invitees_cli = DatabaseGroup("invitees", help=N_("Import invitees from a CSV or XLSX file (the admin lists them)."))
+invitations_cli = DatabaseGroup("invitations", help=N_("Send the invitations."))
+outbox_cli = DatabaseGroup("outbox", help=N_("See and retry the emails OSA sends."))
+privacy_cli = DatabaseGroup("privacy", help=N_("The event's personal data: the record of processing."))
+bounces_cli = DatabaseGroup("bounces", help=N_("Read delivery reports and auto-replies from the bounce mailbox."))
+jobs_cli = DatabaseGroup("jobs", help=N_("Run scheduled jobs now, or preview them."))
+admin_cli = DatabaseGroup("admin", help=N_("Accounts for the secretariat's admin."))
 
 
 class _DryRun(Exception):
     """Raised to roll back a load that was only to be shown."""
 
 
-@event_cli.command("load")
+@event_cli.command("load", help=N_(
+    "Validate FILE and create or update its event; tell the attendees what changed for them."))
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option(
     "--starts-in", "starts_in", type=click.IntRange(0, 3650), metavar="DAYS",
-    help="Move the event by whole weeks (same weekdays and times) so it starts at least DAYS days from today,"
-         " and not between 21 December and 6 January.",
+    help=N_("Move the event by whole weeks (same weekdays and times) so it starts at least DAYS days from "
+            "today, and not between 21 December and 6 January."),
 )
-@click.option("--dry-run", is_flag=True, help="Show what would change and whom it would notify; save nothing.")
-@click.option("--no-notify", is_flag=True, help="Save the changes without emailing the attendees they concern.")
+@click.option("--dry-run", is_flag=True, help=N_("Show what would change and whom it would notify; save nothing."))
+@click.option("--no-notify", is_flag=True, help=N_("Save the changes without emailing the attendees they concern."))
 def load_event_command(file: Path, starts_in: int | None, dry_run: bool, no_notify: bool) -> None:
-    """Validate FILE and create or update its event; tell the attendees what changed for them."""
     try:
         with write_transaction():
             result = store_event(read_event_file(file, starts_in_days=starts_in))
@@ -173,19 +206,19 @@ def _load_report(result, who, dry_run: bool, no_notify: bool) -> list[str]:
     return out
 
 
-@event_cli.command("show")
-@click.option("--event", "slug", help="The event's id (default: the newest event).")
+@event_cli.command("show", help=N_(
+    "Print the event: days, agenda, meals, transport, hotel nights."))
+@click.option("--event", "slug", help=N_("The event's id (default: the newest event)."))
 @click.option("--lang", type=click.Choice(["sv", "en"]), default="sv", show_default=True)
 def show_event_command(slug: str | None, lang: str) -> None:
-    """Print the event: days, agenda, meals, transport, hotel nights."""
     click.echo(describe_event(_event_or_fail(slug), lang))
 
 
-@invitees_cli.command("import")
+@invitees_cli.command("import", help=N_(
+    "Import invitees from a CSV or XLSX FILE. Any bad row: nothing is imported."))
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--event", "slug", help="The event's id (default: the newest event).")
+@click.option("--event", "slug", help=N_("The event's id (default: the newest event)."))
 def import_invitees_command(file: Path, slug: str | None) -> None:
-    """Import invitees from a CSV or XLSX FILE. Any bad row: nothing is imported."""
     event = _event_or_fail(slug)
     if file.stat().st_size > upload_limit():
         raise click.ClickException(gettext(
@@ -210,13 +243,13 @@ def import_invitees_command(file: Path, slug: str | None) -> None:
     click.echo(result.describe(file.name))
 
 
-@invitations_cli.command("send")
-@click.option("--event", "slug", help="The event's id (default: the newest event).")
-@click.option("--dry-run", is_flag=True, help="Say who would be invited and show the first invitation; send nothing.")
-@click.option("--only-new", is_flag=True, help="Only invitees who have never been invited.")
-@click.option("--no-wait", is_flag=True, help="Queue the invitations and return without waiting for them to go out.")
+@invitations_cli.command("send", help=N_(
+    "Invite everyone who has no invitation for their current link. Running it again sends nothing twice."))
+@click.option("--event", "slug", help=N_("The event's id (default: the newest event)."))
+@click.option("--dry-run", is_flag=True, help=N_("Say who would be invited and show the first invitation; send nothing."))
+@click.option("--only-new", is_flag=True, help=N_("Only invitees who have never been invited."))
+@click.option("--no-wait", is_flag=True, help=N_("Queue the invitations and return without waiting for them to go out."))
 def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no_wait: bool) -> None:
-    """Invite everyone who has no invitation for their current link. Running it again sends nothing twice."""
     event = _event_or_fail(slug)
     count = count_to_invite(event, only_new)
     if dry_run:
@@ -253,12 +286,12 @@ def send_invitations_command(slug: str | None, dry_run: bool, only_new: bool, no
     click.echo(gettext("Invitations: %(sent)d sent, %(failed)d failed.", sent=progress.sent, failed=progress.failed))
 
 
-@outbox_cli.command("list")
+@outbox_cli.command("list", help=N_(
+    "The newest emails, with their state, attempts and last error."))
 @click.option("--state", type=click.Choice([state.value for state in OutboxState]))
 @click.option("--kind", type=click.Choice(KINDS))
 @click.option("--limit", type=click.IntRange(1, MAX_ID), default=50, show_default=True)
 def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None:
-    """The newest emails, with their state, attempts and last error."""
     query = select(Outbox).order_by(Outbox.id.desc()).limit(limit)
     if state:
         query = query.where(Outbox.state == state)
@@ -278,27 +311,27 @@ def list_outbox_command(state: str | None, kind: str | None, limit: int) -> None
         click.echo(f"{row.id:>6}  {state}  {row.attempts}  {when}  {kind}  {row.recipient}{error}")
 
 
-@outbox_cli.command("retry")
+@outbox_cli.command("retry", help=N_(
+    "Send failed emails again (these ids, or every failed one)."))
 @click.argument("ids", nargs=-1, type=click.IntRange(1, MAX_ID))
 def retry_outbox_command(ids: tuple[int, ...]) -> None:
-    """Send failed emails again (these ids, or every failed one)."""
     count = retry_failed(list(ids) or None)
     click.echo(ngettext("%(num)d email is queued again.", "%(num)d emails are queued again.", count))
 
 
-@privacy_cli.command("record")
-@click.option("--event", "slug", help="The event's id (default: the newest event).")
-@click.option("--lang", type=click.Choice(["sv", "en"]), help="The language to write in (default: the event's).")
+@privacy_cli.command("record", help=N_(
+    "Print a draft of the record of processing (GDPR article 30) from the event's facts."))
+@click.option("--event", "slug", help=N_("The event's id (default: the newest event)."))
+@click.option("--lang", type=click.Choice(["sv", "en"]), help=N_("The language to write in (default: the event's)."))
 def privacy_record_command(slug: str | None, lang: str | None) -> None:
-    """Print a draft of the record of processing (GDPR article 30) from the event's facts."""
     event = _event_or_fail(slug)
     with force_locale(lang or event.default_language):
         click.echo(processing_record(event, lang or event.default_language))
 
 
-@bounces_cli.command("poll")
+@bounces_cli.command("poll", help=N_(
+    "Read the bounce mailbox once, as beat does every BOUNCE_POLL_SECONDS."))
 def poll_bounces_command() -> None:
-    """Read the bounce mailbox once, as beat does every BOUNCE_POLL_SECONDS."""
     if not current_app.config["BOUNCE_IMAP_HOST"]:
         raise click.ClickException(gettext("no bounce mailbox is set up: set OSA_BOUNCE_IMAP_HOST (see README.md)"))
     try:
@@ -313,10 +346,10 @@ def poll_bounces_command() -> None:
         other=counts["other"], known=counts["known"], undeliverable=counts["undeliverable"]))
 
 
-@bounces_cli.command("classify")
+@bounces_cli.command("classify", help=N_(
+    "Say what each saved message is and whom it is about, changing nothing."))
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def classify_bounces_command(files: tuple[Path, ...]) -> None:
-    """Say what each saved message is and whom it is about, changing nothing."""
     for file in files:
         raw = file.read_bytes()
         finding, invitees = explain_report(raw)
@@ -324,11 +357,11 @@ def classify_bounces_command(files: tuple[Path, ...]) -> None:
         click.echo(f"{file.name}\t{REPORT_KIND_NAMES[finding.kind]}\t{','.join(finding.recipients) or '–'}\t{names}\t{finding.reason}")
 
 
-@jobs_cli.command("run")
+@jobs_cli.command("run", help=N_(
+    "Run the jobs that are due (or only JOB: reminder, day-before) and have not run."))
 @click.argument("job", required=False)
-@click.option("--dry-run", is_flag=True, help="Say how many emails each due job would send; send nothing.")
+@click.option("--dry-run", is_flag=True, help=N_("Say how many emails each due job would send; send nothing."))
 def run_jobs_command(job: str | None, dry_run: bool) -> None:
-    """Run the jobs that are due (or only JOB: reminder, day-before) and have not run."""
     names = {due.job for event in db.session.scalars(select(Event)) for due in due_times(event)}
     if job and not any(picks(job, name) for name in names):
         raise click.ClickException(gettext(
@@ -352,11 +385,11 @@ def run_jobs_command(job: str | None, dry_run: bool) -> None:
         click.echo(line + (" " + ngettext("(due %(num)d time)", "(due %(num)d times)", due) if due > 1 else ""))
 
 
-@click.command("schedule", cls=DatabaseCommand)
-@click.option("--event", "slug", help="The event's id (default: the newest event).")
-@click.option("--lang", type=click.Choice(["sv", "en"]), help="The language to write in (default: the event's).")
+@click.command("schedule", cls=DatabaseCommand, help=N_(
+    "Each scheduled job, when it is due in the event's local time, and whether it ran, was missed or is to come."))
+@click.option("--event", "slug", help=N_("The event's id (default: the newest event)."))
+@click.option("--lang", type=click.Choice(["sv", "en"]), help=N_("The language to write in (default: the event's)."))
 def schedule_command(slug: str | None, lang: str | None) -> None:
-    """Each scheduled job, when it is due in the event's local time, and whether it ran, was missed or is to come."""
     event = _event_or_fail(slug)
     language = lang or event.default_language
     with force_locale(language):
@@ -371,14 +404,14 @@ def schedule_lines(event, language: str) -> list[str]:
     return [f"{at:<{width}}  {job:<{job_width}}  {state}" for at, job, state in rows]
 
 
-@admin_cli.command("create-user")
+@admin_cli.command("create-user", help=N_(
+    "Create an admin account USERNAME (or, with --reset, give it a new password)."))
 @click.argument("username")
-@click.option("--name", default="", help="The person's full name.")
+@click.option("--name", default="", help=N_("The person's full name."))
 @click.option("--language", type=click.Choice(["sv", "en"]), default="sv", show_default=True)
-@click.option("--generate-password", is_flag=True, help="Make a strong password and print it (else you are asked for one).")
-@click.option("--reset", is_flag=True, help="Set a new password for a user who exists.")
+@click.option("--generate-password", is_flag=True, help=N_("Make a strong password and print it (else you are asked for one)."))
+@click.option("--reset", is_flag=True, help=N_("Set a new password for a user who exists."))
 def create_user_command(username: str, name: str, language: str, generate_password: bool, reset: bool) -> None:
-    """Create an admin account USERNAME (or, with --reset, give it a new password)."""
     username = username.strip()
     if not username or len(username) > 64 or any(c.isspace() for c in username):
         raise click.ClickException(gettext("a user name is 1 to 64 characters without spaces"))
@@ -423,7 +456,7 @@ def _create_app() -> Flask:
         raise click.ClickException(str(error)) from None
 
 
-class _OsaGroup(FlaskGroup):
+class _OsaGroup(_HelpInTerminalLanguage, FlaskGroup):
     """Flask's command group, which loads OSA before it lists OSA's commands."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -437,5 +470,5 @@ main = _OsaGroup(
     name="osa",
     create_app=_create_app,
     add_default_commands=True,
-    help="OSA: invitations, RSVP and headcounts for meetings.",
+    help=N_("OSA: invitations, RSVP and headcounts for meetings."),
 )

@@ -30,10 +30,11 @@ from flask_migrate import upgrade
 from sqlalchemy import select
 
 from .answers import Answer, DayAnswer, check_answer, save_answer
+from .cli import OsaCommand
 from .db import write_transaction
 from .eventfile import read_event_file
 from .events import store_event
-from .extensions import db
+from .extensions import N_, db
 from .invitee_import import import_invitees
 from .mail.compose import invitees_to_invite, queue_answer_emails, queue_invitations
 from .mail.mailbox import MailCatcher
@@ -184,13 +185,14 @@ def _stop(processes: list[subprocess.Popen]) -> None:
             process.wait()
 
 
-@click.command("demo")
-@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help="The web app's port.")
+@click.command("demo", cls=OsaCommand, help=N_(
+    "Run OSA on the embedded default: web app, worker, beat and a mailbox. Ctrl-C stops it."))
+@click.option("--port", type=click.IntRange(1, 65535), default=5000, show_default=True, help=N_("The web app's port."))
 @click.option("--smtp-port", type=click.IntRange(1, 65535), default=1025, show_default=True,
-              help="The built-in SMTP catcher's port.")
-@click.option("--simulate", is_flag=True, help="Make about 60 % of the fictional invitees answer, so the numbers move.")
+              help=N_("The built-in SMTP catcher's port."))
+@click.option("--simulate", is_flag=True,
+              help=N_("Make about three in five of the fictional invitees answer, so the numbers move."))
 def demo_command(port: int, smtp_port: int, simulate: bool) -> None:
-    """Run OSA on the embedded default: web app, worker, beat and a mailbox. Ctrl-C stops it."""
     with force_locale(terminal_language()):
         _run_demo(port, smtp_port, simulate)
 

@@ -40,7 +40,7 @@ from tasks import queue_task
 
 from .answers import put_back_on_list
 from .db import among, utcnow, write_transaction
-from .extensions import db
+from .extensions import N_, db
 from .mail.compose import queue_put_back_emails
 from .models import Event, ImportJob, ImportState, Invitee
 from .text import address_reason, normalized, unsafe_character
@@ -64,11 +64,6 @@ LANGUAGE_NAMES = {
 
 _SPACES = re.compile(r"\s+")
 log = logging.getLogger(__name__)
-
-
-def N_(template: str) -> str:
-    """Mark an English message for translation; it is translated when shown (`RowError.describe`)."""
-    return template
 
 
 #: How a message names each field, translated with the message.

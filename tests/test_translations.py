@@ -1,5 +1,6 @@
 """Every text a person can see has a Swedish translation, and the compiled catalogue is current."""
 
+import os
 import re
 import subprocess
 import sys
@@ -96,3 +97,45 @@ def test_an_english_invitee_meets_no_swedish_in_pages_emails_or_calendars(before
     seen = {where: re.sub("|".join(names), "", text) for where, text in seen.items()}
     assert {where: swedish_words(text) for where, text in seen.items() if swedish_words(text)} == {}
 
+
+
+def test_the_osa_commands_help_is_in_the_terminals_language(app):
+    import click
+
+    from service.cli import DatabaseGroup, OsaCommand
+
+    from .conftest import ENGLISH_TERMINAL, SWEDISH_TERMINAL
+
+    swedish, english = (app.test_cli_runner(env=env) for env in (SWEDISH_TERMINAL, ENGLISH_TERMINAL))
+
+    def shown(runner, *args: str) -> str:
+        return " ".join(runner.invoke(args=[*args, "--help"]).output.split())
+
+    load = shown(swedish, "event", "load")
+    assert "Kontrollera FILE och skapa eller uppdatera dess evenemang; berätta för deltagarna vad som ändrats" in load
+    assert "--dry-run Visa vad som skulle ändras och vilka som skulle få besked; spara inget." in load
+    assert "Commands: run Kör de jobb som är på tur (eller bara JOB: reminder, day-before) och..." in shown(swedish, "jobs")
+    assert "Validate FILE and create or update its event" in shown(english, "event", "load")
+
+    # Every command of OSA's, and each of its options, shows its help in Swedish: none is left in English.
+    def commands(group: click.Group, path: list[str]):
+        for name, command in group.commands.items():
+            if isinstance(command, (OsaCommand, DatabaseGroup)):  # not Flask's own (run, shell, db …)
+                yield [*path, name], command
+                if isinstance(command, click.Group):
+                    yield from commands(command, [*path, name])
+
+    found = list(commands(app.cli, []))
+    assert {" ".join(path) for path, _ in found} >= {"demo", "schedule", "event load", "admin create-user"}
+    for path, command in found:
+        texts = [command.help, *(param.help for param in command.params if getattr(param, "help", None))]
+        help_page = shown(swedish, *path)
+        assert command.help and not [text for text in texts if " ".join(text.split()) in help_page], path
+
+    # `osa --help`, as a secretariat's Swedish terminal runs it, lists OSA's commands in Swedish.
+    environment = {name: value for name, value in os.environ.items() if name not in SWEDISH_TERMINAL}
+    environment.update({name: value for name, value in SWEDISH_TERMINAL.items() if value is not None})
+    listed = subprocess.run([str(Path(sys.executable).parent / "osa"), "--help"], capture_output=True, text=True,
+                            cwd=ROOT, env=environment, timeout=60, check=True).stdout
+    assert "OSA: inbjudningar, anmälningar och deltagarantal för möten." in listed
+    assert re.search(r"^\s+invitations\s+Skicka inbjudningarna\.$", listed, re.M)
