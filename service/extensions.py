@@ -1,4 +1,5 @@
-"""Every Flask extension OSA uses, created here once and bound to the app by `create_app`."""
+"""Every Flask extension OSA uses, created here once and bound to the app by `create_app`; and `N_`,
+which marks a text for Babel's catalogue."""
 
 from __future__ import annotations
 
@@ -28,16 +29,14 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 babel = Babel()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+#: Flask-Mail keeps the SMTP connection, opened from OSA's SMTP_* settings (`service.mail.delivery`).
+mail = Mail()
+migrate = Migrate()
 
 
 def N_(text: str) -> str:
     """Mark an English text for Babel's catalogue (`pybabel extract -k N_`) where it cannot be translated
     yet, because no reader is known: it is translated where it is shown, in that reader's language."""
     return text
-
-
-csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
-#: Flask-Mail keeps the SMTP connection, opened from OSA's SMTP_* settings (`service.mail.delivery`).
-mail = Mail()
-migrate = Migrate()
