@@ -453,7 +453,7 @@ def _create_app() -> Flask:
     try:
         return create_app()
     except SettingsError as error:  # a setting that cannot work: the message says which, a traceback would not
-        raise click.ClickException(str(error)) from None
+        raise click.ClickException(error.in_language(terminal_language())) from None
 
 
 class _OsaGroup(_HelpInTerminalLanguage, FlaskGroup):

@@ -4,10 +4,11 @@ from gunicorn.errors import AppImportError
 
 from . import create_app
 from .settings import SettingsError
+from .web import terminal_language
 
 try:
     app = create_app()
 except SettingsError as error:
     # gunicorn then prints the one line that names the setting and stops, where it would print a
     # traceback and "Worker failed to boot".
-    raise AppImportError(f"Error: {error}") from None
+    raise AppImportError(f"Error: {error.in_language(terminal_language())}") from None

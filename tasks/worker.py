@@ -2,9 +2,10 @@
 
 from service import create_app
 from service.settings import SettingsError
+from service.web import terminal_language
 
 try:
     flask_app = create_app()
 except SettingsError as error:  # the message names the setting; a traceback would not say more
-    raise SystemExit(f"Error: {error}") from None
+    raise SystemExit(f"Error: {error.in_language(terminal_language())}") from None
 celery_app = flask_app.extensions["celery"]

@@ -10,6 +10,8 @@ import pytest
 
 from service.settings import SettingsError, load_settings
 
+from .conftest import ENGLISH_TERMINAL, SWEDISH_TERMINAL
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -85,14 +87,19 @@ def test_the_development_key_is_refused_with_a_database_server(monkeypatch):
     (["celery", "-A", "tasks.worker", "worker", "--pool", "solo"], 1),
     (["celery", "-A", "tasks.worker", "beat"], 1),
 ])
-def test_every_program_names_a_setting_that_cannot_work_without_a_traceback(tmp_path, command, status):
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OSA_")}
+@pytest.mark.parametrize("terminal, says", [
+    (ENGLISH_TERMINAL, "Error: OSA_SECRET_KEYS is the development key"),
+    (SWEDISH_TERMINAL, "Error: OSA_SECRET_KEYS är utvecklingsnyckeln"),
+])
+def test_every_program_names_a_setting_that_cannot_work_without_a_traceback(tmp_path, command, status, terminal, says):
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OSA_") and key not in terminal}
+    env.update({key: value for key, value in terminal.items() if value is not None})
     env.update(OSA_DATABASE_URL="postgresql+psycopg://osa@db.example.org/osa", OSA_INSTANCE_PATH=str(tmp_path))
     done = subprocess.run([str(Path(sys.executable).parent / command[0]), *command[1:]], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == status and done.stdout == ""
     errors = [line for line in done.stderr.splitlines() if not line.startswith("[")]  # gunicorn's own log lines
-    assert errors[0].startswith("Error: OSA_SECRET_KEYS is the development key") and "Traceback" not in done.stderr
+    assert errors[0].startswith(says) and "Traceback" not in done.stderr
 
 
 @pytest.mark.parametrize("name", ["LINK_RATE_LIMIT", "LOGIN_RATE_LIMIT", "LOGIN_ACCOUNT_RATE_LIMIT"])
