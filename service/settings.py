@@ -22,6 +22,7 @@ from config import defaults
 
 from .extensions import N_
 
+#: The catalogues: Flask-Babel's for the app, and `SettingsError`'s before the app exists.
 TRANSLATIONS = Path(__file__).parent / "translations"
 
 PREFIX = "OSA_"

@@ -23,6 +23,7 @@ from .answers import venue_line
 from .dates import event_dates, format_clock
 from .mail.outbox import kind_name, row_problem, state_name, undeliverable_text
 from .extensions import babel, csrf, limiter
+from .settings import TRANSLATIONS
 
 LANGUAGES = ("sv", "en")
 
@@ -172,7 +173,7 @@ def _allow_uploads() -> None:
 
 def init_web(app: Flask) -> None:
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
-    babel.init_app(app, locale_selector=current_language, default_translation_directories="translations")
+    babel.init_app(app, locale_selector=current_language, default_translation_directories=str(TRANSLATIONS))
     # OSA writes its own messages; WTForms' catalogue would be loaded from disk on every request.
     app.config.setdefault("WTF_I18N_ENABLED", False)
     app.config["MAX_CONTENT_LENGTH"] = app.config["MAX_FORM_BYTES"]
