@@ -222,9 +222,11 @@ def _run_demo(port: int, smtp_port: int, simulate: bool) -> None:
     processes = [
         subprocess.Popen(run + ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning",
                                 "service.wsgi:app"], env=env, cwd=ROOT),
-        subprocess.Popen(run + ["celery", "-A", "tasks.worker", "worker", "--pool", "solo", "--loglevel", "WARNING",
-                                "--without-heartbeat", "--without-mingle", "--without-gossip"], env=env, cwd=ROOT),
-        subprocess.Popen(run + ["celery", "-A", "tasks.worker", "beat", "--loglevel", "WARNING",
+        # --quiet: no banners; what goes wrong is still logged.
+        subprocess.Popen(run + ["celery", "-A", "tasks.worker", "--quiet", "worker", "--pool", "solo",
+                                "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+                         env=env, cwd=ROOT),
+        subprocess.Popen(run + ["celery", "-A", "tasks.worker", "--quiet", "beat", "--loglevel", "WARNING",
                                 "--schedule", str(instance / "celerybeat-schedule")], env=env, cwd=ROOT),
     ]
     code = 0
