@@ -69,7 +69,7 @@ def fictional_invitees(count: int = INVITEES) -> str:
 
 def prepare(instance: Path) -> tuple[Event, str]:
     """Migrate, load the event, add the invitees and the admin account; return the event and the password."""
-    upgrade()
+    upgrade(x_arg=["quiet=true"])
     with write_transaction():
         event = store_event(read_event_file(BUNDLED_EVENT, starts_in_days=14)).event
         import_invitees(event, "demo.csv", fictional_invitees().encode("utf-8"))

@@ -8,10 +8,11 @@ from flask import current_app
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-# Keep the application's loggers: Alembic's default would silence them.
-fileConfig(config.config_file_name, disable_existing_loggers=False)
+# Interpret the config file for Python logging: each step is logged, unless run with `-x quiet=true`
+# (`osa demo`, which has its own lines to show). Keep the application's loggers: Alembic's default
+# would silence them.
+if context.get_x_argument(as_dictionary=True).get("quiet") != "true":
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
