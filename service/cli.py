@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import gettext as stdlib_gettext
 import secrets
 import sys
 import time
@@ -54,6 +55,7 @@ from .mail.outbox import kind_name, row_problem, state_name
 from .mail.render import KINDS
 from .models import AdminUser, Event, JobState, Outbox, OutboxState
 from .retention import processing_record
+from .settings import TRANSLATIONS
 from .web import MAX_ID, terminal_language, upload_limit
 
 
@@ -458,6 +460,14 @@ def _create_app() -> Flask:
 
 class _OsaGroup(_HelpInTerminalLanguage, FlaskGroup):
     """Flask's command group, which loads OSA before it lists OSA's commands."""
+
+    def main(self, *args, **kwargs):
+        # Click's own words ("Usage:", "Error: Missing argument …") go through the standard library's
+        # gettext, which reads the terminal's language as `terminal_language` does: OSA's "click"
+        # catalogue has them in Swedish.
+        stdlib_gettext.bindtextdomain("click", TRANSLATIONS)
+        stdlib_gettext.textdomain("click")
+        return super().main(*args, **kwargs)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         # A setting that cannot work ends `osa` and `osa --help` with its message, as it ends every

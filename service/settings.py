@@ -22,7 +22,7 @@ from config import defaults
 
 from .extensions import N_
 
-#: The catalogues: Flask-Babel's for the app, and `SettingsError`'s before the app exists.
+#: The catalogues: Flask-Babel's for the app, `SettingsError`'s before the app exists, and Click's words in `osa`.
 TRANSLATIONS = Path(__file__).parent / "translations"
 
 PREFIX = "OSA_"
@@ -40,6 +40,11 @@ class SettingsError(ValueError):
 
     def in_language(self, language: str) -> str:
         return Translations.load(TRANSLATIONS, [language]).gettext(self.template) % self.params
+
+    def as_error(self, language: str) -> str:
+        """'Error: …' in `language`, as gunicorn and the workers stop with it (`osa` has Click's own)."""
+        error = Translations.load(TRANSLATIONS, [language]).gettext(N_("Error: %(message)s"))
+        return error % {"message": self.in_language(language)}
 
 
 def default_settings() -> dict[str, Any]:

@@ -11,8 +11,8 @@ pages keep working through a Redis restart.
 from __future__ import annotations
 
 import datetime as dt
+import gettext
 import logging
-import os
 import re
 from urllib.parse import unquote
 
@@ -145,13 +145,12 @@ def clock(hour: int, minute: int) -> str:
 
 
 def terminal_language() -> str:
-    """The `osa` command's language: Swedish in a terminal set to Swedish (LANGUAGE, LC_ALL,
-    LC_MESSAGES or LANG, the first one set, as gettext reads them), English otherwise."""
+    """The `osa` command's language: Swedish where gettext finds OSA's Swedish catalogue by the
+    terminal's LANGUAGE, LC_ALL, LC_MESSAGES or LANG (the first one set), as it does for Click's
+    own words (`cli`); English otherwise."""
     # Not LC_CTYPE, which Babel's default_locale reads before LANG: Python sets it to C.UTF-8 on a
     # server whose Swedish locale is not installed, and it says nothing of the language anyway.
-    names = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")
-    first = next((value for name in names if (value := os.environ.get(name))), "")
-    return "sv" if first.startswith("sv") else "en"
+    return "sv" if gettext.find("messages", TRANSLATIONS) else "en"  # Swedish is the only catalogue
 
 
 def _security_headers(response):

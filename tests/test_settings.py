@@ -89,7 +89,7 @@ def test_the_development_key_is_refused_with_a_database_server(monkeypatch):
 ])
 @pytest.mark.parametrize("terminal, says", [
     (ENGLISH_TERMINAL, "Error: OSA_SECRET_KEYS is the development key"),
-    (SWEDISH_TERMINAL, "Error: OSA_SECRET_KEYS är utvecklingsnyckeln"),
+    (SWEDISH_TERMINAL, "Fel: OSA_SECRET_KEYS är utvecklingsnyckeln"),
 ])
 def test_every_program_names_a_setting_that_cannot_work_without_a_traceback(tmp_path, command, status, terminal, says):
     env = {key: value for key, value in os.environ.items() if not key.startswith("OSA_") and key not in terminal}

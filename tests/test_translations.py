@@ -23,6 +23,10 @@ def _tuple(value):
     return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
+def untranslated(messages: dict) -> list:
+    return [m for m, string in messages.items() if not string or (isinstance(string, tuple) and "" in string)]
+
+
 def test_every_message_in_the_code_is_translated_to_swedish(tmp_path):
     template = tmp_path / "messages.pot"
     subprocess.run(
@@ -33,12 +37,14 @@ def test_every_message_in_the_code_is_translated_to_swedish(tmp_path):
     wanted = set(catalog(template))
     swedish = catalog(CATALOG / "messages.po")
     assert sorted(map(str, wanted - set(swedish))) == []
-    untranslated = [m for m, string in swedish.items() if not string or (isinstance(string, tuple) and "" in string)]
-    assert untranslated == []
+    assert untranslated(swedish) == []
 
 
-def test_the_compiled_catalogue_matches_the_translations():
-    assert catalog(CATALOG / "messages.mo", read_mo) == catalog(CATALOG / "messages.po")
+def test_the_compiled_catalogues_match_the_translations_and_clicks_words_are_all_translated():
+    for domain in ("messages", "click"):
+        assert catalog(CATALOG / f"{domain}.mo", read_mo) == catalog(CATALOG / f"{domain}.po"), domain
+    clicks = catalog(CATALOG / "click.po")
+    assert len(clicks) > 50 and untranslated(clicks) == []
 
 
 #: Words of the bundled event's Swedish that an English reader must never meet (proper names aside).
@@ -139,3 +145,17 @@ def test_the_osa_commands_help_is_in_the_terminals_language(app):
                             cwd=ROOT, env=environment, timeout=60, check=True).stdout
     assert "OSA: inbjudningar, anmälningar och deltagarantal för möten." in listed
     assert re.search(r"^\s+invitations\s+Skicka inbjudningarna\.$", listed, re.M)
+    # Click's own words too: the headings, and what it says of a command given wrong.
+    assert listed.startswith("Användning: osa ") and "\nFlaggor:\n" in listed and "\nKommandon:\n" in listed
+    assert "Visa den här hjälpen och avsluta." in listed and "Show this message" not in listed
+    osa = str(Path(sys.executable).parent / "osa")
+    wrong = subprocess.run([osa, "event", "load"], capture_output=True, text=True, cwd=ROOT, env=environment, timeout=60)
+    assert wrong.returncode == 2 and wrong.stderr == (
+        "Användning: osa event load [OPTIONS] FILE\nSkriv 'osa event load --help' för hjälp.\n\n"
+        "Fel: Saknar argumentet 'FILE'.\n")
+    mistyped = subprocess.run([osa, "event", "load", "--starts-in", "två", "fil.toml"], capture_output=True, text=True,
+                              cwd=ROOT, env=environment, timeout=60).stderr
+    assert mistyped.endswith("Fel: Ogiltigt värde för '--starts-in': 'två' är inget giltigt tal.\n")
+    environment.update({name: value for name, value in ENGLISH_TERMINAL.items() if value is not None})
+    english = subprocess.run([osa, "event", "load"], capture_output=True, text=True, cwd=ROOT, env=environment, timeout=60)
+    assert english.stderr.endswith("Try 'osa event load --help' for help.\n\nError: Missing argument 'FILE'.\n")
