@@ -141,14 +141,14 @@ def test_the_osa_commands_help_is_in_the_terminals_language(app):
     # `osa --help`, as a secretariat's Swedish terminal runs it, lists OSA's commands in Swedish.
     environment = {name: value for name, value in os.environ.items() if name not in SWEDISH_TERMINAL}
     environment.update({name: value for name, value in SWEDISH_TERMINAL.items() if value is not None})
-    listed = subprocess.run([str(Path(sys.executable).parent / "osa"), "--help"], capture_output=True, text=True,
-                            cwd=ROOT, env=environment, timeout=60, check=True).stdout
+    osa = str(Path(sys.executable).parent / "osa")
+    listed = subprocess.run([osa, "--help"], capture_output=True, text=True, cwd=ROOT, env=environment, timeout=60,
+                            check=True).stdout
     assert "OSA: inbjudningar, anmälningar och deltagarantal för möten." in listed
     assert re.search(r"^\s+invitations\s+Skicka inbjudningarna\.$", listed, re.M)
     # Click's own words too: the headings, and what it says of a command given wrong.
     assert listed.startswith("Användning: osa ") and "\nFlaggor:\n" in listed and "\nKommandon:\n" in listed
     assert "Visa den här hjälpen och avsluta." in listed and "Show this message" not in listed
-    osa = str(Path(sys.executable).parent / "osa")
 
     def said(*args: str) -> str:  # (commands that need no database, so a new checkout's says the same)
         done = subprocess.run([osa, *args], capture_output=True, text=True, cwd=ROOT, env=environment, timeout=60)
