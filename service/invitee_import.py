@@ -406,7 +406,7 @@ def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _F
 
     titles = {name: header[index].strip() for name, index in columns.items()}
     roles = _role_lookup(event)
-    role_names = ", ".join(f"'{r.key}'" for r in event.roles) or "none"
+    role_names = ", ".join(f"'{r.key}'" for r in event.roles)
     first_line_of: dict[str, int] = {}
     for line, cells in body:
         values: dict[str, str] = {}
@@ -462,7 +462,11 @@ def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _F
         role_id = None
         if values.get("role"):
             role_id = roles.get(_normal_header(values["role"]))
-            if role_id is None:
+            if role_id is None and not role_names:
+                row_errors.append(_problem(line, titles["role"], N_(
+                    "unknown role '%(role)s': the event has no roles; leave the column empty or remove it"),
+                    role=values["role"]))
+            elif role_id is None:
                 row_errors.append(
                     _problem(line, titles["role"], N_("unknown role '%(role)s' (the event's roles: %(roles)s)"),
                              role=values["role"], roles=role_names)

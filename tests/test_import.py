@@ -1,6 +1,7 @@
 """Importing invitees from the files a Swedish secretariat really has."""
 
 import io
+import re
 
 import pytest
 from openpyxl import Workbook
@@ -8,11 +9,13 @@ from sqlalchemy import func, select
 
 from service.answers import Answer, DayAnswer, save_answer, take_off_list
 from service.db import PendingChanges, write_transaction
+from service.eventfile import parse_event
+from service.events import store_event
 from service.extensions import db
 from service.invitee_import import InviteeFileError, import_invitees
 from service.models import Invitee, Outbox, Response, ResponseDay, TransportOption
 
-from .conftest import add_invitee
+from .conftest import BUNDLED_EVENT, add_invitee
 
 SWEDISH_HEADER = ["Namn", "E-post", "Kommun", "Roll", "Språk"]
 ENGLISH_HEADER = ["Name", "Email", "Organisation", "Role", "Language"]
@@ -163,6 +166,18 @@ def test_fifty_rows_with_three_bad_reports_all_three_and_imports_nothing(event):
         "line 42, E-post: 'PERSON3@example.se' is already on line 4",
     ]
     assert db.session.scalar(select(func.count()).select_from(Invitee)) == 0
+
+
+def test_a_role_for_an_event_without_roles_is_refused_saying_the_event_has_none(app):
+    text = re.sub(r"for_roles = .*\n", "", re.sub(r"\[\[roles\]\]\n(?:\w+ = .*\n)*", "", BUNDLED_EVENT.read_text()))
+    event = store_event(parse_event(text)).event
+    assert event.roles == []
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "x.csv", csv_bytes([SWEDISH_HEADER, PEOPLE[0], PEOPLE[1][:3]]))
+    assert caught.value.describe("sv").splitlines()[1:] == [
+        "  rad 2, Roll: okänd roll 'KSO': evenemanget har inga roller; lämna kolumnen tom eller ta bort den"]
+    assert "line 2, Roll: unknown role 'KSO': the event has no roles; leave the column empty or remove it" \
+        in caught.value.describe("en")
 
 
 def test_cli_reports_every_bad_row_and_imports_nothing(runner, event, tmp_path):
