@@ -141,7 +141,7 @@ class _DryRun(Exception):
 @click.option(
     "--starts-in", "starts_in", type=click.IntRange(0, 3650), metavar="DAYS",
     help=N_("Move the event by whole weeks (same weekdays and times) so it starts at least DAYS days from "
-            "today, and not between 21 December and 6 January."),
+            "today, with its days, RSVP deadline and final numbers outside 21 December – 6 January."),
 )
 @click.option("--dry-run", is_flag=True, help=N_("Show what would change and whom it would notify; save nothing."))
 @click.option("--no-notify", is_flag=True, help=N_("Save the changes without emailing the attendees they concern."))

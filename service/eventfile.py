@@ -468,13 +468,19 @@ def _move(data: dict[str, Any], days: int) -> None:
             moved(row, "date")
 
 
-def first_day(text: str) -> dt.date | None:
-    """The earliest day's date in an event file, if it can be read."""
+def dates_to_keep_clear(text: str) -> list[dt.date]:
+    """An event file's days, earliest first, then its RSVP deadline and final numbers: the dates a
+    move keeps out of the Christmas holidays. Empty if the file cannot be read."""
     try:
-        days = tomllib.loads(text).get("days", [])
-        return min(day["date"] for day in days if isinstance(day.get("date"), dt.date))
+        data = tomllib.loads(text)
+        days = sorted(day["date"] for day in data.get("days", []) if isinstance(day.get("date"), dt.date))
+        if not days:
+            return []
+        limits = [data.get("event", {}).get(key) for key in ("rsvp_deadline", "final_numbers_at")]
+        return days + [moment.date() if isinstance(moment, dt.datetime) else moment for moment in limits
+                       if isinstance(moment, dt.date)]
     except (tomllib.TOMLDecodeError, AttributeError, TypeError, ValueError):
-        return None
+        return []
 
 
 def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> EventDefinition:
@@ -723,14 +729,15 @@ def _zone(check: _Checker, name: str | None) -> ZoneInfo | None:
         return None
 
 
-def weeks_ahead(first: dt.date, today: dt.date, at_least_days: int) -> int:
-    """Days to move an event by whole weeks (same weekdays) so it starts at least `at_least_days` from
-    today, and past the Christmas holidays (21 December to 6 January), when nobody meets."""
-    gap = (today + dt.timedelta(days=at_least_days) - first).days
+def weeks_ahead(dates: list[dt.date], today: dt.date, at_least_days: int) -> int:
+    """Days to move an event by whole weeks (same weekdays) so that its first day (`dates[0]`) is at
+    least `at_least_days` from today, and none of `dates` (its days, its RSVP deadline and final numbers)
+    falls in the Christmas holidays (21 December to 6 January), when nobody meets or answers."""
+    gap = (today + dt.timedelta(days=at_least_days) - dates[0]).days
     if gap <= 0:
         return 0
     move = -(-gap // 7) * 7
-    while _in_christmas_holidays(first + dt.timedelta(days=move)):
+    while any(_in_christmas_holidays(date + dt.timedelta(days=move)) for date in dates):
         move += 7
     return move
 
@@ -753,7 +760,7 @@ def read_event_file(path: str | Path, starts_in_days: int | None = None) -> Even
         raise EventFileError(str(path), [problem]) from None
     move = 0
     if starts_in_days is not None:
-        first = first_day(text)
-        if first is not None:
-            move = weeks_ahead(first, dt.date.today(), starts_in_days)
+        dates = dates_to_keep_clear(text)
+        if dates:
+            move = weeks_ahead(dates, dt.date.today(), starts_in_days)
     return parse_event(text, str(path), move_days=move)

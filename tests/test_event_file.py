@@ -192,10 +192,12 @@ def test_times_in_summer_time_are_converted_with_the_right_offset():
 
 
 def test_moving_the_event_by_whole_weeks_keeps_weekdays_and_local_times():
-    from service.eventfile import weeks_ahead
+    from service.eventfile import dates_to_keep_clear, weeks_ahead
 
-    assert weeks_ahead(dt.date(2021, 11, 25), dt.date(2026, 11, 27), 14) % 7 == 0
-    move = weeks_ahead(dt.date(2021, 11, 25), dt.date(2026, 11, 27), 14)
+    dates = dates_to_keep_clear(bundled_text())  # the two days, the RSVP deadline, the final numbers
+    assert dates == [dt.date(2021, 11, 25), dt.date(2021, 11, 26), dt.date(2021, 11, 15), dt.date(2021, 11, 18)]
+    move = weeks_ahead(dates, dt.date(2026, 11, 27), 14)
+    assert move % 7 == 0
     definition = parse_event(bundled_text(), move_days=move)
     first = definition.days[0].date
     assert first.weekday() == 3  # a Thursday, like 25 November 2021
@@ -203,10 +205,12 @@ def test_moving_the_event_by_whole_weeks_keeps_weekdays_and_local_times():
     bus = next(option for option in definition.transport if option.key == "bus")
     assert bus.departs_at.astimezone(ZoneInfo("Europe/Stockholm")).time() == dt.time(9, 0)
     assert definition.fields["rsvp_deadline"] < bus.departs_at
-    assert weeks_ahead(dt.date(2030, 1, 1), dt.date(2026, 11, 27), 14) == 0
-    # Two weeks from 6 December is Christmas Eve's week: the demo meets after the holidays instead.
-    christmas = weeks_ahead(dt.date(2021, 11, 25), dt.date(2026, 12, 6), 14)
-    assert dt.date(2021, 11, 25) + dt.timedelta(days=christmas) == dt.date(2027, 1, 7)
+    assert weeks_ahead([dt.date(2030, 1, 1)], dt.date(2026, 11, 27), 14) == 0
+    # Two weeks from 6 December is Christmas Eve's week, and the first Thursday after the holidays would have
+    # its answers due on 28 December: the demo meets when its deadline and final numbers are past them too.
+    christmas = weeks_ahead(dates, dt.date(2026, 12, 6), 14)
+    assert [date + dt.timedelta(days=christmas) for date in dates] == [
+        dt.date(2027, 1, 21), dt.date(2027, 1, 22), dt.date(2027, 1, 11), dt.date(2027, 1, 14)]
 
 
 def test_an_event_sets_its_own_retention_and_whether_the_hotel_sees_names():
