@@ -737,8 +737,11 @@ def weeks_ahead(dates: list[dt.date], today: dt.date, at_least_days: int) -> int
     if gap <= 0:
         return 0
     move = -(-gap // 7) * 7
-    while any(_in_christmas_holidays(date + dt.timedelta(days=move)) for date in dates):
-        move += 7
+    # All of them if some week of the coming year allows it; else (an event of many weeks) its first day.
+    for clear in (dates, dates[:1]):
+        for weeks in range(53):
+            if not any(_in_christmas_holidays(date + dt.timedelta(days=move + 7 * weeks)) for date in clear):
+                return move + 7 * weeks
     return move
 
 

@@ -211,6 +211,10 @@ def test_moving_the_event_by_whole_weeks_keeps_weekdays_and_local_times():
     christmas = weeks_ahead(dates, dt.date(2026, 12, 6), 14)
     assert [date + dt.timedelta(days=christmas) for date in dates] == [
         dt.date(2027, 1, 21), dt.date(2027, 1, 22), dt.date(2027, 1, 11), dt.date(2027, 1, 14)]
+    # A course that meets every day for a year can never be clear of the holidays: its first day is.
+    year = [dt.date(2021, 11, 25) + dt.timedelta(days=n) for n in range(365)]
+    course = weeks_ahead(year, dt.date(2026, 12, 6), 14)
+    assert year[0] + dt.timedelta(days=course) == dt.date(2027, 1, 7)
 
 
 def test_an_event_sets_its_own_retention_and_whether_the_hotel_sees_names():
