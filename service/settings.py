@@ -38,13 +38,12 @@ class SettingsError(ValueError):
         self.template, self.params = template, params
         super().__init__(template % params)
 
-    def in_language(self, language: str) -> str:
-        return Translations.load(TRANSLATIONS, [language]).gettext(self.template) % self.params
-
-    def as_error(self, language: str) -> str:
-        """'Error: …' in `language`, as gunicorn and the workers stop with it (`osa` has Click's own)."""
-        error = Translations.load(TRANSLATIONS, [language]).gettext(N_("Error: %(message)s"))
-        return error % {"message": self.in_language(language)}
+    def in_language(self, language: str, as_error: bool = False) -> str:
+        """The message in `language`; `as_error`: after 'Error:', as gunicorn and the workers stop with
+        it (`osa` has Click's own)."""
+        catalogue = Translations.load(TRANSLATIONS, [language])
+        message = catalogue.gettext(self.template) % self.params
+        return catalogue.gettext(N_("Error: %(message)s")) % {"message": message} if as_error else message
 
 
 def default_settings() -> dict[str, Any]:

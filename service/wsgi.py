@@ -11,4 +11,4 @@ try:
 except SettingsError as error:
     # gunicorn then prints the one line that names the setting and stops, where it would print a
     # traceback and "Worker failed to boot".
-    raise AppImportError(error.as_error(terminal_language())) from None
+    raise AppImportError(error.in_language(terminal_language(), as_error=True)) from None

@@ -7,5 +7,5 @@ from service.web import terminal_language
 try:
     flask_app = create_app()
 except SettingsError as error:  # the message names the setting; a traceback would not say more
-    raise SystemExit(error.as_error(terminal_language())) from None
+    raise SystemExit(error.in_language(terminal_language(), as_error=True)) from None
 celery_app = flask_app.extensions["celery"]
