@@ -75,7 +75,8 @@ def prepare(instance: Path) -> tuple[Event, str]:
         import_invitees(event, "demo.csv", fictional_invitees().encode("utf-8"))
     password_file = instance / "demo-admin-password.txt"
     user = db.session.scalar(select(AdminUser).where(AdminUser.username == DEMO_USER))
-    if user is None or not password_file.exists():
+    # The file may hold the password of another database's account (a demo run with OSA_DATABASE_URL).
+    if user is None or not password_file.exists() or not user.check_password(password_file.read_text().strip()):
         password = secrets.token_urlsafe(12)
         with write_transaction():
             if user is None:

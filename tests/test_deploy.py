@@ -25,11 +25,12 @@ import pytest
 import yaml
 from werkzeug.http import parse_options_header
 
+from service.extensions import db
 from service.mail.mailbox import MailCatcher
 from service.settings import default_settings
 
-from .conftest import BUNDLED_EVENT, worker_environment
-from .support.helpers import free_port, wait_for
+from .conftest import BUNDLED_EVENT, make_app, worker_environment
+from .support.helpers import csrf_token, free_port, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -282,3 +283,23 @@ def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_
     assert not http_ok(base + "/healthz")
     with pytest.raises(ProcessLookupError):
         os.killpg(demo.pid, 0)  # nothing of the demo is left running
+
+
+def test_the_demos_password_signs_in_after_a_run_on_another_database(tmp_path):
+    """The instance folder keeps one password file: a demo run on another database (OSA_DATABASE_URL)
+    writes its account's password there, and the next run on the first database must print one that
+    signs in to that database's account."""
+    from service.demo import DEMO_USER, prepare
+
+    instance = tmp_path / "instance"
+    instance.mkdir()
+    for database in ("first", "second", "first"):
+        app = make_app(f"sqlite:///{tmp_path / database}.sqlite3", INSTANCE_PATH=str(instance))
+        with app.app_context():
+            _, password = prepare(instance)
+            client = app.test_client()
+            page = client.get("/admin/login")
+            response = client.post("/admin/login", data={"csrf_token": csrf_token(page), "username": DEMO_USER,
+                                                         "password": password})
+            db.engine.dispose()
+        assert response.status_code == 302 and response.location == "/admin/", database
