@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import copy
 import gettext as stdlib_gettext
 import secrets
 import sys
@@ -458,8 +459,31 @@ def _create_app() -> Flask:
         raise click.ClickException(error.in_language(terminal_language())) from None
 
 
+#: OSA's words for the commands Flask and its extensions add, in `osa --help`: their own are English only.
+_ADDED_COMMANDS = {
+    "db": N_("Create or migrate the database (Flask-Migrate)."),
+    "limiter": N_("See or clear the rate limits (Flask-Limiter)."),
+    "routes": N_("List the web addresses OSA answers."),
+    "run": N_("Run the web app alone, for development."),
+    "shell": N_("A Python shell with OSA's app loaded."),
+}
+#: OSA's words for the options Flask gives `osa`.
+_FLASK_OPTIONS = {
+    "debug": N_("Flask's debug mode, for osa run."),
+    "version": N_("Show the versions of Python, Flask and Werkzeug."),
+}
+
+
 class _OsaGroup(_HelpInTerminalLanguage, FlaskGroup):
     """Flask's command group, which loads OSA before it lists OSA's commands."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Not Flask's --app (osa loads OSA whatever it names) nor --env-file (it needs python-dotenv;
+        # OSA reads its settings from the environment, which Docker Compose and Procfile runners fill from .env).
+        self.params = [copy.copy(param) for param in self.params if param.name not in ("app", "env_file")]
+        for param in self.params:
+            param.help = _FLASK_OPTIONS.get(param.name, param.help)
 
     def main(self, *args, **kwargs):
         # Click's own words ("Usage:", "Error: Missing argument …") go through the standard library's
@@ -474,6 +498,17 @@ class _OsaGroup(_HelpInTerminalLanguage, FlaskGroup):
         # command; Flask's group would print a traceback, then a list without OSA's commands.
         ctx.ensure_object(ScriptInfo).load_app()
         return super().list_commands(ctx)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        added = [(command, command.short_help, text) for name, text in _ADDED_COMMANDS.items()
+                 if (command := self.get_command(ctx, name))]
+        for command, _, text in added:
+            command.short_help = gettext(text)
+        try:
+            super().format_commands(ctx, formatter)
+        finally:  # their own --help stays theirs
+            for command, short_help, _ in added:
+                command.short_help = short_help
 
 
 main = _OsaGroup(

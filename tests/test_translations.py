@@ -149,6 +149,13 @@ def test_the_osa_commands_help_is_in_the_terminals_language(app):
     # Click's own words too: the headings, and what it says of a command given wrong.
     assert listed.startswith("Användning: osa ") and "\nFlaggor:\n" in listed and "\nKommandon:\n" in listed
     assert "Visa den här hjälpen och avsluta." in listed and "Show this message" not in listed
+    # What Flask and its extensions add is listed in OSA's words, and not Flask's --app (which osa
+    # ignores) nor --env-file (which needs python-dotenv, not installed): no line of it is English.
+    assert re.search(r"^\s+db\s+Skapa eller uppdatera databasen \(Flask-Migrate\)\.$", listed, re.M)
+    assert re.search(r"^\s+--version\s+Visa versionerna av Python, Flask och Werkzeug\.$", listed, re.M)
+    for flasks in ("Perform database migrations", "Flask-Limiter maintenance", "Show the routes", "development server",
+                   "Run a shell", "Set debug mode", "Show the Flask version", "--app", "--env-file"):
+        assert flasks not in listed
 
     def said(*args: str) -> str:  # (commands that need no database, so a new checkout's says the same)
         done = subprocess.run([osa, *args], capture_output=True, text=True, cwd=ROOT, env=environment, timeout=60)
@@ -160,3 +167,6 @@ def test_the_osa_commands_help_is_in_the_terminals_language(app):
     assert said("evnt").endswith("Skriv 'osa --help' för hjälp.\n\nFel: Inget kommando heter 'evnt'.\n")
     environment.update({name: value for name, value in ENGLISH_TERMINAL.items() if value is not None})
     assert said("evnt").endswith("Try 'osa --help' for help.\n\nError: No such command 'evnt'.\n")
+    english_list = subprocess.run([osa, "--help"], capture_output=True, text=True, cwd=ROOT, env=environment,
+                                  timeout=60, check=True).stdout
+    assert re.search(r"^\s+db\s+Create or migrate the database \(Flask-Migrate\)\.$", english_list, re.M)
