@@ -216,6 +216,25 @@ def test_an_address_typed_wrong_is_refused_with_why_in_the_secretariats_language
         in caught.value.describe("en")
 
 
+def test_no_slip_in_typing_an_address_is_explained_in_the_librarys_english(event):
+    """email_validator words its reasons in English only: for each slip people make typing an address,
+    a Swedish secretariat reads OSA's reason in Swedish, never the library's sentence."""
+    slips = [".anna@example.se", "anna.@example.se", "anna@.example.se", "anna@-example.se", "anna@example.se-",
+             "anna@example-.se", "anna@example..se", "anna@example.se.", "anna@example.123", "anna@[10.0.0.1]",
+             "<anna@example.se", "Anna <anna@example.se>", "anna@@example.se", "anna @example.se", "anna@example,se",
+             "anna@localhost", "anna@example.local", "@example.se", "anna@", "anna.example.se", '"anna"@example.se']
+    data = csv_bytes([["Namn", "E-post"], *([f"Person {n}", address] for n, address in enumerate(slips))])
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "x.csv", data)
+    lines = caught.value.describe("sv").splitlines()[1:]
+    assert len(lines) == len(slips)
+    english = [line for line in lines if re.search(r"@-sign|email address|cannot|not valid|allowed", line)]
+    assert not english
+    assert lines[0].endswith("e-postadress: en e-postadress kan inte börja med en punkt")
+    assert lines[5].endswith("e-postadress: en e-postadress kan inte ha en punkt och ett bindestreck bredvid varandra")
+    assert lines[8].endswith("e-postadress: delen efter @ måste sluta med en toppdomän, som .se eller .org")
+
+
 def test_control_characters_and_line_breaks_in_a_field_are_refused(event):
     data = (
         'Namn,E-post,Kommun\r\n'
