@@ -379,15 +379,16 @@ class _Findings:
 def check_rows(event: Event, rows: Iterable[tuple[int, list[str]]]) -> tuple[list[_Row], list[str], list[RowError]]:
     """Check a few rows at once (one invitee from a form): the good rows, the ignored columns and every error."""
     found = _Findings()
-    good = list(_checked_rows(event, rows, found))
+    good = list(_checked_rows(event, rows, found, skip_blank=False))  # a form left empty: say what is missing
     return good, found.ignored, found.errors
 
 
 def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _Findings,
-                 progress: Callable[[int], None] | None = None) -> Iterator[_Row]:
+                 progress: Callable[[int], None] | None = None, skip_blank: bool = True) -> Iterator[_Row]:
     """The rows that pass every check, as they are read; the rest goes in `found`. `progress(rows)`
-    is told how many rows have been checked, every `PROGRESS_EVERY` rows."""
-    filled = ((line, cells) for line, cells in rows if any(_clean(cell) for cell in cells))
+    is told how many rows have been checked, every `PROGRESS_EVERY` rows. Blank rows (a file's empty
+    lines) are passed over unless `skip_blank` is False."""
+    filled = ((line, cells) for line, cells in rows if not skip_blank or any(_clean(cell) for cell in cells))
     first = next(filled, None)
     if first is None:
         found.errors.append(_problem(0, "", N_("the file is empty: it needs a header row and at least one invitee")))

@@ -382,6 +382,11 @@ def test_the_list_filters_by_status_role_organisation_transport_and_search(befor
         "csrf_token": csrf_token(new), "name": "", "email": "inte-en-adress", "role": "", "language": "sv"})
     assert bad.status_code == 400
     assert "namnet saknas" in page_text(bad) and "'inte-en-adress' är inte en giltig e-postadress" in page_text(bad)
+    empty = admin_client.post("/admin/invitees/new", data={"csrf_token": csrf_token(new), "name": "", "email": "",
+                                                           "organisation": "", "role": "", "language": ""})
+    assert empty.status_code == 400  # said of the fields, not of a file without invitees
+    assert "namnet saknas" in page_text(empty) and "e-postadressen saknas" in page_text(empty)
+    assert "rubrikrad" not in page_text(empty)
 
     assert listed_names(admin_client, "") == {"Anna Andersson", "Bo Berg", "Cecilia Ceder"}
     assert listed_names(admin_client, "?role=official") == {"Bo Berg", "Cecilia Ceder"}
