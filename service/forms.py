@@ -37,13 +37,14 @@ from .web import current_language
 _TIME = re.compile(r"^\s*(\d{1,2})[:.]?(\d{2})\s*$")
 
 
-def _at_most(characters: int) -> Length:
+def at_most(characters: int) -> Length:
+    """WTForms' Length, saying so in the reader's language (WTForms' own message is English)."""
     return Length(max=characters, message=_l("At most %(max)d characters, please.", max=characters))
 
 
 def text_field(characters: int, multiline: bool = False) -> dict:
     """A free-text field's filters and validators: NFC, no invisible characters, at most `characters`."""
-    return {"filters": [normalized], "validators": [PlainText(multiline), Optional(), _at_most(characters)]}
+    return {"filters": [normalized], "validators": [PlainText(multiline), Optional(), at_most(characters)]}
 
 
 class LinkCSRF(CSRF):

@@ -396,6 +396,26 @@ def test_the_list_filters_by_status_role_organisation_transport_and_search(befor
     assert listed_names(admin_client, "?transport=bus") == set()
 
 
+def test_the_admins_forms_say_what_is_wrong_in_the_secretariats_language_not_in_wtforms_english(app, event, admin_client):
+    anna = add_invitee(event, name="Anna Andersson", email="anna@example.se")
+    new = admin_client.get("/admin/invitees/new")
+    long_name = admin_client.post("/admin/invitees/new", data={
+        "csrf_token": csrf_token(new), "name": "Anna " + "x" * 200, "email": "anna.x@example.se", "language": "sv"})
+    address = admin_client.get(f"/admin/invitees/{anna.id}/address")
+    long_address = admin_client.post(f"/admin/invitees/{anna.id}/address", data={
+        "csrf_token": csrf_token(address), "email": "a" * 310 + "@example.se"})
+    assert long_name.status_code == 400 and "Namn Högst 200 tecken, tack." in page_text(long_name)
+    assert "E-post Högst 320 tecken, tack." in page_text(long_address)
+
+    stranger = app.test_client()
+    login = stranger.get("/admin/login")
+    empty = stranger.post("/admin/login", data={"csrf_token": csrf_token(login), "username": "", "password": ""})
+    assert "Skriv ditt användarnamn." in page_text(empty) and "Skriv ditt lösenord." in page_text(empty)
+    for page in (long_name, long_address, empty):
+        assert "Field cannot be longer" not in page_text(page) and "This field is required" not in page_text(page)
+    assert db.session.scalar(select(func.count()).select_from(Invitee)) == 1
+
+
 @pytest.mark.both_backends
 def test_the_list_pages_through_many_invitees_and_searches_them_in_the_database(event, admin_client):
     db.session.add_all(Invitee(event=event, name=f"Inbjuden {n:03d}", email=f"inbjuden{n}@example.se",

@@ -19,10 +19,11 @@ from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired
 
 from ..db import utcnow, write_transaction
 from ..extensions import db, limiter
+from ..forms import at_most
 from ..models import AdminUser
 from ..text import PlainText, normalized
 from ..web import LANGUAGES, set_language
@@ -34,8 +35,8 @@ _ADMIN_PATH = re.compile(r"/admin(?:[/?][!-~]*)?")
 
 class LoginForm(FlaskForm):
     username = StringField(_l("User name"), filters=[normalized],
-                           validators=[PlainText(), DataRequired(), Length(max=64)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
+                           validators=[PlainText(), DataRequired(_l("Give your user name.")), at_most(64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(_l("Give your password.")), at_most(200)])
 
 
 def _safe_next(target: str | None) -> str:

@@ -13,7 +13,6 @@ from flask_wtf import FlaskForm
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import selectinload
 from wtforms import HiddenField, StringField
-from wtforms.validators import Length
 
 from ..answers import (
     ChangedMeanwhile,
@@ -31,6 +30,7 @@ from ..forms import (
     answer_form_class,
     answer_form_context,
     answer_from_form,
+    at_most,
     changed_meanwhile,
     form_data,
     put_problems_on_form,
@@ -182,12 +182,12 @@ def invitees():
 
 
 class InviteeForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[Length(max=200)])
-    email = StringField(_l("Email"), validators=[Length(max=320)])
-    organisation = StringField(_l("Organisation"), validators=[Length(max=200)])
+    name = StringField(_l("Name"), validators=[at_most(200)])
+    email = StringField(_l("Email"), validators=[at_most(320)])
+    organisation = StringField(_l("Organisation"), validators=[at_most(200)])
     #: Drawn as a list of the event's roles; the import's checks judge the value.
-    role = StringField(_l("Role"), validators=[Length(max=64)])
-    language = StringField(_l("Language"), validators=[Length(max=8)])
+    role = StringField(_l("Role"), validators=[at_most(64)])
+    language = StringField(_l("Language"), validators=[at_most(8)])
 
 
 @bp.route("/invitees/new", methods=["GET", "POST"])
@@ -212,7 +212,7 @@ def new_invitee():
         if invitee is not None:
             return redirect(url_for("admin.invitee", invitee_id=invitee.id))
         return redirect(url_for("admin.invitees"))
-    return render_template("admin/invitee_new.html", event=event, form=form)
+    return render_template("admin/invitee_new.html", event=event, form=form), 400 if form.errors else 200
 
 
 @bp.get("/invitees/<int:invitee_id>")
@@ -359,7 +359,7 @@ def new_link(invitee_id: int):
 
 
 class AddressForm(FlaskForm):
-    email = StringField(_l("Email"), validators=[Length(max=320)])
+    email = StringField(_l("Email"), validators=[at_most(320)])
     #: Set by the confirmation step: the address was shown back and the secretariat said yes.
     confirmed = HiddenField()
 

@@ -12,11 +12,12 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import DateField, StringField, TextAreaField
-from wtforms.validators import AnyOf, DataRequired, Length
+from wtforms.validators import AnyOf, DataRequired
 
 from ..dates import format_date, format_datetime
 from ..db import write_transaction
 from ..extensions import db
+from ..forms import at_most
 from ..models import Invitee, JobRun, RetentionPostponement
 from ..retention import STEPS, erase_invitee, postponement, removal_at
 from ..web import current_language
@@ -28,7 +29,7 @@ class PostponeForm(FlaskForm):
     #: Drawn as a list of the two steps.
     step = StringField(_l("Removal"), validators=[AnyOf(STEPS, message=_l("Choose one of the removals."))])
     until = DateField(_l("Not before"), validators=[DataRequired(_l("Give the day it may run at the earliest."))])
-    reason = TextAreaField(_l("Why"), validators=[DataRequired(_l("Say why: the reason is kept.")), Length(max=2000)])
+    reason = TextAreaField(_l("Why"), validators=[DataRequired(_l("Say why: the reason is kept.")), at_most(2000)])
 
 
 def _steps(event, language: str) -> list[dict]:
