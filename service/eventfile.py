@@ -483,6 +483,49 @@ def dates_to_keep_clear(text: str) -> list[dt.date]:
         return []
 
 
+#: tomllib's reasons (in English only) in OSA's words, and so in the reader's language: the first whose
+#: start matches. Any other is shown as tomllib words it.
+_TOML_REASONS = (
+    ("Invalid value", _l("a value TOML cannot read: text goes in quotes (\"…\"), a date as 2021-11-25, a time as "
+                         "09:00:00, yes and no as true and false")),
+    ("Illegal character '\\n'", _l("a text in quotes is not closed on its line: end it with \" (or write one of "
+                                   "several lines between \"\"\" and \"\"\")")),
+    ("Unterminated string", _l("a text is not closed: end it with the quotes it began with")),
+    ("Illegal character", _l("a character that cannot stand in a text: delete it, or type the text again")),
+    ("Invalid date or datetime", _l("no such date or time: write a date as 2021-11-25 and a time as 09:00:00")),
+    ("Expected newline or end of document after a statement",
+     _l("something follows the value on its line: put text in quotes, and write a time as 09:00:00")),
+    ("Expected '=' after a key", _l("a key needs = and a value after it, as in name = \"…\"")),
+    ("Invalid initial character for a key part", _l("a key is written with letters a–z, digits, - and _")),
+    ("Invalid statement", _l("a line must be a key = value or a [heading]")),
+    ("Expected ']]' at the end of an array declaration", _l("the heading lacks its closing ]]")),
+    ("Expected ']' at the end of a table declaration", _l("the heading lacks its closing ]")),
+    ("Unclosed array", _l("a list [ … ] is not closed with ]")),
+    ("Unclosed inline table", _l("a { … } is not closed with }")),
+    ("Duplicate inline table key", _l("a key is given twice within { … }")),
+    ("Cannot declare", _l("this heading is given twice: merge the two")),
+    ("Cannot overwrite a value", _l("this key is given twice: keep one")),
+    ("Cannot redefine namespace", _l("this key is given twice: keep one")),
+    ("Cannot mutate immutable namespace", _l("this key is given twice: keep one")),
+    ("Invalid hex value", _l("a \\ in a text in double quotes starts a code: write \\\\, or use single quotes")),
+    ("Unescaped '\\' in a string", _l("a \\ in a text in double quotes starts a code: write \\\\, or use single quotes")),
+)
+_TOML_PLACE = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
+
+
+def _toml_problem(error: str) -> Problem:
+    """tomllib's error as a problem at its line, saying what is wrong and at which column in OSA's words."""
+    place = _TOML_PLACE.search(error)
+    reason = error[:place.start()] if place else error
+    reason = next((str(own) for start, own in _TOML_REASONS if reason.startswith(start)), reason)
+    if place is None:
+        return Problem("", None, _("not valid TOML: %(reason)s", reason=reason))
+    if place.group(1) is None:
+        return Problem("", None, _("not valid TOML at the end of the file: %(reason)s", reason=reason))
+    return Problem("", int(place.group(1)), _("not valid TOML at column %(column)s: %(reason)s",
+                                              column=place.group(2), reason=reason))
+
+
 def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> EventDefinition:
     """Validate the TOML text of an event file; raise `EventFileError` listing every problem.
 
@@ -492,10 +535,7 @@ def parse_event(text: str, filename: str = "<event>", move_days: int = 0) -> Eve
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        match = re.search(r"line (\d+)", str(error))
-        raise EventFileError(
-            filename, [Problem("", int(match.group(1)) if match else None, _("not valid TOML: %(error)s", error=error))]
-        ) from None
+        raise EventFileError(filename, [_toml_problem(str(error))]) from None
     if move_days:
         _move(data, move_days)
 
@@ -759,7 +799,7 @@ def read_event_file(path: str | Path, starts_in_days: int | None = None) -> Even
         raise EventFileError(str(path), [Problem("", None, _("no such file"))]) from None
     except UnicodeDecodeError as error:  # most often Windows-1252 ("ANSI"): the line of its first å, ä or ö
         line = error.object[:error.start].count(b"\n") + 1
-        problem = Problem("", line, _("not UTF-8 text (%(reason)s); save the file as UTF-8", reason=error.reason))
+        problem = Problem("", line, _("not UTF-8 text: save the file as UTF-8"))
         raise EventFileError(str(path), [problem]) from None
     move = 0
     if starts_in_days is not None:

@@ -1,9 +1,11 @@
 """Event files: the bundled meeting reads back faithfully, and every mistake is named with its key and line."""
 
 import datetime as dt
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask_babel import force_locale
 
 from service.eventfile import EventFileError, parse_event, read_event_file
 
@@ -175,12 +177,36 @@ def test_a_file_saved_by_notepad_with_a_byte_order_mark_loads_and_one_in_ansi_is
     with pytest.raises(EventFileError) as refused:
         read_event_file(saved)
     assert [str(problem) for problem in refused.value.problems] == [
-        f"line {line_of(bundled_text(), 'Innovationsmötet')}: not UTF-8 text (invalid start byte); save the file as UTF-8"]
+        f"line {line_of(bundled_text(), 'Innovationsmötet')}: not UTF-8 text: save the file as UTF-8"]
 
 
 def test_not_toml_at_all():
     (problem,) = problems_of('[event]\nname = "unterminated\n')
-    assert problem.startswith("line 2: not valid TOML")
+    assert problem == ('line 2: not valid TOML at column 21: a text in quotes is not closed on its line: end it with " '
+                       '(or write one of several lines between """ and """)')
+
+
+def test_a_slip_in_the_toml_is_named_at_its_line_and_column_in_the_secretariats_language(app):
+    """tomllib says what is wrong in English only: the secretariat, who edits the file by hand, reads
+    it in Swedish, with where and how to mend it."""
+    slips = {
+        "name = Innovationsmötet": "vid kolumn 8: ett värde som TOML inte kan läsa: text skrivs inom citattecken",
+        'name = "Innovationsmötet': "vid kolumn 25: en text inom citattecken avslutas inte på sin rad",
+        'name = "a"\nname = "b"': "rad 3: inte giltig TOML vid kolumn 11: den här nyckeln står två gånger: behåll en",
+        "date = 2021-11-31": "vid kolumn 8: datumet eller tiden finns inte",
+        "start = 09.00": "vid kolumn 10: något står efter värdet på raden",
+        'name "a"': "vid kolumn 6: en nyckel behöver = och ett värde efter sig",
+        '[[days]\nkey = "x"': "vid kolumn 7: rubriken saknar sitt avslutande ]]",
+        'speakers = ["a", "b"\nx = 1': "rad 3: inte giltig TOML vid kolumn 1: en lista [ … ] avslutas inte med ]",
+        'path = "C:\\Users"': "ett \\ i en text inom dubbla citattecken inleder en kod",
+        'name = "a\x07"': "ett tecken som inte kan stå i en text",
+        '[event]\nslug = "b"': "rad 2: inte giltig TOML vid kolumn 7: den här rubriken står två gånger",
+    }
+    with force_locale("sv"):
+        for slip, said in slips.items():
+            (problem,) = problems_of(f"[event]\n{slip}\n")
+            assert problem.startswith("rad ") and said in problem, (slip, problem)
+            assert not re.search(r"[Ee]xpected|[Ii]nvalid|[Ii]llegal|[Cc]annot|\(at line", problem), problem
 
 
 def test_times_in_summer_time_are_converted_with_the_right_offset():
