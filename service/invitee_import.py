@@ -27,6 +27,7 @@ import pickle
 import re
 import tempfile
 import traceback
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, NamedTuple
@@ -257,6 +258,9 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
             yield line, cells
             line = reader.line_num + 1
     except csv.Error as error:
+        if "field larger than field limit" in str(error):  # the one csv.Error a file read with newline="" meets
+            raise InviteeFileError([_problem(line, "", N_(
+                "a cell here never ends: a quotation mark (\") opens it and none closes it"))]) from None
         raise InviteeFileError([_problem(line, "", N_("not valid CSV: %(reason)s"), reason=error)]) from None
     except UnicodeDecodeError as error:
         raise InviteeFileError([_problem(line, "", N_("the file could not be read as text: %(reason)s"), reason=error.reason)]) from None
@@ -267,8 +271,10 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a damaged file
-        raise InviteeFileError([_problem(0, "", N_("the XLSX file could not be opened: %(reason)s"), reason=error)]) from None
+    except Exception:  # openpyxl raises many kinds, in English, for a damaged file or another kind of ZIP
+        raise InviteeFileError([_problem(0, "", N_(
+            "the file cannot be read as an Excel workbook: it is damaged, or another kind of file (such as a Word "
+            "document); save the list from Excel as .xlsx or CSV"))]) from None
     try:
         for number, values in enumerate(_invitee_sheet(workbook).iter_rows(values_only=True), start=1):
             yield number, [_cell_text(value) for value in values]
@@ -298,12 +304,29 @@ def _cell_text(value: object) -> str:
 def read_rows(filename: str, data: bytes) -> Iterator[tuple[int, list[str]]]:
     """The file's rows with their line (or sheet row) numbers, header first, read as they are needed."""
     if data.startswith(b"PK\x03\x04"):
+        if _opendocument(data):
+            raise InviteeFileError([_problem(0, "", N_(
+                "this is an OpenDocument spreadsheet (.ods); save it as .xlsx or CSV (in LibreOffice: Save As)"))])
         return _xlsx_rows(data)
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise InviteeFileError([_problem(0, "", N_("this is an old Excel .xls file; save it as .xlsx or CSV"))])
+    if data.startswith(b"\xd0\xcf\x11\xe0"):  # Office's old format, which Excel also wraps a password-protected .xlsx in
+        raise InviteeFileError([_problem(0, "", N_(
+            "this is an old Excel .xls file, or a workbook protected with a password; save it as .xlsx without "
+            "a password, or as CSV"))])
+    if data.startswith(b"%PDF"):
+        raise InviteeFileError([_problem(0, "", N_("this is a PDF, whose rows cannot be read; save the list from "
+                                                   "Excel as .xlsx or CSV"))])
     if filename.lower().endswith(".xlsx"):
         raise InviteeFileError([_problem(0, "", N_("the file is named .xlsx but is not an Excel workbook"))])
     return _csv_rows(data)
+
+
+def _opendocument(data: bytes) -> bool:
+    """Whether a ZIP file is an OpenDocument file (LibreOffice's .ods): its first entry says so."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.read("mimetype").startswith(b"application/vnd.oasis.opendocument")
+    except (zipfile.BadZipFile, KeyError):
+        return False
 
 
 def row_estimate(data: bytes) -> int:

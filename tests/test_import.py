@@ -2,6 +2,7 @@
 
 import io
 import re
+import zipfile
 
 import pytest
 from openpyxl import Workbook
@@ -275,16 +276,42 @@ def test_missing_columns_and_unknown_language(event):
     assert [str(e) for e in caught.value.errors] == ["line 2, Språk: unknown language 'fi-FI' (use sv or en)"]
 
 
+def zip_of(**entries: str) -> bytes:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as written:
+        for name, text in entries.items():
+            written.writestr(name.replace("__", "/"), text)
+    return archive.getvalue()
+
+
 def test_files_that_are_not_invitee_lists(event):
+    """Each says what the file is and what to do, in OSA's words (the libraries' reasons are English only)."""
+    workbook = xlsx_bytes([["Namn", "E-post"], ["Anna Ek", "anna@example.se"]])
+    never_closed = csv_bytes([["Namn", "E-post"], *([f"Person {n}", f"p{n}@example.se"] for n in range(6000))])
+    never_closed = never_closed.replace(b"Person 3,", b'"Person 3,', 1)
     for name, data, message in [
-        ("old.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 100, "this is an old Excel .xls file; save it as .xlsx or CSV"),
+        ("old.xls", b"\xd0\xcf\x11\xe0" + b"\0" * 100, "this is an old Excel .xls file, or a workbook protected with a "
+                                                       "password; save it as .xlsx without a password, or as CSV"),
         ("fake.xlsx", b"Namn,E-post\r\n", "the file is named .xlsx but is not an Excel workbook"),
+        ("lista.ods", zip_of(mimetype="application/vnd.oasis.opendocument.spreadsheet", content_xml="<x/>"),
+         "this is an OpenDocument spreadsheet (.ods); save it as .xlsx or CSV (in LibreOffice: Save As)"),
+        ("lista.xlsx", zip_of(**{"[Content_Types].xml": "<x/>", "word__document.xml": "<x/>"}),
+         "the file cannot be read as an Excel workbook: it is damaged, or another kind of file (such as a Word "
+         "document); save the list from Excel as .xlsx or CSV"),
+        ("halv.xlsx", workbook[:len(workbook) // 2],
+         "the file cannot be read as an Excel workbook: it is damaged, or another kind of file (such as a Word "
+         "document); save the list from Excel as .xlsx or CSV"),
+        ("lista.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n",
+         "this is a PDF, whose rows cannot be read; save the list from Excel as .xlsx or CSV"),
+        ("citat.csv", never_closed, "a cell here never ends: a quotation mark (\") opens it and none closes it"),
         ("empty.csv", b"\r\n\r\n", "the file is empty: it needs a header row and at least one invitee"),
         ("header.csv", b"Namn;E-post\r\n", "the file has a header row but no invitees"),
     ]:
         with pytest.raises(InviteeFileError) as caught:
             import_invitees(event, name, data)
         assert [e.message for e in caught.value.errors] == [message], name
+        if name == "citat.csv":  # where the cell begins
+            assert [e.line for e in caught.value.errors] == [5]
     assert db.session.scalar(select(func.count()).select_from(Invitee)) == 0
 
 
