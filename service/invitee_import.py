@@ -242,13 +242,18 @@ def _encoding(data: bytes) -> tuple[str, int]:
     return "cp1252", 0
 
 
+#: `_encoding` has read a UTF-8 or Windows-1252 file whole: only UTF-16 text can fail while it is read.
+_NOT_WHOLE_UTF16 = N_("the file is not whole UTF-16 text (Excel's \"Unicode text\"): it may be cut short; save it "
+                      "again, or as CSV UTF-8")
+
+
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
     encoding, start = _encoding(data)
     text = io.TextIOWrapper(io.BytesIO(data[start:] if start else data), encoding=encoding, newline="")
     try:
         first_line = text.readline()
-    except UnicodeDecodeError as error:
-        raise InviteeFileError([_problem(0, "", N_("the file could not be read as text: %(reason)s"), reason=error.reason)]) from None
+    except UnicodeDecodeError:
+        raise InviteeFileError([_problem(0, "", _NOT_WHOLE_UTF16)]) from None
     text.seek(0)
     delimiter = max((";", ",", "\t"), key=first_line.count)
     reader = csv.reader(text, delimiter=delimiter)
@@ -262,8 +267,8 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
             raise InviteeFileError([_problem(line, "", N_(
                 "a cell here never ends: a quotation mark (\") opens it and none closes it"))]) from None
         raise InviteeFileError([_problem(line, "", N_("not valid CSV: %(reason)s"), reason=error)]) from None
-    except UnicodeDecodeError as error:
-        raise InviteeFileError([_problem(line, "", N_("the file could not be read as text: %(reason)s"), reason=error.reason)]) from None
+    except UnicodeDecodeError:
+        raise InviteeFileError([_problem(line, "", _NOT_WHOLE_UTF16)]) from None
 
 
 def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
