@@ -1,7 +1,8 @@
 """Importing invitees from the files secretariats really have: CSV and XLSX.
 
-CSV may be UTF-8 (with or without BOM), Windows-1252 (Excel's Swedish "CSV")
-or UTF-16 (Excel's "Unicode text"), separated by commas, semicolons or tabs.
+CSV may be UTF-8 (with or without BOM), Windows-1252 or Mac Roman (Excel's
+Swedish "CSV" on Windows and on a Mac) or UTF-16 (Excel's "Unicode text"),
+separated by commas, semicolons or tabs.
 Headers may be Swedish or English. Every row is checked first; if any row is
 bad, every bad row is reported with its line and column and nothing is
 imported. Otherwise the whole file goes in one transaction: new addresses are
@@ -231,6 +232,8 @@ def _encoding(data: bytes) -> tuple[str, int]:
         return "utf-8", 0
     except UnicodeDecodeError:
         pass
+    if _mac_roman(data):
+        return "mac_roman", 0  # every byte is a character in it: nothing to check
     decoder = codecs.getincrementaldecoder("cp1252")()
     try:
         for start in range(0, len(data), 1 << 20):
@@ -242,9 +245,23 @@ def _encoding(data: bytes) -> tuple[str, int]:
     return "cp1252", 0
 
 
-#: `_encoding` has read a UTF-8 or Windows-1252 file whole: only UTF-16 text can fail while it is read.
+#: `_encoding` has read a UTF-8 or Windows-1252 file whole, and Mac Roman has a character for every byte:
+#: only UTF-16 text can fail while it is read.
 _NOT_WHOLE_UTF16 = N_("the file is not whole UTF-16 text (Excel's \"Unicode text\"): it may be cut short; save it "
                       "again, or as CSV UTF-8")
+
+
+#: å ä ö Å Ä Ö é as Windows-1252 writes them, and as Mac Roman does. Read in the other code page each set
+#: is characters rare in names (Â ‰ ˆ ≈ ƒ ÷ È; Œ Š š € … Ž and a byte Windows-1252 lacks), so whichever set a
+#: file has more of tells its code page.
+_WINDOWS_LETTERS = b"\xe5\xe4\xf6\xc5\xc4\xd6\xe9"
+_MAC_LETTERS = b"\x8c\x8a\x9a\x81\x80\x85\x8e"
+
+
+def _mac_roman(data: bytes) -> bool:
+    """Whether a file that is not UTF-8 is in Mac Roman, the code page Excel on a Mac writes its
+    plain "CSV" in, rather than Windows-1252: read as Windows-1252, "Göran" would become "Gšran"."""
+    return sum(map(data.count, _MAC_LETTERS)) > sum(map(data.count, _WINDOWS_LETTERS))
 
 
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:

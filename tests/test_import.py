@@ -63,9 +63,11 @@ EXPECTED = [
         ("utf-8-sig", ","),
         ("cp1252", ";"),
         ("cp1252", ","),
+        ("mac_roman", ";"),
         ("utf-16", "\t"),
     ],
-    ids=["utf8-comma", "utf8-semicolon", "bom-semicolon", "bom-comma", "cp1252-semicolon", "cp1252-comma", "utf16-tab"],
+    ids=["utf8-comma", "utf8-semicolon", "bom-semicolon", "bom-comma", "cp1252-semicolon", "cp1252-comma",
+         "macroman-semicolon", "utf16-tab"],
 )
 def test_csv_in_every_encoding_and_separator_excel_writes(event, encoding, separator):
     data = csv_bytes([SWEDISH_HEADER, *PEOPLE], encoding, separator)
@@ -73,6 +75,22 @@ def test_csv_in_every_encoding_and_separator_excel_writes(event, encoding, separ
     db.session.commit()
     assert str(result) == "3 added, 0 updated, 0 unchanged"
     assert invitees(event) == EXPECTED
+
+
+def test_a_mac_csv_without_capital_letters_outside_ascii_keeps_its_names(event):
+    """Excel on a Mac writes its plain CSV in Mac Roman, where ö is the byte Windows-1252 reads as š:
+    read as Windows-1252 this file would import "Gšran Lindqvist" of "SkellefteŒ kommun" without a word."""
+    rows = [["Namn", "E-post", "Kommun"], ["Göran Lindqvist", "goran@example.se", "Skellefteå kommun"],
+            ["Märta Berg", "marta@example.se", "Luleå kommun"], ["Bo Ek", "bo@example.se", "Olofströms kommun – KS"]]
+    import_invitees(event, "mac.csv", csv_bytes(rows, "mac_roman", ";"))
+    db.session.commit()
+    assert [(name, organisation) for name, _, organisation, *_ in invitees(event)] == [
+        ("Göran Lindqvist", "Skellefteå kommun"), ("Märta Berg", "Luleå kommun"), ("Bo Ek", "Olofströms kommun – KS")]
+    # A Windows file with a euro sign and curly quotes (bytes of Mac Roman's letters too) stays Windows-1252.
+    windows = [["Namn", "E-post", "Kommun"], ["Åsa Öberg", "asa@example.se", "Skellefteå kommun (”KS”) – 100 €"]]
+    import_invitees(event, "windows.csv", csv_bytes(windows, "cp1252", ";"))
+    db.session.commit()
+    assert ("Åsa Öberg", "Skellefteå kommun (”KS”) – 100 €") in [(name, org) for name, _, org, *_ in invitees(event)]
 
 
 def test_english_headers(event):
