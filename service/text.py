@@ -2,7 +2,8 @@
 the order a Swedish list puts names in, and why a typed email address is not one, in the reader's words.
 
 Every text an invitee or the secretariat submits (form fields, imported cells) is
-put in Unicode NFC, its tabs become spaces, and it is refused when it holds a
+put in Unicode NFC, its tabs become spaces, the zero-width spaces a paste brings
+are dropped, and it is refused when it holds a
 character that has no place in it: NUL and other control characters (line breaks
 are allowed only in fields that span lines) and the bidirectional embeddings,
 overrides and isolates that make a text read differently from what it holds.
@@ -24,13 +25,16 @@ _NEVER = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"
 _NOT_IN_LINE = re.compile(f"[{_NEVER}\n\r\u2028\u2029]")
 _NOT_IN_LINES = re.compile(f"[{_NEVER}]")
 _LINE_BREAKS = re.compile("\r\n|[\r\u2028\u2029]")
+#: Tabs as spaces (a paste from a spreadsheet), and no zero-width space, word joiner or byte order mark: a
+#: paste from a web page or a mail program brings them, unseen, and an address holding one is not one.
+_PASTED = str.maketrans({"\t": " ", "\u200b": None, "\u2060": None, "\ufeff": None})
 
 
 def normalized(text: str | None) -> str | None:
-    """`text` in Unicode NFC, tabs as spaces (a paste from a spreadsheet) and line breaks as \\n."""
+    """`text` in Unicode NFC, without what a paste brings unseen (`_PASTED`), line breaks as \\n."""
     if text is None:
         return None
-    return _LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", text).replace("\t", " "))
+    return _LINE_BREAKS.sub("\n", unicodedata.normalize("NFC", text).translate(_PASTED))
 
 
 def unsafe_character(text: str, multiline: bool = False) -> str | None:
@@ -71,6 +75,8 @@ _ADDRESS_REASONS = (
     ("A display name and angle brackets around the email address are not permitted here.",
      _l("write the address alone, without a name or < >")),
     ("An open angle bracket at the start of the email address", _l("write the address alone, without a name or < >")),
+    ("The email address contains unsafe characters: ",
+     _l("it has characters that cannot be seen or cannot stand in an address: %(found)s")),
     ("The email address contains invalid characters before the @-sign: ",
      _l("it has characters an address cannot have before the @: %(found)s")),
     ("The part after the @-sign contains invalid characters: ",

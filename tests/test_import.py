@@ -255,6 +255,22 @@ def test_no_slip_in_typing_an_address_is_explained_in_the_librarys_english(event
     assert lines[8].endswith("e-postadress: delen efter @ måste sluta med en toppdomän, som .se eller .org")
 
 
+def test_what_a_paste_brings_unseen_is_dropped_and_the_address_imports(event):
+    """An address copied from a web page or a mail program often carries a zero-width space or a byte
+    order mark: nobody can see it, so nobody could mend it; OSA drops it. Another invisible character
+    is refused, named, in the reader's language."""
+    data = csv_bytes([["Namn", "E-post"], ["Anna Ek", "\u200banna@example.se"], ["Bo\u2060 Ek", "bo@example.se\ufeff"]])
+    import_invitees(event, "x.csv", data)
+    db.session.commit()
+    assert [(name, email) for name, email, *_ in invitees(event)] == [("Anna Ek", "anna@example.se"),
+                                                                      ("Bo Ek", "bo@example.se")]
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "x.csv", csv_bytes([["Namn", "E-post"], ["Cia Ek", "cia@example.se\u200e"]]))
+    assert caught.value.describe("sv").splitlines()[1].endswith(
+        "är inte en giltig e-postadress: den har tecken som inte syns eller inte kan stå i en adress: "
+        "LEFT-TO-RIGHT MARK")
+
+
 def test_control_characters_and_line_breaks_in_a_field_are_refused(event):
     data = (
         'Namn,E-post,Kommun\r\n'
