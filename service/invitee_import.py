@@ -50,8 +50,10 @@ from .text import address_reason, normalized, unsafe_character
 #: Accepted headers (compared lower-cased, spaces collapsed) for each field.
 HEADERS: dict[str, tuple[str, ...]] = {
     "name": ("namn", "name", "fullständigt namn", "full name", "för- och efternamn"),
-    "email": ("e-post", "epost", "e-postadress", "e-mail", "email", "mail", "email address", "e-mail address"),
-    "organisation": ("organisation", "organization", "kommun", "municipality", "organisation/kommun"),
+    "email": ("e-post", "epost", "e-postadress", "epostadress", "mejl", "mejladress", "e-mail", "email", "mail",
+              "mailadress", "e-mailadress", "email address", "e-mail address"),
+    "organisation": ("organisation", "organization", "kommun", "municipality", "organisation/kommun",
+                     "kommun/organisation", "myndighet", "region"),
     "role": ("roll", "role"),
     "language": ("språk", "language", "lang"),
     # Many address lists split the name: without a name column, first and last name make it.

@@ -93,6 +93,15 @@ def test_a_mac_csv_without_capital_letters_outside_ascii_keeps_its_names(event):
     assert ("Åsa Öberg", "Skellefteå kommun (”KS”) – 100 €") in [(name, org) for name, _, org, *_ in invitees(event)]
 
 
+def test_the_headers_swedish_public_bodies_write(event):
+    """Språkrådet's "mejl", and a region's or an agency's list, are read without renaming a column."""
+    rows = [["Förnamn", "Efternamn", "Mejladress", "Myndighet"], ["Åsa", "Öberg", "asa@example.se", "Region Västerbotten"]]
+    import_invitees(event, "lista.csv", csv_bytes(rows, "utf-8-sig", ";"))
+    db.session.commit()
+    assert [(name, email, organisation) for name, email, organisation, *_ in invitees(event)] == [
+        ("Åsa Öberg", "asa@example.se", "Region Västerbotten")]
+
+
 def test_english_headers(event):
     import_invitees(event, "invitees.csv", csv_bytes([ENGLISH_HEADER, *PEOPLE]))
     db.session.commit()
