@@ -307,12 +307,11 @@ def _xlsx_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
 
 
 def _invitee_sheet(workbook):
-    """The first sheet whose first row has a column for the email address (a workbook may begin with a
-    sheet of instructions), else the first sheet."""
-    emails = set(HEADERS["email"])
+    """The first sheet with a column for the email address in one of its first rows (a workbook may begin
+    with a sheet of instructions), else the first sheet."""
     for sheet in workbook.worksheets:
-        header = next(sheet.iter_rows(max_row=1, values_only=True), ())
-        if any(_normal_header(_cell_text(value)) in emails for value in header):
+        if any(_names_email([_cell_text(value) for value in row])
+               for row in sheet.iter_rows(max_row=HEADER_SEARCH, values_only=True)):
             return sheet
     return workbook.worksheets[0]
 
@@ -365,7 +364,16 @@ def _normal_header(text: str) -> str:
     return _SPACES.sub(" ", text.replace("\ufeff", "").strip().lower())
 
 
-def _map_headers(header: list[str]) -> tuple[dict[str, int], list[str], list[RowError]]:
+#: How many rows of a file may come before its header row (a title, a date, an empty line).
+HEADER_SEARCH = 10
+
+
+def _names_email(cells: list[str]) -> bool:
+    """Whether a row names a column for the email address: a header row."""
+    return any(_normal_header(cell) in HEADERS["email"] for cell in cells)
+
+
+def _map_headers(header: list[str], line: int = 1) -> tuple[dict[str, int], list[str], list[RowError]]:
     known = {alias: name for name, aliases in HEADERS.items() for alias in aliases}
     columns: dict[str, int] = {}
     ignored: list[str] = []
@@ -378,7 +386,7 @@ def _map_headers(header: list[str]) -> tuple[dict[str, int], list[str], list[Row
         if name is None:
             ignored.append(title.strip())
         elif name in columns:
-            errors.append(_problem(1, title.strip(), N_("a second column for %(field)s (the first is '%(first)s')"),
+            errors.append(_problem(line, title.strip(), N_("a second column for %(field)s (the first is '%(first)s')"),
                                    field=FIELD_NAMES[name], first=header[columns[name]].strip()))
         else:
             columns[name] = index
@@ -388,12 +396,12 @@ def _map_headers(header: list[str]) -> tuple[dict[str, int], list[str], list[Row
     if "name" in columns:  # the whole name is there: a first or last name column beside it is not used
         ignored += [header[columns.pop(part)].strip() for part in ("first_name", "last_name") if part in columns]
     elif not {"first_name", "last_name"} <= columns.keys():
-        errors.append(_problem(1, "", N_(
+        errors.append(_problem(line, "", N_(
             "no column for the name; the header row must have one of %(accepted)s, or both a first-name column "
             "(%(first)s) and a last-name column (%(last)s)"),
             accepted=aliases("name"), first=aliases("first_name"), last=aliases("last_name")))
     if "email" not in columns:
-        errors.append(_problem(1, "", N_("no column for %(field)s; the header row must have one of %(accepted)s"),
+        errors.append(_problem(line, "", N_("no column for %(field)s; the header row must have one of %(accepted)s"),
                                field=FIELD_NAMES["email"], accepted=aliases("email")))
     return columns, ignored, errors
 
@@ -436,12 +444,16 @@ def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _F
     is told how many rows have been checked, every `PROGRESS_EVERY` rows. Blank rows (a file's empty
     lines) are passed over unless `skip_blank` is False."""
     filled = ((line, cells) for line, cells in rows if not skip_blank or any(_clean(cell) for cell in cells))
-    first = next(filled, None)
-    if first is None:
+    # A list may open with a title or a date: its header row is the first of its first rows to name an
+    # email column (else its first row, whose problems are then said), and what is above it is not read.
+    leading = list(itertools.islice(filled, HEADER_SEARCH))
+    if not leading:
         found.errors.append(_problem(0, "", N_("the file is empty: it needs a header row and at least one invitee")))
         return
-    header = first[1]
-    columns, found.ignored, errors = _map_headers(header)
+    at = next((index for index, (_, cells) in enumerate(leading) if _names_email(cells)), 0)
+    header_line, header = leading[at]
+    filled = itertools.chain(leading[at + 1:], filled)
+    columns, found.ignored, errors = _map_headers(header, header_line)
     if errors:
         found.errors.extend(errors)
         return

@@ -102,6 +102,21 @@ def test_the_headers_swedish_public_bodies_write(event):
         ("Åsa Öberg", "asa@example.se", "Region Västerbotten")]
 
 
+def test_a_list_that_opens_with_a_title_is_read_from_its_header_row(event):
+    """Lists kept in Excel often open with a title and a date above the header row: they are read from
+    the header row down, and a problem is named at the file's own line."""
+    workbook = xlsx_bytes([["Inbjudna till Innovationsmötet 2021"], ["Uppdaterad 2021-10-01"], [],
+                           ["Namn", "E-post", "Kommun"], ["Åsa Öberg", "asa@example.se", "Skellefteå kommun"],
+                           ["Bo Ek", "bo(at)example.se", "Luleå kommun"]])
+    with pytest.raises(InviteeFileError) as caught:
+        import_invitees(event, "lista.xlsx", workbook)
+    assert [(e.line, e.column) for e in caught.value.errors] == [(6, "E-post")]
+    exported = "Inbjudna till Innovationsmötet 2021;;\r\n;;\r\nNamn;E-post;Kommun\r\nÅsa Öberg;asa@example.se;Umeå kommun\r\n"
+    assert str(import_invitees(event, "lista.csv", exported.encode("cp1252"))) == "1 added, 0 updated, 0 unchanged"
+    db.session.commit()
+    assert [(name, organisation) for name, _, organisation, *_ in invitees(event)] == [("Åsa Öberg", "Umeå kommun")]
+
+
 def test_english_headers(event):
     import_invitees(event, "invitees.csv", csv_bytes([ENGLISH_HEADER, *PEOPLE]))
     db.session.commit()
