@@ -349,12 +349,13 @@ def line_for(change: SeenChange, language: str) -> str:
 
 
 def sample_lines(event: Event, language: str) -> list[str]:
-    """For the previews: the lines of a change that moves the first transport option (or meal) 15 minutes earlier."""
+    """For the previews: the lines of a change that brought the first transport option (or meal) to its time
+    from 15 minutes later, so that the rest of the email, which shows the event as it is, agrees with them."""
     before = seen(event)
     after = seen(event)
-    options = after.transport or after.meals
+    options = before.transport or before.meals
     for key, option in list(options.items())[:1]:
-        options[key] = replace(option, when=replace(option.when, starts_at=option.when.starts_at - dt.timedelta(minutes=15)))
+        options[key] = replace(option, when=replace(option.when, starts_at=option.when.starts_at + dt.timedelta(minutes=15)))
     return [line_for(change, language) for change in compare(before, after)]
 
 

@@ -539,6 +539,16 @@ def test_every_kind_of_email_has_a_preview_and_writes_nothing(before_deadline, e
     assert database_state(db.session, TABLES) == before
 
 
+def test_the_change_notice_preview_says_the_same_time_in_its_change_and_in_the_details(before_deadline, event,
+                                                                                     admin_client):
+    """The preview's sample change ends at the time the event has, which the rest of the notice shows."""
+    add_invitee(event)
+    text = page_text(admin_client.get("/admin/previews/event_change/sv"))
+    assert "Bussen från The Wood Hotel går kl. 09.00 i stället för 09.15." in text
+    assert "09.15" not in text.replace("i stället för 09.15", "")
+    assert "Bussen från The Wood Hotel: kl. 09.00" in text
+
+
 def test_the_invitation_preview_is_the_invitation_as_sent(before_deadline, event, admin_client):
     anna = add_invitee(event, language="en")
     # The personal link carries the second it was signed: preview and send happen in the same second.
