@@ -549,6 +549,17 @@ def test_the_change_notice_preview_says_the_same_time_in_its_change_and_in_the_d
     assert "Bussen från The Wood Hotel: kl. 09.00" in text
 
 
+def test_the_hotels_change_notice_preview_before_any_numbers_shows_a_likely_change(before_deadline, event,
+                                                                                 admin_client):
+    """Before the cut-off the hotel has no numbers: the preview shows one person fewer on the first day,
+    not every count rising from nothing."""
+    answer_directly(add_invitee(event), True, True)
+    text = page_text(admin_client.get("/admin/previews/hotel_change/sv"))
+    assert "visar en exempeländring: en person färre den första dagen" in text
+    assert "Dag 1, torsdag 25 november 2021: 2 → 1 person - Lunch torsdag 25 november 2021 kl. 12.00: 1 → 0" in text
+    assert "0 →" not in text and "Dag 2" not in text
+
+
 def test_the_invitation_preview_is_the_invitation_as_sent(before_deadline, event, admin_client):
     anna = add_invitee(event, language="en")
     # The personal link carries the second it was signed: preview and send happen in the same second.

@@ -9,6 +9,7 @@ never stored (the rows are built in memory and never added to the session).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import errno
 from dataclasses import dataclass, field
@@ -129,7 +130,9 @@ def preview_email(event: Event, kind: str, language: str, invitee: Invitee | Non
     else:
         recipient = event.hotel_email
         current = hotel_numbers(event)
-        before = numbers_sent_to_hotel(event) or {"days": {}, "meals": {}, "allergies": [], "nights": {}}
+        before = numbers_sent_to_hotel(event)
+        if before is None:
+            before, note = _before_one_left(current), "sample-change"
         changes = hotel_changes(event, before, current, language)
         if not changes:
             note = "no-changes"
@@ -138,6 +141,18 @@ def preview_email(event: Event, kind: str, language: str, invitee: Invitee | Non
         kind=kind, language=language, recipient=recipient, subject=rendered.subject, text=rendered.text,
         html=rendered.html, attachments=[a["filename"] for a in attachments], note=note,
     )
+
+
+def _before_one_left(numbers: dict) -> dict:
+    """For a change notice's preview before the hotel has numbers: the numbers as they were before one
+    person said they no longer come on the first day (to its first meal, night and transport)."""
+    before = copy.deepcopy(numbers)
+    for kind in ("days", "nights", "transport"):
+        for key in list(before.get(kind, {}))[:1]:
+            before[kind][key] += 1
+    for key in list(before.get("meals", {}))[:1]:
+        before["meals"][key]["count"] += 1
+    return before
 
 
 def _first_limited_option(event: Event, language: str) -> str:
