@@ -270,11 +270,16 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
     encoding, start = _encoding(data)
     text = io.TextIOWrapper(io.BytesIO(data[start:] if start else data), encoding=encoding, newline="")
     try:
-        first_line = text.readline()
+        first_lines = [text.readline() for _ in range(HEADER_SEARCH)]
     except UnicodeDecodeError:
         raise InviteeFileError([_problem(0, "", _NOT_WHOLE_UTF16)]) from None
     text.seek(0)
-    delimiter = max((";", ",", "\t"), key=first_line.count)
+    # The separator that makes one of the first lines a header row (a title above it may hold a comma),
+    # else the one the first line has most of.
+    delimiters = (";", ",", "\t")
+    delimiter = next((candidate for candidate in delimiters
+                      if any(_names_email(cells) for cells in csv.reader(first_lines, delimiter=candidate))),
+                     max(delimiters, key=first_lines[0].count))
     reader = csv.reader(text, delimiter=delimiter)
     line = 1
     try:

@@ -113,8 +113,14 @@ def test_a_list_that_opens_with_a_title_is_read_from_its_header_row(event):
     assert [(e.line, e.column) for e in caught.value.errors] == [(6, "E-post")]
     exported = "Inbjudna till Innovationsmötet 2021;;\r\n;;\r\nNamn;E-post;Kommun\r\nÅsa Öberg;asa@example.se;Umeå kommun\r\n"
     assert str(import_invitees(event, "lista.csv", exported.encode("cp1252"))) == "1 added, 0 updated, 0 unchanged"
+    # Written by hand: a title without separators, or with a comma, above a comma- or semicolon-separated list.
+    for title, separator, result in (("Inbjudna", ",", "1 added, 0 updated, 0 unchanged"),
+                                     ("Inbjudna, uppdaterad 1 oktober", ";", "0 added, 0 updated, 1 unchanged")):
+        typed = f"{title}\nNamn{separator}E-post\nBo Ek{separator}bo@example.se\n"
+        assert str(import_invitees(event, "lista.csv", typed.encode())) == result
     db.session.commit()
-    assert [(name, organisation) for name, _, organisation, *_ in invitees(event)] == [("Åsa Öberg", "Umeå kommun")]
+    assert [(name, organisation) for name, _, organisation, *_ in invitees(event)] == [
+        ("Åsa Öberg", "Umeå kommun"), ("Bo Ek", "")]
 
 
 def test_english_headers(event):
