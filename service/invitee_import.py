@@ -266,6 +266,14 @@ def _mac_roman(data: bytes) -> bool:
     return sum(map(data.count, _MAC_LETTERS)) > sum(map(data.count, _WINDOWS_LETTERS))
 
 
+def _header_among(lines: list[str], delimiter: str) -> bool:
+    """Whether one of these lines, split by `delimiter`, is a header row."""
+    try:
+        return any(_names_email(cells) for cells in csv.reader(lines, delimiter=delimiter))
+    except csv.Error:  # a cell longer than csv takes: no header row's
+        return False
+
+
 def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
     encoding, start = _encoding(data)
     text = io.TextIOWrapper(io.BytesIO(data[start:] if start else data), encoding=encoding, newline="")
@@ -277,8 +285,7 @@ def _csv_rows(data: bytes) -> Iterator[tuple[int, list[str]]]:
     # The separator that makes one of the first lines a header row (a title above it may hold a comma),
     # else the one the first line has most of.
     delimiters = (";", ",", "\t")
-    delimiter = next((candidate for candidate in delimiters
-                      if any(_names_email(cells) for cells in csv.reader(first_lines, delimiter=candidate))),
+    delimiter = next((candidate for candidate in delimiters if _header_among(first_lines, candidate)),
                      max(delimiters, key=first_lines[0].count))
     reader = csv.reader(text, delimiter=delimiter)
     line = 1

@@ -368,6 +368,8 @@ def test_files_that_are_not_invitee_lists(event):
         ("lista.pdf", b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj <<>> endobj\n",
          "this is a PDF, whose rows cannot be read; save the list from Excel as .xlsx or CSV"),
         ("citat.csv", never_closed, "a cell here never ends: a quotation mark (\") opens it and none closes it"),
+        ("rad1.csv", b'"' + b"x" * 200_000 + b"\nNamn;E-post\n",
+         "a cell here never ends: a quotation mark (\") opens it and none closes it"),
         ("unicode.txt", csv_bytes([["Namn", "E-post"], ["Anna Ek", "anna@example.se"]], "utf-16", "\t")[:-1],
          "the file is not whole UTF-16 text (Excel's \"Unicode text\"): it may be cut short; save it again, or as "
          "CSV UTF-8"),
