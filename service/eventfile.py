@@ -484,7 +484,7 @@ def dates_to_keep_clear(text: str) -> list[dt.date]:
 
 
 #: tomllib's reasons (in English only) in OSA's words, and so in the reader's language: the first whose
-#: start matches. Any other is shown as tomllib words it.
+#: start (or one of whose starts) matches. Any other is shown as tomllib words it.
 _TOML_REASONS = (
     ("Invalid value", _l("a value TOML cannot read: text goes in quotes (\"…\"), a date as 2021-11-25, a time as "
                          "09:00:00, yes and no as true and false")),
@@ -504,11 +504,10 @@ _TOML_REASONS = (
     ("Unclosed inline table", _l("a { … } is not closed with }")),
     ("Duplicate inline table key", _l("a key is given twice within { … }")),
     ("Cannot declare", _l("this heading is given twice: merge the two")),
-    ("Cannot overwrite a value", _l("this key is given twice: keep one")),
-    ("Cannot redefine namespace", _l("this key is given twice: keep one")),
-    ("Cannot mutate immutable namespace", _l("this key is given twice: keep one")),
-    ("Invalid hex value", _l("a \\ in a text in double quotes starts a code: write \\\\, or use single quotes")),
-    ("Unescaped '\\' in a string", _l("a \\ in a text in double quotes starts a code: write \\\\, or use single quotes")),
+    (("Cannot overwrite a value", "Cannot redefine namespace", "Cannot mutate immutable namespace"),
+     _l("this key is given twice: keep one")),
+    (("Invalid hex value", "Unescaped '\\' in a string"),
+     _l("a \\ in a text in double quotes starts a code: write \\\\, or use single quotes")),
 )
 _TOML_PLACE = re.compile(r" \(at (?:line (\d+), column (\d+)|end of document)\)$")
 
