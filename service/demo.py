@@ -166,10 +166,14 @@ def _wait_until_up(url: str, processes: list[subprocess.Popen], timeout: float =
         time.sleep(0.3)
 
 
+#: What stops the demo: Ctrl-C, a `kill`, and the terminal closing.
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _interrupt(signum, frame):
     # Only the first signal stops the demo: a second Ctrl-C must not cut the stopping short.
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for stop in _STOP_SIGNALS:
+        signal.signal(stop, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -209,9 +213,10 @@ def _run_demo(port: int, smtp_port: int, simulate: bool) -> None:
     click.echo(gettext("Event '%(slug)s': %(first)s – %(last)s, %(count)d fictional invitees.", slug=event.slug,
                        first=event.days[0].date.isoformat(), last=event.days[-1].date.isoformat(), count=INVITEES))
 
-    # A `kill` (or a terminal closing) stops the demo as cleanly as Ctrl-C does.
-    signal.signal(signal.SIGTERM, _interrupt)
-    signal.signal(signal.SIGINT, _interrupt)  # even when started with Ctrl-C ignored (a background job)
+    # A `kill` or a terminal closing stops the demo as cleanly as Ctrl-C does, even when started with
+    # Ctrl-C ignored (a background job).
+    for stop in _STOP_SIGNALS:
+        signal.signal(stop, _interrupt)
     catcher = MailCatcher(mailbox, port=smtp_port)
     try:
         catcher.start()
@@ -220,15 +225,20 @@ def _run_demo(port: int, smtp_port: int, simulate: bool) -> None:
                                            port=smtp_port, error=error)) from None
     env = _child_environment(app, mailbox, smtp_port)
     run = [sys.executable, "-m"]
+    # In a process group of their own, the parts hear only the demo: a terminal's Ctrl-C (the second one
+    # too, which would make the worker drop what it sends) and its closing reach the demo, which stops
+    # each part once, with SIGTERM.
+    start = {"env": env, "cwd": ROOT, "process_group": 0}
     processes = [
         subprocess.Popen(run + ["gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning",
-                                "service.wsgi:app"], env=env, cwd=ROOT),
-        # --quiet: no banners; what goes wrong is still logged.
+                                "service.wsgi:app"], **start),
+        # --quiet: no banners; what goes wrong is still logged (on stderr). Its stdout has only Celery's
+        # English about stopping ("worker: Warm shutdown").
         subprocess.Popen(run + ["celery", "-A", "tasks.worker", "--quiet", "worker", "--pool", "solo",
                                 "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-                         env=env, cwd=ROOT),
+                         stdout=subprocess.DEVNULL, **start),
         subprocess.Popen(run + ["celery", "-A", "tasks.worker", "--quiet", "beat", "--loglevel", "WARNING",
-                                "--schedule", str(instance / "celerybeat-schedule")], env=env, cwd=ROOT),
+                                "--schedule", str(instance / "celerybeat-schedule")], **start),
     ]
     code = 0
     try:

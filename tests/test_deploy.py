@@ -21,6 +21,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 from werkzeug.http import parse_options_header
@@ -231,14 +232,34 @@ def test_the_procfile_stack_runs_an_invitation_answer_and_confirmation(pg_app, r
 # --- The demo -------------------------------------------------------------------------------
 
 
+def start_demo(tmp_path, port: int, smtp_port: int) -> subprocess.Popen:
+    """`osa demo` as a terminal runs it: the leader of a session of its own (as a shell's job is of
+    its process group), so that a test can send what a terminal sends and find what is left of it."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("OSA_")}
+    env["OSA_INSTANCE_PATH"] = str(tmp_path / "instance")
+    return subprocess.Popen([str(BIN / "osa"), "demo", "--port", str(port), "--smtp-port", str(smtp_port)],
+                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+def left_of(session: int) -> list[str]:
+    """The command lines of the processes still running in the session (what a demo started and did
+    not stop), each stopped now so that a failing test leaves nothing behind."""
+    left = []
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if os.getsid(process.pid) == session and process.status() != psutil.STATUS_ZOMBIE:
+                left.append(" ".join(process.info["cmdline"] or []))
+                process.kill()
+        except (ProcessLookupError, psutil.Error):
+            pass  # gone meanwhile
+    return left
+
+
 @pytest.mark.slow
 def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_ctrl_c(tmp_path):
     port, smtp_port = free_port(), free_port()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("OSA_")}
-    env["OSA_INSTANCE_PATH"] = str(tmp_path / "instance")
-    demo = subprocess.Popen([str(BIN / "osa"), "demo", "--port", str(port), "--smtp-port", str(smtp_port)],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    demo = start_demo(tmp_path, port, smtp_port)
     lines: list[str] = []
 
     def read_output() -> None:  # as it comes, so the test can wait for a line while the demo runs
@@ -278,11 +299,31 @@ def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_
     assert "Admin:    " + base + "/admin/   (user: admin, password: " in output
     assert "Mailbox:  " + base + "/mailbox/" in output
     assert output.rstrip().endswith("Stopped.")
-    # The terminal shows the demo's own lines: not each migration step, nor Celery's banners.
+    # The terminal shows the demo's own lines: not each migration step, nor Celery's banners, nor its
+    # English on stopping ("worker: Hitting Ctrl+C again will terminate all running tasks!").
     assert "Running upgrade" not in output and "[config]" not in output and "beat v" not in output
+    assert "worker:" not in output and "shutdown" not in output, output
     assert not http_ok(base + "/healthz")
-    with pytest.raises(ProcessLookupError):
-        os.killpg(demo.pid, 0)  # nothing of the demo is left running
+    assert left_of(demo.pid) == []  # nothing of the demo is left running
+
+
+@pytest.mark.slow
+def test_the_demo_stops_whole_when_its_terminal_closes(tmp_path):
+    """A terminal that closes sends its job SIGHUP: the demo stops the web app, the worker and beat as
+    Ctrl-C does, so the next `make demo` finds its port free."""
+    port, smtp_port = free_port(), free_port()
+    demo = start_demo(tmp_path, port, smtp_port)
+    try:
+        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 90, "the demo's web app")
+    finally:
+        os.killpg(demo.pid, signal.SIGHUP)
+        demo.wait(60)
+    left = left_of(demo.pid)
+    output = demo.communicate(timeout=10)[0]
+    assert left == []
+    assert demo.returncode == 0, output
+    assert output.rstrip().endswith("Stopped.")
+    assert not http_ok(f"http://127.0.0.1:{port}/healthz")
 
 
 def test_the_demos_password_signs_in_after_a_run_on_another_database(tmp_path):
