@@ -177,6 +177,14 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def _say(line: str) -> None:
+    """A line on the terminal, which may be gone: its closing may be what stops the demo."""
+    try:
+        click.echo(line)
+    except OSError:
+        pass
+
+
 def _stop(processes: list[subprocess.Popen]) -> None:
     for process in processes:
         if process.poll() is None:
@@ -261,11 +269,11 @@ def _run_demo(port: int, smtp_port: int, simulate: bool) -> None:
         click.echo(gettext("A part of the demo stopped; stopping the rest."), err=True)
         code = 1
     except KeyboardInterrupt:
-        click.echo("\n" + gettext("Stopping…"))
+        _say("\n" + gettext("Stopping…"))
     finally:
         _stop(processes)
         catcher.stop()
         db.session.remove()
     if code:
         sys.exit(code)
-    click.echo(gettext("Stopped."))
+    _say(gettext("Stopped."))

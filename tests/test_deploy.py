@@ -10,7 +10,9 @@ import http.cookiejar
 import importlib
 import importlib.util
 import os
+import pty
 import re
+import select
 import shlex
 import signal
 import subprocess
@@ -232,14 +234,15 @@ def test_the_procfile_stack_runs_an_invitation_answer_and_confirmation(pg_app, r
 # --- The demo -------------------------------------------------------------------------------
 
 
-def start_demo(tmp_path, port: int, smtp_port: int) -> subprocess.Popen:
+def start_demo(tmp_path, port: int, smtp_port: int, **streams) -> subprocess.Popen:
     """`osa demo` as a terminal runs it: the leader of a session of its own (as a shell's job is of
-    its process group), so that a test can send what a terminal sends and find what is left of it."""
+    its process group), so that a test can send what a terminal sends and find what is left of it.
+    Its output is read from a pipe unless `streams` say otherwise."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("OSA_")}
     env["OSA_INSTANCE_PATH"] = str(tmp_path / "instance")
+    streams = streams or {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
     return subprocess.Popen([str(BIN / "osa"), "demo", "--port", str(port), "--smtp-port", str(smtp_port)],
-                            env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            env=env, cwd=ROOT, start_new_session=True, **streams)
 
 
 def left_of(session: int) -> list[str]:
@@ -309,20 +312,30 @@ def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_
 
 @pytest.mark.slow
 def test_the_demo_stops_whole_when_its_terminal_closes(tmp_path):
-    """A terminal that closes sends its job SIGHUP: the demo stops the web app, the worker and beat as
-    Ctrl-C does, so the next `make demo` finds its port free."""
+    """A terminal that closes sends its session SIGHUP, and what is written to it fails: the demo
+    stops the web app, the worker and beat as Ctrl-C does, so the next `make demo` finds its port free."""
     port, smtp_port = free_port(), free_port()
-    demo = start_demo(tmp_path, port, smtp_port)
+    terminal, demo_side = pty.openpty()
+    demo = start_demo(tmp_path, port, smtp_port, stdin=demo_side, stdout=demo_side, stderr=demo_side)
+    os.close(demo_side)
+    shown = bytearray()
+
+    def running() -> bool:
+        while select.select([terminal], [], [], 0)[0]:  # read what the demo shows, so it never waits to write
+            try:
+                shown.extend(os.read(terminal, 4096))
+            except OSError:  # the demo has stopped: nothing more to read
+                break
+        return b"Ctrl-C" in shown and http_ok(f"http://127.0.0.1:{port}/healthz")
+
     try:
-        wait_for(lambda: http_ok(f"http://127.0.0.1:{port}/healthz"), 90, "the demo's web app")
+        wait_for(running, 90, "the demo to run")
     finally:
+        os.close(terminal)
         os.killpg(demo.pid, signal.SIGHUP)
         demo.wait(60)
-    left = left_of(demo.pid)
-    output = demo.communicate(timeout=10)[0]
-    assert left == []
-    assert demo.returncode == 0, output
-    assert output.rstrip().endswith("Stopped.")
+    assert left_of(demo.pid) == []
+    assert demo.returncode == 0, shown.decode()
     assert not http_ok(f"http://127.0.0.1:{port}/healthz")
 
 
