@@ -53,7 +53,9 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "email": ("e-post", "epost", "e-postadress", "epostadress", "mejl", "mejladress", "e-mail", "email", "mail",
               "mailadress", "e-mailadress", "email address", "e-mail address"),
     "organisation": ("organisation", "organization", "kommun", "municipality", "organisation/kommun",
-                     "kommun/organisation", "myndighet", "region"),
+                     "kommun/organisation", "myndighet", "region",
+                     # Outlook's contacts, exported to CSV in Swedish and in English.
+                     "företag", "company"),
     "role": ("roll", "role"),
     "language": ("språk", "language", "lang"),
     # Many address lists split the name: without a name column, first and last name make it.

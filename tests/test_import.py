@@ -102,6 +102,25 @@ def test_the_headers_swedish_public_bodies_write(event):
         ("Åsa Öberg", "asa@example.se", "Region Västerbotten")]
 
 
+def test_contacts_exported_from_outlook_keep_their_organisation(event):
+    """Outlook exports contacts to CSV with a column for every field it has (in the system's code page,
+    every cell quoted): the name, the address and the organisation ("Företag", "Company") are read,
+    the rest is left."""
+    swedish = ('"Förnamn","Mellannamn","Efternamn","Titel","Företag","Avdelning","Befattning","E-postadress",'
+               '"E-postens visningsnamn"\r\n"Åsa","","Öberg","","Skellefteå kommun","Kommunledningskontoret",'
+               '"Kommunstyrelsens ordförande","asa@example.se","Åsa Öberg (asa@example.se)"\r\n')
+    english = ('"First Name","Middle Name","Last Name","Company","Department","Job Title","E-mail Address",'
+               '"E-mail Display Name"\r\n"Bo","","Ek","Luleå kommun","","","bo@example.se","Bo Ek (bo@example.se)"\r\n')
+    assert str(import_invitees(event, "Kontakter.CSV", swedish.encode("cp1252"))) == (
+        "1 added, 0 updated, 0 unchanged (ignored columns: Mellannamn, Titel, Avdelning, Befattning, "
+        "E-postens visningsnamn)")
+    assert str(import_invitees(event, "contacts.csv", english.encode("cp1252"))) == (
+        "1 added, 0 updated, 0 unchanged (ignored columns: Middle Name, Department, Job Title, E-mail Display Name)")
+    db.session.commit()
+    assert [(name, email, organisation) for name, email, organisation, *_ in invitees(event)] == [
+        ("Åsa Öberg", "asa@example.se", "Skellefteå kommun"), ("Bo Ek", "bo@example.se", "Luleå kommun")]
+
+
 def test_a_list_that_opens_with_a_title_is_read_from_its_header_row(event):
     """Lists kept in Excel often open with a title and a date above the header row: they are read from
     the header row down, and a problem is named at the file's own line."""
