@@ -222,9 +222,10 @@ def _run_demo(port: int, smtp_port: int, simulate: bool) -> None:
                        first=event.days[0].date.isoformat(), last=event.days[-1].date.isoformat(), count=INVITEES))
 
     # A `kill` or a terminal closing stops the demo as cleanly as Ctrl-C does, even when started with
-    # Ctrl-C ignored (a background job).
+    # Ctrl-C ignored (a background job); not a closing terminal under `nohup`, which is to keep it running.
     for stop in _STOP_SIGNALS:
-        signal.signal(stop, _interrupt)
+        if stop != signal.SIGHUP or signal.getsignal(stop) != signal.SIG_IGN:
+            signal.signal(stop, _interrupt)
     catcher = MailCatcher(mailbox, port=smtp_port)
     try:
         catcher.start()

@@ -261,8 +261,11 @@ def left_of(session: int) -> list[str]:
 
 @pytest.mark.slow
 def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_ctrl_c(tmp_path):
+    """Started under `nohup` (which ignores the hangup of a closing terminal), the demo keeps running
+    through a hangup; Ctrl-C stops it."""
     port, smtp_port = free_port(), free_port()
-    demo = start_demo(tmp_path, port, smtp_port)
+    demo = start_demo(tmp_path, port, smtp_port, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                      preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN))
     lines: list[str] = []
 
     def read_output() -> None:  # as it comes, so the test can wait for a line while the demo runs
@@ -274,6 +277,7 @@ def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: http_ok(base + "/admin/login") and http_ok(base + "/mailbox/"), 90, "the demo's pages")
+        os.killpg(demo.pid, signal.SIGHUP)  # the terminal it was started from closes
 
         def invitations() -> int:
             with urllib.request.urlopen(base + "/mailbox/", timeout=5) as response:
@@ -281,6 +285,7 @@ def test_the_demo_serves_the_admin_and_a_mailbox_of_40_invitations_and_stops_on_
             return page.count("<strong>Inbjudan: ") + page.count("<strong>Invitation: ")
 
         wait_for(lambda: invitations() == 40, 60, "40 invitations in the mailbox")
+        assert demo.poll() is None and "Stopping…" not in "".join(lines)  # the hangup did not stop it
         kept = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
                 for p in (tmp_path / "instance" / "mailbox").glob("*.eml")]
         # Beat runs the scheduled jobs on the real clock (the secretariat's morning report may come too).
