@@ -2,17 +2,41 @@
 
 `celery_init_app(app)` is called by `create_app`; the worker and beat start from
 `tasks.worker`, which builds the Flask app. Tasks take ids, never ORM objects, and
-the app puts them on the queue with `queue_task`.
+the app puts them on the queue with `queue_task`. A long task asks `worker_stopping`
+between steps, so a worker asked to stop (a deploy) ends it soon, not when killed.
 """
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
 
-from celery import Celery, Task
+from celery import Celery, Task, signals
 from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
+
+#: One byte the worker's main process sets when it is asked to stop. Made as the worker starts, before
+#: its pool forks, so the pool's processes share it; set without a lock, as a signal handler must.
+_stopping = None
+
+
+@signals.worker_init.connect
+def _share_stopping(**_) -> None:
+    global _stopping
+    _stopping = multiprocessing.RawValue("b", 0)
+
+
+@signals.worker_shutting_down.connect
+def _say_stopping(**_) -> None:
+    if _stopping is not None:
+        _stopping.value = 1
+
+
+def worker_stopping() -> bool:
+    """Whether the worker running this task has been asked to stop (a deploy, `docker compose stop`,
+    Ctrl-C): it takes no more tasks, and waits for those running before it exits, or is killed."""
+    return _stopping is not None and bool(_stopping.value)
 
 
 def queue_task(name: str, *args) -> bool:

@@ -8,12 +8,13 @@ from celery import shared_task
 from service.mail.bounce_mailbox import poll_bounce_mailbox
 from service.mail.compose import write_round
 from service.mail.delivery import deliver, requeue_stale
+from tasks import worker_stopping
 
 
 @shared_task(name="osa.mail.send_outbox", ignore_result=True, acks_late=True, reject_on_worker_lost=True)
 def send_outbox(ids: list[int]) -> dict[str, int]:
-    """Send these outbox rows over one SMTP connection."""
-    return deliver(ids)
+    """Send these outbox rows over one SMTP connection; a worker asked to stop gives back what is left."""
+    return deliver(ids, stopping=worker_stopping)
 
 
 @shared_task(name="osa.mail.requeue_stale", ignore_result=True)

@@ -555,10 +555,11 @@ def worker_environment(app, **extra) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("OSA_")}, **env}
 
 
-def start_worker_process(app) -> subprocess.Popen:
+def start_worker_process(app, pool: str = "solo") -> subprocess.Popen:
+    """A worker process; `pool="prefork"` runs its tasks in a child process, as production's workers do."""
     return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "--pool", "solo", "--loglevel", "WARNING",
-         "--without-heartbeat", "--without-mingle", "--without-gossip"],
+        [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "--pool", pool, "--concurrency", "1",
+         "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
         env=worker_environment(app), cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

@@ -169,6 +169,39 @@ def test_a_batch_is_leased_for_what_it_needs_at_the_rate_and_a_killed_workers_ba
     assert [address for address, count in copies.items() if count > 1] == smtp.held  # only the one in flight
 
 
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
+def test_a_worker_asked_to_stop_mid_batch_gives_the_rest_back_and_the_next_worker_sends_it(
+    pg_app, smtp, redis_url, pool
+):
+    """A deploy stops the worker (SIGTERM) and kills it if it takes long (Docker after 10 s): the worker
+    ends its batch after the message on the wire and gives the rest back, queued as if never tried, so the
+    next worker sends them at the next sweep, instead of the rows waiting out the killed worker's lease."""
+    configure(pg_app, smtp, redis_url)
+    pg_app.config.update(SEND_RATE_PER_MINUTE=60, SEND_BATCH_SIZE=20, SEND_LEASE_SECONDS=90)  # 20 s for the batch
+    event, invitees = load_event_with_invitees(20)
+    queue_invitations(event, invitees)
+    worker = start_worker_process(pg_app, pool)
+    wait_for(lambda: len(smtp.messages) >= 2, 120, "the worker to be sending its batch")
+    worker.terminate()
+    assert worker.wait(60) == 0
+
+    db.session.rollback()
+    rows = db.session.scalars(select(Outbox)).all()
+    sent = [row for row in rows if row.state == "sent"]
+    given_back = [row for row in rows if row.state != "sent"]
+    assert 2 <= len(sent) < 20 and len(smtp.messages) == len(sent)
+    assert {(row.state, row.attempts, row.lease_until, row.dispatched_at) for row in given_back} == {
+        ("queued", 0, None, None)}
+    assert requeue_stale() == len(given_back)  # the next sweep hands them on, with no lease to wait out
+
+    pg_app.config.update(SEND_RATE_PER_MINUTE=0)
+    with running_worker(pg_app):
+        wait_for_outbox(all_sent(20))
+    copies = Counter(smtp.recipients())
+    assert sorted(copies) == sorted(invitee.email for invitee in invitees)
+    assert set(copies.values()) == {1}
+
+
 def test_a_sending_task_that_meets_dropped_database_connections_goes_on_with_fresh_ones(pg_app, smtp, redis_url):
     configure(pg_app, smtp, redis_url)
     pg_app.config["SEND_BATCH_SIZE"] = 10

@@ -3,7 +3,8 @@
 - `deliver` sends a batch of rows over one SMTP connection: it claims them
   (queued → sending, with a lease sized to what the batch needs at the send
   rate, `lease_for`) so no two workers send one, sends each, and marks it sent
-  the moment the relay accepts it. Before each message of a round (invitations,
+  the moment the relay accepts it. A worker asked to stop gives back the rest of
+  its batch at once, so a deploy holds up no row until its lease ends. Before each message of a round (invitations,
   reminders), an email someone is waiting for (a confirmation, a change notice)
   goes first, and the relay's daily limit is kept (`_DailyWindow`). A database
   connection lost on the way is replaced at once. Temporary failures (timeouts,
@@ -29,7 +30,7 @@ import socket
 import ssl
 import time
 from collections import deque
-from collections.abc import Container
+from collections.abc import Callable, Container
 from email import policy
 from email.errors import HeaderDefect
 from email.header import Header
@@ -428,10 +429,10 @@ def _reason(code: int, text: bytes | str) -> str:
     return cleaned(f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}")
 
 
-def deliver(ids: list[int]) -> dict[str, int]:
+def deliver(ids: list[int], stopping: Callable[[], bool] = lambda: False) -> dict[str, int]:
     """Send the rows over one SMTP connection; return how many were sent, retried, failed, refused
     (the address is dead: its invitee is marked undeliverable), skipped (held by another worker)
-    and deferred (past the daily limit).
+    and deferred (past the daily limit, or given back because `stopping()` said the worker stops).
 
     Each row is marked the moment the relay has answered for it, before the next is
     sent. Before each message of a round (invitations, reminders), an email someone is
@@ -453,6 +454,10 @@ def deliver(ids: list[int]) -> dict[str, int]:
     filled: dict[int, tuple[Outbox, tuple[SendProblem, str] | None]] = {}
     try:
         while rows:
+            if stopping():  # queued again, for the sweeper to hand to the next worker
+                _release(recorder, list(rows), render_again=filled)
+                counts["deferred"] += len(rows)
+                break
             if time.monotonic() >= renew_at:
                 held = _renew(recorder, list(rows))
                 counts["skipped"] += len(rows) - len(held)
