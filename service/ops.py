@@ -1,12 +1,14 @@
 """What operations need from the app: `/healthz` for load balancers and orchestrators,
 and JSON-lines logging for log collectors.
 
-`/healthz` answers 200 when the database answers a query and the Celery broker
-accepts a connection, and 503 saying which failed otherwise. Where OSA_REDIS_URL
-is set it says whether that Redis answers too: while it does not, pages keep
-working (rate limits count in memory) and the status is "degraded", still 200,
-so a load balancer keeps sending people to the app. It names no server, user or
-address, so it is safe to leave open.
+`/healthz` answers 200 when the database answers a query, and 503 when it does
+not: without it no page works. It says too whether the Celery broker accepts a
+connection and, where OSA_REDIS_URL is set, whether that Redis answers. While
+either does not (in production both are one Redis, which may restart), pages
+keep working: answers are saved with their emails in the outbox, sent once the
+broker is back, and rate limits count in memory. The status is then "degraded",
+still 200, so a load balancer keeps sending people to the app. It names no
+server, user or address, so it is safe to leave open.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ log = logging.getLogger(__name__)
 
 @bp.get("/healthz")
 def healthz():
-    """{"status": "ok", "database": "ok", "broker": "ok"} with 200, or what failed with 503."""
+    """{"status": "ok", "database": "ok", "broker": "ok"} with 200; "degraded" with 200 while only the
+    broker or Redis is away; "failing" with 503 while the database is."""
     checks = {}
     try:
         db.session.execute(text("SELECT 1")).scalar_one()
@@ -43,8 +46,6 @@ def healthz():
     except Exception as error:
         checks["broker"] = "unreachable"
         log.warning("health check: broker unreachable (%s)", type(error).__name__)
-    healthy = all(value == "ok" for value in checks.values())
-    status = "ok" if healthy else "failing"
     if current_app.config["REDIS_URL"]:
         try:
             with redis.Redis.from_url(current_app.config["REDIS_URL"], socket_timeout=3) as client:
@@ -52,10 +53,11 @@ def healthz():
             checks["redis"] = "ok"
         except redis.RedisError as error:
             checks["redis"] = "unreachable"
-            status = "degraded" if healthy else status
             log.warning("health check: redis unreachable (%s)", type(error).__name__)
+    serving = checks["database"] == "ok"
+    status = "failing" if not serving else "ok" if all(value == "ok" for value in checks.values()) else "degraded"
     response = jsonify(status=status, **checks)
-    response.status_code = 200 if healthy else 503
+    response.status_code = 200 if serving else 503
     response.headers["Cache-Control"] = "no-store"
     return response
 
