@@ -81,6 +81,7 @@ def invitee_pages(page, base: str, event, anna, bo, language: str):
         page.locator("fieldset.day[data-day=day1] input[value=airport]").check()
         page.locator("form.answer button[type=submit]").click()
         page.wait_for_selector(".error-summary")
+        page.wait_for_load_state()
 
     yield "answer-errors", with_errors
     yield "answer-filled", lambda: page.goto(base + link_path(bo) + lang)
@@ -90,6 +91,7 @@ def invitee_pages(page, base: str, event, anna, bo, language: str):
         answered(event, bo, comment=f"Ändrat av sekretariatet ({language})", by=Actor.ADMIN)
         page.locator("form.answer button[type=submit]").click()
         page.wait_for_selector(".error-summary")
+        page.wait_for_load_state()
 
     yield "answer-changed-meanwhile", changed_meanwhile
 
@@ -210,6 +212,7 @@ def test_the_whole_form_is_answered_by_keyboard_and_an_error_is_reached_from_the
     page.keyboard.press("Enter")
 
     page.wait_for_selector(".error-summary")
+    page.wait_for_load_state()  # the page's deferred script, which gives the summary the focus, has run
     assert page.evaluate("document.activeElement.classList.contains('error-summary')")  # the summary has the focus
     assert page.locator(".notice").count() == 0  # no "saved" beside "nothing is saved"
     for field in ("flight_number_day1", "flight_arrival_day1"):
