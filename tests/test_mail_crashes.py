@@ -115,6 +115,31 @@ def test_a_redis_restart_loses_the_queue_and_the_sweeper_sends_everything_once(p
     assert sorted(smtp.recipients()) == sorted(invitee.email for invitee in invitees)
 
 
+def test_redis_gone_while_a_message_is_on_the_wire_sends_it_once_and_the_rest_when_redis_is_back(
+    pg_app, smtp, own_redis
+):
+    """Redis keeps the shared send rate. It goes away (a restart) while the relay is taking a message:
+    the message is still marked sent, and the rest of the batch waits, given back, until Redis is back."""
+    configure(pg_app, smtp, own_redis.url)
+    pg_app.config.update(SEND_RATE_PER_MINUTE=120, SEND_BATCH_SIZE=10)
+    event, invitees = load_event_with_invitees(10)
+    smtp.hold_reply_after(3)  # the fourth message is on the wire when Redis goes
+    queue_invitations(event, invitees)
+    with running_worker(pg_app):
+        wait_for(smtp.holding.is_set, 120, "the worker to be in the middle of its batch")
+        own_redis.stop()
+        smtp.release()
+        db.session.rollback()
+        wait_for(lambda: db.session.rollback() or db.session.scalar(
+            select(func.count()).where(Outbox.state == "sending")) == 0, 60, "the worker to end its batch")
+        assert db.session.scalar(select(func.count()).where(Outbox.state == "sent")) == 4  # the held one too
+        own_redis.start()
+        wait_for_outbox(all_sent(10), timeout=120)
+    copies = Counter(smtp.recipients())
+    assert sorted(copies) == sorted(invitee.email for invitee in invitees)
+    assert set(copies.values()) == {1}, f"sent twice: {[a for a, n in copies.items() if n > 1]}"
+
+
 def test_a_batch_slower_than_its_lease_is_sent_once_while_other_workers_wait(pg_app, smtp, redis_url):
     configure(pg_app, smtp, redis_url)
     pg_app.config["SEND_BATCH_SIZE"] = 10

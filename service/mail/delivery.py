@@ -52,7 +52,7 @@ from ..text import cleaned
 from .bounces import about_the_sender, return_path
 from .oauth import NoToken, access_token, xoauth2
 from .outbox import dispatch
-from .throttle import SendThrottle, seconds_per_message
+from .throttle import NoTurn, SendThrottle, seconds_per_message
 
 MAX_RETRY_DELAY = 3600.0
 DAY = dt.timedelta(hours=24)
@@ -486,7 +486,13 @@ def deliver(ids: list[int], stopping: Callable[[], bool] = lambda: False) -> dic
                     _record(recorder, row.id, _failed(detail, code))
                     counts["failed"] += 1
                     continue
-            outcome, values, stop = _send(row, connection, throttle)
+            try:
+                outcome, values, stop = _send(row, connection, throttle)
+            except NoTurn:  # Redis, which keeps the send rate, is away: this and the rest wait for it
+                _release(recorder, [row, *rows], until=utcnow() + dt.timedelta(
+                    seconds=float(current_app.config["SEND_RETRY_SECONDS"])), render_again=filled)
+                counts["deferred"] += 1 + len(rows)
+                break
             _record(recorder, row.id, values)
             if outcome == "refused" and row.invitee_id is not None:
                 _mark_undeliverable(recorder, row.invitee_id, values)

@@ -11,15 +11,19 @@ slots are exact, but with several workers the time a message takes to reach the
 relay varies (a few milliseconds, more on a busy relay), and without that second
 a 60-second window at the relay could see one message more than the rate
 (`bench/send_rate.py` measures both). With no rate configured, a worker asks
-Redis about pauses only every PAUSE_CHECK_SECONDS.
+Redis about pauses only every PAUSE_CHECK_SECONDS. While Redis is away no
+worker can take a turn (`NoTurn`): sending waits for it, rather than guess.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 import redis
+
+log = logging.getLogger(__name__)
 
 #: With no rate to keep, how long a worker goes on without asking whether another has paused all.
 PAUSE_CHECK_SECONDS = 0.25
@@ -71,6 +75,10 @@ def seconds_per_message(per_minute: float) -> float:
     return (60.0 + JITTER_SECONDS) / per_minute if per_minute > 0 else 0.0
 
 
+class NoTurn(Exception):
+    """Redis, which keeps the turns of every worker, cannot be reached: no message may go now."""
+
+
 class SendThrottle:
     def __init__(self, per_minute: float, redis_url: str = ""):
         self.interval = seconds_per_message(per_minute)
@@ -81,11 +89,14 @@ class SendThrottle:
         self._next_check = 0.0
 
     def wait_turn(self) -> None:
-        """Block until this worker may send one message."""
+        """Block until this worker may send one message; NoTurn while Redis cannot be reached."""
         if self._redis is not None:
             if not self.interval and time.monotonic() < self._next_check:
                 return  # no rate to keep, and no pause a moment ago
-            slot, now = self._redis.eval(_TAKE_SLOT, 2, _NEXT_SLOT, _PAUSED_UNTIL, self.interval)
+            try:
+                slot, now = self._redis.eval(_TAKE_SLOT, 2, _NEXT_SLOT, _PAUSED_UNTIL, self.interval)
+            except redis.RedisError as error:
+                raise NoTurn(type(error).__name__) from error
             delay = float(slot) - float(now)
             self._next_check = time.monotonic() + max(delay, 0.0) + PAUSE_CHECK_SECONDS
         else:
@@ -98,11 +109,12 @@ class SendThrottle:
             time.sleep(delay)
 
     def sent(self) -> None:
-        """A message has just reached the relay: keep the next one a full interval away."""
+        """A message has just reached the relay: keep the next one a full interval away (if Redis is
+        away, the next turn waits for it anyway, and what the relay took must still be recorded)."""
         if not self.interval:
             return
         if self._redis is not None:
-            self._redis.eval(_SENT, 1, _NEXT_SLOT, self.interval)
+            self._tell_redis(_SENT, _NEXT_SLOT, self.interval)
         else:
             with self._lock:
                 self._next_slot = max(self._next_slot, time.monotonic() + self.interval)
@@ -111,7 +123,13 @@ class SendThrottle:
         """The relay asked us to slow down: no worker sends for `seconds`."""
         self._next_check = 0.0
         if self._redis is not None:
-            self._redis.eval(_PAUSE, 1, _PAUSED_UNTIL, seconds)
+            self._tell_redis(_PAUSE, _PAUSED_UNTIL, seconds)
         else:
             with self._lock:
                 self._paused_until = max(self._paused_until, time.monotonic() + seconds)
+
+    def _tell_redis(self, script: str, key: str, seconds: float) -> None:
+        try:
+            self._redis.eval(script, 1, key, seconds)
+        except redis.RedisError as error:
+            log.warning("send rate: Redis unreachable (%s)", type(error).__name__)
