@@ -3,15 +3,17 @@
 - `deliver` sends a batch of rows over one SMTP connection: it claims them
   (queued → sending, with a lease sized to what the batch needs at the send
   rate, `lease_for`) so no two workers send one, sends each, and marks it sent
-  the moment the relay accepts it. A worker asked to stop gives back the rest of
-  its batch at once, so a deploy holds up no row until its lease ends. Before each message of a round (invitations,
-  reminders), an email someone is waiting for (a confirmation, a change notice)
-  goes first, and the relay's daily limit is kept (`_DailyWindow`). A database
-  connection lost on the way is replaced at once. Temporary failures (timeouts,
-  lost connections, 4xx) are tried again later with growing, jittered delays; a
-  permanent one (5xx) fails the row at once with the relay's reason, and makes
-  the invitee undeliverable when it refused their address. A 5xx to OSA itself
-  (its sign-in, its sender, a used-up quota) waits as a temporary one does.
+  the moment the relay accepts it. A worker asked to stop, and one that cannot
+  reach Redis (which keeps the send rate), gives back the rest of its batch at
+  once, so no row waits for its lease to end. Before each message of a round
+  (invitations, reminders), an email someone is waiting for (a confirmation, a
+  change notice) goes first, and the relay's daily limit is kept
+  (`_DailyWindow`). A database connection lost on the way is replaced at once.
+  Temporary failures (timeouts, lost connections, 4xx) are tried again later
+  with growing, jittered delays; a permanent one (5xx) fails the row at once
+  with the relay's reason, and makes the invitee undeliverable when it refused
+  their address. A 5xx to OSA itself (its sign-in, its sender, a used-up quota)
+  waits as a temporary one does.
 - `requeue_stale` (run by beat) queues again rows whose task was lost (a broker
   restart, a killed worker) and rows whose retry time has come.
 - `build_message` turns a row into the message the relay gets, with the standard
