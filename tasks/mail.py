@@ -33,4 +33,4 @@ def poll_bounces() -> dict[str, int]:
 def write_invitation_round(event_id: int, only_new: bool = False) -> int:
     """Write the invitations of everyone without one for their current link (the admin's send page
     and `osa invitations send`)."""
-    return write_round(event_id, only_new)
+    return write_round(event_id, only_new, stopping=worker_stopping)

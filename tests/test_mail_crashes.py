@@ -19,7 +19,8 @@ from sqlalchemy import func, select, text
 from service.eventfile import read_event_file
 from service.events import store_event
 from service.extensions import db
-from service.mail.compose import queue_invitations
+from service.mail import compose
+from service.mail.compose import queue_invitations, write_round
 from service.db import utcnow
 from service.mail.delivery import deliver, requeue_stale
 from service.mail.throttle import seconds_per_message
@@ -222,6 +223,24 @@ def test_a_worker_asked_to_stop_mid_batch_gives_the_rest_back_and_the_next_worke
     pg_app.config.update(SEND_RATE_PER_MINUTE=0)
     with running_worker(pg_app):
         wait_for_outbox(all_sent(20))
+    copies = Counter(smtp.recipients())
+    assert sorted(copies) == sorted(invitee.email for invitee in invitees)
+    assert set(copies.values()) == {1}
+
+
+def test_a_round_being_written_when_its_worker_is_asked_to_stop_is_written_to_the_end_by_the_next(
+    pg_app, smtp, redis_url, monkeypatch
+):
+    configure(pg_app, smtp, redis_url)
+    event, invitees = load_event_with_invitees(30)
+    monkeypatch.setattr(compose, "ROUND_CHUNK", 10)
+    asked = iter([False, True])  # the worker is asked to stop as the first ten are written
+    assert write_round(event.id, stopping=lambda: next(asked, True)) == 10
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Outbox)) == 10
+
+    with running_worker(pg_app):  # the next worker finds the rest of the round on the queue
+        wait_for_outbox(all_sent(30), sweep=False)
     copies = Counter(smtp.recipients())
     assert sorted(copies) == sorted(invitee.email for invitee in invitees)
     assert set(copies.values()) == {1}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -313,7 +314,11 @@ def count_to_invite(event: Event, only_new: bool = False) -> int:
     return db.session.scalar(select(func.count(Invitee.id)).where(*_to_invite(event, only_new))) or 0
 
 
-def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: int = 1000) -> int:
+#: A round is written this many invitations to a transaction.
+ROUND_CHUNK = 1000
+
+
+def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: int = ROUND_CHUNK) -> int:
     """Write the round's invitations, committing every `chunk` rows so a round cut short resumes where
     it stopped. The rows are written without their text: the worker that sends each one renders it
     then (`fill_in_invitations`), from the invitee and the event as they are, since a round at the
@@ -331,14 +336,20 @@ def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: 
     return written
 
 
-def write_round(event_id: int, only_new: bool = False) -> int:
+def write_round(event_id: int, only_new: bool = False, stopping: Callable[[], bool] = lambda: False) -> int:
     """The round for everyone without an invitation for their current link (`only_new`: without any),
-    written in chunks (a worker's task)."""
+    written in chunks (a worker's task). A worker asked to stop (`stopping`) leaves the rest to the next."""
     event = db.session.get(Event, event_id)
     if event is None:
         return 0
-    return queue_invitations(event, list(db.session.scalars(
-        select(Invitee.id).where(*_to_invite(event, only_new)).order_by(Invitee.id))))
+    ids = list(db.session.scalars(select(Invitee.id).where(*_to_invite(event, only_new)).order_by(Invitee.id)))
+    written = 0
+    for start in range(0, len(ids), ROUND_CHUNK):
+        if stopping():
+            start_round(event, only_new)  # the rest, written by whichever worker takes it
+            break
+        written += queue_invitations(event, ids[start:start + ROUND_CHUNK])
+    return written
 
 
 def start_round(event: Event, only_new: bool = False) -> bool:
