@@ -318,15 +318,18 @@ def count_to_invite(event: Event, only_new: bool = False) -> int:
 ROUND_CHUNK = 1000
 
 
-def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: int = ROUND_CHUNK) -> int:
+def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: int = ROUND_CHUNK,
+                      stopping: Callable[[], bool] = lambda: False) -> int:
     """Write the round's invitations, committing every `chunk` rows so a round cut short resumes where
-    it stopped. The rows are written without their text: the worker that sends each one renders it
-    then (`fill_in_invitations`), from the invitee and the event as they are, since a round at the
-    relay's daily limit goes out over days."""
+    it stopped (and stopping before the next chunk once `stopping()` says so). The rows are written
+    without their text: the worker that sends each one renders it then (`fill_in_invitations`), from
+    the invitee and the event as they are, since a round at the relay's daily limit goes out over days."""
     written = 0
     # The ids from the identity map: reading `.id` would reload each invitee expired by a commit.
     ids = [invitee if isinstance(invitee, int) else inspect(invitee).identity[0] for invitee in invitees]
     for start in range(0, len(ids), chunk):
+        if stopping():
+            break
         with write_transaction():
             batch = db.session.scalars(
                 select(Invitee).where(Invitee.id.in_(ids[start:start + chunk])).order_by(Invitee.id)
@@ -343,12 +346,9 @@ def write_round(event_id: int, only_new: bool = False, stopping: Callable[[], bo
     if event is None:
         return 0
     ids = list(db.session.scalars(select(Invitee.id).where(*_to_invite(event, only_new)).order_by(Invitee.id)))
-    written = 0
-    for start in range(0, len(ids), ROUND_CHUNK):
-        if stopping():
-            start_round(event, only_new)  # the rest, written by whichever worker takes it
-            break
-        written += queue_invitations(event, ids[start:start + ROUND_CHUNK])
+    written = queue_invitations(event, ids, chunk=ROUND_CHUNK, stopping=stopping)
+    if stopping():
+        start_round(event, only_new)  # the rest, if any, written by whichever worker takes it
     return written
 
 
