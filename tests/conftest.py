@@ -113,6 +113,23 @@ def _drop_postgres_database(name: str) -> None:
     admin.dispose()
 
 
+@contextlib.contextmanager
+def database_restarting(database_url: str):
+    """The database as while PostgreSQL restarts: every connection to it cut, and new ones refused."""
+    name = sa.engine.make_url(database_url).database
+    admin = sa.create_engine(SERVERS.postgres_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            connection.execute(sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+                               {"name": name})
+        yield
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+
+
 class IsolatedClient(FlaskClient):
     """A test client whose every request runs in a fresh context, as on a real server:
     its own app context, `g` and database session, not the test's."""
@@ -555,14 +572,16 @@ def worker_environment(app, **extra) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("OSA_")}, **env}
 
 
-def start_worker_process(app, pool: str = "solo") -> subprocess.Popen:
-    """A worker process; `pool="prefork"` runs its tasks in a child process, as production's workers do."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "--pool", pool, "--concurrency", "1",
-         "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
-        env=worker_environment(app), cwd=Path(__file__).resolve().parent.parent,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
+def start_worker_process(app, pool: str = "solo", log: Path | None = None) -> subprocess.Popen:
+    """A worker process; `pool="prefork"` runs its tasks in a child process, as production's workers do.
+    Its warnings and errors go to the file `log`, if given."""
+    with open(log or os.devnull, "wb") as output:  # the child keeps its own copy of the file
+        return subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "--pool", pool, "--concurrency", "1",
+             "--loglevel", "WARNING", "--without-heartbeat", "--without-mingle", "--without-gossip"],
+            env=worker_environment(app), cwd=Path(__file__).resolve().parent.parent,
+            stdout=subprocess.DEVNULL, stderr=output,
+        )
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""What must hold when things break: a worker killed mid-send, a Redis that restarts,
+"""What must hold when things break: a worker killed mid-send, a Redis or a PostgreSQL that restarts,
 a relay so slow that a batch outlasts its lease.
 
 Workers here are separate processes (`celery -A tasks.worker worker`) so they can be
@@ -29,9 +29,11 @@ from service.models import Invitee, Outbox
 from .conftest import (
     BUNDLED_EVENT,
     all_sent,
+    database_restarting,
     running_worker,
     running_workers,
     start_worker_process,
+    stopped_after,
     wait_for_outbox,
 )
 from .support.helpers import wait_for
@@ -139,6 +141,31 @@ def test_redis_gone_while_a_message_is_on_the_wire_sends_it_once_and_the_rest_wh
     copies = Counter(smtp.recipients())
     assert sorted(copies) == sorted(invitee.email for invitee in invitees)
     assert set(copies.values()) == {1}, f"sent twice: {[a for a, n in copies.items() if n > 1]}"
+
+
+def test_a_database_restart_while_a_message_is_on_the_wire_sends_it_once_and_the_batch_goes_on(
+    pg_app, smtp, redis_url, postgres_url, tmp_path
+):
+    """PostgreSQL restarts while the relay is taking a message. The worker cannot say the message was
+    sent until the database is back; it keeps trying while the row's lease lasts (no other worker may
+    take the row until then), so the message is not sent again, and the rest of the batch follows."""
+    configure(pg_app, smtp, redis_url)
+    pg_app.config.update(SEND_BATCH_SIZE=10, SEND_LEASE_SECONDS=120)
+    event, invitees = load_event_with_invitees(10)
+    smtp.hold_reply_after(3)  # the fourth message is on the wire when the database goes
+    queue_invitations(event, invitees)
+    worker_log = tmp_path / "worker.log"
+    with stopped_after([start_worker_process(pg_app, log=worker_log)]):
+        wait_for(smtp.holding.is_set, 120, "the worker to be in the middle of its batch")
+        with database_restarting(postgres_url):
+            smtp.release()
+            wait_for(lambda: "the database cannot be reached" in worker_log.read_text(), 60,
+                     "the worker to find the database away")
+        wait_for_outbox(all_sent(10), timeout=60)  # well within the lease: no sweep hands a row on
+    copies = Counter(smtp.recipients())
+    assert sorted(copies) == sorted(invitee.email for invitee in invitees)
+    assert set(copies.values()) == {1}, f"sent twice: {[a for a, n in copies.items() if n > 1]}"
+    assert "Traceback" not in worker_log.read_text()
 
 
 def test_a_batch_slower_than_its_lease_is_sent_once_while_other_workers_wait(pg_app, smtp, redis_url):

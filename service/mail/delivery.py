@@ -8,7 +8,8 @@
   once, so no row waits for its lease to end. Before each message of a round
   (invitations, reminders), an email someone is waiting for (a confirmation, a
   change notice) goes first, and the relay's daily limit is kept
-  (`_DailyWindow`). A database connection lost on the way is replaced at once.
+  (`_DailyWindow`). A database connection lost on the way is replaced at once;
+  a database that is restarting is waited for while the row's lease lasts.
   Temporary failures (timeouts, lost connections, 4xx) are tried again later
   with growing, jittered delays; a permanent one (5xx) fails the row at once
   with the relay's reason, and makes the invitee undeliverable when it refused
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 import math
 import random
 import re
@@ -45,7 +47,7 @@ from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from flask_mail import Connection
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from ..db import utcnow, write_transaction
 from ..extensions import db
@@ -56,7 +58,11 @@ from .oauth import NoToken, access_token, xoauth2
 from .outbox import dispatch
 from .throttle import NoTurn, SendThrottle, seconds_per_message
 
+log = logging.getLogger(__name__)
+
 MAX_RETRY_DELAY = 3600.0
+#: The longest pause between two tries to reach a database that is restarting.
+RECONNECT_PAUSE_MAX = 2.0
 DAY = dt.timedelta(hours=24)
 #: How often at most a worker looks at what the others did (mail someone is waiting for, what the
 #: relay got in the last 24 hours): at any real relay's rate (a message every 0.25 s or slower) that
@@ -248,16 +254,28 @@ class _Recorder:
     def __init__(self):
         self.connection = db.engine.connect()
 
-    def run(self, statement) -> list:
-        """Run and commit `statement`; the ids it returns, if it returns any."""
+    def run(self, statement, until: dt.datetime | None = None) -> list:
+        """Run and commit `statement`; the ids it returns, if it returns any. With `until`, a database
+        that cannot be reached (restarting) is tried again until then, with growing pauses."""
         try:
             return self._run(statement)
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
+        pause = 0.1
+        while True:
             self.connection.close()
-            self.connection = db.engine.connect()
-            return self._run(statement)
+            try:
+                self.connection = db.engine.connect()
+                return self._run(statement)
+            except DBAPIError as error:
+                unreachable = isinstance(error, OperationalError) or error.connection_invalidated
+                if not unreachable or until is None or utcnow() + dt.timedelta(seconds=pause) >= until:
+                    raise
+                log.warning("the database cannot be reached (%s); trying again in %.1f s",
+                            type(error.orig).__name__, pause)
+            time.sleep(pause)
+            pause = min(2 * pause, RECONNECT_PAUSE_MAX)
 
     def _run(self, statement) -> list:
         result = self.connection.execute(statement)
@@ -286,9 +304,12 @@ def _renew(recorder: _Recorder, rows: list[Outbox]) -> list[Outbox]:
     return [row for row in rows if row.id in held]
 
 
-def _record(recorder: _Recorder, row_id: int, values: dict[str, Any]) -> None:
-    """The row's new state, committed before the next row is sent."""
-    recorder.run(update(Outbox).where(Outbox.id == row_id, Outbox.state == OutboxState.SENDING).values(values))
+def _record(recorder: _Recorder, row: Outbox, values: dict[str, Any]) -> None:
+    """The row's new state, committed before the next row is sent. A database that is restarting is
+    waited for while the row's lease lasts: until then no other worker can take the row, so a message
+    the relay took is never sent again because its worker could not say so."""
+    recorder.run(update(Outbox).where(Outbox.id == row.id, Outbox.state == OutboxState.SENDING).values(values),
+                 until=row.lease_until)
 
 
 def _mark_undeliverable(recorder: _Recorder, invitee_id: int, values: dict[str, Any]) -> None:
@@ -485,7 +506,7 @@ def deliver(ids: list[int], stopping: Callable[[], bool] = lambda: False) -> dic
                 row, problem = filled.pop(row.id)
                 if problem is not None:
                     code, detail = problem
-                    _record(recorder, row.id, _failed(detail, code))
+                    _record(recorder, row, _failed(detail, code))
                     counts["failed"] += 1
                     continue
             try:
@@ -495,7 +516,7 @@ def deliver(ids: list[int], stopping: Callable[[], bool] = lambda: False) -> dic
                     seconds=float(current_app.config["SEND_RETRY_SECONDS"])), render_again=filled)
                 counts["deferred"] += 1 + len(rows)
                 break
-            _record(recorder, row.id, values)
+            _record(recorder, row, values)
             if outcome == "refused" and row.invitee_id is not None:
                 _mark_undeliverable(recorder, row.invitee_id, values)
             counts[outcome] += 1
