@@ -1,6 +1,7 @@
 """Error pages: a clear sentence in the reader's language, never a stack trace.
 
-An unexpected error is logged with its type, where it happened in the code, the
+A database that does not answer gets a 503 that asks the reader to try again in a
+minute. An unexpected error is logged with its type, where it happened in the code, the
 request's endpoint and the names of the fields it sent: never the error's message
 (a database's message may quote a value) nor the values, so the log holds no
 personal data.
@@ -13,16 +14,21 @@ import math
 import time
 import traceback
 
-from flask import Flask, render_template, request
+from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import limiter
 from .web import UPLOAD_ENDPOINTS, set_language
 
 log = logging.getLogger(__name__)
+
+#: Seconds after which a page is worth asking for again while the database does not answer (a restart
+#: or a failover takes about that).
+DATABASE_RETRY_AFTER = 30
 
 
 def _page(title: str, message: str, status: int):
@@ -85,6 +91,19 @@ def register(app: Flask) -> None:
                 "page to see how it stands now."), 409)
         return _page(_("This did not work"), _("Nothing was changed. Go back, reload the page and try again."),
                      error.code or 500)
+
+    @app.errorhandler(OperationalError)
+    def database_away(error):
+        # The database does not answer (restarting, failing over, or too busy): nothing can be read or
+        # saved, and nothing is wrong with the request. Logged without the error's text (it may quote values).
+        log.warning("the database did not answer %s %s (%s)", request.method, request.endpoint,
+                    type(error.orig).__name__)
+        # Flask-Login's template context would try again to read the signed-in admin: the page is shown as to anyone.
+        current_app.login_manager._update_request_context_with_user()
+        page, status = _page(_("Please try again in a minute"), _(
+            "The registration service cannot reach its records just now, so nothing was read or saved. "
+            "Try again in a minute; if it goes on, contact the secretariat."), 503)
+        return page, status, {"Retry-After": str(DATABASE_RETRY_AFTER)}
 
     @app.errorhandler(Exception)
     def unexpected(error):

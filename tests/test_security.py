@@ -16,11 +16,21 @@ import pytest
 from flask import request
 from sqlalchemy import select, text
 
+from service.eventfile import read_event_file
+from service.events import store_event
 from service.extensions import csrf, db
 from service.links import make_token
 from service.models import Response
 
-from .conftest import ADMIN_PASSWORD, add_admin, add_invitee, import_finished, link_path
+from .conftest import (
+    ADMIN_PASSWORD,
+    BUNDLED_EVENT,
+    add_admin,
+    add_invitee,
+    database_restarting,
+    import_finished,
+    link_path,
+)
 from .support.helpers import csrf_token, database_state, page_text
 
 TABLES = ("admin_user", "invitee", "response", "response_day", "response_meal", "response_diet",
@@ -300,6 +310,41 @@ def test_with_redis_stopped_pages_answers_and_sign_in_keep_working_and_healthz_s
     assert health.status_code == 200
     assert health.get_json() == {"status": "degraded", "database": "ok", "broker": "unreachable", "redis": "unreachable"}
     assert caplog.text.count("falling back to in-memory storage") == 1  # the outage, logged once
+    db.session.rollback()
+    assert db.session.scalar(select(Response).where(Response.invitee_id == anna.id)).attending
+
+
+# --- The database away -------------------------------------------------------------------
+
+
+def test_while_the_database_restarts_invitees_and_the_secretariat_are_asked_to_try_again_and_nothing_is_saved(
+    before_deadline, pg_app, postgres_url, caplog
+):
+    event = store_event(read_event_file(BUNDLED_EVENT)).event
+    db.session.commit()
+    anna = add_invitee(event)
+    add_admin()
+    path = link_path(anna)
+    invitee, admin = pg_app.test_client(), pg_app.test_client()
+    token = csrf_token(invitee.get(path))
+    admin.post("/admin/login", data={"csrf_token": csrf_token(admin.get("/admin/login")),
+                                     "username": "sekretariatet", "password": ADMIN_PASSWORD})
+    answer = {"csrf_token": token, "day_day1": "yes", "transport_day1": "bus", "day_day2": "no"}
+    db.session.rollback()  # the test's own connection back in the pool, where the restart's cut is found
+
+    with database_restarting(postgres_url), caplog.at_level(logging.WARNING):
+        pages = [invitee.get(path), invitee.post(path, data=answer), admin.get("/admin/"), admin.get("/admin/invitees")]
+    for page in pages:
+        assert page.status_code == 503 and page.headers["Retry-After"] == "30"
+        assert page_text(page) == page_text(pages[0])
+    assert ("Försök igen om en minut Anmälningstjänsten når inte sina uppgifter just nu, så inget lästes eller "
+            "sparades. Försök igen om en minut; om det fortsätter, kontakta sekretariatet.") in page_text(pages[0])
+    assert "Anna" not in caplog.text and "Traceback" not in caplog.text
+    assert caplog.text.count("the database did not answer") == len(pages)
+
+    assert db.session.scalar(select(Response).where(Response.invitee_id == anna.id)) is None
+    assert invitee.post(path, data=answer).status_code == 303  # back: the same answer saves
+    assert admin.get("/admin/").status_code == 200  # still signed in
     db.session.rollback()
     assert db.session.scalar(select(Response).where(Response.invitee_id == anna.id)).attending
 
