@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import traceback
 
 from flask import Flask, current_app, render_template, request
 from flask_babel import gettext as _
@@ -22,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from .extensions import limiter
+from .ops import log_unexpected
 from .web import UPLOAD_ENDPOINTS, set_language
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,7 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected(error):
-        log.error("unhandled %s in %s %s (fields sent: %s)\n%s", type(error).__name__, request.method,
-                  request.endpoint, _field_names(), "".join(traceback.format_tb(error.__traceback__)).rstrip())
+        log_unexpected(log, f"{request.method} {request.endpoint} (fields sent: {_field_names()})", error)
         return _page(
             _("Something went wrong"),
             _("Nothing was saved. Please try again in a moment, or contact the secretariat."),

@@ -27,7 +27,6 @@ import logging
 import pickle
 import re
 import tempfile
-import traceback
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ from .db import among, utcnow, write_transaction
 from .extensions import N_, db
 from .mail.compose import queue_put_back_emails
 from .models import Event, ImportJob, ImportState, Invitee
+from .ops import log_unexpected
 from .text import address_reason, normalized, unsafe_character
 
 #: Accepted headers (compared lower-cased, spaces collapsed) for each field.
@@ -752,8 +752,7 @@ def run_import_job(job_id: int) -> None:
         return
     except Exception as error:
         db.session.rollback()  # the type and where, never the message: it may quote a row
-        log.error("import job %d stopped: %s\n%s", job_id, type(error).__name__,
-                  "".join(traceback.format_tb(error.__traceback__)).rstrip())
+        log_unexpected(log, f"import job {job_id}", error)
         stopped = ErrorGroup(_problem(0, "", N_("the import stopped unexpectedly, and nothing was imported; "
                                                 "try again, or ask whoever runs OSA to read its log")), [0])
         _finish(job_id, ImportState.FAILED, {"groups": [stopped.as_data()]})

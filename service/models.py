@@ -62,6 +62,7 @@ class SendProblem(StrEnum):
     LINK_REPLACED = "link_replaced"  # a new link replaced the one the invitation was for
     HEADER_LINE_BREAK = "header_line_break"  # a header would hold a line break
     ADDRESS_NOT_ASCII = "address_not_ascii"  # letters outside ASCII before the @ (no SMTPUTF8)
+    NOT_BUILT = "not_built"  # OSA failed while writing this email (a fault of its own, in its log)
     GAVE_UP = "gave_up"  # the relay failed every attempt
     NO_RELAY = "no_relay"  # the relay could not be reached (refused, lost or timed out): tried again later
     RELAY_REFUSED_OSA = "relay_refused_osa"  # no sign-in (a refused one, no token) or sender refused: tried again later

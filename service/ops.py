@@ -1,5 +1,5 @@
 """What operations need from the app: `/healthz` for load balancers and orchestrators,
-and JSON-lines logging for log collectors.
+JSON-lines logging for log collectors, and one way to log an unexpected error.
 
 `/healthz` answers 200 when the database answers a query, and 503 when it does
 not: without it no page works. It says too whether the Celery broker accepts a
@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import traceback
 
 import redis
 from flask import Blueprint, current_app, jsonify
@@ -86,3 +87,10 @@ def use_json_logs() -> None:
     for name in ("", "gunicorn.error", "gunicorn.access", "celery", "celery.task"):
         for handler in logging.getLogger(name).handlers:
             handler.setFormatter(formatter)
+
+
+def log_unexpected(logger: logging.Logger, during: str, error: BaseException) -> None:
+    """Log an error nobody foresaw: its type, what OSA was doing, and where in the code it happened;
+    never its message, which may quote a value (an address, a name, an answer)."""
+    logger.error("unhandled %s in %s\n%s", type(error).__name__, during,
+                 "".join(traceback.format_tb(error.__traceback__)).rstrip())

@@ -693,6 +693,30 @@ def test_attachments_keep_their_names_and_a_header_with_a_line_break_is_refused(
         build_message(SimpleNamespace(**{**vars(row), "subject": "Hej\nBcc: victim@example.org"}))
 
 
+def test_an_email_osa_cannot_write_fails_alone_with_its_reason_and_the_rest_of_its_batch_arrives(
+    before_deadline, event, mailer, celery_worker, admin_client, caplog
+):
+    anna, bo = add_invitee(event, "Anna Ek", "anna.ek@example.se"), add_invitee(event, "Bo Ek", "bo.ek@example.se")
+    first, second = queue_invitation(anna), queue_invitation(bo)
+    # Changed by hand (or left by a fault of OSA's) after it was written: its calendar file has lost its content.
+    db.session.execute(update(Outbox).where(Outbox.id == first).values(
+        attachments=[{"filename": "innovationsmotet.ics", "content_type": "text/calendar"}]))
+    db.session.commit()  # both go to the worker in one batch, the broken one first
+    with caplog.at_level("WARNING"):
+        wait_for_outbox(lambda states: states == {first: "failed", second: "sent"}, sweep=False)
+    assert mailer.recipients() == ["bo.ek@example.se"]
+    failed = db.session.get(Outbox, first)
+    assert (failed.problem, failed.last_error, failed.attempts) == ("not_built", "KeyError", 1)
+    with force_locale("en"):
+        assert row_problem(failed) == ("not sent: OSA failed while writing this email (KeyError); whoever runs OSA "
+                                       "finds why in its log, and can send it again once that is put right")
+    assert "inte skickad: OSA misslyckades med att skriva e-postmeddelandet (KeyError)" in page_text(
+        admin_client.get("/admin/mail"))
+    assert f"unhandled KeyError in writing outbox row {first}" in caplog.text
+    assert "anna" not in caplog.text.lower()
+    assert db.session.get(Invitee, anna.id).undeliverable_at is None  # nothing wrong with her address
+
+
 def test_an_address_outside_ascii_fails_with_the_reason_and_the_rest_of_the_batch_arrives(
     before_deadline, event, mailer, celery_worker, admin_client
 ):

@@ -52,6 +52,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from ..db import utcnow, write_transaction
 from ..extensions import db
 from ..models import Invitee, Outbox, OutboxState, SendProblem
+from ..ops import log_unexpected
 from ..text import cleaned
 from .bounces import about_the_sender, return_path
 from .oauth import NoToken, access_token, xoauth2
@@ -563,6 +564,9 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         return "refused", _failed(row.recipient, SendProblem.ADDRESS_NOT_ASCII), False
     except ValueError:
         return "failed", _failed("", SendProblem.HEADER_LINE_BREAK), False
+    except Exception as error:  # a fault of OSA's own (a bug, a row changed by hand): this email fails alone,
+        log_unexpected(log, f"writing outbox row {row.id}", error)  # and the rest of its batch goes on
+        return "failed", _failed(type(error).__name__, SendProblem.NOT_BUILT), False
     try:
         if connection.host is None:
             connection.host = connection.configure_host()

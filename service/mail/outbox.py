@@ -206,6 +206,9 @@ def problem_text(problem: str, detail: str, attempts: int = 0) -> str:
         return gettext("not sent: a new link replaced this one before the invitation went out")
     if problem == SendProblem.HEADER_LINE_BREAK:
         return gettext("not sent: a header of the email would contain a line break")
+    if problem == SendProblem.NOT_BUILT:
+        return gettext("not sent: OSA failed while writing this email (%(error)s); whoever runs OSA finds why in "
+                       "its log, and can send it again once that is put right", error=detail)
     if problem == SendProblem.ADDRESS_NOT_ASCII:
         return gettext("the address '%(address)s' cannot be written in an email header", address=detail)
     if problem == SendProblem.GAVE_UP:
