@@ -37,10 +37,9 @@ from .mail.compose import (
     render_day_before,
     render_hotel_change,
     render_hotel_final,
-    render_reminder,
     render_retention_problem,
 )
-from .mail.outbox import fill_in, kind_name, queue_email
+from .mail.outbox import fill_in, kind_name, queue_email, queue_emails
 from .mail.render import RenderedEmail
 from .retention import STEPS, ArchiveError, remove, removal_at
 from .models import (
@@ -252,7 +251,8 @@ def schedule(event: Event, language: str, series: tuple[str, ...] = ("hotel-chan
 def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
     def run(event: Event, at: dt.datetime, dry_run: bool) -> int:
         """Remind those invited before this reminder's time who have not answered, not opted out, and
-        whose address the relay has not refused."""
+        whose address the relay has not refused. The reminders are written without their text, for the
+        worker to render as each is sent (`fill_in_round`), and not sent to whoever answers before then."""
         invited = exists().where(
             Outbox.invitee_id == Invitee.id, Outbox.kind == "invitation", Outbox.created_at <= at
         )
@@ -265,10 +265,8 @@ def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
         ).all()
         if dry_run:
             return len(invitees)
-        for invitee in invitees:
-            rendered = render_reminder(event, invitee)
-            queue_email(kind="reminder", key=f"reminder-{days}:{invitee.id}", event=event, invitee=invitee,
-                        rendered=rendered)
+        queue_emails([{"kind": "reminder", "key": f"reminder-{days}:{invitee.id}", "event": event, "invitee": invitee,
+                       "rendered": None} for invitee in invitees])
         return len(invitees)
 
     return run

@@ -60,6 +60,8 @@ class SendProblem(StrEnum):
     REMOVED = "removed"  # the invitee was removed before their invitation went out
     UNDELIVERABLE = "undeliverable"  # their address was found dead before it went out
     LINK_REPLACED = "link_replaced"  # a new link replaced the one the invitation was for
+    ANSWERED = "answered"  # they answered between the reminder's writing and its turn
+    OPTED_OUT = "opted_out"  # they asked for no reminders between the reminder's writing and its turn
     HEADER_LINE_BREAK = "header_line_break"  # a header would hold a line break
     ADDRESS_NOT_ASCII = "address_not_ascii"  # letters outside ASCII before the @ (no SMTPUTF8)
     NOT_BUILT = "not_built"  # OSA failed while writing this email (a fault of its own, in its log)

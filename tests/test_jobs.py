@@ -16,6 +16,7 @@ from service.events import store_event
 from service.extensions import db
 from service.jobs import due_times, run_due_jobs, working_day
 from service.mail.compose import queue_invitation
+from service.mail.delivery import deliver
 from service.models import JobRun, Outbox
 
 from .conftest import BUNDLED_EVENT, ENGLISH_TERMINAL, add_admin, add_invitee, sign_in
@@ -110,7 +111,7 @@ def test_every_command_on_a_database_never_set_up_says_how_to_set_it_up(tmp_path
 
 
 @pytest.mark.both_backends
-def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event, runner):
+def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event, runner, mailer):
     answered = add_invitee(event, "Anna Svar", "anna.svar@example.se")
     opted_out = add_invitee(event, "Bo Nej", "bo.nej@example.se")
     silent = add_invitee(event, "Cia Tyst", "cia.tyst@example.se")
@@ -140,8 +141,11 @@ def test_reminders_go_once_to_those_who_have_not_answered(before_deadline, event
     assert "Obs: 1 schemalagt utskick kunde inte göras i tid" in report  # the missed reminder-7
     assert "- Anna Svar: svarade (Dag 1: nej; Dag 2: nej)" in report
     reminder = db.session.scalar(select(Outbox).where(Outbox.kind == "reminder", Outbox.recipient == silent.email))
-    assert reminder.subject.startswith("Påminnelse: svara senast måndag 15 november 2021 kl. 12.00")
-    assert "/no-reminders" in reminder.body_text and "http://osa.example.se/r/" in reminder.body_text
+    deliver([reminder.id])  # its text is written as it is sent (after the report, which someone waits for)
+    received = next(m.message for m in mailer.messages if m.rcpt_tos == [silent.email])
+    assert received["Subject"].startswith("Påminnelse: svara senast måndag 15 november 2021 kl. 12.00")
+    text = received.get_body(("plain",)).get_content()
+    assert "/no-reminders" in text and "http://osa.example.se/r/" in text
 
 
 

@@ -31,6 +31,7 @@ from service.mail.outbox import HeaderInjection, queue_email, row_problem
 from service.mail.previews import KINDS, preview_email
 from service.mail.render import RenderedEmail
 from service.jobs import due_times, run_due_jobs
+from service.links import opt_out_url
 from service.models import BULK_KINDS, EventChange, Invitee, Outbox, Response
 
 from .conftest import (
@@ -864,6 +865,54 @@ def test_one_click_unsubscribe_stops_reminders_and_nothing_else(before_deadline,
     assert build_message(reminders[0])["List-Unsubscribe"].startswith("<" + app.config["BASE_URL"] + "/r/")
     confirmations = [build_message(row) for row in db.session.scalars(select(Outbox).where(Outbox.bulk.is_(False)))]
     assert all(message["List-Unsubscribe"] is None for message in confirmations)
+
+
+def test_a_reminder_waiting_its_turn_goes_only_to_those_who_still_have_not_answered(
+    before_deadline, app, event, mailer, admin_client
+):
+    """At 30 a minute a round of reminders takes minutes (days, at the relay's daily limit): whoever answers,
+    asks for no reminders or is removed before their reminder's turn does not get it, and the mail log says why."""
+    anna, bo, cia, dan = (add_invitee(event, name, f"{name.lower().replace(' ', '.')}@example.se")
+                          for name in ("Anna Ek", "Bo Berg", "Cia Ceder", "Dan Dahl"))
+    with write_transaction():
+        for invitee in (anna, bo, cia, dan):
+            queue_invitation(invitee)
+    db.session.execute(update(Outbox).values(state="sent", sent_at=utcnow()))  # they went out
+    db.session.commit()
+    before_deadline.move_to(dt.datetime(2021, 11, 12, 9, 0, 30, tzinfo=STOCKHOLM))  # reminder-2
+    assert run_due_jobs(only="reminder") == [("reminder-7", "missed", 0), ("reminder-2", "done", 4)]
+    assert page_text(admin_client.get("/admin/mail")).count("Påminnelse, skrivs när den skickas") == 4
+    waiting = db.session.scalar(select(Outbox.id).where(Outbox.kind == "reminder", Outbox.recipient == dan.email))
+    message_page = admin_client.get(f"/admin/mail/{waiting}").get_data(as_text=True)
+    assert "Texten i en inbjudan eller påminnelse i ett utskick skrivs när den skickas" in html_text(message_page)
+    assert f'href="/admin/previews/reminder/sv?invitee={dan.id}"' in message_page  # "Se den som den skulle bli nu"
+    assert "Hej Dan Dahl!" in page_text(admin_client.get(f"/admin/previews/reminder/sv?invitee={dan.id}"))
+
+    invitee = app.test_client(use_cookies=False)  # each on their own phone, while the reminders wait
+    path = link_path(anna)
+    assert invitee.post(path, data={"csrf_token": csrf_token(invitee.get(path)), "day_day1": "yes",
+                                    "transport_day1": "bus", "day_day2": "no"}).status_code == 303
+    assert invitee.post(opt_out_url(bo).removeprefix(app.config["BASE_URL"]), data="List-Unsubscribe=One-Click",
+                        content_type="application/x-www-form-urlencoded").status_code == 200
+    page = admin_client.get(f"/admin/invitees/{cia.id}")
+    assert admin_client.post(f"/admin/invitees/{cia.id}/remove", data={
+        "csrf_token": csrf_token(page), "confirmed": "yes"}).status_code == 302
+
+    db.session.rollback()
+    reminders = {row.recipient: row.id for row in db.session.scalars(select(Outbox).where(Outbox.kind == "reminder"))}
+    deliver(list(reminders.values()))  # as the sending task does when their turn comes
+    got = {message.rcpt_tos[0]: message.message["Subject"] for message in mailer.messages}
+    assert [address for address, subject in got.items() if subject.startswith("Påminnelse")] == [dan.email]
+    assert got[anna.email].startswith("Bekräftelse")  # her own answer, not a reminder
+    db.session.rollback()
+    outcome = {address: (row.state, row.problem) for address, row_id in reminders.items()
+               for row in [db.session.get(Outbox, row_id)]}
+    assert outcome == {anna.email: ("failed", "answered"), bo.email: ("failed", "opted_out"),
+                       cia.email: ("failed", "removed"), dan.email: ("sent", "")}
+    log = page_text(admin_client.get("/admin/mail"))
+    assert "inte skickad: den inbjudna svarade innan påminnelsen gick ut" in log
+    assert "inte skickad: den inbjudna bad om att slippa påminnelser innan påminnelsen gick ut" in log
+    assert "inte skickad: den inbjudna togs bort innan påminnelsen gick ut" in log
 
 
 # --- The relay's daily limit ------------------------------------------------------------------

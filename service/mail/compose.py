@@ -2,8 +2,9 @@
 
 The `queue_*` functions render an email and queue it in the caller's transaction
 with an idempotency key that names what caused it. A round of invitations commits a
-chunk at a time (a round cut short resumes) and writes its rows without their text:
-`fill_in_invitations` renders each when a worker first sends it. The keys:
+chunk at a time (a round cut short resumes), and it and a round of reminders write their
+rows without their text: `fill_in_round` renders each when a worker first sends it, or
+says why it is not to be sent after all. The keys:
 
 - `invitation:<invitee>:<link version>`: the invitation (a new link means a new invitation);
 - `confirmation:<history id>`: an answer was saved (a decline gets the short `decline` kind);
@@ -322,7 +323,7 @@ def queue_invitations(event: Event, invitees: list[Invitee] | list[int], chunk: 
                       stopping: Callable[[], bool] = lambda: False) -> int:
     """Write the round's invitations, committing every `chunk` rows so a round cut short resumes where
     it stopped (and stopping before the next chunk once `stopping()` says so). The rows are written
-    without their text: the worker that sends each one renders it then (`fill_in_invitations`), from
+    without their text: the worker that sends each one renders it then (`fill_in_round`), from
     the invitee and the event as they are, since a round at the relay's daily limit goes out over days."""
     written = 0
     # The ids from the identity map: reading `.id` would reload each invitee expired by a commit.
@@ -357,13 +358,13 @@ def start_round(event: Event, only_new: bool = False) -> bool:
     return queue_task("osa.invitations.write_round", event.id, only_new)
 
 
-def fill_in_invitations(rows: list[Outbox]) -> dict[int, tuple[SendProblem | str, str] | None]:
-    """Give a round's invitations their text now, in the caller's transaction; for each row, why it is
-    not to be sent after all and the detail (None when it is). The invitees and their event are read
-    together, once."""
+def fill_in_round(rows: list[Outbox]) -> dict[int, tuple[SendProblem | str, str] | None]:
+    """Give a round's emails (invitations, reminders) their text now, in the caller's transaction; for
+    each row, why it is not to be sent after all and the detail (None when it is). The invitees and
+    their event are read together, once."""
     invitees = {invitee.id: invitee for invitee in db.session.scalars(
         select(Invitee).where(Invitee.id.in_([row.invitee_id for row in rows if row.invitee_id is not None]))
-        .options(selectinload(Invitee.role),
+        .options(selectinload(Invitee.role), selectinload(Invitee.response),
                  selectinload(Invitee.event).selectinload(Event.days).selectinload(EventDay.items),
                  selectinload(Invitee.event).selectinload(Event.retention_postponements))
     )}
@@ -371,22 +372,45 @@ def fill_in_invitations(rows: list[Outbox]) -> dict[int, tuple[SendProblem | str
     problems = {}
     with db.session.no_autoflush:  # the rows' text is written together when the caller flushes, not row by row
         for row in rows:
+            fill = _fill_in_reminder if row.kind == "reminder" else _fill_in_invitation
             try:
-                problems[row.id] = _fill_in_invitation(row, invitees.get(row.invitee_id), sequences)
+                problems[row.id] = fill(row, invitees.get(row.invitee_id), sequences)
             except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
                 problems[row.id] = (SendProblem.HEADER_LINE_BREAK, "")
     return problems
 
 
-def _fill_in_invitation(row: Outbox, invitee: Invitee | None,
-                        sequences: dict[int | None, int]) -> tuple[SendProblem | str, str] | None:
+def _unreachable(invitee: Invitee | None) -> tuple[SendProblem | str, str] | None:
+    """Why no round's email goes to the invitee any more (removed, or their address found dead), or None."""
     if invitee is None or invitee.removed_at is not None or invitee.erased_at is not None:
         return SendProblem.REMOVED, ""
     if invitee.undeliverable_at is not None:  # OSA's own reason if it had one, else the relay's answer
         return invitee.undeliverable_problem or SendProblem.UNDELIVERABLE, invitee.undeliverable_reason
+    return None
+
+
+def _fill_in_invitation(row: Outbox, invitee: Invitee | None,
+                        sequences: dict[int | None, int]) -> tuple[SendProblem | str, str] | None:
+    if problem := _unreachable(invitee):
+        return problem
     if row.idempotency_key != invitation_key(invitee):
         return SendProblem.LINK_REPLACED, ""
     fill_in(row, **_invitation(invitee, row.idempotency_key, sequences[invitee.id]))
+    return None
+
+
+def _fill_in_reminder(row: Outbox, invitee: Invitee | None,
+                      sequences: dict[int | None, int]) -> tuple[SendProblem | str, str] | None:
+    """A reminder goes only to someone who still has not answered and has not asked for no reminders
+    since it was written: a reminder round at the relay's rate takes minutes, or days at its daily limit."""
+    if problem := _unreachable(invitee):
+        return problem
+    if invitee.response is not None:
+        return SendProblem.ANSWERED, ""
+    if invitee.reminders_opted_out:
+        return SendProblem.OPTED_OUT, ""
+    fill_in(row, kind="reminder", key=row.idempotency_key, invitee=invitee,
+            rendered=render_reminder(invitee.event, invitee))
     return None
 
 

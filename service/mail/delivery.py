@@ -70,7 +70,7 @@ DAY = dt.timedelta(hours=24)
 #: is before every message. Faster, the daily limit may be passed by what all workers send in that
 #: time, which the reserve (SEND_DAILY_RESERVE) takes.
 CHECK_SECONDS = 0.25
-#: A round's invitations (`pending_render`) are rendered shortly before their turn, several in one
+#: A round's emails (invitations, reminders: `pending_render`) are rendered shortly before their turn, several in one
 #: transaction (one commit and one read of the event for them all): at most RENDERED_TOGETHER, and only
 #: those the relay takes within RENDER_AHEAD_SECONDS (at 30 a minute, one at a time, as it is sent).
 RENDERED_TOGETHER = 10
@@ -542,11 +542,11 @@ def _rendered_together(throttle: SendThrottle) -> int:
 def _filled_in(rows: list[Outbox]) -> dict[int, tuple[Outbox, tuple[SendProblem, str] | None]]:
     """A round's rows with their text, rendered now in one transaction and stored (a retry sends the
     same), detached like the claimed rows; or the reason each is not to be sent."""
-    from .compose import fill_in_invitations  # compose asks this module when a round will be done
+    from .compose import fill_in_round  # compose asks this module when a round will be done
 
     with write_transaction():
         stored = db.session.scalars(select(Outbox).where(Outbox.id.in_([row.id for row in rows]))).all()
-        problems = fill_in_invitations(stored)
+        problems = fill_in_round(stored)
         db.session.flush()
         for row in stored:
             db.session.expunge(row)

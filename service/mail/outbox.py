@@ -195,15 +195,21 @@ def kind_name(kind: str) -> str:
     return str(KIND_NAMES.get(kind, kind))
 
 
-def problem_text(problem: str, detail: str, attempts: int = 0) -> str:
-    """Why a row was not sent, in the reader's language: OSA's own reason (`Outbox.problem`) through
-    the catalogue with its detail, or else the relay's reply (`detail`) as the relay wrote it."""
+def problem_text(problem: str, detail: str, attempts: int = 0, kind: str = "invitation") -> str:
+    """Why a row (of `kind`) was not sent, in the reader's language: OSA's own reason (`Outbox.problem`)
+    through the catalogue with its detail, or else the relay's reply (`detail`) as the relay wrote it."""
+    if problem == SendProblem.REMOVED and kind == "reminder":
+        return gettext("not sent: the invitee was removed before the reminder went out")
     if problem == SendProblem.REMOVED:
         return gettext("not sent: the invitee was removed before their invitation went out")
     if problem == SendProblem.UNDELIVERABLE:
         return gettext("not sent: the address was found undeliverable (%(reason)s)", reason=detail)
     if problem == SendProblem.LINK_REPLACED:
         return gettext("not sent: a new link replaced this one before the invitation went out")
+    if problem == SendProblem.ANSWERED:
+        return gettext("not sent: the invitee answered before the reminder went out")
+    if problem == SendProblem.OPTED_OUT:
+        return gettext("not sent: the invitee asked for no reminders before the reminder went out")
     if problem == SendProblem.HEADER_LINE_BREAK:
         return gettext("not sent: a header of the email would contain a line break")
     if problem == SendProblem.NOT_BUILT:
@@ -227,7 +233,7 @@ def problem_text(problem: str, detail: str, attempts: int = 0) -> str:
 
 def row_problem(row: Outbox) -> str:
     """`problem_text` of a row, for pages and the command line ("" when nothing went wrong)."""
-    return problem_text(row.problem, row.last_error, row.attempts)
+    return problem_text(row.problem, row.last_error, row.attempts, row.kind)
 
 
 def undeliverable_text(invitee: Invitee) -> str:
