@@ -889,6 +889,7 @@ def test_a_reminder_waiting_its_turn_goes_only_to_those_who_still_have_not_answe
     assert "Hej Dan Dahl!" in page_text(admin_client.get(f"/admin/previews/reminder/sv?invitee={dan.id}"))
 
     invitee = app.test_client(use_cookies=False)  # each on their own phone, while the reminders wait
+    assert ": Påminnelse (på väg)" in page_text(invitee.get(link_path(dan) + "/data"))  # what OSA holds about Dan
     path = link_path(anna)
     assert invitee.post(path, data={"csrf_token": csrf_token(invitee.get(path)), "day_day1": "yes",
                                     "transport_day1": "bus", "day_day2": "no"}).status_code == 303
@@ -913,6 +914,8 @@ def test_a_reminder_waiting_its_turn_goes_only_to_those_who_still_have_not_answe
     assert "inte skickad: den inbjudna svarade innan påminnelsen gick ut" in log
     assert "inte skickad: den inbjudna bad om att slippa påminnelser innan påminnelsen gick ut" in log
     assert "inte skickad: den inbjudna togs bort innan påminnelsen gick ut" in log
+    anna_data = page_text(invitee.get(link_path(anna) + "/data"))
+    assert ": Påminnelse (inte skickad)" in anna_data and f": {got[anna.email]}" in anna_data  # sent: its subject
 
 
 # --- The relay's daily limit ------------------------------------------------------------------
