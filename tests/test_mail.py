@@ -532,6 +532,21 @@ def test_a_round_invitation_that_cannot_be_written_fails_with_its_reason_and_the
     assert failed.invitee_id == first and mailer.recipients() == ["inbjuden1@example.se"]
 
 
+def test_a_round_invitation_osa_fails_to_write_fails_alone_and_the_rest_of_the_round_goes(
+    before_deadline, app, event, mailer
+):
+    invitees = add_invitees(event, 3)
+    queue_invitations(event, invitees)  # their tasks wait in Redis: no worker runs yet
+    # Changed by hand after the round was written, past every check OSA makes: a language it has no words for.
+    db.session.execute(update(Invitee).where(Invitee.id == invitees[1].id).values(language="xx"))
+    db.session.commit()
+    with running_worker(app):
+        wait_for_outbox(lambda states: sorted(states.values()) == ["failed", "sent", "sent"])
+    failed = db.session.scalar(select(Outbox).where(Outbox.state == "failed"))
+    assert (failed.invitee_id, failed.problem, failed.last_error) == (invitees[1].id, "not_built", "UnknownLocaleError")
+    assert sorted(mailer.recipients()) == [invitees[0].email, invitees[2].email]
+
+
 def test_a_round_invitation_to_an_address_found_dead_meanwhile_says_why_as_the_invitees_page_does(
     before_deadline, app, event, mailer
 ):

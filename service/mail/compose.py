@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ from babel.numbers import format_decimal
 from flask import current_app
 from flask_babel import force_locale, gettext
 from sqlalchemy import String, case, cast, func, inspect, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import selectinload
 
 from tasks import queue_task
@@ -54,12 +56,15 @@ from ..models import (
     ResponseChange,
     SendProblem,
 )
+from ..ops import log_unexpected
 from ..reports import XLSX_TYPE, answers_csv, answers_over_time, list_workbook
 from ..retention import removal_dates
 from .delivery import round_done_at
 from .ics import days_in_calendar, invitee_calendars
-from .outbox import fill_in, queue_email, queue_emails, undeliverable_text
+from .outbox import HeaderInjection, fill_in, queue_email, queue_emails, undeliverable_text
 from .render import RenderedEmail, render_email
+
+log = logging.getLogger(__name__)
 
 
 def _day_texts(event: Event, language: str) -> list[dict]:
@@ -375,8 +380,13 @@ def fill_in_round(rows: list[Outbox]) -> dict[int, tuple[SendProblem | str, str]
             fill = _fill_in_reminder if row.kind == "reminder" else _fill_in_invitation
             try:
                 problems[row.id] = fill(row, invitees.get(row.invitee_id), sequences)
-            except ValueError:  # a header the email would need holds a line break (outbox.HeaderInjection)
+            except HeaderInjection:  # a header the email would need holds a line break
                 problems[row.id] = (SendProblem.HEADER_LINE_BREAK, "")
+            except DBAPIError:  # the database, not this email: the batch waits for it
+                raise
+            except Exception as error:  # a fault of OSA's own (a bug, a row changed by hand): this email fails alone
+                log_unexpected(log, f"writing outbox row {row.id}", error)
+                problems[row.id] = (SendProblem.NOT_BUILT, type(error).__name__)
     return problems
 
 
