@@ -11,7 +11,7 @@ in a fresh process, as a web or worker process meets it (Linux: the peak residen
 size is read from /proc/self/status after a reset through /proc/self/clear_refs):
 
     the import of the file · writing a round's outbox · the dashboard's numbers and chart ·
-    the daily report · the hotel's numbers · the CSV export · the XLSX export
+    the daily report · the hotel's numbers · the CSV export · the XLSX export · the reminder job
 
 No worker runs and no email is sent (the broker is Celery's in-memory one).
 Needs PostgreSQL (BENCH_POSTGRES_URL); it makes a database of its own and drops it.
@@ -98,6 +98,13 @@ def _round(event, _argument):
     return write_round(event.id)  # what the send page has a worker do
 
 
+def _reminders(event, _argument):
+    from service.jobs import due_times, run_due_jobs
+
+    at = next(due.at for due in due_times(event) if due.job == "reminder-7")
+    return run_due_jobs(now=at, only="reminder-7")[0][2]  # what beat has a worker do at 09.00
+
+
 def _dashboard(event, _argument):
     from service.db import utcnow
     from service.headcount import headcount
@@ -142,8 +149,8 @@ def _xlsx(event, _argument):
     return len(answers_workbook(event, "sv"))
 
 
-STEPS = {"import": _import, "round": _round, "dashboard": _dashboard, "chart": _chart, "report": _report,
-         "hotel": _hotel, "csv": _csv, "xlsx": _xlsx}
+STEPS = {"import": _import, "round": _round, "reminders": _reminders, "dashboard": _dashboard, "chart": _chart,
+         "report": _report, "hotel": _hotel, "csv": _csv, "xlsx": _xlsx}
 
 
 def invitee_file(count: int) -> bytes:
@@ -269,6 +276,8 @@ def run(count: int, environment: dict[str, str]) -> None:
     measured("hotel numbers", "hotel", environment)
     measured("CSV export (streamed)", "csv", environment)
     measured("XLSX export", "xlsx", environment)
+    reminded = measured("the reminder job", "reminders", environment)
+    print(f"    ({reminded:,} reminders written, for those without an answer)")
 
 
 if __name__ == "__main__":

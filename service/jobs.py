@@ -33,6 +33,7 @@ from .db import utcnow, write_transaction
 from .extensions import db
 from .headcount import hotel_changes, hotel_numbers
 from .mail.compose import (
+    ROUND_CHUNK,
     render_daily_report,
     render_day_before,
     render_hotel_change,
@@ -265,8 +266,9 @@ def _reminders(days: int) -> Callable[[Event, dt.datetime, bool], int]:
         ).all()
         if dry_run:
             return len(invitees)
-        queue_emails([{"kind": "reminder", "key": f"reminder-{days}:{invitee.id}", "event": event, "invitee": invitee,
-                       "rendered": None} for invitee in invitees])
+        for start in range(0, len(invitees), ROUND_CHUNK):  # the rows' parameters a chunk at a time
+            queue_emails([{"kind": "reminder", "key": f"reminder-{days}:{invitee.id}", "event": event,
+                           "invitee": invitee, "rendered": None} for invitee in invitees[start:start + ROUND_CHUNK]])
         return len(invitees)
 
     return run
