@@ -57,7 +57,7 @@ class SendProblem(StrEnum):
     """Why OSA itself did not send an email, or stopped trying (`Outbox.problem`); the relay's own
     replies are kept as it wrote them, in `Outbox.last_error`."""
 
-    REMOVED = "removed"  # the invitee was removed before their invitation went out
+    REMOVED = "removed"  # the invitee was removed before their invitation or reminder went out
     UNDELIVERABLE = "undeliverable"  # their address was found dead before it went out
     LINK_REPLACED = "link_replaced"  # a new link replaced the one the invitation was for
     ANSWERED = "answered"  # they answered between the reminder's writing and its turn

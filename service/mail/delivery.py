@@ -70,9 +70,9 @@ DAY = dt.timedelta(hours=24)
 #: is before every message. Faster, the daily limit may be passed by what all workers send in that
 #: time, which the reserve (SEND_DAILY_RESERVE) takes.
 CHECK_SECONDS = 0.25
-#: A round's emails (invitations, reminders: `pending_render`) are rendered shortly before their turn, several in one
-#: transaction (one commit and one read of the event for them all): at most RENDERED_TOGETHER, and only
-#: those the relay takes within RENDER_AHEAD_SECONDS (at 30 a minute, one at a time, as it is sent).
+#: A round's emails (invitations and reminders, `pending_render`) are rendered shortly before their turn,
+#: several in one transaction (one commit and one read of the event for them all): at most RENDERED_TOGETHER,
+#: and only those the relay takes within RENDER_AHEAD_SECONDS (at 30 a minute, one at a time, as it is sent).
 RENDERED_TOGETHER = 10
 RENDER_AHEAD_SECONDS = 2.0
 
@@ -564,8 +564,8 @@ def _send(row: Outbox, connection: _Connection, throttle: SendThrottle) -> tuple
         return "refused", _failed(row.recipient, SendProblem.ADDRESS_NOT_ASCII), False
     except ValueError:
         return "failed", _failed("", SendProblem.HEADER_LINE_BREAK), False
-    except Exception as error:  # a fault of OSA's own (a bug, a row changed by hand): this email fails alone,
-        log_unexpected(log, f"writing outbox row {row.id}", error)  # and the rest of its batch goes on
+    except Exception as error:  # a fault of OSA's own (a bug, a row changed by hand): this email fails alone
+        log_unexpected(log, f"writing outbox row {row.id}", error)
         return "failed", _failed(type(error).__name__, SendProblem.NOT_BUILT), False
     try:
         if connection.host is None:
