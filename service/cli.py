@@ -239,7 +239,7 @@ def import_invitees_command(file: Path, slug: str | None) -> None:
                 shown = rows
 
             checked = check_file(event, file.name, data, progress)
-        with write_transaction():
+        with checked.spool, write_transaction():
             result = store_checked(event, checked)
     except InviteeFileError as error:
         raise click.ClickException(f"{file}: {error.describe(terminal_language())}") from None

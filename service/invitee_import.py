@@ -36,6 +36,7 @@ from babel.numbers import format_decimal
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from tasks import queue_task
 
@@ -609,16 +610,18 @@ def check_file(event: Event, filename: str, data: bytes, progress: Callable[[int
 
 
 def store_checked(event: Event, checked: CheckedFile) -> ImportResult:
-    """Add and update the checked file's invitees in the current transaction (the caller commits)."""
-    with checked.spool:
-        return _store(event, checked.read(), ImportResult(ignored_columns=checked.ignored_columns))
+    """Add and update the checked file's invitees in the current transaction (the caller commits, and
+    closes `checked.spool`)."""
+    return _store(event, checked.read(), ImportResult(ignored_columns=checked.ignored_columns))
 
 
 def import_invitees(event: Event, filename: str, data: bytes,
                     progress: Callable[[int], None] | None = None) -> ImportResult:
     """Import the file into `event` in the current transaction, or raise `InviteeFileError` having
     written nothing. The caller commits."""
-    return store_checked(event, check_file(event, filename, data, progress))
+    checked = check_file(event, filename, data, progress)
+    with checked.spool:
+        return store_checked(event, checked)
 
 
 #: The columns `add_invitee` fills, named as an import file may name them.
@@ -665,43 +668,60 @@ def correct_address(invitee: Invitee, email: str | None) -> None:
 
 def _store(event: Event, rows: Iterable[_Row], result: ImportResult) -> ImportResult:
     """Add or update the rows' invitees, `STORE_CHUNK` rows at a time: the known ones among a chunk
-    are read by address, the new ones inserted as plain rows (50,000 need no object each)."""
+    are read by address, the new ones inserted as plain rows (50,000 need no object each). Someone
+    added meanwhile by the admin's form or another import of the same people makes the INSERT wait
+    for that transaction and then fail; it is undone alone (a savepoint), and they are updated instead."""
     rows = iter(rows)
     while chunk := list(itertools.islice(rows, STORE_CHUNK)):
-        existing = {invitee.email_key: invitee for invitee in db.session.scalars(select(Invitee).where(
-            Invitee.event_id == event.id, among(Invitee.email_key, [row.email_key for row in chunk])))}
-        new: list[dict] = []
-        for row in chunk:
-            values = {
-                "name": row.name,
-                "email": row.email,
-                "organisation": row.organisation,
-                "role_id": row.role_id,
-                "language": row.language,
-            }
-            invitee = existing.get(row.email_key)
-            if invitee is None:
-                new.append({"event_id": event.id, "email_key": row.email_key, **values})
-                result.created += 1
-                continue
-            changed = {name: value for name, value in values.items() if getattr(invitee, name) != value}
-            restored = invitee.removed_at is not None
-            if restored:
-                # Back on the list, with their answer; a place given away meanwhile puts them on its waiting list.
-                put_back = put_back_on_list(invitee)
-                if put_back is not None:
-                    queue_put_back_emails(invitee, put_back)
-            for name, value in changed.items():
-                setattr(invitee, name, value)
-            if changed or restored:
-                invitee.updated_at = utcnow()
-                result.updated += 1
+        new = _update_known(event, chunk, result)
+        while new:
+            try:
+                with db.session.begin_nested():
+                    db.session.execute(insert(Invitee), [
+                        {"event_id": event.id, "email_key": row.email_key, **_values(row)} for row in new])
+            except IntegrityError:
+                still_new = _update_known(event, new, result)
+                if len(still_new) == len(new):
+                    raise  # not an address taken meanwhile
+                new = still_new
             else:
-                result.unchanged += 1
-        db.session.flush()
-        if new:
-            db.session.execute(insert(Invitee), new)
+                result.created += len(new)
+                new = []
     return result
+
+
+def _values(row: _Row) -> dict:
+    return {"name": row.name, "email": row.email, "organisation": row.organisation, "role_id": row.role_id,
+            "language": row.language}
+
+
+def _update_known(event: Event, rows: list[_Row], result: ImportResult) -> list[_Row]:
+    """Update the invitees the rows' addresses already belong to (putting a removed one back on the
+    list); return the rows whose address belongs to no one."""
+    if not rows:
+        return []
+    known = {invitee.email_key: invitee for invitee in db.session.scalars(select(Invitee).where(
+        Invitee.event_id == event.id, among(Invitee.email_key, [row.email_key for row in rows])))}
+    for row in rows:
+        invitee = known.get(row.email_key)
+        if invitee is None:
+            continue
+        changed = {name: value for name, value in _values(row).items() if getattr(invitee, name) != value}
+        restored = invitee.removed_at is not None
+        if restored:
+            # Back on the list, with their answer; a place given away meanwhile puts them on its waiting list.
+            put_back = put_back_on_list(invitee)
+            if put_back is not None:
+                queue_put_back_emails(invitee, put_back)
+        for name, value in changed.items():
+            setattr(invitee, name, value)
+        if changed or restored:
+            invitee.updated_at = utcnow()
+            result.updated += 1
+        else:
+            result.unchanged += 1
+    db.session.flush()
+    return [row for row in rows if row.email_key not in known]
 
 
 #: Rows stored at a time: the known invitees among them read in one query, the new ones in one INSERT.
@@ -747,24 +767,25 @@ def run_import_job(job_id: int) -> None:
 
     try:
         checked = check_file(event, filename, data, progress)
+        with checked.spool:
+            with write_transaction():
+                db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
+                    state=ImportState.SAVING, checked=checked.rows, updated_at=utcnow()))
+            with write_transaction():
+                result = store_checked(db.session.get(Event, event.id), checked)
+                _finish(job_id, ImportState.DONE, {"created": result.created, "updated": result.updated,
+                                                   "unchanged": result.unchanged,
+                                                   "ignored_columns": result.ignored_columns}, commit=False)
     except InviteeFileError as error:
         _finish(job_id, ImportState.FAILED, {"groups": [group.as_data() for group in error.groups]})
-        return
+    except OperationalError:
+        raise  # the database is away: the job waits for the sweeper to start it again, its file kept
     except Exception as error:
         db.session.rollback()  # the type and where, never the message: it may quote a row
         log_unexpected(log, f"import job {job_id}", error)
         stopped = ErrorGroup(_problem(0, "", N_("the import stopped unexpectedly, and nothing was imported; "
                                                 "try again, or ask whoever runs OSA to read its log")), [0])
         _finish(job_id, ImportState.FAILED, {"groups": [stopped.as_data()]})
-        return
-    with write_transaction():
-        db.session.execute(update(ImportJob).where(ImportJob.id == job_id).values(
-            state=ImportState.SAVING, checked=checked.rows, updated_at=utcnow()))
-    with write_transaction():
-        result = store_checked(db.session.get(Event, event.id), checked)
-        _finish(job_id, ImportState.DONE, {"created": result.created, "updated": result.updated,
-                                           "unchanged": result.unchanged, "ignored_columns": result.ignored_columns},
-                commit=False)
 
 
 def _finish(job_id: int, state: str, result: dict, commit: bool = True) -> None:

@@ -251,6 +251,18 @@ def event(app):
     return result.event
 
 
+def waiting_on_a_lock(database_url: str) -> int:
+    """How many connections to the database wait for another transaction's lock (PostgreSQL)."""
+    engine = sa.create_engine(database_url, isolation_level="AUTOCOMMIT")  # statistics are read afresh
+    try:
+        with engine.connect() as connection:
+            return connection.execute(sa.text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND wait_event_type = 'Lock'"),
+                {"name": engine.url.database}).scalar()
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def redis_url():
     """The run's Redis database, empty at the start and the end of the test."""

@@ -7,16 +7,27 @@ import zipfile
 import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from service.answers import Answer, DayAnswer, save_answer, take_off_list
 from service.db import PendingChanges, write_transaction
-from service.eventfile import parse_event
+from service.eventfile import parse_event, read_event_file
 from service.events import store_event
 from service.extensions import db
 from service.invitee_import import InviteeFileError, import_invitees
 from service.models import Invitee, Outbox, Response, ResponseDay, TransportOption
 
-from .conftest import BUNDLED_EVENT, add_invitee
+from .conftest import (
+    BUNDLED_EVENT,
+    add_admin,
+    add_invitee,
+    import_finished,
+    sign_in,
+    start_worker_process,
+    stopped_after,
+    waiting_on_a_lock,
+)
+from .support.helpers import csrf_token, wait_for
 
 SWEDISH_HEADER = ["Namn", "E-post", "Kommun", "Roll", "Språk"]
 ENGLISH_HEADER = ["Name", "Email", "Organisation", "Role", "Language"]
@@ -508,3 +519,37 @@ def test_a_write_refuses_changes_made_outside_it_and_keeps_nothing_of_one_that_f
         db.session.get(Invitee, anna.id).organisation = "Umeå kommun"
     db.session.expire_all()
     assert db.session.get(Invitee, anna.id).organisation == "Umeå kommun"
+
+
+@pytest.mark.slow
+def test_someone_added_while_a_file_is_imported_is_updated_by_it_and_no_address_reaches_the_log(
+    pg_app, redis_url, postgres_url, tmp_path
+):
+    """The secretariat adds Märta in the admin at the moment a worker stores a file that has her too (or
+    uploads the same file twice). The import waits for that, takes her as known, and finishes at once;
+    before, it failed on the address being taken, sat "saving" for ten minutes, and its worker wrote
+    her address to the log."""
+    pg_app.config.update(BROKER_URL=redis_url, REDIS_URL=redis_url)
+    pg_app.extensions["celery"].conf.broker_url = redis_url
+    event = store_event(read_event_file(BUNDLED_EVENT)).event
+    db.session.commit()
+    add_admin()
+    client = sign_in(pg_app.test_client())
+    worker_log = tmp_path / "worker.log"
+    with Session(db.engine) as other, stopped_after([start_worker_process(pg_app, log=worker_log)]):
+        other.add(Invitee(event_id=event.id, name="Märta Ängström", email="marta@example.se",
+                          email_key="marta@example.se", language="sv"))  # the admin's form, in a transaction of its own
+        other.flush()
+        page = client.get("/admin/import")
+        response = client.post("/admin/import", data={
+            "csrf_token": csrf_token(page),
+            "file": (io.BytesIO(csv_bytes([SWEDISH_HEADER, *PEOPLE], "utf-8-sig", ";")), "inbjudna.csv")},
+            content_type="multipart/form-data")
+        wait_for(lambda: waiting_on_a_lock(postgres_url), 60, "the import to meet Märta's row")
+        other.commit()
+        result = import_finished(client, response)
+    assert "inbjudna.csv: 2 tillagda, 1 uppdaterade, 0 oförändrade." in result
+    db.session.rollback()
+    assert sorted(invitees(event)) == sorted(EXPECTED)
+    logged = worker_log.read_text()
+    assert "example" not in logged and "Märta" not in logged and "Traceback" not in logged

@@ -16,7 +16,7 @@ from service.db import write_transaction
 from service.extensions import db
 from service.models import Response, ResponseChange, ResponseDay, TransportOption
 
-from .conftest import add_invitee, link_path
+from .conftest import add_invitee, link_path, waiting_on_a_lock
 from .support.concurrent_poster import post_when_released
 from .support.helpers import wait_for
 
@@ -113,7 +113,7 @@ def test_a_seat_given_while_a_save_waits_for_the_lock_is_passed_on_when_that_sav
         statuses = []
         bos_save = threading.Thread(target=lambda: statuses.append(app.test_client().post(path, data=form).status_code))
         bos_save.start()
-        waiting_for_lock(holder)
+        wait_for(lambda: waiting_on_a_lock(database_url), 30, "Bo's save to wait for the bus's lock")
         holder.execute(text("UPDATE response_day SET transport_option_id = :own WHERE id = :id"),
                        {"own": own, "id": row_of[anna.id]})
         holder.execute(text("UPDATE response_day SET transport_waitlisted_at = NULL WHERE id = :id"), {"id": row_of[bo.id]})
@@ -129,13 +129,6 @@ def test_a_seat_given_while_a_save_waits_for_the_lock_is_passed_on_when_that_sav
     assert on_the_bus == {cia.id: True}
     moved = db.session.scalars(select(ResponseChange.actor).where(ResponseChange.invitee_id == cia.id)).all()
     assert moved == ["invitee", "system"]
-
-
-def waiting_for_lock(connection, timeout: float = 30.0) -> None:
-    """Return once another session of this database waits for a row lock."""
-    wait_for(lambda: connection.exec_driver_sql(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-    ).scalar(), timeout, "the save to wait for the lock")
 
 
 def form_token_of(app, invitee) -> str:
