@@ -12,6 +12,7 @@ import logging
 import multiprocessing
 
 from celery import Celery, Task, signals
+from celery.exceptions import TaskPredicate
 from flask import Flask, current_app
 
 log = logging.getLogger(__name__)
@@ -52,13 +53,25 @@ def queue_task(name: str, *args) -> bool:
     return True
 
 
+class TaskFailed(Exception):
+    """A task's unexpected error as Celery logs it: its type alone, since its message may quote a
+    value (a PostgreSQL error's DETAIL quotes the row); `log_unexpected` has logged where it happened."""
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Make the Celery app for `app`, configured from `app.config["CELERY"]`."""
+    from service.ops import log_unexpected  # here: `service` imports this package as it loads
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
             with app.app_context():
-                return self.run(*args, **kwargs)
+                try:
+                    return self.run(*args, **kwargs)
+                except TaskPredicate:
+                    raise  # Celery's own: retry, ignore, reject
+                except Exception as error:
+                    log_unexpected(log, f"task {self.name}", error)
+                    raise TaskFailed(type(error).__name__) from None
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])

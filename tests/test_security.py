@@ -13,7 +13,7 @@ import unicodedata
 
 import openpyxl
 import pytest
-from flask import request
+from flask import current_app, request
 from sqlalchemy import select, text
 
 from service.eventfile import read_event_file
@@ -31,7 +31,7 @@ from .conftest import (
     import_finished,
     link_path,
 )
-from .support.helpers import csrf_token, database_state, page_text
+from .support.helpers import csrf_token, database_state, page_text, wait_for
 
 TABLES = ("admin_user", "invitee", "response", "response_day", "response_meal", "response_diet",
           "response_hotel_night", "response_change", "outbox")
@@ -147,6 +147,27 @@ def test_an_unexpected_error_logs_where_and_which_fields_never_what_was_written(
     assert "unhandled ValueError in POST fails (fields sent: comment)" in caplog.text
     assert "raise ValueError" in caplog.text  # where it happened
     assert "celiaki" not in caplog.text and "Öberg" not in caplog.text
+
+
+@pytest.fixture
+def failing_task(app):
+    """A task with a fault nobody foresaw, whose error quotes what it was working on (as a
+    PostgreSQL error's DETAIL quotes a row); registered before the worker starts."""
+
+    @app.extensions["celery"].task(name="osa.test.fails", ignore_result=True, shared=False)
+    def fails(address: str) -> None:
+        raise ValueError(f"could not use {address}")
+
+    return fails.name
+
+
+def test_a_task_that_fails_logs_its_error_type_and_where_never_its_message(failing_task, celery_worker, caplog):
+    with caplog.at_level(logging.ERROR):
+        current_app.extensions["celery"].send_task(failing_task, args=["asa.oberg@example.se"], ignore_result=True)
+        wait_for(lambda: "raised unexpected" in caplog.text, 30, "the worker to report the failure")
+    assert "unhandled ValueError in task osa.test.fails" in caplog.text
+    assert 'raise ValueError(f"could not use {address}")' in caplog.text  # where it happened
+    assert "oberg" not in caplog.text
 
 
 # --- Sessions and sign-in ------------------------------------------------------------------
