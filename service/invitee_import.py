@@ -6,8 +6,9 @@ separated by commas, semicolons or tabs.
 Headers may be Swedish or English. Every row is checked first; if any row is
 bad, every bad row is reported with its line and column and nothing is
 imported. Otherwise the whole file goes in one transaction: new addresses are
-added, known ones updated, and an unchanged file changes nothing. A problem on many
-lines is reported once, with its first lines.
+added, known ones updated in the columns the file has (a later list of names and
+addresses leaves roles and languages alone), and an unchanged file changes nothing.
+A problem on many lines is reported once, with its first lines.
 
 The file is read row by row as it is checked, and the good rows go to a temporary
 file; only if every row passed are they read back and stored, a chunk at a time.
@@ -217,6 +218,12 @@ class _Row(NamedTuple):
     organisation: str
     role_id: int | None
     language: str
+
+
+#: An invitee's fields a row sets; a known invitee keeps those their file has no column for.
+FIELDS = frozenset({"name", "email", "organisation", "role_id", "language"})
+#: The field each column gives, where it has another name.
+GIVEN_BY = {"first_name": "name", "last_name": "name", "role": "role_id"}
 
 
 # --- Reading the file into (line, cells) -------------------------------------------------
@@ -440,8 +447,10 @@ PROGRESS_EVERY = 1000
 
 @dataclass
 class _Findings:
-    """What checking rows found besides the good rows: the columns OSA ignores, and every error."""
+    """What checking rows found besides the good rows: the fields the file gives, the columns OSA
+    ignores, and every error."""
 
+    given: frozenset[str] = frozenset()
     ignored: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
 
@@ -469,6 +478,7 @@ def _checked_rows(event: Event, rows: Iterable[tuple[int, list[str]]], found: _F
     header_line, header = leading[at]
     filled = itertools.chain(leading[at + 1:], filled)
     columns, found.ignored, errors = _map_headers(header, header_line)
+    found.given = frozenset(GIVEN_BY.get(name, name) for name in columns)
     if errors:
         found.errors.extend(errors)
         return
@@ -579,6 +589,8 @@ class CheckedFile:
     rows: int
     ignored_columns: list[str]
     spool: IO[bytes]
+    #: The fields the file has columns for (`FIELDS`, or fewer).
+    given: frozenset[str]
 
     def read(self) -> Iterator[_Row]:
         self.spool.seek(0)
@@ -606,13 +618,13 @@ def check_file(event: Event, filename: str, data: bytes, progress: Callable[[int
     except BaseException:
         spool.close()
         raise
-    return CheckedFile(count, found.ignored, spool)
+    return CheckedFile(count, found.ignored, spool, found.given)
 
 
 def store_checked(event: Event, checked: CheckedFile) -> ImportResult:
     """Add and update the checked file's invitees in the current transaction (the caller commits, and
     closes `checked.spool`)."""
-    return _store(event, checked.read(), ImportResult(ignored_columns=checked.ignored_columns))
+    return _store(event, checked.read(), ImportResult(ignored_columns=checked.ignored_columns), checked.given)
 
 
 def import_invitees(event: Event, filename: str, data: bytes,
@@ -666,21 +678,22 @@ def correct_address(invitee: Invitee, email: str | None) -> None:
     db.session.flush()
 
 
-def _store(event: Event, rows: Iterable[_Row], result: ImportResult) -> ImportResult:
+def _store(event: Event, rows: Iterable[_Row], result: ImportResult, given: frozenset[str] = FIELDS) -> ImportResult:
     """Add or update the rows' invitees, `STORE_CHUNK` rows at a time: the known ones among a chunk
-    are read by address, the new ones inserted as plain rows (50,000 need no object each). Someone
+    are read by address and updated in the `given` fields, the new ones inserted as plain rows (50,000
+    need no object each). Someone
     added meanwhile by the admin's form or another import of the same people makes the INSERT wait
     for that transaction and then fail; it is undone alone (a savepoint), and they are updated instead."""
     rows = iter(rows)
     while chunk := list(itertools.islice(rows, STORE_CHUNK)):
-        new = _update_known(event, chunk, result)
+        new = _update_known(event, chunk, result, given)
         while new:
             try:
                 with db.session.begin_nested():
                     db.session.execute(insert(Invitee), [
                         {"event_id": event.id, "email_key": row.email_key, **_values(row)} for row in new])
             except IntegrityError:
-                still_new = _update_known(event, new, result)
+                still_new = _update_known(event, new, result, given)
                 if len(still_new) == len(new):
                     raise  # not an address taken meanwhile
                 new = still_new
@@ -695,9 +708,9 @@ def _values(row: _Row) -> dict:
             "language": row.language}
 
 
-def _update_known(event: Event, rows: list[_Row], result: ImportResult) -> list[_Row]:
-    """Update the invitees the rows' addresses already belong to (putting a removed one back on the
-    list); return the rows whose address belongs to no one."""
+def _update_known(event: Event, rows: list[_Row], result: ImportResult, given: frozenset[str]) -> list[_Row]:
+    """Update the `given` fields of the invitees the rows' addresses already belong to (putting a removed
+    one back on the list); return the rows whose address belongs to no one."""
     if not rows:
         return []
     known = {invitee.email_key: invitee for invitee in db.session.scalars(select(Invitee).where(
@@ -706,7 +719,8 @@ def _update_known(event: Event, rows: list[_Row], result: ImportResult) -> list[
         invitee = known.get(row.email_key)
         if invitee is None:
             continue
-        changed = {name: value for name, value in _values(row).items() if getattr(invitee, name) != value}
+        changed = {name: value for name, value in _values(row).items()
+                   if name in given and getattr(invitee, name) != value}
         restored = invitee.removed_at is not None
         if restored:
             # Back on the list, with their answer; a place given away meanwhile puts them on its waiting list.

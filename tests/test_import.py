@@ -553,3 +553,24 @@ def test_someone_added_while_a_file_is_imported_is_updated_by_it_and_no_address_
     assert sorted(invitees(event)) == sorted(EXPECTED)
     logged = worker_log.read_text()
     assert "example" not in logged and "Märta" not in logged and "Traceback" not in logged
+
+
+@pytest.mark.both_backends
+def test_a_later_list_without_some_columns_adds_its_new_people_and_leaves_what_it_does_not_say(event):
+    """The main list gave everyone a role, a language and an organisation; a later list of names and
+    addresses alone, from an association, has some of the same people. Their role (which decides their
+    programme), language and organisation stay as they were."""
+    import_invitees(event, "kommunerna.csv", csv_bytes([SWEDISH_HEADER, *PEOPLE], "utf-8-sig", ";"))
+    db.session.commit()
+    later = [["Namn", "E-post"], ["John Smith", "john.smith@example.org"], ["Märta Ängström", "marta@example.se"],
+             ["Nils Nyberg", "nils@example.se"]]
+    result = import_invitees(event, "foreningen.csv", csv_bytes(later, "utf-8-sig", ";"))
+    db.session.commit()
+    assert str(result) == "1 added, 0 updated, 2 unchanged"
+    assert invitees(event) == [*EXPECTED, ("Nils Nyberg", "nils@example.se", "", None, "sv")]
+
+    renamed = [["Namn", "E-post", "Roll"], ["Märta Ängström-Berg", "marta@example.se", "KSO"]]
+    result = import_invitees(event, "rättelse.csv", csv_bytes(renamed, "utf-8-sig", ";"))
+    db.session.commit()
+    assert str(result) == "0 added, 1 updated, 0 unchanged"
+    assert invitees(event)[1] == ("Märta Ängström-Berg", "marta@example.se", "Oxelösunds kommun", "kso", "sv")
