@@ -644,12 +644,14 @@ def add_invitee(
     event: Event, name: str | None, email: str | None, organisation: str | None = "", role: str | None = "",
     language: str | None = "",
 ) -> ImportResult:
-    """Add (or update, or bring back) one invitee with the import's own checks; `InviteeFileError`
-    names the bad fields by their `_ONE_INVITEE` names."""
+    """Add one invitee, or bring back a removed one with that address, with the import's own checks;
+    `InviteeFileError` names the bad fields by their `_ONE_INVITEE` names, an address already on the
+    list among them (the form adds someone: it does not overwrite whoever has the address)."""
     values = [value or "" for value in (name, email, organisation, role, language)]
     rows, _, errors = check_rows(event, [(0, _ONE_INVITEE), (1, values)])
     if errors:
         raise InviteeFileError(errors)
+    _refuse_taken(event.id, rows[0].email, Invitee.removed_at.is_(None))
     return _store(event, rows, ImportResult())
 
 
@@ -660,12 +662,17 @@ def checked_address(invitee: Invitee, email: str | None) -> str:
     if errors:
         raise InviteeFileError(errors)
     address = rows[0].email
+    _refuse_taken(invitee.event_id, address, Invitee.id != invitee.id)
+    return address
+
+
+def _refuse_taken(event_id: int, address: str, *among_whom) -> None:
+    """`InviteeFileError` ("email") when the address is that of an invitee of the event (`among_whom`)."""
     taken = db.session.scalar(select(Invitee.name).where(
-        Invitee.event_id == invitee.event_id, Invitee.email_key == address.lower(), Invitee.id != invitee.id))
+        Invitee.event_id == event_id, Invitee.email_key == address.lower(), *among_whom))
     if taken is not None:
         raise InviteeFileError([_problem(1, "email", N_("'%(email)s' is already the address of %(name)s"),
                                          email=address, name=taken)])
-    return address
 
 
 def correct_address(invitee: Invitee, email: str | None) -> None:

@@ -15,8 +15,8 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from werkzeug.routing import IntegerConverter
 
-from service.answers import current_snapshot
-from service.db import utcnow
+from service.answers import current_snapshot, take_off_list
+from service.db import utcnow, write_transaction
 from service.extensions import db
 from service.links import hotel_url
 from service.mail.compose import queue_invitation
@@ -394,6 +394,31 @@ def test_the_list_filters_by_status_role_organisation_transport_and_search(befor
     assert listed_names(admin_client, "?q=EXAMPLE.ORG") == {"Cecilia Ceder"}
     assert listed_names(admin_client, "?status=no_answer&q=bo") == {"Bo Berg"}
     assert listed_names(admin_client, "?transport=bus") == set()
+
+
+def test_adding_someone_with_an_address_already_on_the_list_is_refused_and_changes_no_one(event, admin_client):
+    """Two people share the municipality's address, or the secretariat types one already there: the form
+    says whose it is, and the one on the list keeps their name, role and language."""
+    anna = add_invitee(event, name="Anna Andersson", email="kommunen@example.se", role="kso", language="en")
+    before = database_state(db.session, TABLES)
+    new = admin_client.get("/admin/invitees/new")
+    refused = admin_client.post("/admin/invitees/new", data={
+        "csrf_token": csrf_token(new), "name": "Bo Berg", "email": "Kommunen@example.se", "organisation": "",
+        "role": "", "language": "sv"})
+    assert refused.status_code == 400
+    assert "'Kommunen@example.se' är redan adressen till Anna Andersson" in page_text(refused)
+    db.session.rollback()
+    assert database_state(db.session, TABLES) == before
+
+    with write_transaction():  # removed from the list: adding her address again brings her back
+        take_off_list(db.session.get(Invitee, anna.id))
+    added = admin_client.post("/admin/invitees/new", data={
+        "csrf_token": csrf_token(new), "name": "Anna Andersson", "email": "kommunen@example.se",
+        "organisation": "Umeå kommun", "role": "kso", "language": "en"})
+    assert added.status_code == 302 and added.location == f"/admin/invitees/{anna.id}"
+    db.session.rollback()
+    anna = db.session.get(Invitee, anna.id)
+    assert (anna.removed_at, anna.organisation) == (None, "Umeå kommun")
 
 
 def test_the_admins_forms_say_what_is_wrong_in_the_secretariats_language_not_in_wtforms_english(app, event, admin_client):
