@@ -655,6 +655,17 @@ def add_invitee(
     return _store(event, rows, ImportResult())
 
 
+def change_details(invitee: Invitee, name: str | None, organisation: str | None, role: str | None,
+                   language: str | None) -> None:
+    """Give the invitee a corrected name, organisation, role or language with the import's own checks;
+    `InviteeFileError` names the bad fields by their `_ONE_INVITEE` names. Flushes."""
+    values = [value or "" for value in (name, invitee.email, organisation, role, language)]
+    rows, _, errors = check_rows(invitee.event, [(0, _ONE_INVITEE), (1, values)])
+    if errors:
+        raise InviteeFileError(errors)
+    _update_known(invitee.event, rows, ImportResult(), FIELDS - {"email"})
+
+
 def checked_address(invitee: Invitee, email: str | None) -> str:
     """The address as the import would store it, or `InviteeFileError` naming the problem ("email"):
     not an address, or another invitee's."""

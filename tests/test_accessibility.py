@@ -134,6 +134,7 @@ def admin_pages(page, base: str, event, anna, bo, language: str):
     row = db.session.scalar(select(Outbox.id).limit(1))
     for path in ("/admin/invitees", f"/admin/invitees/{anna.id}", f"/admin/invitees/{bo.id}", "/admin/invitees/new",
                  f"/admin/invitees/{anna.id}/answer", f"/admin/invitees/{anna.id}/address",
+                 f"/admin/invitees/{anna.id}/details",
                  f"/admin/invitees/{anna.id}/erase", "/admin/import", "/admin/send", "/admin/previews",
                  "/admin/previews/invitation/sv", "/admin/mail", f"/admin/mail/{row}", "/admin/lists",
                  "/admin/lists/day/day1", "/admin/lists/meal/lunch-day1", "/admin/lists/transport/airport",

@@ -421,6 +421,39 @@ def test_adding_someone_with_an_address_already_on_the_list_is_refused_and_chang
     assert (anna.removed_at, anna.organisation) == (None, "Umeå kommun")
 
 
+def test_the_secretariat_corrects_a_name_a_role_and_a_language_and_the_invitee_keeps_their_link_and_answer(
+    before_deadline, event, admin_client, client
+):
+    anna = add_invitee(event, name="Ana Andersson", email="anna@example.se", role="official", language="sv")
+    path = link_path(anna)
+    assert "Separata samtal mellan övriga (tjänstemän)" in page_text(client.get(path))
+    page = admin_client.get(f"/admin/invitees/{anna.id}")
+    assert f'href="/admin/invitees/{anna.id}/details"' in page.get_data(as_text=True)
+    form = admin_client.get(f"/admin/invitees/{anna.id}/details")
+    assert "Ändra uppgifterna för Ana Andersson" in page_text(form)
+    assert '<option value="official" selected>' in form.get_data(as_text=True)
+
+    before = database_state(db.session, TABLES)
+    refused = admin_client.post(f"/admin/invitees/{anna.id}/details", data={
+        "csrf_token": csrf_token(form), "name": "", "organisation": "Skellefteå kommun", "role": "borgmästare",
+        "language": "sv"})
+    assert refused.status_code == 400
+    assert "namnet saknas" in page_text(refused) and "okänd roll 'borgmästare'" in page_text(refused)
+    db.session.rollback()
+    assert database_state(db.session, TABLES) == before
+
+    saved = admin_client.post(f"/admin/invitees/{anna.id}/details", data={
+        "csrf_token": csrf_token(form), "name": "Anna Andersson", "organisation": "Skellefteå kommun",
+        "role": "kso", "language": "en"})
+    assert saved.status_code == 302 and saved.location == f"/admin/invitees/{anna.id}"
+    assert "Uppgifterna för Anna Andersson är sparade." in page_text(admin_client.get(saved.location))
+    answer_page = page_text(client.get(path))  # the same link, now in English with the KSO's programme
+    assert "Hello Anna Andersson!" in answer_page and "Separate talks for chairs of executive boards" in answer_page
+    assert "(officials)" not in answer_page
+    db.session.rollback()
+    assert listed_names(admin_client, "?role=kso") == {"Anna Andersson"}
+
+
 def test_the_admins_forms_say_what_is_wrong_in_the_secretariats_language_not_in_wtforms_english(app, event, admin_client):
     anna = add_invitee(event, name="Anna Andersson", email="anna@example.se")
     new = admin_client.get("/admin/invitees/new")

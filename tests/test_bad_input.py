@@ -92,7 +92,7 @@ def test_an_answer_whose_hidden_count_of_changes_was_tampered_with_is_saved_as_f
 
 
 ADMIN_PAGES = ["/admin/", "/admin/invitees", "/admin/invitees/new", "/admin/invitees/{id}",
-               "/admin/invitees/{id}/answer", "/admin/invitees/{id}/address", "/admin/invitees/{id}/erase", "/admin/invitees/{id}/new-link",
+               "/admin/invitees/{id}/answer", "/admin/invitees/{id}/address", "/admin/invitees/{id}/details", "/admin/invitees/{id}/erase", "/admin/invitees/{id}/new-link",
                "/admin/invitees/{id}/remove", "/admin/invitees/{id}/restore", "/admin/invitees/{id}/resend",
                "/admin/mail", "/admin/mail/{id}", "/admin/mail/{id}/html", "/admin/mail/retry", "/admin/numbers",
                "/admin/lists", "/admin/lists/day/{key}", "/admin/lists/meal/{key}", "/admin/lists/transport/{key}",

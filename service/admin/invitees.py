@@ -37,7 +37,7 @@ from ..forms import (
     seen_on,
 )
 from ..headcount import describe_change
-from ..invitee_import import InviteeFileError, add_invitee, checked_address, correct_address
+from ..invitee_import import InviteeFileError, add_invitee, change_details, checked_address, correct_address
 from ..links import issue_new_link, rsvp_url
 from ..mail.bounces import note_text, notes, soft_bounces
 from ..mail.compose import (
@@ -181,13 +181,23 @@ def invitees():
     )
 
 
-class InviteeForm(FlaskForm):
+class DetailsForm(FlaskForm):
     name = StringField(_l("Name"), validators=[at_most(200)])
-    email = StringField(_l("Email"), validators=[at_most(320)])
     organisation = StringField(_l("Organisation"), validators=[at_most(200)])
     #: Drawn as a list of the event's roles; the import's checks judge the value.
     role = StringField(_l("Role"), validators=[at_most(64)])
     language = StringField(_l("Language"), validators=[at_most(8)])
+
+
+class InviteeForm(DetailsForm):
+    email = StringField(_l("Email"), validators=[at_most(320)])
+
+
+def _show_problems(form: FlaskForm, error: InviteeFileError) -> None:
+    """The import's problems beside the form's fields (on the form when no field has the name)."""
+    for problem in error.errors:
+        field = form._fields.get(problem.column)
+        (field.errors if field is not None else form.form_errors).append(problem.message_in(current_language()))
 
 
 @bp.route("/invitees/new", methods=["GET", "POST"])
@@ -201,10 +211,8 @@ def new_invitee():
                 add_invitee(event, form.name.data, form.email.data, form.organisation.data, form.role.data,
                             form.language.data)
         except InviteeFileError as error:
-            for problem in error.errors:
-                field = form._fields.get(problem.column)
-                (field.errors if field is not None else form.form_errors).append(problem.message_in(current_language()))
-            return render_template("admin/invitee_new.html", event=event, form=form), 400
+            _show_problems(form, error)
+            return render_template("admin/invitee_form.html", event=event, form=form), 400
         invitee = db.session.scalar(
             select(Invitee).where(Invitee.event_id == event.id, Invitee.email_key == form.email.data.strip().lower())
         )
@@ -212,7 +220,30 @@ def new_invitee():
         if invitee is not None:
             return redirect(url_for("admin.invitee", invitee_id=invitee.id))
         return redirect(url_for("admin.invitees"))
-    return render_template("admin/invitee_new.html", event=event, form=form), 400 if form.errors else 200
+    return render_template("admin/invitee_form.html", event=event, form=form), 400 if form.errors else 200
+
+
+@bp.route("/invitees/<int:invitee_id>/details", methods=["GET", "POST"])
+def change_details_of(invitee_id: int):
+    """Correct the invitee's name, organisation, role (and with it their programme) or language, with
+    the import's checks; their link, answer and address stay as they are."""
+    invitee = _invitee_or_404(invitee_id)
+    if invitee.removed_at is not None or invitee.erased_at is not None:
+        abort(409)
+    form = DetailsForm(data={"name": invitee.name, "organisation": invitee.organisation,
+                             "role": invitee.role_key or "", "language": invitee.language}
+                       if request.method == "GET" else None)
+    if form.validate_on_submit():
+        try:
+            with write_transaction():
+                change_details(invitee, form.name.data, form.organisation.data, form.role.data, form.language.data)
+        except InviteeFileError as error:
+            _show_problems(form, error)
+        else:
+            flash(_("The details of %(name)s are saved.", name=invitee.name))
+            return redirect(url_for("admin.invitee", invitee_id=invitee.id))
+    return render_template("admin/invitee_form.html", event=invitee.event, invitee=invitee, form=form), \
+        400 if form.errors else 200
 
 
 @bp.get("/invitees/<int:invitee_id>")
