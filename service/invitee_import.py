@@ -696,12 +696,13 @@ def correct_address(invitee: Invitee, email: str | None) -> None:
     db.session.flush()
 
 
-def _store(event: Event, rows: Iterable[_Row], result: ImportResult, given: frozenset[str] = FIELDS) -> ImportResult:
+def _store(event: Event, rows: Iterable[_Row], result: ImportResult,
+           given: frozenset[str] = FIELDS) -> ImportResult:
     """Add or update the rows' invitees, `STORE_CHUNK` rows at a time: the known ones among a chunk
     are read by address and updated in the `given` fields, the new ones inserted as plain rows (50,000
-    need no object each). Someone
-    added meanwhile by the admin's form or another import of the same people makes the INSERT wait
-    for that transaction and then fail; it is undone alone (a savepoint), and they are updated instead."""
+    need no object each). Someone added meanwhile by the admin's form or another import of the same
+    people makes the INSERT wait for that transaction and then fail; it is undone alone (a savepoint),
+    and they are updated instead."""
     rows = iter(rows)
     while chunk := list(itertools.islice(rows, STORE_CHUNK)):
         new = _update_known(event, chunk, result, given)
