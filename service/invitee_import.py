@@ -647,34 +647,35 @@ def add_invitee(
     """Add one invitee, or bring back a removed one with that address, with the import's own checks;
     `InviteeFileError` names the bad fields by their `_ONE_INVITEE` names, an address already on the
     list among them (the form adds someone: it does not overwrite whoever has the address)."""
-    values = [value or "" for value in (name, email, organisation, role, language)]
-    rows, _, errors = check_rows(event, [(0, _ONE_INVITEE), (1, values)])
-    if errors:
-        raise InviteeFileError(errors)
-    _refuse_taken(event.id, rows[0].email, Invitee.removed_at.is_(None))
-    return _store(event, rows, ImportResult())
+    row = _checked_one(event, name, email, organisation, role, language)
+    _refuse_taken(event.id, row.email, Invitee.removed_at.is_(None))
+    return _store(event, [row], ImportResult())
 
 
 def change_details(invitee: Invitee, name: str | None, organisation: str | None, role: str | None,
                    language: str | None) -> None:
     """Give the invitee a corrected name, organisation, role or language with the import's own checks;
     `InviteeFileError` names the bad fields by their `_ONE_INVITEE` names. Flushes."""
-    values = [value or "" for value in (name, invitee.email, organisation, role, language)]
-    rows, _, errors = check_rows(invitee.event, [(0, _ONE_INVITEE), (1, values)])
-    if errors:
-        raise InviteeFileError(errors)
-    _update_known(invitee.event, rows, ImportResult(), FIELDS - {"email"})
+    row = _checked_one(invitee.event, name, invitee.email, organisation, role, language)
+    _update_known(invitee.event, [row], ImportResult(), FIELDS - {"email"})
 
 
 def checked_address(invitee: Invitee, email: str | None) -> str:
     """The address as the import would store it, or `InviteeFileError` naming the problem ("email"):
     not an address, or another invitee's."""
-    rows, _, errors = check_rows(invitee.event, [(0, _ONE_INVITEE), (1, [invitee.name, email or "", "", "", ""])])
-    if errors:
-        raise InviteeFileError(errors)
-    address = rows[0].email
+    address = _checked_one(invitee.event, invitee.name, email).email
     _refuse_taken(invitee.event_id, address, Invitee.id != invitee.id)
     return address
+
+
+def _checked_one(event: Event, *values: str | None) -> _Row:
+    """One invitee's `_ONE_INVITEE` values (those not given empty) as the import checks them, or
+    `InviteeFileError` naming the bad fields."""
+    cells = [value or "" for value in values] + [""] * (len(_ONE_INVITEE) - len(values))
+    rows, _, errors = check_rows(event, [(0, _ONE_INVITEE), (1, cells)])
+    if errors:
+        raise InviteeFileError(errors)
+    return rows[0]
 
 
 def _refuse_taken(event_id: int, address: str, *among_whom) -> None:
